@@ -1,0 +1,264 @@
+"""
+The settings schema: every key of group_data/all.py, its type and its allowed form.
+
+`Settings.from_data` validates one host's merged data (group files, host data, --data)
+once, before any operation is built. Every value that reaches an Apache directive, a
+file path or a shell word passes a whitelist here first, so a newline, quote or angle
+bracket in group_data can never break out of a VirtualHost or a command.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from pyinfra.api.exceptions import PyinfraError
+
+# pyinfra's own keys (connection and global arguments) share host.data with ours.
+PYINFRA_KEY = re.compile(r"^(_|ssh_|winrm_|docker_|chroot_|local_|podman_)")
+
+DNS_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){DNS_LABEL}(\.{DNS_LABEL})*$")
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+# Path characters that need no quoting in an Apache directive or a shell word.
+SAFE_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
+# Folders Apache serves files from by default: the app must never live there.
+DOCUMENT_ROOTS = ("/var/www", "/usr/share/apache2/default-site")
+
+
+class SettingsError(PyinfraError, ValueError):
+    """Bad group_data; the message names host, setting, value and allowed form.
+
+    A PyinfraError, so pyinfra's CLI prints the message rather than a traceback."""
+
+
+class _Invalid(ValueError):
+    """A validator's complaint about one value: carries the allowed form."""
+
+
+def _dns_name(value: Any) -> str:
+    if not isinstance(value, str) or not DNS_NAME.match(value):
+        raise _Invalid("a DNS name in lower case: labels of a-z, 0-9 and '-' joined by dots")
+    return value
+
+
+def _dns_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise _Invalid("a list of DNS names")
+    return tuple(_dns_name(item) for item in value)
+
+
+def _identifier(value: Any) -> str:
+    if not isinstance(value, str) or not IDENTIFIER.match(value):
+        raise _Invalid("a name of 1-32 characters: a-z first, then a-z, 0-9, '_' or '-'")
+    return value
+
+
+def _unix_name(value: Any) -> str:
+    if not isinstance(value, str) or not UNIX_NAME.match(value):
+        raise _Invalid("a user or group name: a-z or '_' first, then a-z, 0-9, '_' or '-'")
+    return value
+
+
+def _safe_path(value: Any) -> str:
+    if not isinstance(value, str) or not SAFE_PATH.match(value):
+        raise _Invalid("a path of letters, digits and . _ / @ + - (no spaces or quotes)")
+    if "/../" in f"/{value}/" or "//" in value:
+        raise _Invalid("a normalised path without '..' or '//'")
+    return value
+
+
+def _absolute_path(value: Any) -> str:
+    path = _safe_path(value)
+    if not path.startswith("/") or path == "/" or path.endswith("/"):
+        raise _Invalid("an absolute path such as /srv/app (not '/', no trailing '/')")
+    return path
+
+
+def _app_install_path(value: Any) -> str:
+    path = _absolute_path(value)
+    if any(path == root or path.startswith(root + "/") for root in DOCUMENT_ROOTS):
+        raise _Invalid("an absolute path outside any DocumentRoot (not under /var/www), e.g. /srv/app")
+    return path
+
+
+def _local_path(value: Any) -> str:
+    """A path on the control machine (relative to the project folder): only Python reads it."""
+    if not isinstance(value, str) or not value or any(ord(char) < 32 for char in value):
+        raise _Invalid("a path on the control machine, relative to the project folder or absolute")
+    return value
+
+
+def _optional(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def validate(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return validator(value)
+        except _Invalid as error:
+            raise _Invalid(f"None or {error}") from None
+
+    return validate
+
+
+def _int_range(low: int, high: int) -> Callable[[Any], int]:
+    def validate(value: Any) -> int:
+        # bool is an int subclass: True must not pass as 1.
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Invalid(f"a whole number from {low} to {high}")
+        return value
+
+    return validate
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def validate(value: Any) -> str:
+        if value not in allowed:
+            raise _Invalid("one of " + ", ".join(repr(item) for item in allowed))
+        return value
+
+    return validate
+
+
+
+# One entry per key of group_data/all.py, in the same order.
+SCHEMA: dict[str, Callable[[Any], Any]] = {
+    "server_name": _dns_name,
+    "server_aliases": _dns_names,
+    "app_name": _identifier,
+    "app_source": _local_path,
+    "app_install_path": _app_install_path,
+    "wsgi_user": _unix_name,
+    "wsgi_group": _unix_name,
+    "wsgi_processes": _int_range(1, 64),
+    "wsgi_threads": _int_range(1, 256),
+    "hsts_max_age": _int_range(0, 2 * 365 * 24 * 3600),
+    "log_dir": _absolute_path,
+    "tls_certificate_source": _choice("files"),
+    "tls_certificate_file": _local_path,
+    "tls_chain_file": _local_path,
+    "tls_key_file": _local_path,
+    "tls_dir": _absolute_path,
+    "apt_cache_time": _int_range(0, 30 * 24 * 3600),
+    "verify_address": _optional(_dns_name),
+    "verify_http_port": _int_range(1, 65535),
+    "verify_https_port": _int_range(1, 65535),
+    "verify_ca_bundle": _optional(_local_path),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One host's validated settings (see group_data/all.py for their meaning)."""
+
+    server_name: str
+    server_aliases: tuple[str, ...]
+    app_name: str
+    app_source: str
+    app_install_path: str
+    wsgi_user: str
+    wsgi_group: str
+    wsgi_processes: int
+    wsgi_threads: int
+    hsts_max_age: int
+    log_dir: str
+    tls_certificate_source: str
+    tls_certificate_file: str
+    tls_chain_file: str
+    tls_key_file: str
+    tls_dir: str
+    apt_cache_time: int
+    verify_address: str | None
+    verify_http_port: int
+    verify_https_port: int
+    verify_ca_bundle: str | None
+
+    @classmethod
+    def from_data(cls, host_name: str, data: dict[str, Any]) -> "Settings":
+        """Validate a host's merged data; raise SettingsError listing every bad setting."""
+        problems = []
+        values = {}
+        for key in sorted(set(data) - set(SCHEMA)):
+            if not PYINFRA_KEY.match(key):
+                problems.append(f"unknown setting {key!r} (a typo? every setting is in group_data/all.py)")
+        for key, validate in SCHEMA.items():
+            if key not in data:
+                problems.append(f"setting {key!r} is missing (it belongs in group_data/all.py)")
+                continue
+            try:
+                values[key] = validate(data[key])
+            except _Invalid as allowed:
+                problems.append(f"setting {key!r} = {data[key]!r} is invalid: expected {allowed}")
+        if problems:
+            raise SettingsError(f"host {host_name}: " + f"\nhost {host_name}: ".join(problems))
+        return cls(**values)
+
+    def control_files(self) -> list[str]:
+        """Settings that name files on the control machine, for this certificate source."""
+        tls_files = ["tls_certificate_file", "tls_chain_file", "tls_key_file"]
+        return ["app_source"] + (tls_files if self.tls_certificate_source == "files" else [])
+
+    # Derived values: one place, so templates and tests agree.
+
+    @property
+    def wsgi_script(self) -> str:
+        return f"{self.app_install_path}/{self.app_name}.wsgi"
+
+    @property
+    def app_code_dir(self) -> str:
+        return f"{self.app_install_path}/app"
+
+    @property
+    def venv(self) -> str:
+        return f"{self.app_install_path}/venv"
+
+    @property
+    def site_tls_dir(self) -> str:
+        return f"{self.tls_dir}/{self.server_name}"
+
+    @property
+    def certificate_path(self) -> str:
+        """Leaf and chain in one file: SSLCertificateChainFile is deprecated since Apache 2.4.8."""
+        return f"{self.site_tls_dir}/fullchain.pem"
+
+    @property
+    def key_path(self) -> str:
+        return f"{self.site_tls_dir}/privkey.pem"
+
+    @property
+    def error_log(self) -> str:
+        return f"{self.log_dir}/{self.app_name}-error.log"
+
+    @property
+    def access_log(self) -> str:
+        return f"{self.log_dir}/{self.app_name}-access.log"
+
+
+
+def validate_inventory(inventory, project: Path) -> dict[str, Settings]:
+    """
+    Validate every host of a pyinfra inventory; raise one SettingsError listing all
+    problems of all hosts, so a bad value anywhere stops the run before any change.
+    Files the settings name on the control machine must exist (relative to project).
+    """
+    settings: dict[str, Settings] = {}
+    problems: list[str] = []
+    for inventory_host in inventory:
+        try:
+            host_settings = Settings.from_data(inventory_host.name, inventory_host.data.dict())
+        except SettingsError as error:
+            problems.append(str(error))
+            continue
+        for key in host_settings.control_files():
+            if not (project / getattr(host_settings, key)).exists():
+                problems.append(
+                    f"host {inventory_host.name}: setting {key!r} = {getattr(host_settings, key)!r}"
+                    f" names no file on the control machine (looked in {project})"
+                )
+        settings[inventory_host.name] = host_settings
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings

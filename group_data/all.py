@@ -1,0 +1,36 @@
+# Every setting of apache-wsgi-deploy with its default. Override per group in
+# group_data/<group>.py, per host in inventory.py, or per run with --data key=value.
+# apache_wsgi_deploy/settings.py validates each value before anything is touched.
+
+# --- The site ---
+server_name = "www.example.com"  # DNS name the HTTPS vhost serves; port 80 redirects to https://<server_name>
+server_aliases = []  # more DNS names served by the same vhosts (each must be on the certificate)
+
+# --- The application ---
+app_name = "flaskapp"  # short name: site file, mod_wsgi daemon process group, log file names
+app_source = "app"  # folder on the control machine with the WSGI app (app.py) and a pinned requirements.txt
+app_install_path = "/srv/flaskapp"  # where code, venv and .wsgi live on the host: never under a DocumentRoot
+wsgi_user = "www-data"  # user the mod_wsgi daemon processes run as (must not own the code)
+wsgi_group = "www-data"  # group the mod_wsgi daemon processes run as
+wsgi_processes = 2  # mod_wsgi daemon processes (one per core is a good start)
+wsgi_threads = 15  # threads per daemon process (mod_wsgi's own default)
+
+# --- HTTP ---
+hsts_max_age = 31536000  # Strict-Transport-Security max-age in seconds: one year
+log_dir = "/var/log/apache2"  # per-site logs: <log_dir>/<app_name>-error.log and -access.log
+
+# --- TLS ---
+tls_certificate_source = "files"  # "files": upload the three files below from the control machine
+tls_certificate_file = "certs/www.example.com/cert.pem"  # leaf certificate (control machine)
+tls_chain_file = "certs/www.example.com/chain.pem"  # intermediate chain (control machine)
+tls_key_file = "certs/www.example.com/privkey.pem"  # private key (control machine); uploaded 0600 root
+tls_dir = "/etc/ssl/apache-wsgi-deploy"  # on the host: <tls_dir>/<server_name>/fullchain.pem and privkey.pem
+
+# --- Packages ---
+apt_cache_time = 86400  # refresh apt's cache before installing only if it is older than this (seconds)
+
+# --- Verification suite (tests/verify) ---
+verify_address = None  # address the HTTP probes connect to; None resolves server_name through DNS
+verify_http_port = 80  # port the probes use for http:// (the test hosts publish it on a loopback port)
+verify_https_port = 443  # port the probes use for https://
+verify_ca_bundle = None  # CA file the probes trust; None uses the system's trust store
