@@ -1,0 +1,84 @@
+"""
+Facts about Apache on Debian/Ubuntu, read from the a2enmod/a2ensite/a2enconf layout.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, TypedDict
+
+from pyinfra.api import FactBase
+
+APACHE_DIR = "/etc/apache2"
+KINDS = ("mods", "sites", "conf")
+
+
+class ApacheLinksDict(TypedDict):
+    modules: dict[str, bool]
+    sites: dict[str, Optional[str]]
+    confs: dict[str, Optional[str]]
+
+
+class ApacheLinks(FactBase[Optional[ApacheLinksDict]]):
+    """
+    Returns which Apache modules, sites and conf snippets are enabled, in one command.
+
+    A module counts as enabled only when every file it has in mods-available (``.load``
+    and, if present, ``.conf``) is linked in mods-enabled: a half-enabled module is the
+    classic ``a2enmod`` drift. Sites and confs map to the target of their link in
+    ``*-enabled`` ("" for a plain file), or None when only available. Returns None when
+    Apache is not installed yet.
+
+    .. code:: python
+
+        {
+            "modules": {"ssl": True, "wsgi": False},
+            "sites": {"000-default": "../sites-available/000-default.conf", "flaskapp": None},
+            "confs": {"security": "../conf-available/security.conf"},
+        }
+    """
+
+    @staticmethod
+    def default() -> None:
+        return None
+
+    def requires_command(self) -> str:
+        return "a2enmod"
+
+    def command(self) -> str:
+        folders = " ".join(f"{kind}-available {kind}-enabled" for kind in KINDS)
+        return (
+            f"cd {APACHE_DIR} && find {folders} -mindepth 1 -maxdepth 1"
+            " \\( -name '*.load' -o -name '*.conf' \\) -printf '%p\\t%l\\n'"
+        )
+
+    def process(self, output: list[str]) -> ApacheLinksDict:
+        available: dict[str, set[str]] = {kind: set() for kind in KINDS}
+        enabled: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        for line in output:
+            path, _, link = line.partition("\t")
+            folder, _, filename = path.partition("/")
+            kind, _, state = folder.rpartition("-")
+            if kind not in KINDS:
+                continue
+            if state == "available":
+                available[kind].add(filename)
+            elif state == "enabled":
+                enabled[kind][filename] = link
+
+        modules: dict[str, bool] = {}
+        for filename in available["mods"]:
+            module = filename.rsplit(".", 1)[0]
+            linked = filename in enabled["mods"]
+            modules[module] = modules.get(module, True) and linked
+
+        return {
+            "modules": modules,
+            "sites": _link_targets(available["sites"], enabled["sites"]),
+            "confs": _link_targets(available["conf"], enabled["conf"]),
+        }
+
+
+def _link_targets(available: set[str], enabled: dict[str, str]) -> dict[str, Optional[str]]:
+    """Name (without .conf) -> link target in *-enabled, or None when only available."""
+    names = {filename for filename in available | set(enabled) if filename.endswith(".conf")}
+    return {filename[: -len(".conf")]: enabled.get(filename) for filename in names}
