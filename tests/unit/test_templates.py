@@ -1,0 +1,114 @@
+"""The templates render the site the issue describes, and none of the seed's defects."""
+
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from tests.unit.test_settings import validate
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def render(name, **overrides):
+    # The same environment pyinfra's files.template uses: undefined values fail loudly.
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return environment.from_string((TEMPLATES / name).read_text()).render(s=validate(**overrides))
+
+
+@pytest.fixture
+def site():
+    return render("site.conf.j2", server_aliases=["example.com", "web.example.com"])
+
+
+def vhost(config, port):
+    match = re.search(rf"<VirtualHost \*:{port}>(.*?)</VirtualHost>", config, re.S)
+    assert match, f"no VirtualHost for port {port}"
+    return match.group(1)
+
+
+def directives(block):
+    return [line.split()[0] for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_port_80_only_redirects_to_https_with_path_and_query(site):
+    http = vhost(site, 80)
+    assert "Redirect permanent / https://www.example.com/" in http
+    assert "WSGI" not in http
+    assert set(directives(http)) == {"ServerName", "ServerAlias", "Redirect", "ErrorLog", "CustomLog"}
+
+
+def test_port_443_runs_the_app_in_daemon_mode(site):
+    https = vhost(site, 443)
+    assert re.search(
+        r"WSGIDaemonProcess flaskapp user=www-data group=www-data processes=2 threads=15 "
+        r"python-home=/srv/flaskapp/venv home=/srv/flaskapp/app display-name=%\{GROUP\}\n",
+        https,
+    )
+    assert "WSGIProcessGroup flaskapp\n" in https
+    assert "WSGIApplicationGroup %{GLOBAL}\n" in https
+    assert "WSGIScriptAlias / /srv/flaskapp/flaskapp.wsgi\n" in https
+
+
+def test_port_443_sends_hsts_always(site):
+    assert 'Header always set Strict-Transport-Security "max-age=31536000"' in vhost(site, 443)
+
+
+def test_port_443_follows_mozilla_intermediate(site):
+    https = vhost(site, 443)
+    assert "SSLProtocol -all +TLSv1.2 +TLSv1.3\n" in https
+    assert "SSLHonorCipherOrder off" in https
+    ciphers = re.search(r"SSLCipherSuite (\S+)", https).group(1).split(":")
+    assert all(cipher.startswith("ECDHE-") and ("GCM" in cipher or "CHACHA20" in cipher) for cipher in ciphers)
+    assert "SSLCertificateFile /etc/ssl/apache-wsgi-deploy/www.example.com/fullchain.pem" in https
+    assert "SSLCertificateKeyFile /etc/ssl/apache-wsgi-deploy/www.example.com/privkey.pem" in https
+
+
+def test_aliases_are_served_by_both_vhosts(site):
+    for port in (80, 443):
+        assert "ServerAlias example.com\n" in vhost(site, port)
+        assert "ServerAlias web.example.com\n" in vhost(site, port)
+
+
+def test_per_site_logs(site):
+    for port in (80, 443):
+        assert "ErrorLog /var/log/apache2/flaskapp-error.log" in vhost(site, port)
+        assert "CustomLog /var/log/apache2/flaskapp-access.log combined" in vhost(site, port)
+
+
+@pytest.mark.parametrize(
+    "defect",
+    ["php_value", "AssignUserID", "SSLUseStapling", "SSLStaplingCache", "DocumentRoot", "AllowOverride All",
+     "SSLv3", "DES-CBC3", "RC4", "CAMELLIA", ":DHE-", "MultiViews", "RewriteEngine"],
+)
+def test_none_of_the_seed_defects(site, defect):
+    config = "\n".join(line for line in site.splitlines() if not line.strip().startswith("#"))
+    assert defect not in config
+
+
+def test_only_the_entry_point_is_granted(site):
+    https = vhost(site, 443)
+    assert re.search(
+        r"<Directory /srv/flaskapp>\s*<Files flaskapp.wsgi>\s*Require all granted\s*</Files>\s*</Directory>", https
+    )
+
+
+def test_settings_reach_the_template(site):
+    custom = render("site.conf.j2", app_name="shop", wsgi_processes=4, wsgi_threads=8, hsts_max_age=600,
+                    server_name="shop.example.org")
+    assert "WSGIDaemonProcess shop user=www-data group=www-data processes=4 threads=8" in custom
+    assert "max-age=600" in custom
+    assert "Redirect permanent / https://shop.example.org/" in custom
+
+
+def test_wsgi_entry_point_logs_to_stderr_and_imports_the_app():
+    entry = render("app.wsgi.j2")
+    assert "logging.basicConfig(stream=sys.stderr" in entry
+    assert 'sys.path.insert(0, "/srv/flaskapp/app")' in entry
+    assert "from app import app as application" in entry
+    compile(entry, "flaskapp.wsgi", "exec")
+
+
+def test_embedded_mode_is_off():
+    assert "WSGIRestrictEmbedded On" in render("wsgi-daemon-only.conf.j2")
