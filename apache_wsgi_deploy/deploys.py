@@ -1,0 +1,180 @@
+"""
+The deploy units deploy.py composes: packages, app, tls, site, then Apache's service.
+
+Each unit takes the host's validated Settings; tls() and site() return the operations
+whose changes Apache must reload for, and service() reloads once for all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import File
+from pyinfra.operations import files, pip, systemd
+from pyinfra.operations.util import any_changed
+
+from apache_wsgi_deploy.operations import apache, packages as debian
+from apache_wsgi_deploy.settings import Settings
+
+PROJECT = Path(__file__).resolve().parent.parent
+TEMPLATES = PROJECT / "templates"
+
+APT_PACKAGES = ["apache2", "libapache2-mod-wsgi-py3", "python3-venv"]
+# What the site uses: alias (Redirect), headers (HSTS), ssl and its session cache, wsgi.
+APACHE_MODULES = ["alias", "headers", "socache_shmcb", "ssl", "wsgi"]
+DAEMON_ONLY_CONF = "wsgi-daemon-only"
+RELOAD_OWED = "/var/lib/apache-wsgi-deploy/apache-reload-owed"
+PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.!+_-]+$")
+
+
+def project_path(path: str) -> Path:
+    """Settings name control-machine files relative to the project folder."""
+    return PROJECT / path
+
+
+def pinned_requirements(requirements: Path) -> list[str]:
+    """The app's requirements, each `name==version`: what the venv is compared with."""
+    lines = [line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines()]
+    pins = [line for line in lines if line]
+    unpinned = [line for line in pins if not PINNED.match(line)]
+    if unpinned:
+        raise DeployError(f"{requirements}: pin every requirement as name==version: {unpinned}")
+    return pins
+
+
+@deploy("Packages")
+def packages(settings: Settings):
+    debian.installed(
+        name="Apache, mod_wsgi and venv are installed",
+        packages=APT_PACKAGES,
+        cache_time=settings.apt_cache_time,
+    )
+
+
+@deploy("Application")
+def app(settings: Settings):
+    source = project_path(settings.app_source)
+    files.directory(
+        name="App folder exists, owned by root",
+        path=settings.app_install_path,
+        user="root",
+        group="root",
+        mode="755",
+    )
+    code = files.sync(
+        name="App code is in place, read-only for the daemon",
+        src=str(source),
+        dest=settings.app_code_dir,
+        user="root",
+        group="root",
+        mode="644",
+        dir_mode="755",
+        delete=True,
+        exclude=["*.pyc"],
+        exclude_dir=["__pycache__"],
+    )
+    venv = pip.packages(
+        name="Virtualenv from the host's python3 holds the pinned requirements",
+        packages=pinned_requirements(source / "requirements.txt"),
+        virtualenv=settings.venv,
+        # /usr/bin/python3 is the Python Debian's mod_wsgi is built against.
+        virtualenv_kwargs={"venv": True, "python": "/usr/bin/python3"},
+    )
+    entry = files.template(
+        name="WSGI entry point is rendered",
+        src=str(TEMPLATES / "app.wsgi.j2"),
+        dest=settings.wsgi_script,
+        user="root",
+        group="root",
+        mode="644",
+        s=settings,
+    )
+    # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes: new
+    # code is picked up without reloading Apache.
+    files.file(
+        name="Daemon processes pick up new code",
+        path=settings.wsgi_script,
+        touch=True,
+        _if=lambda: (code.did_change() or venv.did_change()) and not entry.did_change(),
+    )
+
+
+@deploy("TLS")
+def tls(settings: Settings):
+    files.directory(
+        name="Certificate folder exists",
+        path=settings.site_tls_dir,
+        user="root",
+        group="root",
+        mode="755",
+    )
+    certificate = project_path(settings.tls_certificate_file).read_text()
+    chain = project_path(settings.tls_chain_file).read_text()
+    fullchain = files.put(
+        name="Certificate and chain are in place",
+        src=StringIO(certificate.rstrip("\n") + "\n" + chain),
+        dest=settings.certificate_path,
+        user="root",
+        group="root",
+        mode="644",
+    )
+    key = files.put(
+        name="Private key is in place, 0600 root",
+        src=str(project_path(settings.tls_key_file)),
+        dest=settings.key_path,
+        user="root",
+        group="root",
+        mode="600",
+    )
+    return [fullchain, key]
+
+
+@deploy("Site")
+def site(settings: Settings):
+    modules = apache.modules(name="Modules the site uses are enabled", modules=APACHE_MODULES)
+    daemon_only_file = files.template(
+        name="Embedded mode is off",
+        src=str(TEMPLATES / f"{DAEMON_ONLY_CONF}.conf.j2"),
+        dest=f"/etc/apache2/conf-available/{DAEMON_ONLY_CONF}.conf",
+        user="root",
+        group="root",
+        mode="644",
+    )
+    daemon_only = apache.conf(name="Embedded mode off is enabled", conf=DAEMON_ONLY_CONF)
+    vhosts = files.template(
+        name="VirtualHosts are rendered",
+        src=str(TEMPLATES / "site.conf.j2"),
+        dest=f"/etc/apache2/sites-available/{settings.app_name}.conf",
+        user="root",
+        group="root",
+        mode="644",
+        s=settings,
+    )
+    enabled = apache.site(name="Site is enabled", site=settings.app_name)
+    default = apache.site(name="Stock site is disabled", site="000-default", enabled=False)
+    return [modules, daemon_only_file, daemon_only, vhosts, enabled, default]
+
+
+@deploy("Apache service")
+def service(reload_when: list):
+    systemd.service(
+        name="Apache is running and enabled at boot",
+        service="apache2.service",
+        running=True,
+        enabled=True,
+    )
+    # A reload that failed (configtest) is owed until one succeeds: the next run finds
+    # the files already in place, so only this marker tells it to reload.
+    owed_before = bool(host.get_fact(File, path=RELOAD_OWED))
+    changed = any_changed(*reload_when)
+    files.file(name="Apache owes a reload", path=RELOAD_OWED, user="root", group="root", _if=changed)
+    reload = apache.reload(
+        name="Apache reloads after its configtest passed",
+        _if=lambda: owed_before or changed(),
+    )
+    files.file(name="Apache owes no reload", path=RELOAD_OWED, present=False, _if=reload.did_change)

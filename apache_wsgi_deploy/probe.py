@@ -1,0 +1,58 @@
+"""
+HTTP probes of a deployed site, from the control machine, with requests.
+
+A probe asks for https://<name>/ as a browser would (SNI, certificate checked against
+the name, Host header) while it may connect to another address and port: a test host
+publishes its ports 80 and 443 on loopback ports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+TIMEOUT = 10
+
+
+class _PinnedNameAdapter(HTTPAdapter):
+    """HTTPS to any address, with SNI and certificate verification for one name."""
+
+    def __init__(self, name: str):
+        self._name = name
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["server_hostname"] = self._name
+        kwargs["assert_hostname"] = self._name
+        super().init_poolmanager(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Where and how to reach one host's site; address None means resolve the name."""
+
+    address: str | None
+    http_port: int
+    https_port: int
+    ca_bundle: str | None
+
+    @classmethod
+    def for_settings(cls, settings, ca_bundle: str | None) -> "Probe":
+        return cls(settings.verify_address, settings.verify_http_port, settings.verify_https_port, ca_bundle)
+
+    def get(self, scheme: str, name: str, path: str) -> requests.Response:
+        """GET scheme://name/path without following redirects; raises on TLS errors."""
+        port = self.http_port if scheme == "http" else self.https_port
+        url = f"{scheme}://{self.address or name}:{port}{path}"
+        with requests.Session() as session:
+            if scheme == "https":
+                session.mount("https://", _PinnedNameAdapter(name))
+            return session.get(
+                url,
+                headers={"Host": name},
+                allow_redirects=False,
+                timeout=TIMEOUT,
+                verify=self.ca_bundle or True,
+            )

@@ -1,0 +1,23 @@
+"""
+The whole server, declared: `pyinfra inventory.py deploy.py`.
+
+Apache with mod_wsgi in daemon mode serving the app over HTTPS, port 80 redirecting,
+and one configtested reload when anything Apache reads changed.
+"""
+
+from pathlib import Path
+
+from pyinfra import host, inventory
+
+from apache_wsgi_deploy import deploys
+from apache_wsgi_deploy.settings import validate_inventory
+
+# Every host is validated before this host's first operation is built: one bad value
+# anywhere stops the run before anything is touched on any host.
+settings = validate_inventory(inventory, Path(__file__).resolve().parent)[host.name]
+
+deploys.packages(settings)
+deploys.app(settings)
+certificate = deploys.tls(settings)
+site_config = deploys.site(settings)
+deploys.service(reload_when=certificate + site_config)

@@ -1,0 +1,11 @@
+"""
+The local test host layer: throwaway Debian bookworm servers in podman containers,
+booting systemd and sshd, reachable over SSH as a sudoer, with a test CA.
+
+    python -m testhost up [--fleet NAME] [--count N] | status | down
+"""
+
+from testhost.fleet import TestHost, ca_bundle, down, load, up
+from testhost.podman import CONTAINERS_CONF, podman
+
+__all__ = ["CONTAINERS_CONF", "TestHost", "ca_bundle", "down", "load", "podman", "up"]

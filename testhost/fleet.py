@@ -1,0 +1,210 @@
+"""
+Fleets of test hosts: podman containers named <fleet>-<n>, booting systemd and sshd,
+with ports 22, 80 and 443 published on free loopback ports.
+
+up() is idempotent: a running container from the current image is kept, anything else
+of the same name (exited, half-created, older image) is replaced. It writes what
+pyinfra, testinfra and ssh need: an ssh config, a known_hosts with each container's own
+host key, and hosts.json, which load() reads without touching podman.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from testhost import pki
+from testhost.image import SSH_USER, build_image
+from testhost.podman import podman
+
+PROJECT = Path(__file__).resolve().parent.parent
+STATE = PROJECT / ".testhosts"
+CLIENT_KEY = STATE / "id_ed25519"
+DOMAIN = "awd.test"
+PORTS = (22, 80, 443)
+BOOT_DEADLINE = 120
+SSH_DEADLINE = 30
+
+
+@dataclass(frozen=True)
+class TestHost:
+    alias: str
+    server_name: str
+    ssh_user: str
+    ssh_port: int
+    http_port: int
+    https_port: int
+    ssh_config: str
+    known_hosts: str
+    cert_dir: str
+
+    def inventory_entry(self) -> tuple[str, dict]:
+        """This host as pyinfra inventory (host, data): how to reach it and what it serves."""
+        return (
+            self.alias,
+            {
+                "ssh_config_file": self.ssh_config,
+                "ssh_known_hosts_file": self.known_hosts,
+                "ssh_strict_host_key_checking": "yes",
+                "_sudo": True,
+                "server_name": self.server_name,
+                "tls_certificate_file": f"{self.cert_dir}/cert.pem",
+                "tls_chain_file": f"{self.cert_dir}/chain.pem",
+                "tls_key_file": f"{self.cert_dir}/privkey.pem",
+                "verify_address": "127.0.0.1",
+                "verify_http_port": self.http_port,
+                "verify_https_port": self.https_port,
+                "verify_ca_bundle": str(ca_bundle()),
+            },
+        )
+
+
+def ca_bundle() -> Path:
+    """The test CA's root: what clients of the test hosts must trust."""
+    return pki.ensure_ca(STATE)
+
+
+def _fleet_dir(fleet: str) -> Path:
+    return STATE / fleet
+
+
+def _ensure_client_key() -> None:
+    if not CLIENT_KEY.exists():
+        STATE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "testhost", "-f", str(CLIENT_KEY)], check=True)
+
+
+def _host_key(fleet: str, alias: str) -> Path:
+    key = _fleet_dir(fleet) / alias / "ssh_host_ed25519_key"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", alias, "-f", str(key)], check=True)
+    return key
+
+
+def _container_state(alias: str) -> tuple[str, str] | None:
+    """(status, image) of a container, None when there is none of that name."""
+    inspect = podman("inspect", "--type", "container", "--format", "{{.State.Status}} {{.ImageName}}", alias, check=False)
+    if inspect.returncode != 0:
+        return None
+    status, _, image = inspect.stdout.decode().strip().partition(" ")
+    return status, image
+
+
+def _create(fleet: str, alias: str, tag: str) -> None:
+    podman("rm", "--force", "--time", "0", alias, check=False)
+    publish = [arg for port in PORTS for arg in ("--publish", f"127.0.0.1::{port}")]
+    podman("create", "--name", alias, "--hostname", alias, "--label", f"awd.fleet={fleet}",
+           "--systemd=always", *publish, tag)
+    # Before the first boot, so sshd starts with its own key and knows ours.
+    key = _host_key(fleet, alias)
+    podman("cp", str(key), f"{alias}:/etc/ssh/ssh_host_ed25519_key")
+    podman("cp", f"{key}.pub", f"{alias}:/etc/ssh/ssh_host_ed25519_key.pub")
+    podman("cp", f"{CLIENT_KEY}.pub", f"{alias}:/home/{SSH_USER}/authorized_keys")
+    podman("start", alias)
+    podman("exec", alias, "sh", "-c",
+           f"install -d -o {SSH_USER} -g {SSH_USER} -m 700 /home/{SSH_USER}/.ssh && "
+           f"install -o {SSH_USER} -g {SSH_USER} -m 600 /home/{SSH_USER}/authorized_keys /home/{SSH_USER}/.ssh/ && "
+           f"rm /home/{SSH_USER}/authorized_keys")
+
+
+def _published_ports(alias: str) -> dict[int, int]:
+    """Container port -> loopback port, from lines like '22/tcp -> 127.0.0.1:46423'."""
+    ports = {}
+    for line in podman("port", alias).stdout.decode().splitlines():
+        inside, _, outside = line.partition(" -> ")
+        ports[int(inside.split("/")[0])] = int(outside.rsplit(":", 1)[1])
+    return ports
+
+
+def _wait_until_booted(alias: str) -> None:
+    boot = podman("exec", alias, "timeout", str(BOOT_DEADLINE), "systemctl", "is-system-running", "--wait", check=False)
+    state = boot.stdout.decode().strip()
+    if state not in ("running", "degraded"):
+        raise RuntimeError(f"testhost: {alias} did not boot within {BOOT_DEADLINE} s (systemd says {state!r})")
+
+
+def _wait_for_ssh(test_host: TestHost) -> None:
+    deadline = time.monotonic() + SSH_DEADLINE
+    while True:
+        attempt = subprocess.run(
+            ["ssh", "-F", test_host.ssh_config, "-o", "BatchMode=yes", test_host.alias, "true"],
+            capture_output=True, text=True,
+        )
+        if attempt.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"testhost: no SSH to {test_host.alias} within {SSH_DEADLINE} s: {attempt.stderr}")
+        time.sleep(0.2)
+
+
+def _write_access_files(fleet: str, hosts: list[TestHost]) -> None:
+    folder = _fleet_dir(fleet)
+    ssh_config = "".join(
+        f"Host {host.alias}\n    HostName 127.0.0.1\n    Port {host.ssh_port}\n    User {host.ssh_user}\n"
+        f"    IdentityFile {CLIENT_KEY}\n    IdentitiesOnly yes\n    UserKnownHostsFile {host.known_hosts}\n"
+        f"    StrictHostKeyChecking yes\n    ConnectTimeout 10\n\n"
+        for host in hosts
+    )
+    known_hosts = "".join(
+        f"[127.0.0.1]:{host.ssh_port} {Path(_host_key(fleet, host.alias)).with_suffix('.pub').read_text()}"
+        for host in hosts
+    )
+    (folder / "ssh_config").write_text(ssh_config)
+    (folder / "known_hosts").write_text(known_hosts)
+    (folder / "hosts.json").write_text(json.dumps([asdict(host) for host in hosts], indent=2))
+
+
+def _fleet_containers(fleet: str) -> list[str]:
+    listing = podman("ps", "--all", "--filter", f"label=awd.fleet={fleet}", "--format", "{{.Names}}")
+    return listing.stdout.decode().split()
+
+
+def up(fleet: str = "awd-test", count: int = 1) -> list[TestHost]:
+    """Start (or keep) the fleet's containers 1..count and remove any beyond; return them."""
+    _ensure_client_key()
+    ca_bundle()
+    tag = build_image(STATE / "image")
+    folder = _fleet_dir(fleet)
+    folder.mkdir(parents=True, exist_ok=True)
+    aliases = [f"{fleet}-{number}" for number in range(1, count + 1)]
+    for extra in set(_fleet_containers(fleet)) - set(aliases):
+        podman("rm", "--force", "--time", "0", extra)
+
+    hosts = []
+    for alias in aliases:
+        if _container_state(alias) != ("running", tag) or not _host_key(fleet, alias).exists():
+            _create(fleet, alias, tag)
+        ports = _published_ports(alias)
+        server_name = f"{alias}.{DOMAIN}"
+        hosts.append(
+            TestHost(
+                alias=alias, server_name=server_name, ssh_user=SSH_USER,
+                ssh_port=ports[22], http_port=ports[80], https_port=ports[443],
+                ssh_config=str(folder / "ssh_config"), known_hosts=str(folder / "known_hosts"),
+                cert_dir=str(pki.issue_certificate(STATE, [server_name])),
+            )
+        )
+    _write_access_files(fleet, hosts)
+    for test_host in hosts:
+        _wait_until_booted(test_host.alias)
+        _wait_for_ssh(test_host)
+    return hosts
+
+
+def down(fleet: str = "awd-test") -> None:
+    """Remove the fleet's containers; no error when there are none."""
+    for alias in _fleet_containers(fleet):
+        podman("rm", "--force", "--time", "0", alias)
+    (_fleet_dir(fleet) / "hosts.json").unlink(missing_ok=True)
+
+
+def load(fleet: str = "awd-test") -> list[TestHost]:
+    """The fleet as the last up() left it, without asking podman; [] when never started."""
+    hosts_file = _fleet_dir(fleet) / "hosts.json"
+    if not hosts_file.exists():
+        return []
+    return [TestHost(**host) for host in json.loads(hosts_file.read_text())]

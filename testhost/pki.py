@@ -1,0 +1,106 @@
+"""
+The test CA: a root and an intermediate, made once, issuing each test host's
+certificate so the HTTP probes verify a real chain and the host name.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+LEAF_DAYS = 90
+RENEW_BEFORE = datetime.timedelta(days=30)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _write_key(path: Path, key) -> None:
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
+
+
+def _pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _certificate(subject: str, issuer_name: x509.Name, public_key, signing_key, days: int, ca: bool, names=()):
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - datetime.timedelta(minutes=5))
+        .not_valid_after(_now() + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+    else:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+def ensure_ca(state: Path) -> Path:
+    """Create the root and intermediate once; return the root certificate (the probes' CA)."""
+    ca_dir = state / "ca"
+    root_pem = ca_dir / "root.pem"
+    if root_pem.exists() and (ca_dir / "intermediate.key").exists():
+        return root_pem
+    ca_dir.mkdir(parents=True, exist_ok=True)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "apache-wsgi-deploy test root")])
+    root = _certificate("apache-wsgi-deploy test root", root_name, root_key.public_key(), root_key, 3650, ca=True)
+    intermediate_key = ec.generate_private_key(ec.SECP256R1())
+    intermediate = _certificate(
+        "apache-wsgi-deploy test intermediate", root.subject, intermediate_key.public_key(), root_key, 1825, ca=True
+    )
+    _write_key(ca_dir / "intermediate.key", intermediate_key)
+    (ca_dir / "intermediate.pem").write_bytes(_pem(intermediate))
+    root_pem.write_bytes(_pem(root))
+    return root_pem
+
+
+def _still_good(certificate_file: Path, names: list[str], intermediate: x509.Certificate) -> bool:
+    if not certificate_file.exists():
+        return False
+    certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
+    san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return (
+        san.get_values_for_type(x509.DNSName) == names
+        and certificate.issuer == intermediate.subject
+        and certificate.not_valid_after_utc - _now() > RENEW_BEFORE
+    )
+
+
+def issue_certificate(state: Path, names: list[str]) -> Path:
+    """A leaf for names (first is the CN) under certs/<first name>/: cert, chain, privkey, fullchain."""
+    ca_dir = state / "ca"
+    ensure_ca(state)
+    intermediate = x509.load_pem_x509_certificate((ca_dir / "intermediate.pem").read_bytes())
+    folder = state / "certs" / names[0]
+    if _still_good(folder / "cert.pem", names, intermediate):
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    intermediate_key = serialization.load_pem_private_key((ca_dir / "intermediate.key").read_bytes(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _certificate(names[0], intermediate.subject, key.public_key(), intermediate_key, LEAF_DAYS, False, names)
+    _write_key(folder / "privkey.pem", key)
+    (folder / "chain.pem").write_bytes(_pem(intermediate))
+    (folder / "fullchain.pem").write_bytes(_pem(leaf) + _pem(intermediate))
+    (folder / "cert.pem").write_bytes(_pem(leaf))
+    return folder
