@@ -1,0 +1,83 @@
+"""
+The verification suite: checks every host of a pyinfra inventory, reading the hosts and
+the expected values from the same inventory and group_data the deploy uses.
+
+    pytest tests/verify                                # the project's inventory.py
+    pytest tests/verify --inventory=production.py      # any other inventory file
+
+Each check runs once per host; test ids end with [<host name>].
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+import testinfra
+from pyinfra.api import State
+from pyinfra.context import ctx_state
+from pyinfra_cli.inventory import make_inventory
+
+from apache_wsgi_deploy.probe import Probe
+from apache_wsgi_deploy.settings import Settings
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--inventory",
+        default=os.environ.get("AWD_INVENTORY", str(PROJECT / "inventory.py")),
+        help="pyinfra inventory file whose hosts are verified (default: the project's inventory.py)",
+    )
+
+
+class Target:
+    """One inventory host: its settings, a testinfra host and HTTP probes."""
+
+    def __init__(self, name: str, data: dict):
+        self.name = name
+        self.data = data
+        self.settings = Settings.from_data(name, data)
+        ca_bundle = self.settings.verify_ca_bundle
+        self.probe = Probe.for_settings(self.settings, str(PROJECT / ca_bundle) if ca_bundle else None)
+
+    @functools.cached_property
+    def host(self):
+        """testinfra's ssh backend: OpenSSH honours the ssh config, known_hosts included."""
+        hostname = self.data.get("ssh_hostname") or self.name
+        user = self.data.get("ssh_user")
+        port = self.data.get("ssh_port")
+        spec = f"ssh://{user + '@' if user else ''}{hostname}{f':{port}' if port else ''}"
+        return testinfra.get_host(
+            spec,
+            ssh_config=self.data.get("ssh_config_file"),
+            ssh_identity_file=self.data.get("ssh_key"),
+            sudo=bool(self.data.get("_sudo")),
+        )
+
+    def names(self) -> list[str]:
+        return [self.settings.server_name, *self.settings.server_aliases]
+
+
+@functools.cache
+def load_targets(inventory_file: str) -> list[Target]:
+    # pyinfra's loader records the file it executes on the current state.
+    with ctx_state.use(State()):
+        inventory = make_inventory(inventory_file, cwd=str(PROJECT))
+    return [Target(host.name, host.data.dict()) for host in inventory]
+
+
+def pytest_generate_tests(metafunc):
+    """One test per host, or per host and served name for tests that take `site_name`."""
+    if "target" not in metafunc.fixturenames:
+        return
+    targets = load_targets(metafunc.config.getoption("inventory"))
+    if "site_name" in metafunc.fixturenames:
+        pairs = [(target, name) for target in targets for name in target.names()]
+        ids = [f"{target.name}:{name}" for target, name in pairs]
+        metafunc.parametrize(("target", "site_name"), pairs, ids=ids, scope="module")
+    else:
+        metafunc.parametrize("target", targets, ids=[target.name for target in targets], scope="module")

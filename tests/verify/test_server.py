@@ -1,0 +1,81 @@
+"""What the deploy put on each server, observed with testinfra."""
+
+import pytest
+
+from apache_wsgi_deploy.deploys import APACHE_MODULES, APT_PACKAGES
+
+
+@pytest.mark.parametrize("package", APT_PACKAGES)
+def test_package_is_installed(target, package):
+    assert target.host.package(package).is_installed
+
+
+@pytest.mark.parametrize("module", APACHE_MODULES)
+def test_module_is_loaded(target, module):
+    loaded = target.host.check_output("apache2ctl -M")
+    assert f" {module}_module " in loaded
+
+
+def test_wsgi_module_is_enabled(target):
+    enabled = target.host.file("/etc/apache2/mods-enabled/wsgi.load")
+    assert enabled.is_symlink
+    assert enabled.linked_to == "/etc/apache2/mods-available/wsgi.load"
+
+
+def test_site_is_linked_to_its_file_in_sites_available(target):
+    site = target.settings.app_name
+    link = target.host.file(f"/etc/apache2/sites-enabled/{site}.conf")
+    assert link.is_symlink
+    assert link.linked_to == f"/etc/apache2/sites-available/{site}.conf"
+
+
+def test_default_site_is_disabled(target):
+    assert not target.host.file("/etc/apache2/sites-enabled/000-default.conf").exists
+
+
+def test_configtest_passes(target):
+    result = target.host.run("apache2ctl configtest")
+    assert result.rc == 0, result.stderr
+
+
+def test_embedded_mode_is_off(target):
+    assert target.host.file("/etc/apache2/conf-enabled/wsgi-daemon-only.conf").exists
+
+
+def test_apache_is_running(target):
+    assert target.host.service("apache2").is_running
+
+
+def test_apache_is_enabled_at_boot(target):
+    assert target.host.service("apache2").is_enabled
+
+
+def test_daemon_processes_run_as_the_configured_user(target):
+    settings = target.settings
+    # display-name overwrites argv[0]; the rest of Apache's arguments follow it.
+    display_name = f"(wsgi:{settings.app_name})"
+    daemons = [process for process in target.host.process.filter() if process.args.startswith(display_name)]
+    assert len(daemons) == settings.wsgi_processes
+    assert {daemon.user for daemon in daemons} == {settings.wsgi_user}
+    assert {daemon.group for daemon in daemons} == {settings.wsgi_group}
+
+
+def test_private_key_is_0600_root(target):
+    key = target.host.file(target.settings.key_path)
+    assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
+
+
+def test_app_files_are_not_writable_by_the_daemon_user(target):
+    settings = target.settings
+    writable = target.host.check_output(
+        "runuser -u %s -- find %s -writable -print -quit", settings.wsgi_user, settings.app_install_path
+    )
+    assert writable == ""
+
+
+def test_app_files_are_readable_by_the_daemon_user(target):
+    settings = target.settings
+    unreadable = target.host.check_output(
+        "runuser -u %s -- find %s ! -readable -print -quit", settings.wsgi_user, settings.app_install_path
+    )
+    assert unreadable == ""
