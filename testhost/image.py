@@ -82,6 +82,10 @@ def _configure(rootfs: Path, archive: str, security: str) -> None:
     (rootfs / "etc/pip.conf").write_text("[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n")
     for unit in MASKED_UNITS:
         (rootfs / "etc/systemd/system" / unit).symlink_to("/dev/null")
+    # debootstrap installs the release as it shipped; a cloud image comes with updates
+    # (an old libssl3 under a newer mod_ssl makes Apache warn on every start).
+    _chroot(rootfs, "apt-get", "update", "-qq")
+    _chroot(rootfs, "apt-get", "-qq", "-y", "dist-upgrade")
     _chroot(rootfs, "apt-get", "clean")
     shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
 
@@ -108,4 +112,13 @@ def build_image(work_dir: Path) -> str:
     podman("import", "--change", 'CMD ["/sbin/init"]', "--change", "STOPSIGNAL SIGRTMIN+3", str(tarball), tag)
     shutil.rmtree(rootfs)
     tarball.unlink()
+    _remove_older_images(tag)
     return tag
+
+
+def _remove_older_images(tag: str) -> None:
+    """Older builds take 200 MB each; podman keeps any a container still uses."""
+    repository = tag.rsplit(":", 1)[0]
+    listing = podman("images", "--format", "{{.Repository}}:{{.Tag}}", repository).stdout.decode().split()
+    for older in set(listing) - {tag}:
+        podman("rmi", older, check=False)

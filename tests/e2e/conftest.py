@@ -1,0 +1,88 @@
+"""
+End-to-end tests on a local test host: create, converge, idempotence, verify, destroy.
+
+The fleet is recreated at the start of the session (a first deploy must meet a fresh
+server) and removed at the end unless AWD_KEEP_TESTHOSTS is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import testhost
+
+PROJECT = Path(__file__).resolve().parents[2]
+FLEET = "awd-e2e"
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class DeployResult:
+    returncode: int
+    output: dict | None
+    stderr: str
+    seconds: float
+
+    def operations(self, outcome: str) -> list[str]:
+        """Operations with a host in outcome (success, no_change, error), without the unit's prefix."""
+        return [op["name"].split(" | ", 1)[-1] for op in self.output["results"]["operations"] if op[outcome]]
+
+    @property
+    def changed(self) -> list[str]:
+        return self.operations("success")
+
+
+class Fleet:
+    """A running fleet of test hosts, and how to deploy to, verify and break them."""
+
+    def __init__(self, name: str, hosts: list):
+        self.name = name
+        self.hosts = hosts
+        self.env = {**os.environ, "AWD_TESTHOST_FLEET": name}
+
+    def deploy(self, *args: str) -> DeployResult:
+        started = time.monotonic()
+        process = subprocess.run(
+            [str(VENV_BIN / "pyinfra"), "-y", "--json", "inventory.py", "deploy.py", *args],
+            cwd=PROJECT, env=self.env, capture_output=True, text=True,
+        )
+        seconds = time.monotonic() - started
+        try:
+            output = json.loads(process.stdout)
+        except json.JSONDecodeError:
+            output = None
+        return DeployResult(process.returncode, output, process.stderr, seconds)
+
+    def verify(self) -> subprocess.CompletedProcess:
+        """The verification suite, as a user runs it, against this fleet."""
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider"],
+            cwd=PROJECT, env=self.env, capture_output=True, text=True,
+        )
+
+    def sudo(self, command: str, host_index: int = 0) -> subprocess.CompletedProcess:
+        """Run a command as root on a test host, the way an operator with sudo would."""
+        test_host = self.hosts[host_index]
+        return subprocess.run(
+            # ssh hands the remote shell one string: the command must be quoted in it.
+            ["ssh", "-F", str(test_host.ssh_config), test_host.alias, f"sudo sh -c {shlex.quote(command)}"],
+            capture_output=True, text=True, check=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def fleet():
+    testhost.down(FLEET)
+    hosts = testhost.up(FLEET, count=1)
+    yield Fleet(FLEET, hosts)
+    if not os.environ.get("AWD_KEEP_TESTHOSTS"):
+        testhost.down(FLEET)

@@ -1,0 +1,133 @@
+"""
+The deploy's life on a fresh test host: first deploy, verification, no-change rerun,
+drift correction, a configtest failure that must not take the site down, bad settings.
+"""
+
+import pytest
+
+import testhost
+from apache_wsgi_deploy.probe import Probe
+
+SITE = "/etc/apache2/sites-available/flaskapp.conf"
+# Apache logs this line on every graceful restart (a reload).
+GRACEFUL = "AH00493"
+
+
+@pytest.fixture(scope="module")
+def first_deploy(fleet):
+    return fleet.deploy()
+
+
+@pytest.fixture
+def deployed(fleet, first_deploy):
+    assert first_deploy.returncode == 0, first_deploy.stderr[-4000:]
+    return fleet
+
+
+def probe(fleet) -> Probe:
+    test_host = fleet.hosts[0]
+    return Probe("127.0.0.1", test_host.http_port, test_host.https_port, str(testhost.ca_bundle()))
+
+
+def reloads(fleet) -> int:
+    return int(fleet.sudo(f"grep -c {GRACEFUL} /var/log/apache2/error.log || true").stdout)
+
+
+def assert_verified(fleet):
+    result = fleet.verify()
+    assert result.returncode == 0, result.stdout[-6000:]
+
+
+def test_first_deploy_converges_a_fresh_host(first_deploy):
+    assert first_deploy.returncode == 0, first_deploy.stderr[-4000:]
+    assert first_deploy.operations("error") == []
+    assert "Apache, mod_wsgi and venv are installed" in first_deploy.changed
+    assert "Apache reloads after its configtest passed" in first_deploy.changed
+    print(f"first deploy on a fresh test host: {first_deploy.seconds:.1f} s")
+
+
+def test_verification_suite_passes(deployed):
+    assert_verified(deployed)
+
+
+def test_rerun_changes_nothing(deployed):
+    result = deployed.deploy()
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.changed == []
+    assert result.operations("error") == []
+    print(f"no-change rerun: {result.seconds:.1f} s")
+
+
+DRIFTS = {
+    "wsgi module disabled": ("a2dismod -q -f wsgi", "Modules the site uses are enabled"),
+    "ssl module half enabled": ("rm /etc/apache2/mods-enabled/ssl.conf", "Modules the site uses are enabled"),
+    "site unlinked": ("rm /etc/apache2/sites-enabled/flaskapp.conf", "Site is enabled"),
+    "vhost edited": (f"sed -i 's/Strict-Transport-Security/X-Drift/' {SITE}", "VirtualHosts are rendered"),
+    "stock site enabled again": ("a2ensite -q 000-default", "Stock site is disabled"),
+    "apache stopped": ("systemctl stop apache2", "Apache is running and enabled at boot"),
+    "apache disabled at boot": ("systemctl disable -q apache2", "Apache is running and enabled at boot"),
+    "venv deleted": (
+        "rm -rf /srv/flaskapp/venv",
+        "Virtualenv from the host's python3 holds the pinned requirements",
+    ),
+    "app code edited": (
+        "echo 'app = None' >> /srv/flaskapp/app/app.py",
+        "App code is in place, read-only for the daemon",
+    ),
+}
+
+
+@pytest.mark.parametrize("drift", DRIFTS)
+def test_drift_is_corrected(deployed, drift):
+    command, repairing_operation = DRIFTS[drift]
+    deployed.sudo(command)
+
+    result = deployed.deploy()
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert repairing_operation in result.changed
+
+    assert deployed.deploy().changed == []
+    assert_verified(deployed)
+
+
+def test_failed_configtest_stops_the_deploy_and_the_site_keeps_serving(deployed):
+    reloads_before = reloads(deployed)
+    deployed.sudo("echo ThisIsNotADirective > /etc/apache2/conf-enabled/zz-planted.conf")
+    deployed.sudo(f"sed -i 's/Strict-Transport-Security/X-Drift/' {SITE}")
+    try:
+        result = deployed.deploy()
+        assert result.returncode != 0
+        # pyinfra prints no JSON for a failed run: the last operation started is the one that failed.
+        failed = result.stderr.split("--> Starting operation: ")[-1]
+        assert failed.startswith("Apache service | Apache reloads after its configtest passed")
+        assert "Invalid command 'ThisIsNotADirective'" in failed
+        assert reloads(deployed) == reloads_before
+        test_host = deployed.hosts[0]
+        response = probe(deployed).get("https", test_host.server_name, "/")
+        assert (response.status_code, response.text) == (200, "Good!")
+    finally:
+        deployed.sudo("rm -f /etc/apache2/conf-enabled/zz-planted.conf")
+
+    # Once the cause is gone, a rerun converges: the vhost is already restored on disk,
+    # but the reload it needed never happened, so it must happen now.
+    result = deployed.deploy()
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Apache reloads after its configtest passed" in result.changed
+    assert_verified(deployed)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("server_name=www.example.com\nRedirect / http://evil.example/", "setting 'server_name'"),
+        ("server_nmae=www.example.com", "unknown setting 'server_nmae'"),
+        ("app_install_path=/var/www/html/app", "outside any DocumentRoot"),
+    ],
+)
+def test_bad_setting_stops_the_run_before_any_change(deployed, data, message):
+    before = deployed.sudo(f"stat -c %Y {SITE}; ls /srv").stdout
+    result = deployed.deploy("--data", data)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert f"host {deployed.hosts[0].alias}:" in result.stderr
+    assert deployed.sudo(f"stat -c %Y {SITE}; ls /srv").stdout == before
