@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Sets up this machine (idempotently: apt and pip only install what is missing), then:
+#   ./run.sh deploy            deploy to inventory.py's hosts; with none configured, to a
+#                              local throwaway test host it starts first
+#   ./run.sh test              the whole test suite: unit, then end to end on test hosts
+#   ./run.sh verify [ARGS]     the verification suite against inventory.py's hosts
+#                              (ARGS go to pytest, e.g. --inventory=production.py)
+set -euo pipefail
+cd "$(dirname "$0")"
+export PYTHONDONTWRITEBYTECODE=1
+
+apt_install() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        echo "run.sh: installing ${missing[*]}" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+python_env() {
+    # Debian's python3: the same interpreter on every machine, whatever else is on PATH.
+    [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+    local stamp=.venv/.requirements.sha256
+    if ! sha256sum --status -c "$stamp" 2>/dev/null; then
+        .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+        sha256sum requirements.txt >"$stamp"
+    fi
+}
+
+setup() {
+    apt_install python3 python3-venv openssh-client ca-certificates $(grep -v '^#' testhost/apt-packages.txt)
+    python_env
+}
+
+hosts_configured() {
+    AWD_TESTHOST_FLEET= .venv/bin/python -c \
+        'import runpy, sys; sys.exit(0 if runpy.run_path("inventory.py")["web_servers"] else 1)'
+}
+
+job=${1:-}
+shift || true
+case "$job" in
+deploy)
+    setup
+    hosts_configured || .venv/bin/python -m testhost up
+    .venv/bin/pyinfra -y inventory.py deploy.py "$@"
+    hosts_configured || .venv/bin/python -m testhost status
+    ;;
+test)
+    setup
+    .venv/bin/python -m pytest "$@"
+    ;;
+verify)
+    setup
+    .venv/bin/python -m pytest tests/verify -v "$@"
+    ;;
+*)
+    sed -n '2,7p' "$0" >&2
+    exit 2
+    ;;
+esac
