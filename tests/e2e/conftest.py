@@ -49,10 +49,10 @@ class Fleet:
         self.hosts = hosts
         self.env = {**os.environ, "AWD_TESTHOST_FLEET": name}
 
-    def deploy(self, *args: str) -> DeployResult:
+    def deploy(self, *args: str, inventory: str = "inventory.py") -> DeployResult:
         started = time.monotonic()
         process = subprocess.run(
-            [str(VENV_BIN / "pyinfra"), "-y", "--json", "inventory.py", "deploy.py", *args],
+            [str(VENV_BIN / "pyinfra"), "-y", "--json", inventory, "deploy.py", *args],
             cwd=PROJECT, env=self.env, capture_output=True, text=True,
         )
         seconds = time.monotonic() - started
@@ -62,10 +62,10 @@ class Fleet:
             output = None
         return DeployResult(process.returncode, output, process.stderr, seconds)
 
-    def verify(self) -> subprocess.CompletedProcess:
+    def verify(self, *args: str) -> subprocess.CompletedProcess:
         """The verification suite, as a user runs it, against this fleet."""
         return subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider"],
+            [sys.executable, "-m", "pytest", "tests/verify", "-p", "no:cacheprovider", *args],
             cwd=PROJECT, env=self.env, capture_output=True, text=True,
         )
 
@@ -86,3 +86,15 @@ def fleet():
     yield Fleet(FLEET, hosts)
     if not os.environ.get("AWD_KEEP_TESTHOSTS"):
         testhost.down(FLEET)
+
+
+@pytest.fixture(scope="session")
+def first_deploy(fleet):
+    return fleet.deploy()
+
+
+@pytest.fixture
+def deployed(fleet, first_deploy):
+    """The fleet after its first deploy; tests that break it leave it converged."""
+    assert first_deploy.returncode == 0, first_deploy.stderr[-4000:]
+    return fleet

@@ -13,17 +13,6 @@ SITE = "/etc/apache2/sites-available/flaskapp.conf"
 GRACEFUL = "AH00493"
 
 
-@pytest.fixture(scope="module")
-def first_deploy(fleet):
-    return fleet.deploy()
-
-
-@pytest.fixture
-def deployed(fleet, first_deploy):
-    assert first_deploy.returncode == 0, first_deploy.stderr[-4000:]
-    return fleet
-
-
 def probe(fleet) -> Probe:
     test_host = fleet.hosts[0]
     return Probe("127.0.0.1", test_host.http_port, test_host.https_port, str(testhost.ca_bundle()))

@@ -51,10 +51,16 @@ class Target:
         user = self.data.get("ssh_user")
         port = self.data.get("ssh_port")
         spec = f"ssh://{user + '@' if user else ''}{hostname}{f':{port}' if port else ''}"
+        # pyinfra's own host-key settings, for OpenSSH.
+        options = {
+            "UserKnownHostsFile": self.data.get("ssh_known_hosts_file"),
+            "StrictHostKeyChecking": self.data.get("ssh_strict_host_key_checking"),
+        }
         return testinfra.get_host(
             spec,
             ssh_config=self.data.get("ssh_config_file"),
             ssh_identity_file=self.data.get("ssh_key"),
+            ssh_extra_args=" ".join(f"-o {key}={value}" for key, value in options.items() if value) or None,
             sudo=bool(self.data.get("_sudo")),
         )
 
