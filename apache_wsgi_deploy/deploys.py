@@ -29,6 +29,8 @@ APT_PACKAGES = ["apache2", "libapache2-mod-wsgi-py3", "python3-venv"]
 APACHE_MODULES = ["alias", "headers", "socache_shmcb", "ssl", "wsgi"]
 DAEMON_ONLY_CONF = "wsgi-daemon-only"
 RELOAD_OWED = "/var/lib/apache-wsgi-deploy/apache-reload-owed"
+# Everything the deploy writes belongs to root: the daemon user can read, never write.
+ROOT_OWNED = {"user": "root", "group": "root"}
 PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.!+_-]+$")
 
 
@@ -62,16 +64,14 @@ def app(settings: Settings):
     files.directory(
         name="App folder exists, owned by root",
         path=settings.app_install_path,
-        user="root",
-        group="root",
+        **ROOT_OWNED,
         mode="755",
     )
     code = files.sync(
         name="App code is in place, read-only for the daemon",
         src=str(source),
         dest=settings.app_code_dir,
-        user="root",
-        group="root",
+        **ROOT_OWNED,
         mode="644",
         dir_mode="755",
         delete=True,
@@ -89,8 +89,7 @@ def app(settings: Settings):
         name="WSGI entry point is rendered",
         src=str(TEMPLATES / "app.wsgi.j2"),
         dest=settings.wsgi_script,
-        user="root",
-        group="root",
+        **ROOT_OWNED,
         mode="644",
         s=settings,
     )
@@ -109,8 +108,7 @@ def tls(settings: Settings):
     files.directory(
         name="Certificate folder exists",
         path=settings.site_tls_dir,
-        user="root",
-        group="root",
+        **ROOT_OWNED,
         mode="755",
     )
     certificate = project_path(settings.tls_certificate_file).read_text()
@@ -119,16 +117,14 @@ def tls(settings: Settings):
         name="Certificate and chain are in place",
         src=StringIO(certificate.rstrip("\n") + "\n" + chain),
         dest=settings.certificate_path,
-        user="root",
-        group="root",
+        **ROOT_OWNED,
         mode="644",
     )
     key = files.put(
         name="Private key is in place, 0600 root",
         src=str(project_path(settings.tls_key_file)),
         dest=settings.key_path,
-        user="root",
-        group="root",
+        **ROOT_OWNED,
         mode="600",
     )
     return [fullchain, key]
@@ -141,8 +137,7 @@ def site(settings: Settings):
         name="Embedded mode is off",
         src=str(TEMPLATES / f"{DAEMON_ONLY_CONF}.conf.j2"),
         dest=f"/etc/apache2/conf-available/{DAEMON_ONLY_CONF}.conf",
-        user="root",
-        group="root",
+        **ROOT_OWNED,
         mode="644",
     )
     daemon_only = apache.conf(name="Embedded mode off is enabled", conf=DAEMON_ONLY_CONF)
@@ -150,8 +145,7 @@ def site(settings: Settings):
         name="VirtualHosts are rendered",
         src=str(TEMPLATES / "site.conf.j2"),
         dest=f"/etc/apache2/sites-available/{settings.app_name}.conf",
-        user="root",
-        group="root",
+        **ROOT_OWNED,
         mode="644",
         s=settings,
     )
@@ -172,7 +166,7 @@ def service(reload_when: list):
     # the files already in place, so only this marker tells it to reload.
     owed_before = bool(host.get_fact(File, path=RELOAD_OWED))
     changed = any_changed(*reload_when)
-    files.file(name="Apache owes a reload", path=RELOAD_OWED, user="root", group="root", _if=changed)
+    files.file(name="Apache owes a reload", path=RELOAD_OWED, **ROOT_OWNED, _if=changed)
     reload = apache.reload(
         name="Apache reloads after its configtest passed",
         _if=lambda: owed_before or changed(),
