@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from testhost import ca_bundle, down, load, up
-from testhost.fleet import _container_state
+from testhost.fleet import container_status
 
 
 def print_status(hosts) -> None:
@@ -12,7 +12,7 @@ def print_status(hosts) -> None:
         print("testhost: no test host is up")
         return
     for host in hosts:
-        state = (_container_state(host.alias) or ("absent", ""))[0]
+        state = container_status(host.alias)
         print(
             f"{host.alias} ({state}): https://{host.server_name}/ on loopback ports "
             f"ssh {host.ssh_port}, http {host.http_port}, https {host.https_port}\n"

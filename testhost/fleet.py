@@ -10,6 +10,7 @@ host key, and hosts.json, which load() reads without touching podman.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -85,20 +86,31 @@ def _host_key(fleet: str, alias: str) -> Path:
     return key
 
 
-def _container_state(alias: str) -> tuple[str, str] | None:
-    """(status, image) of a container, None when there is none of that name."""
-    inspect = podman("inspect", "--type", "container", "--format", "{{.State.Status}} {{.ImageName}}", alias, check=False)
+def _keys_fingerprint(fleet: str, alias: str) -> str:
+    """Which host key and client key a container was given: another checkout of this
+    project shares podman's container names, but not our keys."""
+    digest = hashlib.sha256(Path(f"{_host_key(fleet, alias)}.pub").read_bytes())
+    digest.update(Path(f"{CLIENT_KEY}.pub").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _container_state(alias: str) -> tuple[str, ...] | None:
+    """(status, image, keys fingerprint) of a container, None when there is none of that name."""
+    inspect = podman(
+        "inspect", "--type", "container",
+        "--format", '{{.State.Status}} {{.ImageName}} {{index .Config.Labels "awd.keys"}}', alias,
+        check=False,
+    )
     if inspect.returncode != 0:
         return None
-    status, _, image = inspect.stdout.decode().strip().partition(" ")
-    return status, image
+    return tuple(inspect.stdout.decode().split())
 
 
 def _create(fleet: str, alias: str, tag: str) -> None:
     podman("rm", "--force", "--time", "0", alias, check=False)
     publish = [arg for port in PORTS for arg in ("--publish", f"127.0.0.1::{port}")]
     podman("create", "--name", alias, "--hostname", alias, "--label", f"awd.fleet={fleet}",
-           "--systemd=always", *publish, tag)
+           "--label", f"awd.keys={_keys_fingerprint(fleet, alias)}", "--systemd=always", *publish, tag)
     # Before the first boot, so sshd starts with its own key and knows ours.
     key = _host_key(fleet, alias)
     podman("cp", str(key), f"{alias}:/etc/ssh/ssh_host_ed25519_key")
@@ -176,7 +188,7 @@ def up(fleet: str = "awd-test", count: int = 1) -> list[TestHost]:
 
     hosts = []
     for alias in aliases:
-        if _container_state(alias) != ("running", tag) or not _host_key(fleet, alias).exists():
+        if _container_state(alias) != ("running", tag, _keys_fingerprint(fleet, alias)):
             _create(fleet, alias, tag)
         ports = _published_ports(alias)
         server_name = f"{alias}.{DOMAIN}"
@@ -193,6 +205,12 @@ def up(fleet: str = "awd-test", count: int = 1) -> list[TestHost]:
         _wait_until_booted(test_host.alias)
         _wait_for_ssh(test_host)
     return hosts
+
+
+def container_status(alias: str) -> str:
+    """podman's status of a test host's container ("running", "exited"...), or "absent"."""
+    state = _container_state(alias)
+    return state[0] if state else "absent"
 
 
 def down(fleet: str = "awd-test") -> None:

@@ -36,6 +36,16 @@ def test_stopped_container_is_replaced(hosts):
     assert ssh(replaced[0], "true").returncode == 0
 
 
+def test_container_of_the_same_name_made_elsewhere_is_replaced(hosts):
+    # Another checkout, or a run cut off after `podman create`: same name, not our keys.
+    alias = hosts[0].alias
+    image = testhost.podman("inspect", "--format", "{{.ImageName}}", alias).stdout.decode().strip()
+    testhost.podman("rm", "--force", "--time", "0", alias)
+    testhost.podman("create", "--name", alias, image)
+    replaced = testhost.up(FLEET, count=1)
+    assert ssh(replaced[0], "true").returncode == 0
+
+
 def test_fleet_grows_and_shrinks(hosts):
     assert [host.alias for host in testhost.up(FLEET, count=2)] == [f"{FLEET}-1", f"{FLEET}-2"]
     testhost.up(FLEET, count=1)
