@@ -178,7 +178,6 @@ def _fleet_containers(fleet: str) -> list[str]:
 def up(fleet: str = "awd-test", count: int = 1) -> list[TestHost]:
     """Start (or keep) the fleet's containers 1..count and remove any beyond; return them."""
     _ensure_client_key()
-    ca_bundle()
     tag = build_image(STATE / "image")
     folder = _fleet_dir(fleet)
     folder.mkdir(parents=True, exist_ok=True)
