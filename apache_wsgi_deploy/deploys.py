@@ -15,6 +15,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
+from pyinfra.facts.server import Home
 from pyinfra.operations import files, pip, systemd
 from pyinfra.operations.util import any_changed
 
@@ -105,11 +106,13 @@ def app(settings: Settings):
 
 @deploy("TLS")
 def tls(settings: Settings):
+    # Only Apache's parent process, as root, reads keys and certificates; a private
+    # folder also hides the key in the moment between its copy and its chmod.
     files.directory(
-        name="Certificate folder exists",
+        name="Certificate folder exists, root only",
         path=settings.site_tls_dir,
         **ROOT_OWNED,
-        mode="755",
+        mode="700",
     )
     certificate = project_path(settings.tls_certificate_file).read_text()
     chain = project_path(settings.tls_chain_file).read_text()
@@ -120,12 +123,17 @@ def tls(settings: Settings):
         **ROOT_OWNED,
         mode="644",
     )
+    # With sudo, pyinfra uploads through a temporary file created with the default umask:
+    # for the key, that file goes in a folder only the SSH user can enter.
+    upload_dir = f"{host.get_fact(Home, _sudo=False)}/.apache-wsgi-deploy-upload"
+    files.directory(name="Private upload folder exists", path=upload_dir, mode="700", _sudo=False)
     key = files.put(
         name="Private key is in place, 0600 root",
         src=str(project_path(settings.tls_key_file)),
         dest=settings.key_path,
         **ROOT_OWNED,
         mode="600",
+        _temp_dir=upload_dir,
     )
     return [fullchain, key]
 

@@ -65,6 +65,11 @@ def test_private_key_is_0600_root(target):
     assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
 
 
+def test_certificate_folder_is_root_only(target):
+    folder = target.host.file(target.settings.site_tls_dir)
+    assert (folder.user, folder.group, folder.mode) == ("root", "root", 0o700)
+
+
 def test_app_files_are_not_writable_by_the_daemon_user(target):
     settings = target.settings
     writable = target.host.check_output(
