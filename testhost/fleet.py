@@ -11,14 +11,16 @@ host key, and hosts.json, which load() reads without touching podman.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
+import tarfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from testhost import pki
-from testhost.image import SSH_USER, build_image
+from testhost.image import SSH_UID, SSH_USER, build_image
 from testhost.podman import podman
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -106,21 +108,38 @@ def _container_state(alias: str) -> tuple[str, ...] | None:
     return tuple(inspect.stdout.decode().split())
 
 
+def _boot_files(fleet: str, alias: str) -> bytes:
+    """A tar of the container's host key and the deploy user's authorized_keys, with the
+    owners and modes sshd's StrictModes wants, to unpack before the first boot."""
+    key = _host_key(fleet, alias)
+    entries = [
+        ("etc/ssh/ssh_host_ed25519_key", key.read_bytes(), 0o600, 0),
+        ("etc/ssh/ssh_host_ed25519_key.pub", Path(f"{key}.pub").read_bytes(), 0o644, 0),
+        (f"home/{SSH_USER}/.ssh", None, 0o700, SSH_UID),
+        (f"home/{SSH_USER}/.ssh/authorized_keys", Path(f"{CLIENT_KEY}.pub").read_bytes(), 0o600, SSH_UID),
+    ]
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name, content, mode, owner in entries:
+            info = tarfile.TarInfo(name)
+            info.mode, info.uid, info.gid = mode, owner, owner
+            if content is None:
+                info.type = tarfile.DIRTYPE
+            else:
+                info.size = len(content)
+            tar.addfile(info, None if content is None else io.BytesIO(content))
+    return archive.getvalue()
+
+
 def _create(fleet: str, alias: str, tag: str) -> None:
     podman("rm", "--force", "--time", "0", alias, check=False)
     publish = [arg for port in PORTS for arg in ("--publish", f"127.0.0.1::{port}")]
     podman("create", "--name", alias, "--hostname", alias, "--label", f"awd.fleet={fleet}",
            "--label", f"awd.keys={_keys_fingerprint(fleet, alias)}", "--systemd=always", *publish, tag)
-    # Before the first boot, so sshd starts with its own key and knows ours.
-    key = _host_key(fleet, alias)
-    podman("cp", str(key), f"{alias}:/etc/ssh/ssh_host_ed25519_key")
-    podman("cp", f"{key}.pub", f"{alias}:/etc/ssh/ssh_host_ed25519_key.pub")
-    podman("cp", f"{CLIENT_KEY}.pub", f"{alias}:/home/{SSH_USER}/authorized_keys")
+    # Before the first boot, so sshd starts with its own key and knows ours; --archive=false
+    # keeps the tar's owners instead of making everything root's.
+    podman("cp", "--archive=false", "-", f"{alias}:/", stdin=_boot_files(fleet, alias))
     podman("start", alias)
-    podman("exec", alias, "sh", "-c",
-           f"install -d -o {SSH_USER} -g {SSH_USER} -m 700 /home/{SSH_USER}/.ssh && "
-           f"install -o {SSH_USER} -g {SSH_USER} -m 600 /home/{SSH_USER}/authorized_keys /home/{SSH_USER}/.ssh/ && "
-           f"rm /home/{SSH_USER}/authorized_keys")
 
 
 def _published_ports(alias: str) -> dict[int, int]:
@@ -133,10 +152,19 @@ def _published_ports(alias: str) -> dict[int, int]:
 
 
 def _wait_until_booted(alias: str) -> None:
-    boot = podman("exec", alias, "timeout", str(BOOT_DEADLINE), "systemctl", "is-system-running", "--wait", check=False)
-    state = boot.stdout.decode().strip()
-    if state not in ("running", "degraded"):
-        raise RuntimeError(f"testhost: {alias} did not boot within {BOOT_DEADLINE} s (systemd says {state!r})")
+    """Poll systemd until the boot is over; right after start its bus may not exist yet,
+    and systemctl then fails at once instead of waiting."""
+    deadline = time.monotonic() + BOOT_DEADLINE
+    while True:
+        remaining = int(deadline - time.monotonic())
+        boot = podman("exec", alias, "timeout", str(max(remaining, 1)), "systemctl", "is-system-running", "--wait",
+                      check=False)
+        state = boot.stdout.decode().strip() or boot.stderr.decode().strip()
+        if state in ("running", "degraded"):
+            return
+        if remaining <= 0:
+            raise RuntimeError(f"testhost: {alias} did not boot within {BOOT_DEADLINE} s (systemd says {state!r})")
+        time.sleep(0.1)
 
 
 def _wait_for_ssh(test_host: TestHost) -> None:

@@ -8,6 +8,7 @@ certificates, so the image is rebuilt only when one of them changes.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import re
 import shutil
@@ -20,6 +21,8 @@ SUITE = "bookworm"
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "sudo", "ca-certificates"]
 EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
 SSH_USER = "deploy"
+# Fixed, so testhost.fleet can hand the user files it owns before the first boot.
+SSH_UID = 1000
 # Units a container has no use for: they only slow the boot down or fail.
 MASKED_UNITS = ["getty.target", "console-getty.service", "systemd-logind.service"]
 
@@ -66,7 +69,7 @@ def _configure(rootfs: Path, archive: str, security: str) -> None:
         f"deb {archive} {SUITE} main\ndeb {archive} {SUITE}-updates main\n"
         f"deb {security} {SUITE}-security main\n"
     )
-    _chroot(rootfs, "useradd", "--create-home", "--shell", "/bin/bash", SSH_USER)
+    _chroot(rootfs, "useradd", "--create-home", "--shell", "/bin/bash", "--uid", str(SSH_UID), "--user-group", SSH_USER)
     sudoers = rootfs / "etc/sudoers.d" / SSH_USER
     sudoers.write_text(f"{SSH_USER} ALL=(ALL) NOPASSWD:ALL\n")
     sudoers.chmod(0o440)
@@ -93,12 +96,19 @@ def _configure(rootfs: Path, archive: str, security: str) -> None:
 def build_image(work_dir: Path) -> str:
     """Return the current image's tag, building it first if podman does not have it."""
     tag = image_tag()
-    if podman("image", "exists", tag, check=False).returncode == 0:
-        return tag
+    work_dir.mkdir(parents=True, exist_ok=True)
+    # Two up() at once (a deploy while tests run) must not debootstrap into one rootfs.
+    with (work_dir / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if podman("image", "exists", tag, check=False).returncode != 0:
+            _build(work_dir, tag)
+    return tag
+
+
+def _build(work_dir: Path, tag: str) -> None:
     archive, security = debian_mirrors()
     rootfs, tarball, log = work_dir / "rootfs", work_dir / "rootfs.tar", work_dir / "debootstrap.log"
     shutil.rmtree(rootfs, ignore_errors=True)
-    work_dir.mkdir(parents=True, exist_ok=True)
     print(f"testhost: building {tag} with debootstrap from {archive} (about a minute)", flush=True)
     with log.open("w") as log_file:
         bootstrap = subprocess.run(
@@ -113,7 +123,6 @@ def build_image(work_dir: Path) -> str:
     shutil.rmtree(rootfs)
     tarball.unlink()
     _remove_older_images(tag)
-    return tag
 
 
 def _remove_older_images(tag: str) -> None:

@@ -9,6 +9,7 @@ import datetime
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -43,6 +44,7 @@ def _certificate(subject: str, issuer_name: x509.Name, public_key, signing_key, 
         .not_valid_after(_now() + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()), critical=False)
     )
     if ca:
         builder = builder.add_extension(
@@ -56,10 +58,11 @@ def _certificate(subject: str, issuer_name: x509.Name, public_key, signing_key, 
 
 
 def ensure_ca(state: Path) -> Path:
-    """Create the root and intermediate once; return the root certificate (the probes' CA)."""
+    """Create the root and intermediate once; return the root certificate (the probes' CA).
+    The root's key is not kept: it signs the intermediate and nothing else, ever."""
     ca_dir = state / "ca"
     root_pem = ca_dir / "root.pem"
-    if root_pem.exists() and (ca_dir / "intermediate.key").exists():
+    if all((ca_dir / name).exists() for name in ("root.pem", "intermediate.pem", "intermediate.key")):
         return root_pem
     ca_dir.mkdir(parents=True, exist_ok=True)
     root_key = ec.generate_private_key(ec.SECP256R1())
@@ -75,6 +78,15 @@ def ensure_ca(state: Path) -> Path:
     return root_pem
 
 
+def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """By this very intermediate: a recreated CA has the same names but new keys."""
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
 def _still_good(certificate_file: Path, names: list[str], intermediate: x509.Certificate) -> bool:
     if not certificate_file.exists():
         return False
@@ -82,7 +94,7 @@ def _still_good(certificate_file: Path, names: list[str], intermediate: x509.Cer
     san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return (
         san.get_values_for_type(x509.DNSName) == names
-        and certificate.issuer == intermediate.subject
+        and _signed_by(certificate, intermediate)
         and certificate.not_valid_after_utc - _now() > RENEW_BEFORE
     )
 
