@@ -63,19 +63,15 @@ def _unix_name(value: Any) -> str:
     return value
 
 
-def _safe_path(value: Any) -> str:
+def _absolute_path(value: Any) -> str:
+    """A path on the host: it reaches Apache directives and shell words unquoted."""
     if not isinstance(value, str) or not SAFE_PATH.match(value):
         raise _Invalid("a path of letters, digits and . _ / @ + - (no spaces or quotes)")
     if "/../" in f"/{value}/" or "//" in value:
         raise _Invalid("a normalised path without '..' or '//'")
-    return value
-
-
-def _absolute_path(value: Any) -> str:
-    path = _safe_path(value)
-    if not path.startswith("/") or path == "/" or path.endswith("/"):
+    if not value.startswith("/") or value == "/" or value.endswith("/"):
         raise _Invalid("an absolute path such as /srv/app (not '/', no trailing '/')")
-    return path
+    return value
 
 
 def _app_install_path(value: Any) -> str:

@@ -2,8 +2,9 @@
 Fleets of test hosts: podman containers named <fleet>-<n>, booting systemd and sshd,
 with ports 22, 80 and 443 published on free loopback ports.
 
-up() is idempotent: a running container from the current image is kept, anything else
-of the same name (exited, half-created, older image) is replaced. It writes what
+up() is idempotent: a running container from the current image, given this checkout's
+keys, is kept; anything else of the same name (exited, half-created, older image, made
+by another checkout) is replaced. It writes what
 pyinfra, testinfra and ssh need: an ssh config, a known_hosts with each container's own
 host key, and hosts.json, which load() reads without touching podman.
 """
@@ -88,11 +89,15 @@ def _host_key(fleet: str, alias: str) -> Path:
     return key
 
 
+def _public(key: Path) -> Path:
+    return key.with_name(key.name + ".pub")
+
+
 def _keys_fingerprint(fleet: str, alias: str) -> str:
     """Which host key and client key a container was given: another checkout of this
     project shares podman's container names, but not our keys."""
-    digest = hashlib.sha256(Path(f"{_host_key(fleet, alias)}.pub").read_bytes())
-    digest.update(Path(f"{CLIENT_KEY}.pub").read_bytes())
+    digest = hashlib.sha256(_public(_host_key(fleet, alias)).read_bytes())
+    digest.update(_public(CLIENT_KEY).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -114,9 +119,9 @@ def _boot_files(fleet: str, alias: str) -> bytes:
     key = _host_key(fleet, alias)
     entries = [
         ("etc/ssh/ssh_host_ed25519_key", key.read_bytes(), 0o600, 0),
-        ("etc/ssh/ssh_host_ed25519_key.pub", Path(f"{key}.pub").read_bytes(), 0o644, 0),
+        ("etc/ssh/ssh_host_ed25519_key.pub", _public(key).read_bytes(), 0o644, 0),
         (f"home/{SSH_USER}/.ssh", None, 0o700, SSH_UID),
-        (f"home/{SSH_USER}/.ssh/authorized_keys", Path(f"{CLIENT_KEY}.pub").read_bytes(), 0o600, SSH_UID),
+        (f"home/{SSH_USER}/.ssh/authorized_keys", _public(CLIENT_KEY).read_bytes(), 0o600, SSH_UID),
     ]
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
@@ -190,7 +195,7 @@ def _write_access_files(fleet: str, hosts: list[TestHost]) -> None:
         for host in hosts
     )
     known_hosts = "".join(
-        f"[127.0.0.1]:{host.ssh_port} {Path(_host_key(fleet, host.alias)).with_suffix('.pub').read_text()}"
+        f"[127.0.0.1]:{host.ssh_port} {_public(_host_key(fleet, host.alias)).read_text()}"
         for host in hosts
     )
     (folder / "ssh_config").write_text(ssh_config)

@@ -5,7 +5,6 @@ drift correction, a configtest failure that must not take the site down, bad set
 
 import pytest
 
-import testhost
 from apache_wsgi_deploy.probe import Probe
 
 SITE = "/etc/apache2/sites-available/flaskapp.conf"
@@ -14,8 +13,9 @@ GRACEFUL = "AH00493"
 
 
 def probe(fleet) -> Probe:
-    test_host = fleet.hosts[0]
-    return Probe("127.0.0.1", test_host.http_port, test_host.https_port, str(testhost.ca_bundle()))
+    """Where the inventory tells the verification suite to reach the first host."""
+    _, data = fleet.hosts[0].inventory_entry()
+    return Probe(data["verify_address"], data["verify_http_port"], data["verify_https_port"], data["verify_ca_bundle"])
 
 
 def reloads(fleet) -> int:
