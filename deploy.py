@@ -18,6 +18,8 @@ settings = validate_inventory(inventory, Path(__file__).resolve().parent)[host.n
 
 deploys.packages(settings)
 deploys.app(settings)
+server_config = deploys.apache_config(settings)
+# Before the site: its HTTPS vhost is enabled only once the certificate it names exists.
 certificate = deploys.tls(settings)
 site_config = deploys.site(settings)
-deploys.service(reload_when=certificate + site_config)
+deploys.service(reload_when=server_config + certificate + site_config)

@@ -1,8 +1,8 @@
 """
-The deploy units deploy.py composes: packages, app, tls, site, then Apache's service.
+The deploy units deploy.py composes: packages, app, apache, tls, site, then Apache's service.
 
-Each unit takes the host's validated Settings; tls() and site() return the operations
-whose changes Apache must reload for, and service() reloads once for all of them.
+Each unit takes the host's validated Settings; apache(), tls() and site() return the
+operations whose changes Apache must reload for, and service() reloads once for all.
 """
 
 from __future__ import annotations
@@ -16,19 +16,36 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
 from pyinfra.facts.server import Home
-from pyinfra.operations import files, pip, systemd
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+from pyinfra.operations import files, pip, server, systemd
 from pyinfra.operations.util import any_changed
 
-from apache_wsgi_deploy.operations import apache, packages as debian
+from apache_wsgi_deploy.facts.tls import CERTBOT_DIR, Certificate
+from apache_wsgi_deploy.operations import apache, certbot, packages as debian, tls as host_tls
 from apache_wsgi_deploy.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 TEMPLATES = PROJECT / "templates"
 
 APT_PACKAGES = ["apache2", "libapache2-mod-wsgi-py3", "python3-venv"]
-# What the site uses: alias (Redirect), headers (HSTS), ssl and its session cache, wsgi.
+# certbot's timer renews; Debian's package also ships a cron entry for hosts without systemd.
+ACME_PACKAGES = ["certbot"]
+# What the site uses: alias (Redirect, ACME challenges), headers (HSTS), ssl and its
+# session and stapling cache, wsgi.
 APACHE_MODULES = ["alias", "headers", "socache_shmcb", "ssl", "wsgi"]
 DAEMON_ONLY_CONF = "wsgi-daemon-only"
+ACME_CHALLENGE_CONF = "acme-challenge"
+# Served at /.well-known/acme-challenge/ on every name, outside any DocumentRoot.
+ACME_WEBROOT = "/var/lib/apache-wsgi-deploy/acme"
+ACME_CA_FILE = "/usr/local/share/ca-certificates/apache-wsgi-deploy-acme.crt"
+RENEWAL_HOOK = f"{CERTBOT_DIR}/renewal-hooks/deploy/apache-wsgi-deploy-reload"
+# certbot runs deploy hooks after each renewal: a graceful reload serves the new
+# certificate without a restart, and never with a config that fails its test.
+RENEWAL_HOOK_SCRIPT = """#!/bin/sh
+# Managed by apache-wsgi-deploy: serve a renewed certificate without dropping requests.
+apache2ctl configtest && exec systemctl reload apache2.service
+"""
 RELOAD_OWED = "/var/lib/apache-wsgi-deploy/apache-reload-owed"
 # Everything the deploy writes belongs to root: the daemon user can read, never write.
 ROOT_OWNED = {"user": "root", "group": "root"}
@@ -50,11 +67,15 @@ def pinned_requirements(requirements: Path) -> list[str]:
     return pins
 
 
+def apt_packages(settings: Settings) -> list[str]:
+    return APT_PACKAGES + (ACME_PACKAGES if settings.tls_certificate_source == "acme" else [])
+
+
 @deploy("Packages")
 def packages(settings: Settings):
     debian.installed(
         name="Apache, mod_wsgi and venv are installed",
-        packages=APT_PACKAGES,
+        packages=apt_packages(settings),
         cache_time=settings.apt_cache_time,
     )
 
@@ -104,8 +125,29 @@ def app(settings: Settings):
     )
 
 
+@deploy("Apache")
+def apache_config(settings: Settings):
+    """Server-wide: the modules every site needs and daemon-mode-only WSGI."""
+    modules = apache.modules(name="Modules the site uses are enabled", modules=APACHE_MODULES)
+    daemon_only_file = files.template(
+        name="Embedded mode is off",
+        src=str(TEMPLATES / f"{DAEMON_ONLY_CONF}.conf.j2"),
+        dest=f"/etc/apache2/conf-available/{DAEMON_ONLY_CONF}.conf",
+        **ROOT_OWNED,
+        mode="644",
+    )
+    daemon_only = apache.conf(name="Embedded mode off is enabled", conf=DAEMON_ONLY_CONF)
+    return [modules, daemon_only_file, daemon_only]
+
+
 @deploy("TLS")
 def tls(settings: Settings):
+    """The certificate and key the HTTPS vhost names, from the configured source."""
+    source = settings.tls_certificate_source
+    if source == "acme":
+        return _acme_certificate(settings)
+    # Switching away from ACME: port 80 stops answering challenges.
+    challenge = apache.conf(name="ACME challenges are not served", conf=ACME_CHALLENGE_CONF, enabled=False)
     # Only Apache's parent process, as root, reads keys and certificates; a private
     # folder also hides the key in the moment between its copy and its chmod.
     files.directory(
@@ -114,6 +156,18 @@ def tls(settings: Settings):
         **ROOT_OWNED,
         mode="700",
     )
+    if source == "selfsigned":
+        generated = host_tls.selfsigned(
+            name="Self-signed certificate names the site",
+            certificate=settings.certificate_path,
+            key=settings.key_path,
+            names=settings.names(),
+        )
+        return [challenge, generated]
+    return [challenge, *_uploaded_certificate(settings)]
+
+
+def _uploaded_certificate(settings: Settings) -> list:
     certificate = project_path(settings.tls_certificate_file).read_text()
     chain = project_path(settings.tls_chain_file).read_text()
     fullchain = files.put(
@@ -138,17 +192,81 @@ def tls(settings: Settings):
     return [fullchain, key]
 
 
-@deploy("Site")
-def site(settings: Settings):
-    modules = apache.modules(name="Modules the site uses are enabled", modules=APACHE_MODULES)
-    daemon_only_file = files.template(
-        name="Embedded mode is off",
-        src=str(TEMPLATES / f"{DAEMON_ONLY_CONF}.conf.j2"),
-        dest=f"/etc/apache2/conf-available/{DAEMON_ONLY_CONF}.conf",
+def _acme_certificate(settings: Settings) -> list:
+    if settings.acme_ca_bundle is not None:
+        trusted = files.put(
+            name="Private ACME server's CA is trusted",
+            src=str(project_path(settings.acme_ca_bundle)),
+            dest=ACME_CA_FILE,
+            **ROOT_OWNED,
+            mode="644",
+        )
+    else:
+        trusted = files.file(name="No private ACME CA is trusted", path=ACME_CA_FILE, present=False)
+    # certbot (Debian's python3-requests) trusts the system store, renewals included.
+    server.shell(
+        name="System trust store is rebuilt",
+        commands=["update-ca-certificates --fresh >/dev/null"],
+        _if=trusted.did_change,
+    )
+    files.directory(
+        name="ACME challenge folder exists",
+        path=f"{ACME_WEBROOT}/.well-known/acme-challenge",
+        **ROOT_OWNED,
+        mode="755",
+    )
+    challenge_file = files.template(
+        name="Port 80 answers ACME challenges",
+        src=str(TEMPLATES / f"{ACME_CHALLENGE_CONF}.conf.j2"),
+        dest=f"/etc/apache2/conf-available/{ACME_CHALLENGE_CONF}.conf",
         **ROOT_OWNED,
         mode="644",
+        webroot=ACME_WEBROOT,
     )
-    daemon_only = apache.conf(name="Embedded mode off is enabled", conf=DAEMON_ONLY_CONF)
+    challenge = apache.conf(name="ACME challenges are served", conf=ACME_CHALLENGE_CONF)
+    files.put(
+        name="Renewals reload Apache gracefully",
+        src=StringIO(RENEWAL_HOOK_SCRIPT),
+        dest=RENEWAL_HOOK,
+        **ROOT_OWNED,
+        mode="755",
+    )
+    issued = certbot.certificate(
+        name="Certificate from the ACME CA covers every name",
+        cert_name=settings.server_name,
+        names=settings.names(),
+        directory_url=settings.acme_directory_url,
+        webroot=ACME_WEBROOT,
+        key_type=settings.acme_key_type,
+        email=settings.acme_email,
+    )
+    systemd.service(
+        name="certbot's renewal timer is active",
+        service="certbot.timer",
+        running=True,
+        enabled=True,
+    )
+    return [challenge_file, challenge, issued]
+
+
+def ocsp_stapling(settings: Settings) -> bool:
+    """Staple only a certificate that names an OCSP responder: Let's Encrypt's no longer do."""
+    if settings.tls_certificate_source == "files":
+        leaf = x509.load_pem_x509_certificate(project_path(settings.tls_certificate_file).read_bytes())
+        try:
+            access = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        except x509.ExtensionNotFound:
+            return False
+        return any(item.access_method == AuthorityInformationAccessOID.OCSP for item in access)
+    if settings.tls_certificate_source == "acme":
+        # Known once certbot has it: a first deploy staples from the next run on.
+        current = host.get_fact(Certificate, path=f"{settings.certificate_dir}/cert.pem")
+        return bool(current and current["ocsp_urls"])
+    return False
+
+
+@deploy("Site")
+def site(settings: Settings):
     vhosts = files.template(
         name="VirtualHosts are rendered",
         src=str(TEMPLATES / "site.conf.j2"),
@@ -156,10 +274,11 @@ def site(settings: Settings):
         **ROOT_OWNED,
         mode="644",
         s=settings,
+        ocsp_stapling=ocsp_stapling(settings),
     )
     enabled = apache.site(name="Site is enabled", site=settings.app_name)
     default = apache.site(name="Stock site is disabled", site="000-default", enabled=False)
-    return [modules, daemon_only_file, daemon_only, vhosts, enabled, default]
+    return [vhosts, enabled, default]
 
 
 @deploy("Apache service")

@@ -25,6 +25,10 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 # Path characters that need no quoting in an Apache directive or a shell word.
 SAFE_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
+# An https URL whose every character is safe in a shell word and an Apache directive.
+HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
+EMAIL = re.compile(rf"^[A-Za-z0-9._+-]{{1,64}}@{DNS_NAME.pattern[1:-1]}$")
+CERTBOT_LIVE = "/etc/letsencrypt/live"
 # Folders Apache serves files from by default: the app must never live there.
 DOCUMENT_ROOTS = ("/var/www", "/usr/share/apache2/default-site")
 
@@ -88,6 +92,24 @@ def _local_path(value: Any) -> str:
     return value
 
 
+def _https_url(value: Any) -> str:
+    if not isinstance(value, str) or not HTTPS_URL.match(value):
+        raise _Invalid("an https:// URL of letters, digits and . _ ~ / - (no query, quotes or spaces)")
+    return value
+
+
+def _email(value: Any) -> str:
+    if not isinstance(value, str) or not EMAIL.match(value):
+        raise _Invalid("an e-mail address such as ops@example.com (a DNS name after '@')")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("True or False")
+    return value
+
+
 def _optional(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def validate(value: Any) -> Any:
         if value is None:
@@ -133,17 +155,55 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "wsgi_threads": _int_range(1, 256),
     "hsts_max_age": _int_range(0, 2 * 365 * 24 * 3600),
     "log_dir": _absolute_path,
-    "tls_certificate_source": _choice("files"),
-    "tls_certificate_file": _local_path,
-    "tls_chain_file": _local_path,
-    "tls_key_file": _local_path,
+    "tls_certificate_source": _choice("acme", "files", "selfsigned"),
+    "tls_certificate_file": _optional(_local_path),
+    "tls_chain_file": _optional(_local_path),
+    "tls_key_file": _optional(_local_path),
     "tls_dir": _absolute_path,
+    "acme_directory_url": _https_url,
+    "acme_email": _optional(_email),
+    "acme_agree_tos": _boolean,
+    "acme_ca_bundle": _optional(_local_path),
+    "acme_key_type": _choice("ecdsa", "rsa"),
     "apt_cache_time": _int_range(0, 30 * 24 * 3600),
     "verify_address": _optional(_dns_name),
     "verify_http_port": _int_range(1, 65535),
     "verify_https_port": _int_range(1, 65535),
     "verify_ca_bundle": _optional(_local_path),
+    "verify_certificate_min_days": _int_range(0, 365),
 }
+
+TLS_FILES = ("tls_certificate_file", "tls_chain_file", "tls_key_file")
+
+
+def _combination_problems(values: dict[str, Any]) -> list[str]:
+    """Settings that are valid alone but not together with the certificate source."""
+    source = values["tls_certificate_source"]
+    problems = []
+    if source == "files":
+        problems += [
+            f"setting {key!r} is None but tls_certificate_source is 'files': name the file to upload"
+            for key in TLS_FILES
+            if values[key] is None
+        ]
+    else:
+        problems += [
+            f"setting {key!r} = {values[key]!r} is only used when tls_certificate_source is 'files'"
+            f" (it is {source!r}): set it to None"
+            for key in TLS_FILES
+            if values[key] is not None
+        ]
+    if source == "acme" and not values["acme_agree_tos"]:
+        problems.append(
+            "setting 'acme_agree_tos' is False but tls_certificate_source is 'acme': read the terms of"
+            f" service of {values['acme_directory_url']} and set it to True"
+        )
+    if source != "acme" and values["acme_ca_bundle"] is not None:
+        problems.append(
+            f"setting 'acme_ca_bundle' = {values['acme_ca_bundle']!r} is only used when"
+            f" tls_certificate_source is 'acme' (it is {source!r}): set it to None"
+        )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -166,11 +226,17 @@ class Settings:
     tls_chain_file: str
     tls_key_file: str
     tls_dir: str
+    acme_directory_url: str
+    acme_email: str | None
+    acme_agree_tos: bool
+    acme_ca_bundle: str | None
+    acme_key_type: str
     apt_cache_time: int
     verify_address: str | None
     verify_http_port: int
     verify_https_port: int
     verify_ca_bundle: str | None
+    verify_certificate_min_days: int
 
     @classmethod
     def from_data(cls, host_name: str, data: dict[str, Any]) -> "Settings":
@@ -188,14 +254,19 @@ class Settings:
                 values[key] = validate(data[key])
             except _Invalid as allowed:
                 problems.append(f"setting {key!r} = {data[key]!r} is invalid: expected {allowed}")
+        if not problems:
+            problems = _combination_problems(values)
         if problems:
             raise SettingsError(f"host {host_name}: " + f"\nhost {host_name}: ".join(problems))
         return cls(**values)
 
     def control_files(self) -> list[str]:
-        """Settings that name files on the control machine, for this certificate source."""
-        tls_files = ["tls_certificate_file", "tls_chain_file", "tls_key_file"]
-        return ["app_source"] + (tls_files if self.tls_certificate_source == "files" else [])
+        """Settings that name files on the control machine (None ones are unused)."""
+        return [key for key in ("app_source", *TLS_FILES, "acme_ca_bundle") if getattr(self, key) is not None]
+
+    def names(self) -> list[str]:
+        """Every name the site serves, and its certificate must cover: server name first."""
+        return [self.server_name, *self.server_aliases]
 
     # Derived values: one place, so templates and tests agree.
 
@@ -216,13 +287,20 @@ class Settings:
         return f"{self.tls_dir}/{self.server_name}"
 
     @property
+    def certificate_dir(self) -> str:
+        """certbot's lineage for the server name, or our own folder for the other sources."""
+        if self.tls_certificate_source == "acme":
+            return f"{CERTBOT_LIVE}/{self.server_name}"
+        return self.site_tls_dir
+
+    @property
     def certificate_path(self) -> str:
         """Leaf and chain in one file: SSLCertificateChainFile is deprecated since Apache 2.4.8."""
-        return f"{self.site_tls_dir}/fullchain.pem"
+        return f"{self.certificate_dir}/fullchain.pem"
 
     @property
     def key_path(self) -> str:
-        return f"{self.site_tls_dir}/privkey.pem"
+        return f"{self.certificate_dir}/privkey.pem"
 
     @property
     def error_log(self) -> str:

@@ -20,11 +20,21 @@ hsts_max_age = 31536000  # Strict-Transport-Security max-age in seconds: one yea
 log_dir = "/var/log/apache2"  # per-site logs: <log_dir>/<app_name>-error.log and -access.log
 
 # --- TLS ---
-tls_certificate_source = "files"  # "files": upload the three files below from the control machine
-tls_certificate_file = "certs/www.example.com/cert.pem"  # leaf certificate (control machine)
-tls_chain_file = "certs/www.example.com/chain.pem"  # intermediate chain (control machine)
-tls_key_file = "certs/www.example.com/privkey.pem"  # private key (control machine); uploaded 0600 root
-tls_dir = "/etc/ssl/apache-wsgi-deploy"  # on the host: <tls_dir>/<server_name>/fullchain.pem and privkey.pem
+# Where the certificate comes from:
+#   "acme": certbot on the host gets it from an ACME CA (Let's Encrypt by default) and
+#           renews it; the CA must reach port 80 of every name. Needs acme_agree_tos.
+#   "files": upload the three tls_*_file files below from the control machine.
+#   "selfsigned": generated on the host, for staging; browsers will not trust it.
+tls_certificate_source = "acme"
+tls_certificate_file = None  # "files" only: leaf certificate (control machine)
+tls_chain_file = None  # "files" only: intermediate chain (control machine)
+tls_key_file = None  # "files" only: private key (control machine); uploaded 0600 root
+tls_dir = "/etc/ssl/apache-wsgi-deploy"  # "files"/"selfsigned": <tls_dir>/<server_name>/fullchain.pem and privkey.pem
+acme_directory_url = "https://acme-v02.api.letsencrypt.org/directory"  # ACME directory (staging: https://acme-staging-v02.api.letsencrypt.org/directory)
+acme_email = None  # contact for the ACME account; None registers without one
+acme_agree_tos = False  # set True once you agree to the ACME CA's terms of service ("acme" refuses to run without)
+acme_ca_bundle = None  # PEM file (control machine) of the CA behind a private ACME server (step-ca, Pebble): the host trusts it
+acme_key_type = "ecdsa"  # "ecdsa" (P-256, smaller and faster handshakes) or "rsa" (2048 bits, for very old clients)
 
 # --- Packages ---
 apt_cache_time = 86400  # refresh apt's cache before installing only if it is older than this (seconds)
@@ -33,4 +43,5 @@ apt_cache_time = 86400  # refresh apt's cache before installing only if it is ol
 verify_address = None  # address the HTTP probes connect to; None resolves server_name through DNS
 verify_http_port = 80  # port the probes use for http:// (the test hosts publish it on a loopback port)
 verify_https_port = 443  # port the probes use for https://
-verify_ca_bundle = None  # CA file the probes trust; None uses the system's trust store
+verify_ca_bundle = None  # CA file the probes trust; None uses the system's trust store ("selfsigned": the host's own certificate)
+verify_certificate_min_days = 14  # the certificate on the host must stay valid at least this many more days

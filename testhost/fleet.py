@@ -17,7 +17,7 @@ import json
 import subprocess
 import tarfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from testhost import pki
@@ -44,6 +44,11 @@ class TestHost:
     ssh_config: str
     known_hosts: str
     cert_dir: str
+    # The container's own address on podman's bridge, where the control machine reaches
+    # its port 80 directly (an ACME CA's validation does).
+    address: str = ""
+    # Settings this fleet's hosts override (e.g. another certificate source).
+    data: dict = field(default_factory=dict)
 
     def inventory_entry(self) -> tuple[str, dict]:
         """This host as pyinfra inventory (host, data): how to reach it and what it serves."""
@@ -55,6 +60,8 @@ class TestHost:
                 "ssh_strict_host_key_checking": "yes",
                 "_sudo": True,
                 "server_name": self.server_name,
+                # The test CA's certificate: a test host is deployable with no ACME CA running.
+                "tls_certificate_source": "files",
                 "tls_certificate_file": f"{self.cert_dir}/cert.pem",
                 "tls_chain_file": f"{self.cert_dir}/chain.pem",
                 "tls_key_file": f"{self.cert_dir}/privkey.pem",
@@ -62,6 +69,7 @@ class TestHost:
                 "verify_http_port": self.http_port,
                 "verify_https_port": self.https_port,
                 "verify_ca_bundle": str(ca_bundle()),
+                **self.data,
             },
         )
 
@@ -208,8 +216,14 @@ def _fleet_containers(fleet: str) -> list[str]:
     return listing.stdout.decode().split()
 
 
-def up(fleet: str = "awd-test", count: int = 1) -> list[TestHost]:
-    """Start (or keep) the fleet's containers 1..count and remove any beyond; return them."""
+def _bridge_address(alias: str) -> str:
+    inspect = podman("inspect", "--type", "container", "--format", "{{.NetworkSettings.IPAddress}}", alias)
+    return inspect.stdout.decode().strip()
+
+
+def up(fleet: str = "awd-test", count: int = 1, data: dict | None = None) -> list[TestHost]:
+    """Start (or keep) the fleet's containers 1..count and remove any beyond; return them.
+    data: settings every host of the fleet overrides in its inventory entry."""
     _ensure_client_key()
     tag = build_image(STATE / "image")
     folder = _fleet_dir(fleet)
@@ -230,6 +244,7 @@ def up(fleet: str = "awd-test", count: int = 1) -> list[TestHost]:
                 ssh_port=ports[22], http_port=ports[80], https_port=ports[443],
                 ssh_config=str(folder / "ssh_config"), known_hosts=str(folder / "known_hosts"),
                 cert_dir=str(pki.issue_certificate(STATE, [server_name])),
+                address=_bridge_address(alias), data=dict(data or {}),
             )
         )
     _write_access_files(fleet, hosts)

@@ -6,6 +6,7 @@ certificate so the HTTP probes verify a real chain and the host name.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 from pathlib import Path
 
 from cryptography import x509
@@ -33,7 +34,9 @@ def _pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def _certificate(subject: str, issuer_name: x509.Name, public_key, signing_key, days: int, ca: bool, names=()):
+def _certificate(
+    subject: str, issuer_name: x509.Name, public_key, signing_key, days: int, ca: bool, names=(), addresses=()
+):
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
@@ -52,7 +55,11 @@ def _certificate(subject: str, issuer_name: x509.Name, public_key, signing_key, 
         )
     else:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False
+            x509.SubjectAlternativeName(
+                [x509.DNSName(name) for name in names]
+                + [x509.IPAddress(ipaddress.ip_address(address)) for address in addresses]
+            ),
+            critical=False,
         ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     return builder.sign(signing_key, hashes.SHA256())
 
@@ -87,30 +94,35 @@ def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _still_good(certificate_file: Path, names: list[str], intermediate: x509.Certificate) -> bool:
+def _still_good(certificate_file: Path, names: list[str], addresses: list[str], intermediate) -> bool:
     if not certificate_file.exists():
         return False
     certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
     san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return (
         san.get_values_for_type(x509.DNSName) == names
+        and [str(address) for address in san.get_values_for_type(x509.IPAddress)] == addresses
         and _signed_by(certificate, intermediate)
         and certificate.not_valid_after_utc - _now() > RENEW_BEFORE
     )
 
 
-def issue_certificate(state: Path, names: list[str]) -> Path:
-    """A leaf for names (first is the CN) under certs/<first name>/: cert, chain, privkey, fullchain."""
+def issue_certificate(state: Path, names: list[str], addresses: list[str] = ()) -> Path:
+    """A leaf for names (first is the CN) and IP addresses under certs/<first name>/: cert,
+    chain, privkey, fullchain."""
+    addresses = list(addresses)
     ca_dir = state / "ca"
     ensure_ca(state)
     intermediate = x509.load_pem_x509_certificate((ca_dir / "intermediate.pem").read_bytes())
     folder = state / "certs" / names[0]
-    if _still_good(folder / "cert.pem", names, intermediate):
+    if _still_good(folder / "cert.pem", names, addresses, intermediate):
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     intermediate_key = serialization.load_pem_private_key((ca_dir / "intermediate.key").read_bytes(), None)
     key = ec.generate_private_key(ec.SECP256R1())
-    leaf = _certificate(names[0], intermediate.subject, key.public_key(), intermediate_key, LEAF_DAYS, False, names)
+    leaf = _certificate(
+        names[0], intermediate.subject, key.public_key(), intermediate_key, LEAF_DAYS, False, names, addresses
+    )
     _write_key(folder / "privkey.pem", key)
     (folder / "chain.pem").write_bytes(_pem(intermediate))
     (folder / "fullchain.pem").write_bytes(_pem(leaf) + _pem(intermediate))

@@ -17,7 +17,9 @@ from pyinfra.api import StringCommand
 from pyinfra.context import ctx_host
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PACKAGES = {"apache": "apache_wsgi_deploy.{kind}.apache", "packages": "apache_wsgi_deploy.{kind}.packages"}
+PACKAGES = {
+    name: f"apache_wsgi_deploy.{{kind}}.{name}" for name in ("apache", "packages", "tls", "certbot")
+}
 
 
 def load(kind: str) -> list[tuple[str, Path]]:

@@ -1,5 +1,6 @@
 """Bad group_data is refused with a message naming host, setting, value and allowed form."""
 
+import re
 import runpy
 from dataclasses import fields
 from pathlib import Path
@@ -16,8 +17,18 @@ DEFAULTS = {
 }
 
 
+# The defaults ask for Let's Encrypt, whose terms only the user can agree to.
+AGREED = {"acme_agree_tos": True}
+FILES = {
+    "tls_certificate_source": "files",
+    "tls_certificate_file": "certs/cert.pem",
+    "tls_chain_file": "certs/chain.pem",
+    "tls_key_file": "certs/privkey.pem",
+}
+
+
 def validate(**overrides):
-    return Settings.from_data("web1", {**DEFAULTS, **overrides})
+    return Settings.from_data("web1", {**DEFAULTS, **AGREED, **overrides})
 
 
 def test_group_data_all_defines_exactly_the_schema():
@@ -25,7 +36,13 @@ def test_group_data_all_defines_exactly_the_schema():
     assert [field.name for field in fields(Settings)] == list(SCHEMA)
 
 
-def test_defaults_are_valid():
+def test_defaults_need_only_the_agreement_to_the_acme_terms():
+    with pytest.raises(SettingsError) as error:
+        Settings.from_data("web1", DEFAULTS)
+    assert str(error.value) == (
+        "host web1: setting 'acme_agree_tos' is False but tls_certificate_source is 'acme': read the terms"
+        " of service of https://acme-v02.api.letsencrypt.org/directory and set it to True"
+    )
     assert validate().server_name == "www.example.com"
 
 
@@ -76,7 +93,17 @@ HOSTILE = [
         ("wsgi_processes", True, "from 1 to 64"),
         ("wsgi_threads", 2.5, "from 1 to 256"),
         ("hsts_max_age", -1, "from 0 to"),
-        ("tls_certificate_source", "letsencrypt", "one of 'files'"),
+        ("tls_certificate_source", "letsencrypt", "one of 'acme', 'files', 'selfsigned'"),
+        ("acme_directory_url", "http://acme.example.com/dir", "an https:// URL"),
+        ("acme_directory_url", "https://acme.example.com/dir\nInclude /etc/shadow", "an https:// URL"),
+        ("acme_directory_url", "https://acme.example.com/dir' --evil", "an https:// URL"),
+        ("acme_directory_url", "https://acme.example.com/dir?x=$(reboot)", "an https:// URL"),
+        ("acme_email", "ops team@example.com", "an e-mail address"),
+        ("acme_email", "ops@example.com;reboot", "an e-mail address"),
+        ("acme_email", "ops", "an e-mail address"),
+        ("acme_agree_tos", "yes", "True or False"),
+        ("acme_key_type", "ed25519", "one of 'ecdsa', 'rsa'"),
+        ("verify_certificate_min_days", -1, "from 0 to 365"),
         ("tls_key_file", "key\n.pem", "a path on the control machine"),
         ("verify_address", "127.0.0.1 evil", "None or a DNS name"),
         ("verify_https_port", 70000, "from 1 to 65535"),
@@ -110,6 +137,28 @@ def test_every_problem_is_reported_at_once():
     with pytest.raises(SettingsError) as error:
         validate(server_name="bad name", wsgi_threads=0, typo=1)
     assert str(error.value).count("host web1:") == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [
+        ({**FILES, "tls_chain_file": None}, "setting 'tls_chain_file' is None but tls_certificate_source is 'files'"),
+        ({"tls_key_file": "certs/privkey.pem"}, "setting 'tls_key_file' = 'certs/privkey.pem' is only used when"),
+        ({"tls_certificate_source": "selfsigned", "acme_ca_bundle": "ca.pem"}, "setting 'acme_ca_bundle' = 'ca.pem'"),
+    ],
+)
+def test_incomplete_or_contradictory_certificate_settings_are_refused(overrides, complaint):
+    with pytest.raises(SettingsError, match=re.escape(complaint)):
+        validate(**overrides)
+
+
+def test_each_certificate_source_is_complete_on_its_own():
+    assert validate(**FILES).control_files() == ["app_source", "tls_certificate_file", "tls_chain_file", "tls_key_file"]
+    acme = validate(acme_email="ops@example.com", acme_ca_bundle="pebble.pem", acme_key_type="rsa")
+    assert acme.key_path == "/etc/letsencrypt/live/www.example.com/privkey.pem"
+    assert acme.control_files() == ["app_source", "acme_ca_bundle"]
+    selfsigned = validate(tls_certificate_source="selfsigned", acme_agree_tos=False)
+    assert selfsigned.certificate_path == "/etc/ssl/apache-wsgi-deploy/www.example.com/fullchain.pem"
 
 
 def test_valid_overrides_are_kept():

@@ -6,20 +6,22 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from tests.unit.test_settings import validate
+from apache_wsgi_deploy.deploys import ACME_WEBROOT
+from tests.unit.test_settings import FILES, validate
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
-def render(name, **overrides):
+def render(name, ocsp_stapling=False, **overrides):
     # The same environment pyinfra's files.template uses: undefined values fail loudly.
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return environment.from_string((TEMPLATES / name).read_text()).render(s=validate(**overrides))
+    template = environment.from_string((TEMPLATES / name).read_text())
+    return template.render(s=validate(**overrides), ocsp_stapling=ocsp_stapling, webroot=ACME_WEBROOT)
 
 
 @pytest.fixture
 def site():
-    return render("site.conf.j2", server_aliases=["example.com", "web.example.com"])
+    return render("site.conf.j2", server_aliases=["example.com", "web.example.com"], **FILES)
 
 
 def vhost(config, port):
@@ -32,11 +34,24 @@ def directives(block):
     return [line.split()[0] for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
+REDIRECT = re.compile(r'RedirectMatch permanent "(.+)" "https://www.example.com/\$1"')
+
+
 def test_port_80_only_redirects_to_https_with_path_and_query(site):
     http = vhost(site, 80)
-    assert "Redirect permanent / https://www.example.com/" in http
     assert "WSGI" not in http
-    assert set(directives(http)) == {"ServerName", "ServerAlias", "Redirect", "ErrorLog", "CustomLog"}
+    assert set(directives(http)) == {"ServerName", "ServerAlias", "RedirectMatch", "ErrorLog", "CustomLog"}
+    pattern = re.compile(REDIRECT.search(http).group(1))
+    assert pattern.match("/a/b").group(1) == "a/b"
+    assert pattern.match("/").group(1) == ""
+    assert pattern.match("/.well-known/other").group(1) == ".well-known/other"
+
+
+def test_port_80_leaves_acme_challenges_to_the_challenge_folder(site):
+    pattern = re.compile(REDIRECT.search(vhost(site, 80)).group(1))
+    assert pattern.match("/.well-known/acme-challenge/token") is None
+    challenge = render("acme-challenge.conf.j2")
+    assert f"Alias /.well-known/acme-challenge/ {ACME_WEBROOT}/.well-known/acme-challenge/\n" in challenge
 
 
 def test_port_443_runs_the_app_in_daemon_mode(site):
@@ -99,7 +114,7 @@ def test_settings_reach_the_template(site):
                     server_name="shop.example.org")
     assert "WSGIDaemonProcess shop user=www-data group=www-data processes=4 threads=8" in custom
     assert "max-age=600" in custom
-    assert "Redirect permanent / https://shop.example.org/" in custom
+    assert '"https://shop.example.org/$1"' in custom
 
 
 def test_wsgi_entry_point_logs_to_stderr_and_imports_the_app():
@@ -112,3 +127,18 @@ def test_wsgi_entry_point_logs_to_stderr_and_imports_the_app():
 
 def test_embedded_mode_is_off():
     assert "WSGIRestrictEmbedded On" in render("wsgi-daemon-only.conf.j2")
+
+
+def test_each_certificate_source_has_its_paths():
+    acme = vhost(render("site.conf.j2"), 443)
+    assert "SSLCertificateFile /etc/letsencrypt/live/www.example.com/fullchain.pem\n" in acme
+    assert "SSLCertificateKeyFile /etc/letsencrypt/live/www.example.com/privkey.pem\n" in acme
+    selfsigned = vhost(render("site.conf.j2", tls_certificate_source="selfsigned"), 443)
+    assert "SSLCertificateFile /etc/ssl/apache-wsgi-deploy/www.example.com/fullchain.pem\n" in selfsigned
+
+
+def test_stapling_only_when_the_certificate_names_a_responder():
+    stapled = render("site.conf.j2", ocsp_stapling=True)
+    assert "SSLUseStapling on" in vhost(stapled, 443)
+    assert "SSLStaplingCache shmcb:" in stapled.split("<VirtualHost")[0]
+    assert "Stapling" not in render("site.conf.j2", ocsp_stapling=False)
