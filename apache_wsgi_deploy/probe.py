@@ -8,9 +8,12 @@ publishes its ports 80 and 443 on loopback ports.
 
 from __future__ import annotations
 
+import socket
+import ssl
 from dataclasses import dataclass
 
 import requests
+from cryptography import x509
 from requests.adapters import HTTPAdapter
 
 TIMEOUT = 10
@@ -56,3 +59,10 @@ class Probe:
                 timeout=TIMEOUT,
                 verify=self.ca_bundle or True,
             )
+
+    def served_certificate(self, name: str) -> x509.Certificate:
+        """The leaf certificate a TLS handshake for name presents, verified like get()'s."""
+        context = ssl.create_default_context(cafile=self.ca_bundle)
+        with socket.create_connection((self.address or name, self.https_port), timeout=TIMEOUT) as raw:
+            with context.wrap_socket(raw, server_hostname=name) as tls:
+                return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))

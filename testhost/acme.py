@@ -126,6 +126,11 @@ class AcmeServer:
         self.roots_file.write_text(roots.text)
         return self
 
+    def requests_served(self) -> int:
+        """How many ACME requests Pebble has answered (it logs each one)."""
+        log = self.folder / "pebble.log"
+        return log.read_text().count("-> calling handler()") if log.exists() else 0
+
     def point(self, name: str, address: str) -> None:
         """Make Pebble's DNS answer name with address."""
         answer = requests.post(

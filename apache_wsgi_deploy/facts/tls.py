@@ -15,7 +15,7 @@ CERTBOT_DIR = "/etc/letsencrypt"
 _FIELDS = {"serial=": "serial", "notAfter=": "not_after", "issuer=": "issuer", "subject=": "subject"}
 
 
-def _certificate_fields(lines: list[str]) -> dict:
+def certificate_fields(lines: list[str]) -> dict:
     """Parse `openssl x509 -noout -serial -enddate -issuer -subject -ocsp_uri -ext subjectAltName`."""
     fields = {"names": [], "ocsp_urls": []}
     after_san_header = False
@@ -76,7 +76,7 @@ class Certificate(FactBase[Optional[CertificateDict]]):
     def process(output: list[str]) -> Optional[CertificateDict]:
         if not output:
             return None
-        fields = _certificate_fields(output)
+        fields = certificate_fields(output)
         return {
             "names": fields["names"],
             "serial": fields.get("serial", ""),
@@ -124,7 +124,7 @@ class CertbotLineage(FactBase[Optional[CertbotLineageDict]]):
             return None
         settings = dict(line.split(" = ", 1) for line in output if " = " in line)
         return {
-            "names": _certificate_fields(output)["names"],
+            "names": certificate_fields(output)["names"],
             "server": settings.get("server", "").strip(),
             # certbot before 2.0 wrote no key_type: its lineages are RSA.
             "key_type": settings.get("key_type", "rsa").strip(),

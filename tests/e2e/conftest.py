@@ -12,8 +12,9 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,50 @@ def deployed(fleet, first_deploy):
     """The fleet after its first deploy; tests that break it leave it converged."""
     assert first_deploy.returncode == 0, first_deploy.stderr[-4000:]
     return fleet
+
+
+@dataclass
+class LoadLoop:
+    """Sends requests back to back in a thread while a `with` block runs, counting those
+    that fail (an exception or a status other than expected); bounded in count and time."""
+
+    send: callable
+    expected_status: int = 200
+    max_requests: int = 5000
+    max_seconds: float = 90
+    sent: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def _run(self, stop: threading.Event) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        while not stop.is_set() and self.sent < self.max_requests and time.monotonic() < deadline:
+            self.sent += 1
+            try:
+                status = self.send().status_code
+            except Exception as error:  # a refused or reset connection is what we count
+                self.failures.append(repr(error))
+                continue
+            if status != self.expected_status:
+                self.failures.append(f"HTTP {status}")
+
+    def __enter__(self) -> "LoadLoop":
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def poll(condition, deadline_seconds: float, what: str):
+    """Return condition()'s first truthy value, polling until a deadline."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {deadline_seconds} s: {what}")
+        time.sleep(0.2)

@@ -111,6 +111,7 @@ def test_failed_configtest_stops_the_deploy_and_the_site_keeps_serving(deployed)
         ("server_name=www.example.com\nRedirect / http://evil.example/", "setting 'server_name'"),
         ("server_nmae=www.example.com", "unknown setting 'server_nmae'"),
         ("app_install_path=/var/www/html/app", "outside any DocumentRoot"),
+        ("tls_certificate_source=acme", "setting 'tls_certificate_file' = "),
     ],
 )
 def test_bad_setting_stops_the_run_before_any_change(deployed, data, message):
@@ -120,3 +121,29 @@ def test_bad_setting_stops_the_run_before_any_change(deployed, data, message):
     assert message in result.stderr
     assert f"host {deployed.hosts[0].alias}:" in result.stderr
     assert deployed.sudo(f"stat -c %Y {SITE}; ls /srv").stdout == before
+
+
+SELFSIGNED = [
+    "--data", "tls_certificate_source=selfsigned",
+    *(arg for key in ("tls_certificate_file", "tls_chain_file", "tls_key_file") for arg in ("--data", f"{key}=null")),
+]
+
+
+def test_selfsigned_certificate_is_made_once_and_names_the_host(deployed, tmp_path):
+    test_host = deployed.hosts[0]
+    result = deployed.deploy(*SELFSIGNED)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Self-signed certificate names the site" in result.changed
+    assert deployed.deploy(*SELFSIGNED).changed == []
+
+    own = tmp_path / "selfsigned.pem"
+    own.write_text(deployed.sudo(f"cat /etc/ssl/apache-wsgi-deploy/{test_host.server_name}/fullchain.pem").stdout)
+    served = Probe("127.0.0.1", test_host.http_port, test_host.https_port, str(own)).served_certificate(
+        test_host.server_name
+    )
+    assert served.issuer == served.subject
+
+    # Back to the inventory's uploaded certificate.
+    result = deployed.deploy()
+    assert "Certificate and chain are in place" in result.changed
+    assert_verified(deployed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,19 @@ class Target:
         self.name = name
         self.data = data
         self.settings = Settings.from_data(name, data)
+
+    @functools.cached_property
+    def probe(self) -> Probe:
         ca_bundle = self.settings.verify_ca_bundle
-        self.probe = Probe.for_settings(self.settings, str(PROJECT / ca_bundle) if ca_bundle else None)
+        if ca_bundle:
+            return Probe.for_settings(self.settings, str(PROJECT / ca_bundle))
+        if self.settings.tls_certificate_source == "selfsigned":
+            # A self-signed certificate is its own CA: trust exactly the one on the host.
+            own = tempfile.NamedTemporaryFile("w", prefix=f"{self.name}-", suffix=".pem", delete=False)
+            with own:
+                own.write(self.host.file(self.settings.certificate_path).content_string)
+            return Probe.for_settings(self.settings, own.name)
+        return Probe.for_settings(self.settings, None)
 
     @functools.cached_property
     def host(self):
@@ -77,7 +89,13 @@ def load_targets(inventory_file: str) -> list[Target]:
 
 
 def pytest_generate_tests(metafunc):
-    """One test per host, or per host and served name for tests that take `site_name`."""
+    """One test per host, or per host and served name for tests that take `site_name`;
+    tests that take `acme_target` run for the hosts whose certificate comes from ACME."""
+    if "acme_target" in metafunc.fixturenames:
+        targets = load_targets(metafunc.config.getoption("inventory"))
+        acme = [target for target in targets if target.settings.tls_certificate_source == "acme"]
+        metafunc.parametrize("acme_target", acme, ids=[target.name for target in acme], scope="module")
+        return
     if "target" not in metafunc.fixturenames:
         return
     targets = load_targets(metafunc.config.getoption("inventory"))
