@@ -1,0 +1,71 @@
+"""
+Deploy wall time per certificate source, side by side in one run: a first deploy on a
+fresh test host, then no-change reruns (median), for `files` and for `acme` against the
+local Pebble. Prints a Markdown table.
+
+    .venv/bin/python -m bench.certificate_sources [--reruns N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import testhost
+from testhost.acme import AcmeServer
+from testhost.fleet import STATE
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _deploy(fleet: str) -> float:
+    started = time.monotonic()
+    run = subprocess.run(
+        [str(PROJECT / ".venv/bin/pyinfra"), "-y", "inventory.py", "deploy.py"],
+        cwd=PROJECT, env={**os.environ, "AWD_TESTHOST_FLEET": fleet}, capture_output=True, text=True,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"deploy to {fleet} failed:\n{run.stderr[-3000:]}")
+    return time.monotonic() - started
+
+
+def _acme_data(pebble: AcmeServer) -> dict:
+    return {
+        "tls_certificate_source": "acme", "tls_certificate_file": None, "tls_chain_file": None,
+        "tls_key_file": None, "acme_agree_tos": True, "acme_directory_url": pebble.directory_url,
+        "acme_ca_bundle": str(pebble.api_ca_bundle), "verify_ca_bundle": str(pebble.roots_file),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--reruns", type=int, default=5)
+    reruns = parser.parse_args().reruns
+    pebble = AcmeServer(STATE / "acme-bench")
+    rows = []
+    try:
+        for source in ("files", "acme"):
+            fleet = f"awd-bench-{source}"
+            testhost.down(fleet)
+            hosts = testhost.up(fleet, 1, data=_acme_data(pebble) if source == "acme" else None)
+            if source == "acme":
+                pebble.start()
+                pebble.point(hosts[0].server_name, hosts[0].address)
+            first = _deploy(fleet)
+            rerun = statistics.median(_deploy(fleet) for _ in range(reruns))
+            rows.append((source, first, rerun))
+            testhost.down(fleet)
+    finally:
+        pebble.stop()
+    print(f"| source | first deploy, fresh host | no-change rerun (median of {reruns}) |")
+    print("|---|---|---|")
+    for source, first, rerun in rows:
+        print(f"| `{source}` | {first:.1f} s | {rerun:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
