@@ -15,7 +15,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import pytest
 import testinfra
 from pyinfra.api import State
 from pyinfra.context import ctx_state
