@@ -5,6 +5,8 @@
 #   ./run.sh test              the whole test suite: unit, then end to end on test hosts
 #   ./run.sh verify [ARGS]     the verification suite against inventory.py's hosts
 #                              (ARGS go to pytest, e.g. --inventory=production.py)
+#   ./run.sh check [ARGS]      drift check: what a deploy would change, changing nothing;
+#                              exit 0 all match, 2 drifted, 1 not checked (--inventory=FILE)
 set -euo pipefail
 cd "$(dirname "$0")"
 export PYTHONDONTWRITEBYTECODE=1
@@ -58,8 +60,12 @@ verify)
     setup
     .venv/bin/python -m pytest tests/verify -v "$@"
     ;;
+check)
+    setup
+    .venv/bin/python -m apache_wsgi_deploy.drift "$@"
+    ;;
 *)
-    sed -n '2,7p' "$0" >&2
+    sed -n '2,9p' "$0" >&2
     exit 2
     ;;
 esac
