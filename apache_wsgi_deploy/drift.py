@@ -28,7 +28,7 @@ class HostDrift:
     diff: list[str] = field(default_factory=list)
 
 
-def _diffs_by_host(stderr: str) -> dict[str, list[str]]:
+def diffs_by_host(stderr: str) -> dict[str, list[str]]:
     """pyinfra's --diff blocks: '    [host] Will modify <path>' and the indented lines after."""
     diffs: dict[str, list[str]] = {}
     current = None
@@ -56,7 +56,7 @@ def analyse(plan: list[dict], stderr: str) -> dict[str, HostDrift]:
     for operation in plan:
         for host in operation["hosts_with_change"]:
             drift.setdefault(host, HostDrift()).changes.append(operation["name"])
-    for host, lines in _diffs_by_host(stderr).items():
+    for host, lines in diffs_by_host(stderr).items():
         if host in drift:
             drift[host].diff = lines
     return drift
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = json.loads(dry_run.stdout)["plan"]
     except (json.JSONDecodeError, KeyError):
         plan = None
-    connected, unreachable = _connections(dry_run.stderr)
+    connected, unreachable = connections(dry_run.stderr)
     # pyinfra exits 1 when a host is unreachable, yet plans for the others.
     if plan is None or (dry_run.returncode != 0 and not unreachable):
         print(dry_run.stderr.rstrip(), file=sys.stderr)
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     return DRIFTED if drift else MATCHES
 
 
-def _connections(stderr: str) -> tuple[set[str], dict[str, str]]:
+def connections(stderr: str) -> tuple[set[str], dict[str, str]]:
     """Hosts pyinfra reached ('[host] Connected') and those it could not, with its reason."""
     connected, unreachable = set(), {}
     for line in stderr.splitlines():
