@@ -34,7 +34,12 @@ ACME_PACKAGES = ["certbot"]
 # What the site uses: alias (Redirect, ACME challenges), headers (HSTS), ssl and its
 # session and stapling cache, wsgi.
 APACHE_MODULES = ["alias", "headers", "socache_shmcb", "ssl", "wsgi"]
+# Never needed by a WSGI site, each a way to run or write files through Apache (DevSec apache-08).
+UNUSED_MODULES = ["cgi", "cgid", "dav", "dav_fs", "include"]
 DAEMON_ONLY_CONF = "wsgi-daemon-only"
+HARDENING_CONF = "hardening"
+# Debian's: ServerTokens OS, ServerSignature On, TraceEnable Off. Ours replaces it.
+DEBIAN_SECURITY_CONF = "security"
 ACME_CHALLENGE_CONF = "acme-challenge"
 # Served at /.well-known/acme-challenge/ on every name, outside any DocumentRoot.
 ACME_WEBROOT = "/var/lib/apache-wsgi-deploy/acme"
@@ -127,8 +132,9 @@ def app(settings: Settings):
 
 @deploy("Apache")
 def apache_config(settings: Settings):
-    """Server-wide: the modules every site needs and daemon-mode-only WSGI."""
+    """Server-wide: the modules every site needs, daemon-mode-only WSGI, hardening."""
     modules = apache.modules(name="Modules the site uses are enabled", modules=APACHE_MODULES)
+    unused = apache.modules(name="Modules no site needs are disabled", modules=UNUSED_MODULES, enabled=False)
     daemon_only_file = files.template(
         name="Embedded mode is off",
         src=str(TEMPLATES / f"{DAEMON_ONLY_CONF}.conf.j2"),
@@ -137,7 +143,20 @@ def apache_config(settings: Settings):
         mode="644",
     )
     daemon_only = apache.conf(name="Embedded mode off is enabled", conf=DAEMON_ONLY_CONF)
-    return [modules, daemon_only_file, daemon_only]
+    hardening_file = files.template(
+        name="Server-wide hardening is rendered",
+        src=str(TEMPLATES / f"{HARDENING_CONF}.conf.j2"),
+        dest=f"/etc/apache2/conf-available/{HARDENING_CONF}.conf",
+        **ROOT_OWNED,
+        mode="644",
+        s=settings,
+    )
+    hardening = apache.conf(name="Server-wide hardening is enabled", conf=HARDENING_CONF)
+    # Loaded after ours (conf-enabled is read in name order), it would win.
+    debian_security = apache.conf(
+        name="Debian's security.conf gives way to ours", conf=DEBIAN_SECURITY_CONF, enabled=False
+    )
+    return [modules, unused, daemon_only_file, daemon_only, hardening_file, hardening, debian_security]
 
 
 @deploy("TLS")

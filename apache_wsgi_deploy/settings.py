@@ -155,6 +155,13 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "wsgi_threads": _int_range(1, 256),
     "hsts_max_age": _int_range(0, 2 * 365 * 24 * 3600),
     "log_dir": _absolute_path,
+    "server_tokens": _choice("Prod", "Major", "Minor", "Minimal", "OS", "Full"),
+    "server_signature": _choice("Off", "On", "EMail"),
+    "trace_enable": _choice("Off", "On", "extended"),
+    "directory_listings": _boolean,
+    "htaccess_overrides": _boolean,
+    "request_body_limit": _int_range(0, 2**31 - 1),
+    "request_timeout": _int_range(1, 3600),
     "tls_certificate_source": _choice("acme", "files", "selfsigned"),
     "tls_certificate_file": _optional(_local_path),
     "tls_chain_file": _optional(_local_path),
@@ -221,6 +228,13 @@ class Settings:
     wsgi_threads: int
     hsts_max_age: int
     log_dir: str
+    server_tokens: str
+    server_signature: str
+    trace_enable: str
+    directory_listings: bool
+    htaccess_overrides: bool
+    request_body_limit: int
+    request_timeout: int
     tls_certificate_source: str
     tls_certificate_file: str
     tls_chain_file: str
@@ -301,6 +315,15 @@ class Settings:
     @property
     def key_path(self) -> str:
         return f"{self.certificate_dir}/privkey.pem"
+
+    @property
+    def directory_options(self) -> str:
+        """Options for every directory: never FollowSymLinks, Indexes only if asked for."""
+        return "Indexes" if self.directory_listings else "None"
+
+    @property
+    def allow_override(self) -> str:
+        return "All" if self.htaccess_overrides else "None"
 
     @property
     def error_log(self) -> str:

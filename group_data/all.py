@@ -19,6 +19,15 @@ wsgi_threads = 15  # threads per daemon process (mod_wsgi's own default)
 hsts_max_age = 31536000  # Strict-Transport-Security max-age in seconds: one year
 log_dir = "/var/log/apache2"  # per-site logs: <log_dir>/<app_name>-error.log and -access.log
 
+# --- Hardening (server-wide; conf-available/hardening.conf replaces Debian's security.conf) ---
+server_tokens = "Prod"  # Server header: "Apache", no version or OS (Debian's default "OS" tells both)
+server_signature = "Off"  # no server version line on Apache's own error pages
+trace_enable = "Off"  # TRACE answers 405: it can echo cookies back to scripts (cross-site tracing)
+directory_listings = False  # True allows Options Indexes: never for an app
+htaccess_overrides = False  # True allows .htaccess files (AllowOverride All); we configure everything centrally
+request_body_limit = 10485760  # LimitRequestBody in bytes (10 MiB; 0 = unlimited): larger requests get 413
+request_timeout = 60  # Apache's Timeout in seconds (Debian: 300): a slow client cannot hold a worker longer
+
 # --- TLS ---
 # Where the certificate comes from:
 #   "acme": certbot on the host gets it from an ACME CA (Let's Encrypt by default) and

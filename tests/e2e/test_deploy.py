@@ -147,3 +147,18 @@ def test_selfsigned_certificate_is_made_once_and_names_the_host(deployed, tmp_pa
     result = deployed.deploy()
     assert "Certificate and chain are in place" in result.changed
     assert_verified(deployed)
+
+
+def test_verification_suite_fails_where_hardening_was_broken(deployed):
+    deployed.sudo("sed -i 's/^ServerTokens Prod/ServerTokens Full/; s/^TraceEnable Off/TraceEnable On/'"
+                  " /etc/apache2/conf-available/hardening.conf && systemctl reload apache2")
+    try:
+        result = deployed.verify("-v")
+        assert result.returncode != 0
+        host = deployed.hosts[0].alias
+        assert f"test_server_header_says_only_what_server_tokens_allows[{host}] FAILED" in result.stdout
+        assert f"test_trace_is_refused_without_a_signature[{host}] FAILED" in result.stdout
+    finally:
+        result = deployed.deploy()
+    assert "Server-wide hardening is rendered" in result.changed
+    assert_verified(deployed)

@@ -142,3 +142,22 @@ def test_stapling_only_when_the_certificate_names_a_responder():
     assert "SSLUseStapling on" in vhost(stapled, 443)
     assert "SSLStaplingCache shmcb:" in stapled.split("<VirtualHost")[0]
     assert "Stapling" not in render("site.conf.j2", ocsp_stapling=False)
+
+
+def test_hardening_defaults():
+    hardening = render("hardening.conf.j2")
+    for directive in ("ServerTokens Prod\n", "ServerSignature Off\n", "TraceEnable Off\n",
+                      "LimitRequestBody 10485760\n", "Timeout 60\n"):
+        assert directive in hardening
+    root = re.search(r"<Directory />(.*?)</Directory>", hardening, re.S).group(1)
+    assert directives(root) == ["Options", "AllowOverride", "Require"]
+    assert "Options None" in root and "AllowOverride None" in root and "Require all denied" in root
+    assert "Indexes" not in hardening and "FollowSymLinks" not in hardening
+
+
+def test_hardening_is_overridable():
+    relaxed = render("hardening.conf.j2", server_tokens="OS", trace_enable="On", directory_listings=True,
+                     htaccess_overrides=True, request_body_limit=0)
+    assert "ServerTokens OS\n" in relaxed and "TraceEnable On\n" in relaxed
+    assert "Options Indexes\n" in relaxed and "AllowOverride All\n" in relaxed
+    assert "LimitRequestBody 0\n" in relaxed

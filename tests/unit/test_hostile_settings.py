@@ -1,0 +1,46 @@
+"""
+Property-based: whatever string reaches a setting, validation refuses it, or every
+rendered config keeps its shape: the same lines, each the same directive with the same
+number of arguments. No value can add a directive, a section or an argument.
+"""
+
+import re
+
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from apache_wsgi_deploy.settings import SettingsError
+from tests.unit.test_settings import FILES
+from tests.unit.test_templates import render
+
+TEMPLATES = ["site.conf.j2", "hardening.conf.j2", "app.wsgi.j2", "acme-challenge.conf.j2"]
+# Every setting a string from group_data can reach (lists get the string as their item).
+STRING_SETTINGS = [
+    "server_name", "server_aliases", "app_name", "app_install_path", "wsgi_user", "wsgi_group",
+    "log_dir", "tls_dir", "server_tokens", "server_signature", "trace_enable", "acme_directory_url",
+    "acme_email",
+]
+# Characters that end or extend an Apache directive or a shell word, mixed into the values.
+HOSTILE = st.text(alphabet=st.sampled_from(list("\n\r\t \"'<>`$;&|\\#%{}()") + list("az.-/_@09")), max_size=40)
+BASELINE = {name: render(name, **FILES) for name in TEMPLATES}
+# An accepted alias adds its own ServerAlias lines: compare with a benign one.
+ALIAS_BASELINE = {name: render(name, **FILES, server_aliases=["alias.example.com"]) for name in TEMPLATES}
+
+
+def shape(config: str) -> list[tuple[str, int]]:
+    """(first word, number of words) of every line: what a value must not change."""
+    return [(line.split()[0] if line.split() else "", len(line.split())) for line in config.split("\n")]
+
+
+@hypothesis_settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(key=st.sampled_from(STRING_SETTINGS), value=st.one_of(HOSTILE, st.text(max_size=40)))
+def test_hostile_value_is_refused_or_stays_one_argument(key, value):
+    overrides = {key: [value] if key == "server_aliases" else value}
+    try:
+        rendered = {name: render(name, **{**FILES, **overrides}) for name in TEMPLATES}
+    except SettingsError as error:
+        assert f"setting {key!r}" in str(error)
+        return
+    assert not re.search(r"[\s\"'<>`$;&|\\]", value), f"{key}={value!r} was accepted"
+    baseline = ALIAS_BASELINE if key == "server_aliases" else BASELINE
+    for name, config in rendered.items():
+        assert shape(config) == shape(baseline[name]), name
