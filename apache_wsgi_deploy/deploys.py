@@ -66,7 +66,7 @@ def pinned_requirements(requirements: Path) -> list[str]:
     """The app's requirements, each `name==version`: what the venv is compared with."""
     lines = [line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines()]
     pins = [line for line in lines if line]
-    unpinned = [line for line in pins if not PINNED.match(line)]
+    unpinned = [line for line in pins if not PINNED.fullmatch(line)]
     if unpinned:
         raise DeployError(f"{requirements}: pin every requirement as name==version: {unpinned}")
     return pins

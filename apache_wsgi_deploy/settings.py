@@ -23,6 +23,7 @@ DNS_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){DNS_LABEL}(\.{DNS_LABEL})*$")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+# Validators use fullmatch: with match, "$" also matches before a trailing newline.
 # Path characters that need no quoting in an Apache directive or a shell word.
 SAFE_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
 # An https URL whose every character is safe in a shell word and an Apache directive.
@@ -44,7 +45,7 @@ class _Invalid(ValueError):
 
 
 def _dns_name(value: Any) -> str:
-    if not isinstance(value, str) or not DNS_NAME.match(value):
+    if not isinstance(value, str) or not DNS_NAME.fullmatch(value):
         raise _Invalid("a DNS name in lower case: labels of a-z, 0-9 and '-' joined by dots")
     return value
 
@@ -56,20 +57,20 @@ def _dns_names(value: Any) -> tuple[str, ...]:
 
 
 def _identifier(value: Any) -> str:
-    if not isinstance(value, str) or not IDENTIFIER.match(value):
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
         raise _Invalid("a name of 1-32 characters: a-z first, then a-z, 0-9, '_' or '-'")
     return value
 
 
 def _unix_name(value: Any) -> str:
-    if not isinstance(value, str) or not UNIX_NAME.match(value):
+    if not isinstance(value, str) or not UNIX_NAME.fullmatch(value):
         raise _Invalid("a user or group name: a-z or '_' first, then a-z, 0-9, '_' or '-'")
     return value
 
 
 def _absolute_path(value: Any) -> str:
     """A path on the host: it reaches Apache directives and shell words unquoted."""
-    if not isinstance(value, str) or not SAFE_PATH.match(value):
+    if not isinstance(value, str) or not SAFE_PATH.fullmatch(value):
         raise _Invalid("a path of letters, digits and . _ / @ + - (no spaces or quotes)")
     if "/../" in f"/{value}/" or "//" in value:
         raise _Invalid("a normalised path without '..' or '//'")
@@ -93,13 +94,13 @@ def _local_path(value: Any) -> str:
 
 
 def _https_url(value: Any) -> str:
-    if not isinstance(value, str) or not HTTPS_URL.match(value):
+    if not isinstance(value, str) or not HTTPS_URL.fullmatch(value):
         raise _Invalid("an https:// URL of letters, digits and . _ ~ / - (no query, quotes or spaces)")
     return value
 
 
 def _email(value: Any) -> str:
-    if not isinstance(value, str) or not EMAIL.match(value):
+    if not isinstance(value, str) or not EMAIL.fullmatch(value):
         raise _Invalid("an e-mail address such as ops@example.com (a DNS name after '@')")
     return value
 

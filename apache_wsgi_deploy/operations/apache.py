@@ -16,7 +16,7 @@ NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def _check_name(what: str, name: str) -> None:
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise OperationValueError(f"invalid Apache {what} name: {name!r}")
 
 

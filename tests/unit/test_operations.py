@@ -19,7 +19,7 @@ def test_operation_fixture(operation, path):
         assert noops == []
 
 
-@pytest.mark.parametrize("bad", ["wsgi ssl", "wsgi;reboot", "../x", "a\nb", ""])
+@pytest.mark.parametrize("bad", ["wsgi ssl", "wsgi;reboot", "../x", "a\nb", "", "wsgi\n"])
 def test_module_names_that_would_reach_the_shell_are_refused(bad):
     with pytest.raises(OperationValueError, match="invalid Apache module name"):
         run_operation("apache.modules", {"kwargs": {"modules": [bad]}, "facts": {"apache.ApacheLinks": None}})

@@ -53,6 +53,7 @@ def test_pyinfra_keys_share_host_data():
 
 HOSTILE = [
     "www.example.com\n    Redirect / http://evil/",  # newline: a second directive
+    "www.example.com\n",  # a trailing newline, which "$" in a regex lets through
     'www.example.com" evil="1',  # quote
     "<VirtualHost *:80>",  # angle brackets: a new section
     "www.example.com>",
@@ -86,6 +87,7 @@ HOSTILE = [
         ("log_dir", "logs", "an absolute path"),
         ("tls_dir", "/etc/ssl/x'y", "no spaces or quotes"),
         ("wsgi_user", "root user", "a user or group name"),
+        ("wsgi_user", "_\n", "a user or group name"),  # found by the hypothesis test
         ("wsgi_group", "", "a user or group name"),
         ("wsgi_processes", 0, "from 1 to 64"),
         ("wsgi_processes", 65, "from 1 to 64"),
