@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up this machine (idempotently: apt and pip only install what is missing), then:
 #   ./run.sh deploy            deploy to inventory.py's hosts; with none configured, to a
-#                              local throwaway test host it starts first
+#                              local throwaway test host it starts first; ends with a
+#                              per-host summary (ARGS go to pyinfra, e.g. --limit web1)
 #   ./run.sh test              the whole test suite: unit, then end to end on test hosts
 #   ./run.sh verify [ARGS]     the verification suite against inventory.py's hosts
 #                              (ARGS go to pytest, e.g. --inventory=production.py)
@@ -49,7 +50,7 @@ case "$job" in
 deploy)
     setup
     hosts_configured || .venv/bin/python -m testhost up
-    .venv/bin/pyinfra -y inventory.py deploy.py "$@"
+    .venv/bin/python -m apache_wsgi_deploy.summary -y inventory.py deploy.py "$@"
     hosts_configured || .venv/bin/python -m testhost status
     ;;
 test)
@@ -65,7 +66,7 @@ check)
     .venv/bin/python -m apache_wsgi_deploy.drift "$@"
     ;;
 *)
-    sed -n '2,9p' "$0" >&2
+    sed -n '2,10p' "$0" >&2
     exit 2
     ;;
 esac

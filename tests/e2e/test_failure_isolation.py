@@ -1,0 +1,52 @@
+"""
+Several hosts: one lost in the middle of a run stops only itself, the run ends with a
+per-host summary and a non-zero status, and a rerun once it is back converges.
+"""
+
+import subprocess
+import sys
+
+import pytest
+
+import testhost
+from testhost.podman import podman
+from tests.e2e.conftest import PROJECT, Fleet
+from tests.e2e.test_deploy import probe
+
+FLEET = "awd-pair"
+
+
+@pytest.fixture(scope="module")
+def pair():
+    testhost.down(FLEET)
+    yield Fleet(FLEET, testhost.up(FLEET, count=2))
+    testhost.down(FLEET)
+
+
+def test_a_host_lost_mid_run_stops_only_itself(pair):
+    first, second = (test_host.alias for test_host in pair.hosts)
+    deploy = subprocess.Popen(
+        [sys.executable, "-m", "apache_wsgi_deploy.summary", "-y", "inventory.py", "deploy.py"],
+        cwd=PROJECT, env=pair.env, stderr=subprocess.PIPE, text=True,
+    )
+    output = []
+    for line in deploy.stderr:
+        output.append(line)
+        # Packages are in place on both: take the second host away mid-run.
+        if line.startswith("--> Starting operation: Application") and podman("ps", "-q", "--filter",
+                                                                                f"name=^{second}$").stdout:
+            podman("stop", "--time", "0", second)
+    deploy.wait()
+    text = "".join(output)
+    assert deploy.returncode != 0
+    assert f"    {first}: converged, " in text
+    assert f"    {second}: FAILED at 'Application | " in text
+    response = probe(pair).get("https", pair.hosts[0].server_name, "/")
+    assert (response.status_code, response.text) == (200, "Good!")
+
+    # Back (as a fresh server): the rerun converges both, the first with no change.
+    back = Fleet(FLEET, testhost.up(FLEET, count=2))
+    rerun = back.deploy()
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    changed_hosts = {host for op in rerun.output["results"]["operations"] for host in op["success"]}
+    assert changed_hosts == {second}
