@@ -21,7 +21,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra.operations import files, pip, server, systemd
 from pyinfra.operations.util import any_changed
 
-from apache_wsgi_deploy.facts.tls import CERTBOT_DIR, Certificate
+from apache_wsgi_deploy.facts.tls import CERTBOT_DIR, CertbotLineage
 from apache_wsgi_deploy.operations import apache, certbot, packages as debian, tls as host_tls
 from apache_wsgi_deploy.settings import Settings
 
@@ -278,9 +278,10 @@ def ocsp_stapling(settings: Settings) -> bool:
             return False
         return any(item.access_method == AuthorityInformationAccessOID.OCSP for item in access)
     if settings.tls_certificate_source == "acme":
-        # Known once certbot has it: a first deploy staples from the next run on.
-        current = host.get_fact(Certificate, path=f"{settings.certificate_dir}/cert.pem")
-        return bool(current and current["ocsp_urls"])
+        # The fact the certificate operation reads anyway. Known once certbot has the
+        # certificate: a first deploy staples from the next run on.
+        lineage = host.get_fact(CertbotLineage, cert_name=settings.server_name)
+        return bool(lineage and lineage["ocsp_urls"])
     return False
 
 

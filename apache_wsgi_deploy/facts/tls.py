@@ -90,15 +90,17 @@ class CertbotLineageDict(TypedDict):
     names: list[str]
     server: str
     key_type: str
+    ocsp_urls: list[str]
 
 
 class CertbotLineage(FactBase[Optional[CertbotLineageDict]]):
     """
     Returns the certificate certbot keeps under a name: the names it covers, the ACME
-    directory it came from and its key type, or None when certbot has no such lineage.
+    directory it came from, its key type and OCSP responders, or None when certbot has
+    no such lineage.
 
-    Everything a deploy compares before deciding to ask the CA, in one command: the
-    renewal configuration and the current certificate's names.
+    Everything a deploy needs to know of it, in one command: the renewal configuration
+    and the current certificate's names and responders (for stapling).
 
     .. code:: python
 
@@ -106,6 +108,7 @@ class CertbotLineage(FactBase[Optional[CertbotLineageDict]]):
             "names": ["www.example.com", "example.com"],
             "server": "https://acme-v02.api.letsencrypt.org/directory",
             "key_type": "ecdsa",
+            "ocsp_urls": [],
         }
     """
 
@@ -115,7 +118,7 @@ class CertbotLineage(FactBase[Optional[CertbotLineageDict]]):
         certificate = shlex.quote(f"{CERTBOT_DIR}/live/{cert_name}/cert.pem")
         return (
             f"! test -f {renewal} || {{ grep -E '^(server|key_type) = ' {renewal};"
-            f" ! test -f {certificate} || openssl x509 -in {certificate} -noout -ext subjectAltName; }}"
+            f" ! test -f {certificate} || openssl x509 -in {certificate} -noout -ext subjectAltName -ocsp_uri; }}"
         )
 
     @staticmethod
@@ -123,9 +126,11 @@ class CertbotLineage(FactBase[Optional[CertbotLineageDict]]):
         if not output:
             return None
         settings = dict(line.split(" = ", 1) for line in output if " = " in line)
+        fields = certificate_fields(output)
         return {
-            "names": certificate_fields(output)["names"],
+            "names": fields["names"],
             "server": settings.get("server", "").strip(),
             # certbot before 2.0 wrote no key_type: its lineages are RSA.
             "key_type": settings.get("key_type", "rsa").strip(),
+            "ocsp_urls": fields["ocsp_urls"],
         }

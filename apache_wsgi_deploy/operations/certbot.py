@@ -51,8 +51,12 @@ def certificate(
                             webroot="/var/lib/apache-wsgi-deploy/acme")
     """
     lineage = host.get_fact(CertbotLineage, cert_name=cert_name)
-    wanted = {"names": sorted(names), "server": directory_url, "key_type": key_type}
-    if lineage is not None and {**lineage, "names": sorted(lineage["names"])} == wanted:
+    if (
+        lineage is not None
+        and sorted(lineage["names"]) == sorted(names)
+        and lineage["server"] == directory_url
+        and lineage["key_type"] == key_type
+    ):
         host.noop(f"certificate {cert_name} covers {', '.join(names)}, from {directory_url}")
         return
     yield from apache.reload._inner()
