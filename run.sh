@@ -2,7 +2,7 @@
 # Sets up this machine (idempotently: apt and pip only install what is missing), then:
 #   ./run.sh deploy            deploy to inventory.py's hosts; with none configured, to a
 #                              local throwaway test host it starts first; ends with a
-#                              per-host summary (ARGS go to pyinfra, e.g. --limit web1)
+#                              per-host summary (ARGS: --inventory=FILE, pyinfra options)
 #   ./run.sh test              the whole test suite: unit, then end to end on test hosts
 #   ./run.sh verify [ARGS]     the verification suite against inventory.py's hosts
 #                              (ARGS go to pytest, e.g. --inventory=production.py)
@@ -50,7 +50,7 @@ case "$job" in
 deploy)
     setup
     hosts_configured || .venv/bin/python -m testhost up
-    .venv/bin/python -m apache_wsgi_deploy.summary -y inventory.py deploy.py "$@"
+    .venv/bin/python -m apache_wsgi_deploy.summary "$@"
     hosts_configured || .venv/bin/python -m testhost status
     ;;
 test)

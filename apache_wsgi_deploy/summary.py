@@ -1,20 +1,31 @@
 """
-The deploy with a per-host summary at the end: what `./run.sh deploy` runs.
+The deploy, one pyinfra process per host, with a per-host summary: what `./run.sh deploy` runs.
 
-    .venv/bin/python -m apache_wsgi_deploy.summary [pyinfra arguments...]
+    .venv/bin/python -m apache_wsgi_deploy.summary [--inventory FILE] [pyinfra options...]
 
-pyinfra already isolates hosts: a host that fails or cannot be reached stops only its
-own operations. Its output, though, is per operation; this streams it unchanged and then
-prints one line per host (converged, failed at which operation, or not reached) and exits
-with pyinfra's status, non-zero when any host did not converge.
+pyinfra stops only a failing host's own operations when a command fails, but pyinfra
+3.10 aborts the whole run, every host with it, when a host's SSH connection drops in the
+middle of an operation (paramiko's EOFError escapes its greenlet). So each host gets its
+own `pyinfra --limit <host>` process, all at once: nothing one host does can stop or
+half-apply another. Settings are validated for every host first, once. Each host's
+output is printed when its run ends, then one line per host (converged, failed at which
+operation, or not reached); the exit status is non-zero when any host did not converge.
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from pyinfra.api import State
+from pyinfra.context import ctx_state
+from pyinfra_cli.inventory import make_inventory
+
+from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 
 PROJECT = Path(__file__).resolve().parent.parent
 OPERATION_START = "--> Starting operation: "
@@ -26,32 +37,31 @@ class HostOutcome:
     unchanged: int = 0
     failed_at: str | None = None
     unreachable: str | None = None
+    exit_status: int = 0
 
 
-def read_outcomes(lines) -> dict[str, HostOutcome]:
-    """Per host, from pyinfra's progress lines: '[host] Success', '[host] No changes',
-    '[host] Error...', '[host] Could not connect...' under '--> Starting operation: X'."""
-    outcomes: dict[str, HostOutcome] = {}
+def read_outcome(host: str, lines) -> HostOutcome:
+    """One host's run, from pyinfra's progress lines: '[host] Success', '[host] No changes',
+    '[host] Error: ...', '[host] Could not connect ...' under '--> Starting operation: X'."""
+    outcome = HostOutcome()
     operation = None
     for line in lines:
         stripped = line.strip()
         if stripped.startswith(OPERATION_START):
             operation = stripped[len(OPERATION_START):].strip()
             continue
-        if not stripped.startswith("["):
+        if not stripped.startswith(f"[{host}]"):
             continue
-        host, _, message = stripped[1:].partition("] ")
-        message = message.strip()  # pyinfra pads short host names
-        outcome = outcomes.setdefault(host, HostOutcome())
+        message = stripped[len(host) + 2:].strip()  # pyinfra pads short host names
         if message == "Success":
             outcome.changed += 1
         elif message == "No changes":
             outcome.unchanged += 1
-        elif message.startswith("Error") and operation and outcome.failed_at is None:  # "Error: ..."
+        elif message.startswith("Error:") and operation and outcome.failed_at is None:
             outcome.failed_at = operation
         elif message.startswith("Could not connect"):
             outcome.unreachable = message
-    return outcomes
+    return outcome
 
 
 def summary(outcomes: dict[str, HostOutcome]) -> str:
@@ -61,22 +71,43 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
             lines.append(f"    {host}: NOT REACHED, {outcome.unreachable}")
         elif outcome.failed_at:
             lines.append(f"    {host}: FAILED at '{outcome.failed_at}' ({outcome.changed} changed before)")
-        elif outcome.changed or outcome.unchanged:
+        elif outcome.exit_status != 0:
+            lines.append(f"    {host}: FAILED, pyinfra exited {outcome.exit_status} ({outcome.changed} changed)")
+        else:
             lines.append(f"    {host}: converged, {outcome.changed} changed, {outcome.unchanged} unchanged")
     return "\n".join(lines)
 
 
+def _deploy_one(host: str, inventory: str, options: list[str]) -> tuple[HostOutcome, str]:
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "pyinfra"), "-y", "--limit", host, inventory, "deploy.py", *options],
+        cwd=PROJECT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )
+    output = run.stdout + run.stderr
+    outcome = read_outcome(host, output.splitlines())
+    outcome.exit_status = run.returncode
+    return outcome, output
+
+
 def main(argv: list[str]) -> int:
-    command = [str(Path(sys.executable).parent / "pyinfra"), *argv]
-    with subprocess.Popen(command, cwd=PROJECT, stderr=subprocess.PIPE, text=True) as pyinfra:
-        seen = []
-        for line in pyinfra.stderr:
-            sys.stderr.write(line)
-            seen.append(line)
-    outcomes = read_outcomes(seen)
-    if outcomes:
-        print(summary(outcomes), file=sys.stderr)
-    return pyinfra.returncode
+    parser = argparse.ArgumentParser(description="Deploy every host in its own pyinfra process.")
+    parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
+    args, options = parser.parse_known_args(argv)
+    with ctx_state.use(State()):
+        inventory = make_inventory(args.inventory, cwd=str(PROJECT))
+    try:
+        validate_inventory(inventory, PROJECT)
+    except SettingsError as error:
+        print(f"--> pyinfra error: {error}", file=sys.stderr)
+        return 1
+    hosts = [host.name for host in inventory]
+    outcomes = {}
+    with ThreadPoolExecutor(max_workers=max(len(hosts), 1)) as pool:
+        for host, (outcome, output) in zip(hosts, pool.map(lambda name: _deploy_one(name, args.inventory, options), hosts)):
+            print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr, flush=True)
+            outcomes[host] = outcome
+    print(summary(outcomes), file=sys.stderr)
+    return 0 if all(outcome.exit_status == 0 for outcome in outcomes.values()) else 1
 
 
 if __name__ == "__main__":

@@ -1,25 +1,35 @@
-"""The deploy's per-host summary, read from pyinfra's progress lines."""
+"""The deploy's per-host summary, read from each host's own pyinfra run."""
 
-from apache_wsgi_deploy.summary import read_outcomes, summary
+from apache_wsgi_deploy.summary import HostOutcome, read_outcome, summary
 
-PROGRESS = """--> Connecting to hosts...
+CONVERGED = """--> Connecting to hosts...
     [web1] Connected
-    [w2]   Connected
-    [gone] Could not connect ([Errno None] Unable to connect to port 22 on 10.0.0.9)
 --> Starting operation: Packages | Apache, mod_wsgi and venv are installed
     [web1] No changes
-    [w2]   No changes
 --> Starting operation: Application | App code is in place, read-only for the daemon
     [web1] Success
-    [w2]   Error: executed 0 commands
+    [web1] Error-free output of a command is not an outcome line
 --> Starting operation: Site | VirtualHosts are rendered
     [web1] Success
-""".splitlines(keepends=True)
+""".splitlines()
+FAILED = """--> Starting operation: Packages | Apache, mod_wsgi and venv are installed
+    [w2]   No changes
+--> Starting operation: Application | App code is in place, read-only for the daemon
+    [w2]   Error: executed 0 commands
+""".splitlines()
+UNREACHABLE = ["    [gone] Could not connect ([Errno None] Unable to connect to port 22 on 10.0.0.9)"]
 
 
 def test_each_host_gets_one_line():
-    assert summary(read_outcomes(PROGRESS)).splitlines() == [
+    outcomes = {
+        "web1": read_outcome("web1", CONVERGED),
+        "w2": read_outcome("w2", FAILED),
+        "gone": read_outcome("gone", UNREACHABLE),
+        "crashed": HostOutcome(changed=3, exit_status=1),
+    }
+    assert summary(outcomes).splitlines() == [
         "--> Per host:",
+        "    crashed: FAILED, pyinfra exited 1 (3 changed)",
         "    gone: NOT REACHED, Could not connect ([Errno None] Unable to connect to port 22 on 10.0.0.9)",
         "    w2: FAILED at 'Application | App code is in place, read-only for the daemon' (0 changed before)",
         "    web1: converged, 2 changed, 1 unchanged",
