@@ -130,33 +130,33 @@ def app(settings: Settings):
     )
 
 
+def _server_conf(conf: str, rendered: str, enabled: str, **variables) -> list:
+    """conf-available/<conf>.conf from templates/<conf>.conf.j2, and its link in conf-enabled."""
+    written = files.template(
+        name=rendered,
+        src=str(TEMPLATES / f"{conf}.conf.j2"),
+        dest=f"/etc/apache2/conf-available/{conf}.conf",
+        **ROOT_OWNED,
+        mode="644",
+        **variables,
+    )
+    return [written, apache.conf(name=enabled, conf=conf)]
+
+
 @deploy("Apache")
 def apache_config(settings: Settings):
     """Server-wide: the modules every site needs, daemon-mode-only WSGI, hardening."""
     modules = apache.modules(name="Modules the site uses are enabled", modules=APACHE_MODULES)
     unused = apache.modules(name="Modules no site needs are disabled", modules=UNUSED_MODULES, enabled=False)
-    daemon_only_file = files.template(
-        name="Embedded mode is off",
-        src=str(TEMPLATES / f"{DAEMON_ONLY_CONF}.conf.j2"),
-        dest=f"/etc/apache2/conf-available/{DAEMON_ONLY_CONF}.conf",
-        **ROOT_OWNED,
-        mode="644",
+    daemon_only = _server_conf(DAEMON_ONLY_CONF, "Embedded mode is off", "Embedded mode off is enabled")
+    hardening = _server_conf(
+        HARDENING_CONF, "Server-wide hardening is rendered", "Server-wide hardening is enabled", s=settings
     )
-    daemon_only = apache.conf(name="Embedded mode off is enabled", conf=DAEMON_ONLY_CONF)
-    hardening_file = files.template(
-        name="Server-wide hardening is rendered",
-        src=str(TEMPLATES / f"{HARDENING_CONF}.conf.j2"),
-        dest=f"/etc/apache2/conf-available/{HARDENING_CONF}.conf",
-        **ROOT_OWNED,
-        mode="644",
-        s=settings,
-    )
-    hardening = apache.conf(name="Server-wide hardening is enabled", conf=HARDENING_CONF)
     # Loaded after ours (conf-enabled is read in name order), it would win.
     debian_security = apache.conf(
         name="Debian's security.conf gives way to ours", conf=DEBIAN_SECURITY_CONF, enabled=False
     )
-    return [modules, unused, daemon_only_file, daemon_only, hardening_file, hardening, debian_security]
+    return [modules, unused, *daemon_only, *hardening, debian_security]
 
 
 @deploy("TLS")
@@ -234,15 +234,9 @@ def _acme_certificate(settings: Settings) -> list:
         **ROOT_OWNED,
         mode="755",
     )
-    challenge_file = files.template(
-        name="Port 80 answers ACME challenges",
-        src=str(TEMPLATES / f"{ACME_CHALLENGE_CONF}.conf.j2"),
-        dest=f"/etc/apache2/conf-available/{ACME_CHALLENGE_CONF}.conf",
-        **ROOT_OWNED,
-        mode="644",
-        webroot=ACME_WEBROOT,
+    challenge = _server_conf(
+        ACME_CHALLENGE_CONF, "Port 80 answers ACME challenges", "ACME challenges are served", webroot=ACME_WEBROOT
     )
-    challenge = apache.conf(name="ACME challenges are served", conf=ACME_CHALLENGE_CONF)
     files.put(
         name="Renewals reload Apache gracefully",
         src=StringIO(RENEWAL_HOOK_SCRIPT),
@@ -265,7 +259,7 @@ def _acme_certificate(settings: Settings) -> list:
         running=True,
         enabled=True,
     )
-    return [challenge_file, challenge, issued]
+    return [*challenge, issued]
 
 
 def ocsp_stapling(settings: Settings) -> bool:
