@@ -18,8 +18,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apache_wsgi_deploy.pyinfra_output import host_message
-
 PROJECT = Path(__file__).resolve().parent.parent
 MATCHES, DRIFTED, FAILED = 0, 2, 1
 
@@ -35,15 +33,18 @@ def diffs_by_host(stderr: str) -> dict[str, list[str]]:
     diffs: dict[str, list[str]] = {}
     current = None
     for line in stderr.splitlines():
-        parsed = host_message(line)
-        if parsed:
-            host, message = parsed
+        stripped = line.strip()
+        if stripped.startswith("[") and "] " in stripped:
+            host, _, message = stripped[1:].partition("] ")
+            message = message.strip()  # pyinfra pads short host names
             current = host if message.startswith("Will ") else None
             if current:
                 diffs.setdefault(host, []).append(message)
         elif current and line.startswith("      "):
             diffs[current].append(line[6:])
-        elif line.strip():
+        elif not stripped:
+            continue
+        else:
             current = None
     return diffs
 
@@ -108,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
 def connections(stderr: str) -> tuple[set[str], dict[str, str]]:
     """Hosts pyinfra reached ('[host] Connected') and those it could not, with its reason."""
     connected, unreachable = set(), {}
-    for host, message in filter(None, map(host_message, stderr.splitlines())):
+    for line in stderr.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("["):
+            continue
+        host, _, message = stripped[1:].partition("] ")
+        message = message.strip()  # pyinfra pads short host names
         if message == "Connected":
             connected.add(host)
         elif message.startswith("Could not connect"):

@@ -25,7 +25,6 @@ from pyinfra.api import State
 from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
-from apache_wsgi_deploy.pyinfra_output import host_message
 from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -51,10 +50,9 @@ def read_outcome(host: str, lines) -> HostOutcome:
         if stripped.startswith(OPERATION_START):
             operation = stripped[len(OPERATION_START):].strip()
             continue
-        parsed = host_message(line)
-        if parsed is None or parsed[0] != host:
+        if not stripped.startswith(f"[{host}]"):
             continue
-        message = parsed[1]
+        message = stripped[len(host) + 2:].strip()  # pyinfra pads short host names
         if message == "Success":
             outcome.changed += 1
         elif message == "No changes":

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 import testhost
-from apache_wsgi_deploy.probe import Probe
 
 PROJECT = Path(__file__).resolve().parents[2]
 FLEET = "awd-e2e"
@@ -147,9 +146,3 @@ def poll(condition, deadline_seconds: float, what: str):
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {deadline_seconds} s: {what}")
         time.sleep(0.2)
-
-
-def probe(fleet) -> Probe:
-    """Where the inventory tells the verification suite to reach the fleet's first host."""
-    _, data = fleet.hosts[0].inventory_entry()
-    return Probe(data["verify_address"], data["verify_http_port"], data["verify_https_port"], data["verify_ca_bundle"])

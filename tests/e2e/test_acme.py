@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 
 import testhost
+from apache_wsgi_deploy.probe import Probe
 from testhost.acme import AcmeServer
 from testhost.fleet import STATE
-from tests.e2e.conftest import Fleet, LoadLoop, poll, probe
+from tests.e2e.conftest import Fleet, LoadLoop, poll
 
 FLEET = "awd-acme"
 CERTIFICATE_OP = "Certificate from the ACME CA covers every name"
@@ -49,6 +50,11 @@ def acme_fleet(pebble):
 def names(test_host) -> list[str]:
     """The server name, then two aliases the tests add later."""
     return [test_host.server_name, f"www.{test_host.server_name}", f"api.{test_host.server_name}"]
+
+
+def probe(fleet) -> Probe:
+    _, data = fleet.hosts[0].inventory_entry()
+    return Probe(data["verify_address"], data["verify_http_port"], data["verify_https_port"], data["verify_ca_bundle"])
 
 
 def serial(fleet, name=None) -> int:

@@ -6,11 +6,16 @@ drift correction, a configtest failure that must not take the site down, bad set
 import pytest
 
 from apache_wsgi_deploy.probe import Probe
-from tests.e2e.conftest import probe
 
 SITE = "/etc/apache2/sites-available/flaskapp.conf"
 # Apache logs this line on every graceful restart (a reload).
 GRACEFUL = "AH00493"
+
+
+def probe(fleet) -> Probe:
+    """Where the inventory tells the verification suite to reach the first host."""
+    _, data = fleet.hosts[0].inventory_entry()
+    return Probe(data["verify_address"], data["verify_http_port"], data["verify_https_port"], data["verify_ca_bundle"])
 
 
 def reloads(fleet) -> int:

@@ -10,7 +10,8 @@ import pytest
 
 import testhost
 from testhost.podman import podman
-from tests.e2e.conftest import PROJECT, Fleet, poll, probe
+from tests.e2e.conftest import PROJECT, Fleet, poll
+from tests.e2e.test_deploy import probe
 
 FLEET = "awd-pair"
 
