@@ -23,7 +23,6 @@ from pathlib import Path
 
 from pyinfra.api import State
 from pyinfra.context import ctx_state
-from pyinfra_cli.inventory import make_inventory
 
 from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 
@@ -93,6 +92,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Deploy every host in its own pyinfra process.")
     parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
     args, options = parser.parse_known_args(argv)
+    # pyinfra_cli patches ssl (gevent) when imported: only the command itself pays for it.
+    from pyinfra_cli.inventory import make_inventory
+
     with ctx_state.use(State()):
         inventory = make_inventory(args.inventory, cwd=str(PROJECT))
     try:
