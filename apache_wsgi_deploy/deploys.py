@@ -132,7 +132,7 @@ def app(settings: Settings):
 
 def _server_conf(conf: str, rendered: str, enabled: str, **variables) -> list:
     """conf-available/<conf>.conf from templates/<conf>.conf.j2, and its link in conf-enabled."""
-    written = files.template(
+    written = apache.config_template(
         name=rendered,
         src=str(TEMPLATES / f"{conf}.conf.j2"),
         dest=f"/etc/apache2/conf-available/{conf}.conf",
@@ -281,7 +281,7 @@ def ocsp_stapling(settings: Settings) -> bool:
 
 @deploy("Site")
 def site(settings: Settings):
-    vhosts = files.template(
+    vhosts = apache.config_template(
         name="VirtualHosts are rendered",
         src=str(TEMPLATES / "site.conf.j2"),
         dest=f"/etc/apache2/sites-available/{settings.app_name}.conf",

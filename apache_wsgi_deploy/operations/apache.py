@@ -1,18 +1,55 @@
 """
 Manage Apache on Debian/Ubuntu: modules, sites and conf snippets through a2en*/a2dis*,
-run only when the ApacheLinks fact shows a difference, and a configtest guard.
+run only when the ApacheLinks fact shows a difference, config files it reads, and a
+reload guarded by its configtest.
+
+A failed configtest must not leave the failing files in place for Apache's next start:
+config_template(), site() and conf() keep a copy of each file or link as it was before
+their first change since Apache's last reload, and reload() puts those copies back when
+the test fails. (Testing before switching would need a second, rewritten tree: every Include in
+Debian's apache2.conf is relative to /etc/apache2.)
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+import shlex
 
 from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
+from pyinfra.operations import files
 
 from apache_wsgi_deploy.facts.apache import APACHE_DIR, ApacheLinks
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Files and links as they were before the changes since Apache's last reload, at the
+# same path below this folder; "<path>.absent" marks one that did not exist. Emptied by
+# every reload, failed or not.
+PREVIOUS_DIR = "/var/lib/apache-wsgi-deploy/apache-config-before"
+ABSENT = ".absent"
+
+
+def keep_previous(path: str) -> StringCommand:
+    """Copy `path` (file or link) aside, unless it changed already since the last reload."""
+    copy = shlex.quote(f"{PREVIOUS_DIR}{path}")
+    absent = shlex.quote(f"{PREVIOUS_DIR}{path}{ABSENT}")
+    path = shlex.quote(path)
+    return StringCommand(
+        f"[ -e {copy} ] || [ -L {copy} ] || [ -e {absent} ] || {{ mkdir -p \"$(dirname {copy})\" && "
+        f"if [ -e {path} ] || [ -L {path} ]; then cp -a {path} {copy}; else touch {absent}; fi; }}"
+    )
+
+
+def restore_previous() -> str:
+    """Shell that puts back every kept copy (or removes what did not exist), then forgets them."""
+    return (
+        f"if [ -d {PREVIOUS_DIR} ]; then (cd {PREVIOUS_DIR} && find . ! -type d -printf '%P\\n' |"
+        ' while IFS= read -r kept; do case "$kept" in'
+        f' *{ABSENT}) rm -f "/${{kept%{ABSENT}}}" ;;'
+        ' *) rm -f "/$kept" && cp -a "$kept" "/$kept" ;;'
+        f" esac; done) && rm -rf {PREVIOUS_DIR}; fi"
+    )
 
 
 def _check_name(what: str, name: str) -> None:
@@ -67,6 +104,7 @@ def _link(kind: str, name: str, enabled: bool):
         if current in wanted:
             host.noop(f"{kind} {name} is enabled")
             return
+        yield keep_previous(enabled_path)
         if current is not None:
             # A plain file or a link elsewhere: replace it with a2ensite's own link.
             yield StringCommand("rm", "-f", QuoteString(enabled_path))
@@ -74,6 +112,7 @@ def _link(kind: str, name: str, enabled: bool):
     elif known and current is None:
         host.noop(f"{kind} {name} is disabled")
     else:
+        yield keep_previous(enabled_path)
         yield StringCommand("rm", "-f", QuoteString(enabled_path))
 
 
@@ -111,15 +150,45 @@ def conf(conf: str, enabled: bool = True):
     yield from _link("conf", conf, enabled)
 
 
+@operation()
+def config_template(src: str, dest: str, user: str, group: str, mode: str, **data):
+    """
+    Render a file Apache reads, as ``files.template``, keeping the version it replaces.
+
+    + src: Jinja2 template on the control machine
+    + dest: the file under /etc/apache2
+    + user, group, mode: its owner and permissions
+    + data: the template's variables
+
+    Before its first change since Apache's last reload, the file as it was (or the fact
+    that it did not exist) is kept for ``reload`` to put back should its configtest fail.
+
+    **Example:**
+
+    .. code:: python
+
+        apache.config_template(src="templates/site.conf.j2",
+                               dest="/etc/apache2/sites-available/app.conf",
+                               user="root", group="root", mode="644", s=settings)
+    """
+    if not posixpath.isabs(dest) or posixpath.normpath(dest) != dest:
+        raise OperationValueError(f"config_template needs a normalised absolute path: {dest!r}")
+    commands = list(files.template._inner(src=src, dest=dest, user=user, group=group, mode=mode, **data))
+    if commands:
+        yield keep_previous(dest)
+        yield from commands
+
+
 @operation(is_idempotent=False)
 def reload():
     """
     Reload Apache gracefully, only after ``apache2ctl configtest`` passed.
 
     Both commands live in one operation so no reload can run untested: a failed test
-    stops the host's deploy with Apache's own message, and the running server keeps
-    serving its previous configuration. Starts Apache if it is stopped. Use it as a
-    handler, under ``_if=any_changed(...)``.
+    stops the host's deploy with Apache's own message, undoes the config changes made
+    since the last reload (see ``config_template``), and the running server keeps serving its previous
+    configuration. Starts Apache if it is stopped. Use it as a handler, under
+    ``_if=any_changed(...)``.
 
     **Example:**
 
@@ -127,5 +196,7 @@ def reload():
 
         apache.reload(name="Reload Apache", _if=any_changed(vhost, certificate))
     """
-    yield "apache2ctl configtest"
+    restored = "apache-wsgi-deploy: configtest failed; its config changes are undone"
+    yield f"apache2ctl configtest || {{ {restore_previous()}; echo {shlex.quote(restored)} >&2; exit 1; }}"
     yield "systemctl reload-or-restart apache2.service"
+    yield f"rm -rf {PREVIOUS_DIR}"

@@ -90,17 +90,22 @@ def test_failed_configtest_stops_the_deploy_and_the_site_keeps_serving(deployed)
         failed = result.stderr.split("--> Starting operation: ")[-1]
         assert failed.startswith("Apache service | Apache reloads after its configtest passed")
         assert "Invalid command 'ThisIsNotADirective'" in failed
+        assert "its config changes are undone" in failed
         assert reloads(deployed) == reloads_before
+        # Neither the vhost it wrote nor the link it made is left for Apache's next start.
+        assert deployed.sudo(f"cat {SITE}").stdout == drifted
+        assert "flaskapp.conf" not in deployed.sudo("ls /etc/apache2/sites-enabled").stdout.split()
         test_host = deployed.hosts[0]
         response = probe(deployed).get("https", test_host.server_name, "/")
         assert (response.status_code, response.text) == (200, "Good!")
     finally:
         deployed.sudo("rm -f /etc/apache2/conf-enabled/zz-planted.conf")
 
-    # Once the cause is gone, a rerun converges: the vhost is already restored on disk,
-    # but the reload it needed never happened, so it must happen now.
+    # Once the cause is gone, a rerun converges.
     result = deployed.deploy()
     assert result.returncode == 0, result.stderr[-4000:]
+    assert "VirtualHosts are rendered" in result.changed
+    assert "Site is enabled" in result.changed
     assert "Apache reloads after its configtest passed" in result.changed
     assert_verified(deployed)
 
