@@ -11,10 +11,25 @@ from __future__ import annotations
 import socket
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 from cryptography import x509
 from requests.adapters import HTTPAdapter
+from sslyze import (
+    CertificateInfoExtraArgument,
+    Scanner,
+    ScanCommandsExtraArguments,
+    ServerNetworkLocation,
+    ServerScanRequest,
+)
+from sslyze.mozilla_tls_profile.tls_config_checker import (
+    SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
+    MozillaTlsConfiguration,
+    ServerNotCompliantWithTlsConfiguration,
+    TlsConfigurationEnum,
+    check_server_against_tls_configuration,
+)
 
 TIMEOUT = 10
 
@@ -66,3 +81,26 @@ class Probe:
         with socket.create_connection((self.address or name, self.https_port), timeout=TIMEOUT) as raw:
             with context.wrap_socket(raw, server_hostname=name) as tls:
                 return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+
+    def mozilla_intermediate_issues(self, name: str) -> dict[str, str]:
+        """sslyze's scan of the HTTPS port for name against Mozilla's intermediate profile:
+        protocol versions, cipher suites, curves, certificate, known TLS vulnerabilities.
+        Returns {check: what is wrong}, empty when the server complies."""
+        extra = ScanCommandsExtraArguments(
+            certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(self.ca_bundle))
+        ) if self.ca_bundle else None
+        request = ServerScanRequest(
+            server_location=ServerNetworkLocation(hostname=name, port=self.https_port, ip_address=self.address),
+            scan_commands=SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
+            scan_commands_extra_arguments=extra or ScanCommandsExtraArguments(),
+        )
+        scanner = Scanner()
+        scanner.queue_scans([request])
+        (result,) = scanner.get_results()
+        try:
+            check_server_against_tls_configuration(
+                result, MozillaTlsConfiguration.get(TlsConfigurationEnum.MOZILLA_INTERMEDIATE)
+            )
+        except ServerNotCompliantWithTlsConfiguration as error:
+            return error.issues
+        return {}

@@ -109,6 +109,9 @@ class AcmeServer:
             "httpPort": 80,
             "tlsPort": 443,
             "ocspResponderURL": "",
+            # Let's Encrypt's 90 days, not Pebble's 5 years: the TLS scan holds
+            # certificates to Mozilla's 366-day maximum.
+            "certificateValidityPeriod": 90 * 24 * 3600,
             "externalAccountBindingRequired": False,
         }}))
         pebble, pebble_log = self._spawn(

@@ -154,16 +154,22 @@ def test_selfsigned_certificate_is_made_once_and_names_the_host(deployed, tmp_pa
     assert_verified(deployed)
 
 
-def test_verification_suite_fails_where_hardening_was_broken(deployed):
+def test_verification_suite_fails_where_hardening_or_tls_was_broken(deployed):
     deployed.sudo("sed -i 's/^ServerTokens Prod/ServerTokens Full/; s/^TraceEnable Off/TraceEnable On/'"
-                  " /etc/apache2/conf-available/hardening.conf && systemctl reload apache2")
+                  " /etc/apache2/conf-available/hardening.conf")
+    # TLS 1.0 and 1.1 and CBC suites back, as on a server configured from an old guide.
+    deployed.sudo("sed -i 's/^ *SSLProtocol .*/SSLProtocol all/; s/^ *SSLCipherSuite .*/SSLCipherSuite ALL:@SECLEVEL=0/'"
+                  f" {SITE} && systemctl reload apache2")
     try:
         result = deployed.verify("-v")
         assert result.returncode != 0
         host = deployed.hosts[0].alias
         assert f"test_server_header_says_only_what_server_tokens_allows[{host}] FAILED" in result.stdout
         assert f"test_trace_is_refused_without_a_signature[{host}] FAILED" in result.stdout
+        assert f"test_tls_meets_mozilla_intermediate_profile[{host}] FAILED" in result.stdout
+        assert "tls_versions: TLS versions" in result.stdout
     finally:
         result = deployed.deploy()
     assert "Server-wide hardening is rendered" in result.changed
+    assert "VirtualHosts are rendered" in result.changed
     assert_verified(deployed)
