@@ -103,11 +103,13 @@ def deployed(fleet, first_deploy):
 
 @dataclass
 class LoadLoop:
-    """Sends requests back to back in a thread while a `with` block runs, counting those
-    that fail (an exception or a status other than expected); bounded in count and time."""
+    """Clients sending requests back to back, each in a thread, while a `with` block runs,
+    counting those that fail (an exception or a status other than expected); bounded in
+    count and time."""
 
     send: callable
     expected_status: int = 200
+    clients: int = 1
     max_requests: int = 5000
     max_seconds: float = 90
     sent: int = 0
@@ -115,8 +117,11 @@ class LoadLoop:
 
     def _run(self, stop: threading.Event) -> None:
         deadline = time.monotonic() + self.max_seconds
-        while not stop.is_set() and self.sent < self.max_requests and time.monotonic() < deadline:
-            self.sent += 1
+        while not stop.is_set() and time.monotonic() < deadline:
+            with self._lock:
+                if self.sent >= self.max_requests:
+                    return
+                self.sent += 1
             try:
                 status = self.send().status_code
             except Exception as error:  # a refused or reset connection is what we count
@@ -126,14 +131,19 @@ class LoadLoop:
                 self.failures.append(f"HTTP {status}")
 
     def __enter__(self) -> "LoadLoop":
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, args=(self._stop,), daemon=True) for _ in range(self.clients)
+        ]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
 
 
 def poll(condition, deadline_seconds: float, what: str):

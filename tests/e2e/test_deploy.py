@@ -3,9 +3,16 @@ The deploy's life on a fresh test host: first deploy, verification, no-change re
 drift correction, a configtest failure that must not take the site down, bad settings.
 """
 
+import shutil
+from collections import Counter
+from pathlib import Path
+
 import pytest
 
 from apache_wsgi_deploy.probe import Probe
+from tests.e2e.conftest import LoadLoop, poll
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 SITE = "/etc/apache2/sites-available/flaskapp.conf"
 # Apache logs this line on every graceful restart (a reload).
@@ -79,10 +86,41 @@ def test_drift_is_corrected(deployed, drift):
     assert_verified(deployed)
 
 
+def test_app_update_under_load_loses_no_request(deployed, tmp_path):
+    """New code restarts only the daemon processes (the .wsgi file's mtime): requests
+    already queued for them are retried by mod_wsgi, none fails."""
+    new_app = tmp_path / "app"
+    shutil.copytree(PROJECT / "app", new_app)
+    (new_app / "app.py").write_text((new_app / "app.py").read_text().replace('"Good!"', '"Better!"'))
+    name = deployed.hosts[0].server_name
+    bodies = Counter()
+
+    def send():
+        response = probe(deployed).get("https", name, "/")
+        bodies[response.text] += 1
+        return response
+
+    with LoadLoop(send, clients=4) as load:
+        poll(lambda: load.sent > 20, 30, "load is flowing")
+        result = deployed.deploy("--data", f"app_source={new_app}")
+        poll(lambda: bodies["Better!"] >= 20, 30, "the new code answers")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Daemon processes pick up new code" in result.changed
+    assert "Apache reloads after its configtest passed" not in result.changed
+    print(f"app update under load: {load.sent} requests, {len(load.failures)} failed, bodies {dict(bodies)}")
+    assert load.failures == []
+
+    result = deployed.deploy()
+    assert "App code is in place, read-only for the daemon" in result.changed
+    assert_verified(deployed)
+
+
 def test_failed_configtest_stops_the_deploy_and_the_site_keeps_serving(deployed):
     reloads_before = reloads(deployed)
     deployed.sudo("echo ThisIsNotADirective > /etc/apache2/conf-enabled/zz-planted.conf")
     deployed.sudo(f"sed -i 's/Strict-Transport-Security/X-Drift/' {SITE}")
+    deployed.sudo("rm /etc/apache2/sites-enabled/flaskapp.conf")
+    drifted = deployed.sudo(f"cat {SITE}").stdout
     try:
         result = deployed.deploy()
         assert result.returncode != 0
