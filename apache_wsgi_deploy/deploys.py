@@ -15,6 +15,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
+from pyinfra.facts.hardware import Cpus
 from pyinfra.facts.server import Home
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
@@ -38,6 +39,7 @@ APACHE_MODULES = ["alias", "headers", "socache_shmcb", "ssl", "wsgi"]
 UNUSED_MODULES = ["cgi", "cgid", "dav", "dav_fs", "include"]
 DAEMON_ONLY_CONF = "wsgi-daemon-only"
 HARDENING_CONF = "hardening"
+PERFORMANCE_CONF = "performance"
 # Debian's: ServerTokens OS, ServerSignature On, TraceEnable Off. Ours replaces it.
 DEBIAN_SECURITY_CONF = "security"
 ACME_CHALLENGE_CONF = "acme-challenge"
@@ -145,18 +147,23 @@ def _server_conf(conf: str, rendered: str, enabled: str, **variables) -> list:
 
 @deploy("Apache")
 def apache_config(settings: Settings):
-    """Server-wide: the modules every site needs, daemon-mode-only WSGI, hardening."""
-    modules = apache.modules(name="Modules the site uses are enabled", modules=APACHE_MODULES)
+    """Server-wide: the modules every site needs, daemon-mode-only WSGI, hardening, keep-alive."""
+    modules = apache.modules(
+        name="Modules the site uses are enabled", modules=APACHE_MODULES + (["http2"] if settings.http2 else [])
+    )
     unused = apache.modules(name="Modules no site needs are disabled", modules=UNUSED_MODULES, enabled=False)
     daemon_only = _server_conf(DAEMON_ONLY_CONF, "Embedded mode is off", "Embedded mode off is enabled")
     hardening = _server_conf(
         HARDENING_CONF, "Server-wide hardening is rendered", "Server-wide hardening is enabled", s=settings
     )
+    performance = _server_conf(
+        PERFORMANCE_CONF, "Keep-alive settings are rendered", "Keep-alive settings are enabled", s=settings
+    )
     # Loaded after ours (conf-enabled is read in name order), it would win.
     debian_security = apache.conf(
         name="Debian's security.conf gives way to ours", conf=DEBIAN_SECURITY_CONF, enabled=False
     )
-    return [modules, unused, *daemon_only, *hardening, debian_security]
+    return [modules, unused, *daemon_only, *hardening, *performance, debian_security]
 
 
 @deploy("TLS")
@@ -279,6 +286,11 @@ def ocsp_stapling(settings: Settings) -> bool:
     return False
 
 
+def daemon_processes(settings: Settings) -> int:
+    """The host's CPU count is asked for only when the setting is "auto"."""
+    return settings.daemon_processes(host.get_fact(Cpus) if settings.wsgi_processes == "auto" else 0)
+
+
 @deploy("Site")
 def site(settings: Settings):
     vhosts = apache.config_template(
@@ -289,6 +301,7 @@ def site(settings: Settings):
         mode="644",
         s=settings,
         ocsp_stapling=ocsp_stapling(settings),
+        processes=daemon_processes(settings),
     )
     enabled = apache.site(name="Site is enabled", site=settings.app_name)
     default = apache.site(name="Stock site is disabled", site="000-default", enabled=False)

@@ -77,10 +77,24 @@ class Probe:
 
     def served_certificate(self, name: str) -> x509.Certificate:
         """The leaf certificate a TLS handshake for name presents, verified like get()'s."""
+        with self._handshake(name) as tls:
+            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+
+    def negotiated_protocol(self, name: str) -> str | None:
+        """The application protocol (ALPN) the server picks when a client offers h2 and http/1.1."""
+        with self._handshake(name, alpn=["h2", "http/1.1"]) as tls:
+            return tls.selected_alpn_protocol()
+
+    def _handshake(self, name: str, alpn: list[str] | None = None) -> ssl.SSLSocket:
         context = ssl.create_default_context(cafile=self.ca_bundle)
-        with socket.create_connection((self.address or name, self.https_port), timeout=TIMEOUT) as raw:
-            with context.wrap_socket(raw, server_hostname=name) as tls:
-                return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+        if alpn:
+            context.set_alpn_protocols(alpn)
+        raw = socket.create_connection((self.address or name, self.https_port), timeout=TIMEOUT)
+        try:
+            return context.wrap_socket(raw, server_hostname=name)
+        except BaseException:
+            raw.close()
+            raise
 
     def mozilla_intermediate_issues(self, name: str) -> dict[str, str]:
         """sslyze's scan of the HTTPS port for name against Mozilla's intermediate profile:

@@ -111,6 +111,18 @@ def _boolean(value: Any) -> bool:
     return value
 
 
+def _auto_or(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def validate(value: Any) -> Any:
+        if value == "auto":
+            return value
+        try:
+            return validator(value)
+        except _Invalid as error:
+            raise _Invalid(f'"auto" or {error}') from None
+
+    return validate
+
+
 def _optional(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def validate(value: Any) -> Any:
         if value is None:
@@ -152,8 +164,13 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "app_install_path": _app_install_path,
     "wsgi_user": _unix_name,
     "wsgi_group": _unix_name,
-    "wsgi_processes": _int_range(1, 64),
+    "wsgi_processes": _auto_or(_int_range(1, 64)),
     "wsgi_threads": _int_range(1, 256),
+    "wsgi_queue_timeout": _int_range(0, 3600),
+    "wsgi_request_timeout": _int_range(0, 3600),
+    "wsgi_graceful_timeout": _int_range(0, 3600),
+    "wsgi_inactivity_timeout": _int_range(0, 86400),
+    "wsgi_listen_backlog": _int_range(1, 65535),
     "hsts_max_age": _int_range(0, 2 * 365 * 24 * 3600),
     "log_dir": _absolute_path,
     "server_tokens": _choice("Prod", "Major", "Minor", "Minimal", "OS", "Full"),
@@ -163,6 +180,9 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "htaccess_overrides": _boolean,
     "request_body_limit": _int_range(0, 2**31 - 1),
     "request_timeout": _int_range(1, 3600),
+    "keepalive_timeout": _int_range(1, 300),
+    "keepalive_max_requests": _int_range(0, 1000000),
+    "http2": _boolean,
     "tls_certificate_source": _choice("acme", "files", "selfsigned"),
     "tls_certificate_file": _optional(_local_path),
     "tls_chain_file": _optional(_local_path),
@@ -225,8 +245,13 @@ class Settings:
     app_install_path: str
     wsgi_user: str
     wsgi_group: str
-    wsgi_processes: int
+    wsgi_processes: int | str
     wsgi_threads: int
+    wsgi_queue_timeout: int
+    wsgi_request_timeout: int
+    wsgi_graceful_timeout: int
+    wsgi_inactivity_timeout: int
+    wsgi_listen_backlog: int
     hsts_max_age: int
     log_dir: str
     server_tokens: str
@@ -236,6 +261,9 @@ class Settings:
     htaccess_overrides: bool
     request_body_limit: int
     request_timeout: int
+    keepalive_timeout: int
+    keepalive_max_requests: int
+    http2: bool
     tls_certificate_source: str
     tls_certificate_file: str
     tls_chain_file: str
@@ -284,6 +312,12 @@ class Settings:
         return [self.server_name, *self.server_aliases]
 
     # Derived values: one place, so templates and tests agree.
+
+    def daemon_processes(self, cpu_count: int) -> int:
+        """wsgi_processes, with "auto" as one per CPU of the host (1 to 64)."""
+        if self.wsgi_processes == "auto":
+            return min(max(cpu_count, 1), 64)
+        return self.wsgi_processes
 
     @property
     def wsgi_script(self) -> str:

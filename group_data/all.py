@@ -12,8 +12,14 @@ app_source = "app"  # folder on the control machine with the WSGI app (app.py) a
 app_install_path = "/srv/flaskapp"  # where code, venv and .wsgi live on the host: never under a DocumentRoot
 wsgi_user = "www-data"  # user the mod_wsgi daemon processes run as (must not own the code)
 wsgi_group = "www-data"  # group the mod_wsgi daemon processes run as
-wsgi_processes = 2  # mod_wsgi daemon processes (one per core is a good start)
-wsgi_threads = 15  # threads per daemon process (mod_wsgi's own default)
+# Figures: `python -m bench` on 2 cores (README "Benchmarks"), the sample app at 64 connections.
+wsgi_processes = "auto"  # daemon processes: "auto" is one per CPU of the host (1 process on 2 cores: 0.54x the requests/s of 2; the GIL lets one process use one core), or a number
+wsgi_threads = 15  # threads per daemon process (mod_wsgi's default): 4 or 15 serve a CPU-bound app alike (6.4k req/s either way), and threads are what waits on a database
+wsgi_queue_timeout = 45  # seconds a request may wait for a free daemon thread before it gets a 504, instead of piling up behind a stuck app (0: wait forever)
+wsgi_request_timeout = 60  # seconds a request may run before mod_wsgi restarts its daemon process to free the thread (0: never); matches request_timeout
+wsgi_graceful_timeout = 15  # seconds a daemon process restart (new code, a timeout) waits for running requests to finish
+wsgi_inactivity_timeout = 0  # seconds without requests before a daemon process restarts to release memory (0: never; a restart costs the next request a cold start)
+wsgi_listen_backlog = 100  # daemon socket's queue of requests waiting for a thread (mod_wsgi's default)
 
 # --- HTTP ---
 hsts_max_age = 31536000  # Strict-Transport-Security max-age in seconds: one year
@@ -27,6 +33,11 @@ directory_listings = False  # True allows Options Indexes: never for an app
 htaccess_overrides = False  # True allows .htaccess files (AllowOverride All); we configure everything centrally
 request_body_limit = 10485760  # LimitRequestBody in bytes (10 MiB; 0 = unlimited): larger requests get 413
 request_timeout = 60  # Apache's Timeout in seconds (Debian: 300): a slow client cannot hold a worker longer
+
+# --- Connections (server-wide; conf-available/performance.conf) ---
+keepalive_timeout = 5  # seconds an idle keep-alive connection stays open (Debian's); the event MPM holds it without a thread
+keepalive_max_requests = 0  # requests per keep-alive connection, 0 = unlimited: Debian's 100 made wrk see 518 connections closed under it in 28.5k requests at 64 connections (a client racing a close must retry)
+http2 = True  # HTTP/2 on the HTTPS vhost (Protocols h2 http/1.1, Mozilla's profile): browsers multiplex a page's requests on one connection
 
 # --- TLS ---
 # Where the certificate comes from:

@@ -92,6 +92,10 @@ HOSTILE = [
         ("wsgi_processes", 0, "from 1 to 64"),
         ("wsgi_processes", 65, "from 1 to 64"),
         ("wsgi_processes", "2", "from 1 to 64"),
+        ("wsgi_processes", "Auto", '"auto" or a whole number from 1 to 64'),
+        ("keepalive_max_requests", -1, "from 0 to 1000000"),
+        ("http2", "yes", "True or False"),
+        ("wsgi_queue_timeout", 1.5, "from 0 to 3600"),
         ("wsgi_processes", True, "from 1 to 64"),
         ("wsgi_threads", 2.5, "from 1 to 256"),
         ("hsts_max_age", -1, "from 0 to"),
@@ -174,3 +178,10 @@ def test_valid_overrides_are_kept():
     assert settings.server_aliases == ("example.com",)
     assert settings.wsgi_processes == 4
     assert settings.verify_address == "127.0.0.1"
+
+
+def test_auto_daemon_processes_follow_the_host_cpu_count():
+    assert validate().daemon_processes(cpu_count=6) == 6
+    assert validate().daemon_processes(cpu_count=0) == 1
+    assert validate().daemon_processes(cpu_count=512) == 64
+    assert validate(wsgi_processes=3).daemon_processes(cpu_count=6) == 3

@@ -12,11 +12,14 @@ from tests.unit.test_settings import FILES, validate
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
-def render(name, ocsp_stapling=False, **overrides):
+def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
     # The same environment pyinfra's files.template uses: undefined values fail loudly.
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     template = environment.from_string((TEMPLATES / name).read_text())
-    return template.render(s=validate(**overrides), ocsp_stapling=ocsp_stapling, webroot=ACME_WEBROOT)
+    settings = validate(**overrides)
+    return template.render(
+        s=settings, ocsp_stapling=ocsp_stapling, webroot=ACME_WEBROOT, processes=settings.daemon_processes(cpu_count)
+    )
 
 
 @pytest.fixture
@@ -58,7 +61,7 @@ def test_port_443_runs_the_app_in_daemon_mode(site):
     https = vhost(site, 443)
     assert re.search(
         r"WSGIDaemonProcess flaskapp user=www-data group=www-data processes=2 threads=15 "
-        r"python-home=/srv/flaskapp/venv home=/srv/flaskapp/app display-name=%\{GROUP\}\n",
+        r"python-home=/srv/flaskapp/venv home=/srv/flaskapp/app display-name=%\{GROUP\} ",
         https,
     )
     assert "WSGIProcessGroup flaskapp\n" in https
@@ -115,6 +118,29 @@ def test_settings_reach_the_template(site):
     assert "WSGIDaemonProcess shop user=www-data group=www-data processes=4 threads=8" in custom
     assert "max-age=600" in custom
     assert '"https://shop.example.org/$1"' in custom
+
+
+def test_daemon_processes_default_to_one_per_cpu_with_every_timeout():
+    daemon = next(line for line in render("site.conf.j2", cpu_count=8, **FILES).splitlines() if "WSGIDaemonProcess" in line)
+    assert " processes=8 threads=15 " in daemon
+    for option in ("queue-timeout=45", "request-timeout=60", "graceful-timeout=15", "inactivity-timeout=0",
+                   "listen-backlog=100"):
+        assert f" {option}" in daemon
+
+
+def test_http2_is_offered_on_https_only_and_can_be_turned_off(site):
+    assert "Protocols h2 http/1.1" in directives_text(vhost(site, 443))
+    assert "Protocols" not in vhost(site, 80)
+    assert "Protocols" not in render("site.conf.j2", http2=False, **FILES)
+
+
+def directives_text(block):
+    return "\n".join(line.strip() for line in block.splitlines() if not line.strip().startswith("#"))
+
+
+def test_keep_alive_settings_reach_the_performance_conf():
+    conf = render("performance.conf.j2", keepalive_timeout=3, keepalive_max_requests=500)
+    assert directives_text(conf).split() == ["KeepAlive", "On", "KeepAliveTimeout", "3", "MaxKeepAliveRequests", "500"]
 
 
 def test_wsgi_entry_point_logs_to_stderr_and_imports_the_app():

@@ -30,3 +30,8 @@ def test_hsts_on_not_found(target):
     response = target.probe.get("https", target.settings.server_name, f"/no-such-page-{uuid.uuid4().hex}")
     assert response.status_code == 404
     assert hsts_max_age(response) >= target.settings.hsts_max_age
+
+
+def test_http2_is_negotiated_as_configured(target):
+    expected = "h2" if target.settings.http2 else "http/1.1"
+    assert target.probe.negotiated_protocol(target.settings.server_name) == expected

@@ -55,7 +55,8 @@ def test_daemon_processes_run_as_the_configured_user(target):
     # display-name overwrites argv[0]; the rest of Apache's arguments follow it.
     display_name = f"(wsgi:{settings.app_name})"
     daemons = [process for process in target.host.process.filter() if process.args.startswith(display_name)]
-    assert len(daemons) == settings.wsgi_processes
+    cpu_count = int(target.host.check_output("getconf _NPROCESSORS_ONLN"))
+    assert len(daemons) == settings.daemon_processes(cpu_count)
     assert {daemon.user for daemon in daemons} == {settings.wsgi_user}
     assert {daemon.group for daemon in daemons} == {settings.wsgi_group}
 
