@@ -9,28 +9,12 @@ local Pebble. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import time
-from pathlib import Path
 
 import testhost
+from bench.hosts import pyinfra, write_inventory
 from testhost.acme import AcmeServer
 from testhost.fleet import STATE
-
-PROJECT = Path(__file__).resolve().parent.parent
-
-
-def _deploy(fleet: str) -> float:
-    started = time.monotonic()
-    run = subprocess.run(
-        [str(PROJECT / ".venv/bin/pyinfra"), "-y", "inventory.py", "deploy.py"],
-        cwd=PROJECT, env={**os.environ, "AWD_TESTHOST_FLEET": fleet}, capture_output=True, text=True,
-    )
-    if run.returncode != 0:
-        raise SystemExit(f"deploy to {fleet} failed:\n{run.stderr[-3000:]}")
-    return time.monotonic() - started
 
 
 def _acme_data(pebble: AcmeServer) -> dict:
@@ -55,8 +39,9 @@ def main() -> None:
             if source == "acme":
                 pebble.start()
                 pebble.point(hosts[0].server_name, hosts[0].address)
-            first = _deploy(fleet)
-            rerun = statistics.median(_deploy(fleet) for _ in range(reruns))
+            inventory = write_inventory(hosts, STATE / f"{fleet}-inventory.py")
+            first = pyinfra(inventory)
+            rerun = statistics.median(pyinfra(inventory) for _ in range(reruns))
             rows.append((source, first, rerun))
             testhost.down(fleet)
     finally:

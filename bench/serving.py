@@ -1,0 +1,203 @@
+"""
+How fast the deployed server answers, against the alternatives, on one test host: wrk
+(Debian's, keep-alive) runs on the host itself against each server in turn, at each
+concurrency, so every server meets the same machine and the same load generator.
+
+  apache-mod_wsgi   our deployment: Apache (event MPM) + mod_wsgi daemon mode
+  apache-static     Apache serving a file of the app's response size: the ceiling
+  gunicorn          the same app, gunicorn gthread, the same processes and threads
+  flask-dev         the same app under Flask's development server (threaded)
+  gunicorn-http     gunicorn again without TLS, for what TLS costs it (reference only)
+
+All but the last over HTTPS with the host's certificate: a server on the internet
+terminates TLS somewhere, and our deployment does it in Apache.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import statistics
+from dataclasses import asdict, dataclass
+
+from bench.hosts import sudo
+
+GUNICORN = "gunicorn==27.0.1"
+BENCH_VENV = "/opt/awd-bench"
+STATIC_DIR = "/var/lib/awd-bench"
+STATIC_URL = "/awd-bench-static.txt"
+# Only on a throwaway test host: a file served by Apache next to the app.
+STATIC_CONF = f"""Alias {STATIC_URL} {STATIC_DIR}/static.txt
+<Directory {STATIC_DIR}>
+    Require all granted
+</Directory>
+"""
+LATENCY_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+SERVICES = ("awd-bench-flask", "awd-bench-gunicorn", "awd-bench-gunicorn-http")
+
+
+# Counts the CPU time (clock ticks) of the processes whose command line matches
+# $PROCESSES, with what they reaped from exited children (Apache and gunicorn replace
+# their workers): fields 14-17 of /proc/<pid>/stat.
+CPU_TICKS = r"""cpu_ticks() {
+    total=0
+    for proc in /proc/[0-9]*; do
+        tr '\0' ' ' < $proc/cmdline 2>/dev/null | grep -Eq "$PROCESSES" || continue
+        total=$((total + $(awk '{print $14 + $15 + $16 + $17}' $proc/stat 2>/dev/null || echo 0)))
+    done
+    echo $total
+}"""
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    url: str
+    # Anchored regular expression for the command lines of the server's processes.
+    processes: str
+
+
+@dataclass
+class Run:
+    server: str
+    concurrency: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    # The server's CPU time per request (all its processes, wrk excluded).
+    cpu_us_per_request: float = 0.0
+
+
+def prepare(test_host, settings) -> list[Server]:
+    """Install wrk and gunicorn, start the alternatives; return the servers to measure."""
+    name, app_dir, venv = test_host.server_name, settings.app_code_dir, settings.venv
+    sudo(test_host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl netbase >/dev/null")
+    body = sudo(test_host, f"curl -sfk --resolve {name}:443:127.0.0.1 https://{name}/")
+    tls = f"{STATIC_DIR}/tls"
+    run_as_daemon_user = f"systemd-run -q --uid www-data --gid www-data -p WorkingDirectory={app_dir} --unit "
+    processes = settings.daemon_processes(int(sudo(test_host, "getconf _NPROCESSORS_ONLN")))
+    gunicorn = (
+        f"{BENCH_VENV}/bin/gunicorn --workers {processes} --threads {settings.wsgi_threads}"
+        " --worker-class gthread app:app"
+    )
+    commands = [
+        f"[ -x {BENCH_VENV}/bin/gunicorn ] || {{ /usr/bin/python3 -m venv {BENCH_VENV} &&"
+        f" {BENCH_VENV}/bin/pip install -q -r {app_dir}/requirements.txt {GUNICORN}; }}",
+        f"mkdir -p {STATIC_DIR}/tls && printf %s {shlex.quote(body)} > {STATIC_DIR}/static.txt",
+        # The alternatives run as the daemon user and read the certificate and key.
+        f"install -o www-data -m 600 {settings.certificate_path} {settings.key_path} {STATIC_DIR}/tls/",
+        f"printf %s {shlex.quote(STATIC_CONF)} > /etc/apache2/conf-enabled/zz-awd-bench.conf",
+        "apache2ctl configtest 2>/dev/null && systemctl reload apache2",
+        f"grep -q ' {name}$' /etc/hosts || echo '127.0.0.1 {name}' >> /etc/hosts",
+        f"systemctl stop {' '.join(SERVICES)} 2>/dev/null || true",
+        f"systemctl reset-failed {' '.join(SERVICES)} 2>/dev/null || true",
+        f"{run_as_daemon_user}awd-bench-flask {venv}/bin/python -m flask --app app run --host 127.0.0.1"
+        f" --port 8001 --cert {tls}/fullchain.pem --key {tls}/privkey.pem",
+        f"{run_as_daemon_user}awd-bench-gunicorn {gunicorn} --bind 127.0.0.1:8002"
+        f" --certfile {tls}/fullchain.pem --keyfile {tls}/privkey.pem",
+        f"{run_as_daemon_user}awd-bench-gunicorn-http {gunicorn} --bind 127.0.0.1:8003",
+    ]
+    for command in commands:
+        sudo(test_host, command)
+    apache = r"^(/usr/sbin/apache2|\(wsgi:)"
+    gunicorn_processes = f"^{BENCH_VENV}/bin/python3? {BENCH_VENV}/bin/gunicorn .*127\\.0\\.0\\.1:"
+    servers = [
+        Server("apache-mod_wsgi", f"https://{name}/", apache),
+        Server("apache-static", f"https://{name}{STATIC_URL}", apache),
+        Server("gunicorn", f"https://{name}:8002/", gunicorn_processes + "8002"),
+        Server("flask-dev", f"https://{name}:8001/", f"^{venv}/bin/python -m flask"),
+        Server("gunicorn-http", "http://127.0.0.1:8003/", gunicorn_processes + "8003"),
+    ]
+    for server in servers:
+        # Each answers the app's body before any load: a broken setup is no benchmark.
+        answer = sudo(test_host, f"for i in $(seq 50); do curl -sfk {server.url} && exit 0; sleep 0.2; done; exit 1")
+        if answer != body:
+            raise SystemExit(f"{server.name} at {server.url} answers {answer!r}, not the app's {body!r}")
+        if not sudo(test_host, f"ps -eo args= | grep -E {shlex.quote(server.processes)} || true"):
+            raise SystemExit(f"no process of {server.name} matches {server.processes!r}")
+    return servers
+
+
+def _milliseconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * LATENCY_UNITS[unit]
+
+
+def parse_wrk(server: str, concurrency: int, output: str) -> Run:
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Run(
+        server=server,
+        concurrency=concurrency,
+        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        p50_ms=_milliseconds(latency["50"]),
+        p99_ms=_milliseconds(latency["99"]),
+        requests=int(re.search(r"(\d+) requests in", output).group(1)),
+        errors=(sum(map(int, socket_errors.groups())) if socket_errors else 0)
+        + (int(non_2xx.group(1)) if non_2xx else 0),
+    )
+
+
+def _wrk(test_host, server: Server, concurrency: int, seconds: int) -> Run:
+    wrk = f"wrk -t{min(2, concurrency)} -c{concurrency} -d{seconds}s --timeout 5s --latency {server.url}"
+    output = sudo(
+        test_host,
+        f"{CPU_TICKS}\nPROCESSES={shlex.quote(server.processes)}\nbefore=$(cpu_ticks)\n{wrk}\n"
+        'echo "cpu ticks: $(( $(cpu_ticks) - before )) of $(getconf CLK_TCK)"',
+    )
+    run = parse_wrk(server.name, concurrency, output)
+    ticks, per_second = map(int, re.search(r"cpu ticks: (-?\d+) of (\d+)", output).groups())
+    run.cpu_us_per_request = ticks / per_second * 1e6 / max(run.requests, 1)
+    return run
+
+
+def measure(test_host, servers: list[Server], concurrencies, seconds: int, repeats: int) -> list[Run]:
+    """Every server at every concurrency, `repeats` times; the run with the median rate."""
+    runs = []
+    for concurrency in concurrencies:
+        for server in servers:
+            sudo(test_host, f"wrk -t1 -c1 -d1s {server.url} >/dev/null")  # warm up caches and keep-alive paths
+            tries = [_wrk(test_host, server, concurrency, seconds) for _ in range(repeats)]
+            median = statistics.median_low(run.requests_per_second for run in tries)
+            chosen = next(run for run in tries if run.requests_per_second == median)
+            chosen.errors = sum(run.errors for run in tries)
+            runs.append(chosen)
+    return runs
+
+
+def resident_memory_mib(test_host, servers: list[Server]) -> dict[str, float]:
+    """Summed resident memory of each server's processes (Apache's split into the
+    mod_wsgi daemons and the rest), from ps."""
+    table = sudo(test_host, "ps -eo rss=,args=")
+    groups = {"mod_wsgi daemons": r"^\(wsgi:", "apache (without daemons)": r"^/usr/sbin/apache2"}
+    groups.update((server.name, server.processes) for server in servers if not server.name.startswith("apache"))
+    totals = {}
+    for group, pattern in groups.items():
+        kib = sum(
+            int(line.split(None, 1)[0]) for line in table.splitlines()
+            if line.strip() and re.search(pattern, line.split(None, 1)[1])
+        )
+        totals[group] = round(kib / 1024, 1)
+    return totals
+
+
+def table(runs: list[Run]) -> str:
+    ours = {run.concurrency: run for run in runs if run.server == "apache-mod_wsgi"}
+    lines = [
+        "| server | concurrency | requests/s | ratio to ours | p50 ms | p99 ms | errors | CPU µs/request |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        ratio = run.requests_per_second / ours[run.concurrency].requests_per_second
+        lines.append(
+            f"| {run.server} | {run.concurrency} | {run.requests_per_second:,.0f} | {ratio:.2f} |"
+            f" {run.p50_ms:.2f} | {run.p99_ms:.2f} | {run.errors} | {run.cpu_us_per_request:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def as_json(runs: list[Run]) -> list[dict]:
+    return [asdict(run) for run in runs]
