@@ -16,14 +16,13 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
 from pyinfra.facts.hardware import Cpus
-from pyinfra.facts.server import Home
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra.operations import files, pip, server, systemd
 from pyinfra.operations.util import any_changed
 
 from apache_wsgi_deploy.facts.tls import CERTBOT_DIR, CertbotLineage
-from apache_wsgi_deploy.operations import apache, certbot, packages as debian, tls as host_tls
+from apache_wsgi_deploy.operations import apache, certbot, managed, packages as debian, tls as host_tls
 from apache_wsgi_deploy.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -96,16 +95,14 @@ def app(settings: Settings):
         **ROOT_OWNED,
         mode="755",
     )
-    code = files.sync(
+    code = managed.tree(
         name="App code is in place, read-only for the daemon",
         src=str(source),
         dest=settings.app_code_dir,
         **ROOT_OWNED,
         mode="644",
         dir_mode="755",
-        delete=True,
-        exclude=["*.pyc"],
-        exclude_dir=["__pycache__"],
+        exclude=["*.pyc", "__pycache__"],
     )
     venv = pip.packages(
         name="Virtualenv from the host's python3 holds the pinned requirements",
@@ -114,7 +111,7 @@ def app(settings: Settings):
         # /usr/bin/python3 is the Python Debian's mod_wsgi is built against.
         virtualenv_kwargs={"venv": True, "python": "/usr/bin/python3"},
     )
-    entry = files.template(
+    entry = managed.template(
         name="WSGI entry point is rendered",
         src=str(TEMPLATES / "app.wsgi.j2"),
         dest=settings.wsgi_script,
@@ -196,31 +193,27 @@ def tls(settings: Settings):
 def _uploaded_certificate(settings: Settings) -> list:
     certificate = project_path(settings.tls_certificate_file).read_text()
     chain = project_path(settings.tls_chain_file).read_text()
-    fullchain = files.put(
+    fullchain = managed.file(
         name="Certificate and chain are in place",
         src=StringIO(certificate.rstrip("\n") + "\n" + chain),
         dest=settings.certificate_path,
         **ROOT_OWNED,
         mode="644",
     )
-    # With sudo, pyinfra uploads through a temporary file created with the default umask:
-    # for the key, that file goes in a folder only the SSH user can enter.
-    upload_dir = f"{host.get_fact(Home, _sudo=False)}/.apache-wsgi-deploy-upload"
-    files.directory(name="Private upload folder exists", path=upload_dir, mode="700", _sudo=False)
-    key = files.put(
+    key = managed.file(
         name="Private key is in place, 0600 root",
         src=str(project_path(settings.tls_key_file)),
         dest=settings.key_path,
         **ROOT_OWNED,
         mode="600",
-        _temp_dir=upload_dir,
+        private=True,
     )
     return [fullchain, key]
 
 
 def _acme_certificate(settings: Settings) -> list:
     if settings.acme_ca_bundle is not None:
-        trusted = files.put(
+        trusted = managed.file(
             name="Private ACME server's CA is trusted",
             src=str(project_path(settings.acme_ca_bundle)),
             dest=ACME_CA_FILE,
@@ -244,7 +237,7 @@ def _acme_certificate(settings: Settings) -> list:
     challenge = _server_conf(
         ACME_CHALLENGE_CONF, "Port 80 answers ACME challenges", "ACME challenges are served", webroot=ACME_WEBROOT
     )
-    files.put(
+    managed.file(
         name="Renewals reload Apache gracefully",
         src=StringIO(RENEWAL_HOOK_SCRIPT),
         dest=RENEWAL_HOOK,

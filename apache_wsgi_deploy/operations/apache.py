@@ -12,15 +12,15 @@ Debian's apache2.conf is relative to /etc/apache2.)
 
 from __future__ import annotations
 
-import posixpath
 import re
 import shlex
 
 from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
-from pyinfra.operations import files
 
 from apache_wsgi_deploy.facts.apache import APACHE_DIR, ApacheLinks
+from apache_wsgi_deploy.facts.cache import cached_fact
+from apache_wsgi_deploy.operations import managed
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Files and links as they were before the changes since Apache's last reload, at the
@@ -76,7 +76,7 @@ def modules(modules: list[str], enabled: bool = True):
     """
     for module in modules:
         _check_name("module", module)
-    links = host.get_fact(ApacheLinks)
+    links = cached_fact(host, ApacheLinks)
     # None: Apache is not installed yet (an earlier operation installs it).
     current = links["modules"] if links is not None else {}
     to_change = [module for module in modules if current.get(module, False) != enabled]
@@ -92,7 +92,7 @@ def modules(modules: list[str], enabled: bool = True):
 def _link(kind: str, name: str, enabled: bool):
     """Shared by site() and conf(): both are one link in <kind>-enabled."""
     _check_name(kind, name)
-    links = host.get_fact(ApacheLinks)
+    links = cached_fact(host, ApacheLinks)
     # None: Apache is not installed yet, and its package will enable its own defaults,
     # so act unconditionally (the commands are harmless when already in that state).
     known = links is not None
@@ -153,7 +153,7 @@ def conf(conf: str, enabled: bool = True):
 @operation()
 def config_template(src: str, dest: str, user: str, group: str, mode: str, **data):
     """
-    Render a file Apache reads, as ``files.template``, keeping the version it replaces.
+    Render a file Apache reads, as ``managed.template``, keeping the version it replaces.
 
     + src: Jinja2 template on the control machine
     + dest: the file under /etc/apache2
@@ -171,9 +171,7 @@ def config_template(src: str, dest: str, user: str, group: str, mode: str, **dat
                                dest="/etc/apache2/sites-available/app.conf",
                                user="root", group="root", mode="644", s=settings)
     """
-    if not posixpath.isabs(dest) or posixpath.normpath(dest) != dest:
-        raise OperationValueError(f"config_template needs a normalised absolute path: {dest!r}")
-    commands = list(files.template._inner(src=src, dest=dest, user=user, group=group, mode=mode, **data))
+    commands = list(managed.file_commands(managed.render(src, **data), dest, user, group, mode))
     if commands:
         yield keep_previous(dest)
         yield from commands

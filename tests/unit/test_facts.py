@@ -1,8 +1,11 @@
 """Our facts run the command we expect and parse its output into plain data."""
 
+from types import SimpleNamespace
+
 import pytest
 
-from tests.unit.harness import load, read, resolve
+from apache_wsgi_deploy.facts.cache import cached_fact
+from tests.unit.harness import FakeHost, load, read, resolve
 
 
 @pytest.mark.parametrize(("fact", "path"), load("facts"), ids=lambda value: getattr(value, "stem", value))
@@ -17,3 +20,23 @@ def test_apache_links_is_unknown_before_apache_is_installed():
     fact_class = resolve("facts", "apache.ApacheLinks")
     assert fact_class().requires_command() == "a2enmod"
     assert fact_class.default() is None
+
+
+def test_a_cached_fact_is_asked_again_only_after_a_command_ran_or_the_stage_changed():
+    fact_class = resolve("facts", "apache.ApacheLinks")
+    host = FakeHost({"apache.ApacheLinks": {"modules": {}}})
+    cached_fact(host, fact_class)
+    cached_fact(host, fact_class)
+    assert host.fact_calls == ["apache.ApacheLinks"]
+
+    host.state.ops[host]["no-change"] = SimpleNamespace(operation_meta=SimpleNamespace(executed=False))
+    cached_fact(host, fact_class)
+    assert len(host.fact_calls) == 1
+
+    host.state.ops[host]["a2enmod"] = SimpleNamespace(operation_meta=SimpleNamespace(executed=True))
+    cached_fact(host, fact_class)
+    assert len(host.fact_calls) == 2
+
+    host.state.current_stage = "execute"
+    cached_fact(host, fact_class)
+    assert len(host.fact_calls) == 3

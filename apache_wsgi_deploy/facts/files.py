@@ -1,0 +1,115 @@
+"""
+Facts about the files the deploy manages, each in one command: pyinfra's File and
+Sha1File take two for one file (and files.put asks for its folder too), files.sync two
+per file it holds.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Optional, TypedDict
+
+from pyinfra.api import FactBase
+
+KINDS = {"regular file": "file", "regular empty file": "file", "directory": "directory", "symbolic link": "link"}
+SHA1_LINE = re.compile(r"^\\?([0-9a-f]{40})  (.*)$")
+
+
+class FileStateDict(TypedDict):
+    kind: str
+    user: str
+    group: str
+    mode: int
+    sha1: Optional[str]
+
+
+class FileState(FactBase[Optional[FileStateDict]]):
+    """
+    Returns what is at a path, itself (a link is not followed): its kind (``file``,
+    ``directory``, ``link`` or ``other``), owner, group, mode and, for a file, its SHA-1.
+    None when nothing is there.
+
+    .. code:: python
+
+        {"kind": "file", "user": "root", "group": "root", "mode": 0o644, "sha1": "2fd4e1c6..."}
+    """
+
+    @staticmethod
+    def command(path: str) -> str:
+        quoted = shlex.quote(path)
+        return (
+            f"if [ -e {quoted} ] || [ -L {quoted} ]; then stat -c '%U %G %a %F' -- {quoted};"
+            f" if [ -f {quoted} ] && [ ! -L {quoted} ]; then sha1sum -- {quoted}; fi; fi"
+        )
+
+    @staticmethod
+    def process(output: list[str]) -> Optional[FileStateDict]:
+        if not output:
+            return None
+        user, group, mode, kind = output[0].split(" ", 3)
+        sha1 = SHA1_LINE.match(output[1]) if len(output) > 1 else None
+        return {
+            "kind": KINDS.get(kind, "other"),
+            "user": user,
+            "group": group,
+            "mode": int(mode, 8),
+            "sha1": sha1.group(1) if sha1 else None,
+        }
+
+
+class TreeEntryDict(TypedDict):
+    kind: str
+    user: str
+    group: str
+    mode: int
+    sha1: Optional[str]
+
+
+class Tree(FactBase[Optional[dict[str, TreeEntryDict]]]):
+    """
+    Returns every entry of a folder, at any depth, by path relative to it ("" is the
+    folder itself): kind (``file``, ``directory``, ``link`` or ``other``), owner, group,
+    mode and, for files, SHA-1. None when the path is not a folder.
+
+    .. code:: python
+
+        {
+            "": {"kind": "directory", "user": "root", "group": "root", "mode": 0o755, "sha1": None},
+            "app.py": {"kind": "file", "user": "root", "group": "root", "mode": 0o644, "sha1": "2fd4..."},
+        }
+    """
+
+    @staticmethod
+    def command(path: str) -> str:
+        quoted = shlex.quote(path)
+        # "/%P": the folder itself is "/", and no name is mistaken for a hash line.
+        return (
+            f"if [ -d {quoted} ] && [ ! -L {quoted} ]; then cd {quoted} &&"
+            " find . -printf '%y %u %g %m /%P\\n' && find . -type f -exec sha1sum -- {} +; fi"
+        )
+
+    @staticmethod
+    def process(output: list[str]) -> Optional[dict[str, TreeEntryDict]]:
+        if not output:
+            return None
+        kinds = {"f": "file", "d": "directory", "l": "link"}
+        entries: dict[str, TreeEntryDict] = {}
+        sums: dict[str, str] = {}
+        for line in output:
+            sha1 = SHA1_LINE.match(line)
+            if sha1:
+                sums[sha1.group(2).removeprefix("./")] = sha1.group(1)
+                continue
+            kind, user, group, mode, path = line.split(" ", 4)
+            entries[path[1:]] = {
+                "kind": kinds.get(kind, "other"),
+                "user": user,
+                "group": group,
+                "mode": int(mode, 8),
+                "sha1": None,
+            }
+        for path, sha1 in sums.items():
+            if path in entries:
+                entries[path]["sha1"] = sha1
+        return entries

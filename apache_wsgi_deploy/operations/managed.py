@@ -1,0 +1,222 @@
+"""
+Files and folders the deploy owns, each compared with the host by one fact command:
+pyinfra's files.put and files.template ask three (file, checksum, parent folder) and
+files.sync two per file, which a no-change rerun pays on every run.
+
+A new file's folder is made when missing (owned by root, mode 755): give a folder other
+owners or modes with an earlier operation. A link found where a file or folder belongs
+is replaced, never written through.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import posixpath
+from io import BytesIO, StringIO
+from pathlib import Path
+from typing import IO, Optional
+
+from pyinfra import host, logger, state
+from pyinfra.api import FileUploadCommand, OperationValueError, QuoteString, StringCommand, operation
+from pyinfra.api.util import get_template
+from pyinfra.facts.files import FileContents
+from pyinfra.facts.server import Home
+from pyinfra.operations.util.files import chmod, chown, generate_color_diff
+
+from apache_wsgi_deploy.facts.files import FileState, Tree
+
+# With sudo, pyinfra uploads through a temporary file made with the SSH user's umask: a
+# private file's goes through this folder, which only the SSH user can enter.
+PRIVATE_UPLOAD_DIR = ".apache-wsgi-deploy-upload"
+
+
+def _mode(mode: str) -> int:
+    return int(mode, 8)
+
+
+def _check_path(dest: str) -> None:
+    if not posixpath.isabs(dest) or posixpath.normpath(dest) != dest or "\n" in dest:
+        raise OperationValueError(f"a managed path must be absolute and normalised: {dest!r}")
+
+
+def _ownership(current: Optional[dict], path: str, user: str, group: str, mode: int):
+    """chown/chmod, each only when it differs (everything for a new path)."""
+    if current is None or (current["user"], current["group"]) != (user, group):
+        yield chown(path, user, group)
+    if current is None or current["mode"] != mode:
+        yield chmod(path, f"{mode:o}")
+
+
+def _log_diff(dest: str, current: Optional[dict], content: bytes, private: bool) -> None:
+    """What the drift check prints for a file it would write (pyinfra's --diff format)."""
+    if not state.config.DIFF:
+        return
+    host.log(f"Will {'create' if current is None else 'modify'} {dest}", logger.info)
+    if private:
+        logger.info("  (private file: contents not shown)")
+        return
+    before = [] if current is None else [line + "\n" for line in host.get_fact(FileContents, path=dest) or []]
+    for line in generate_color_diff(before, content.decode().splitlines(keepends=True)):
+        logger.info("  %s", line)
+    logger.info("")
+
+
+def _upload_commands(src: IO, dest: str, private: bool):
+    temp_dir = None
+    if private:
+        temp_dir = f"{host.get_fact(Home, _sudo=False)}/{PRIVATE_UPLOAD_DIR}"
+        yield StringCommand("mkdir", "-p", QuoteString(temp_dir), "&&", "chmod", "700", QuoteString(temp_dir), _sudo=False)
+    yield FileUploadCommand(src, dest, remote_temp_filename=host.get_temp_filename(dest, temp_directory=temp_dir))
+
+
+def file_commands(content: bytes, dest: str, user: str, group: str, mode: str, private: bool = False):
+    """The commands that make `dest` hold `content` with this owner and mode: none when it does."""
+    _check_path(dest)
+    wanted_mode = _mode(mode)
+    current = host.get_fact(FileState, path=dest)
+    if current is not None and current["kind"] != "file":
+        if current["kind"] != "link":
+            raise OperationValueError(f"{dest} is a {current['kind']} on the host, not a file")
+        yield StringCommand("rm", "-f", QuoteString(dest))
+        current = None
+    if current is None:
+        yield StringCommand("mkdir", "-p", QuoteString(posixpath.dirname(dest)))
+    if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
+        _log_diff(dest, current, content, private)
+        yield from _upload_commands(BytesIO(content), dest, private)
+        # The upload replaced the file: set both, whatever the old one had.
+        current = None
+    yield from _ownership(current, dest, user, group, wanted_mode)
+
+
+@operation()
+def file(src: str | StringIO, dest: str, user: str, group: str, mode: str, private: bool = False):
+    """
+    Put a file from the control machine on the host, with this owner and mode.
+
+    + src: local file path, or a StringIO with the content
+    + dest: absolute path on the host
+    + user, group, mode: its owner and permissions (``"644"``)
+    + private: upload through a folder only the SSH user can enter, and never show the
+      content in a diff (keys)
+
+    **Example:**
+
+    .. code:: python
+
+        managed.file(src="certs/key.pem", dest="/etc/ssl/site/privkey.pem",
+                     user="root", group="root", mode="600", private=True)
+    """
+    content = src.getvalue().encode() if isinstance(src, StringIO) else Path(src).read_bytes()
+    yield from file_commands(content, dest, user, group, mode, private)
+
+
+def render(src: str, **data) -> bytes:
+    """A Jinja2 template file rendered as pyinfra's files.template does (StrictUndefined)."""
+    return get_template(src).render(data).encode()
+
+
+@operation()
+def template(src: str, dest: str, user: str, group: str, mode: str, **data):
+    """
+    Render a Jinja2 template from the control machine onto the host.
+
+    + src: template file (``templates/x.j2``)
+    + dest: absolute path on the host
+    + user, group, mode: its owner and permissions
+    + data: the template's variables
+
+    **Example:**
+
+    .. code:: python
+
+        managed.template(src="templates/app.wsgi.j2", dest="/srv/app/app.wsgi",
+                         user="root", group="root", mode="644", s=settings)
+    """
+    yield from file_commands(render(src, **data), dest, user, group, mode)
+
+
+def _excluded(relative: str, exclude: list[str]) -> bool:
+    return any(fnmatch.fnmatch(part, pattern) for part in relative.split("/") for pattern in exclude)
+
+
+def local_tree(src: Path, exclude: list[str]) -> tuple[list[str], dict[str, Path]]:
+    """Folders and files below `src` (relative POSIX paths), without excluded names."""
+    folders, files = [], {}
+    for root, dirnames, filenames in os.walk(src):
+        dirnames[:] = sorted(name for name in dirnames if not _excluded(name, exclude))
+        relative_root = Path(root).relative_to(src).as_posix()
+        prefix = "" if relative_root == "." else f"{relative_root}/"
+        for name in dirnames:
+            folders.append(prefix + name)
+        for name in sorted(filenames):
+            if not _excluded(name, exclude):
+                files[prefix + name] = Path(root) / name
+    for relative in [*folders, *files]:
+        if "\n" in relative:
+            raise OperationValueError(f"{src}: a file name holds a newline: {relative!r}")
+    return folders, files
+
+
+@operation()
+def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, exclude: list[str] = ()):
+    """
+    Make a folder on the host hold exactly a local folder's files, read by one command.
+
+    + src: folder on the control machine
+    + dest: absolute folder on the host; its parent must exist
+    + user, group: owner of every folder and file
+    + mode, dir_mode: permissions of files and of folders
+    + exclude: name patterns (fnmatch) neither copied nor removed (``*.pyc``)
+
+    Files that differ are uploaded; entries the local folder does not have are removed.
+
+    **Example:**
+
+    .. code:: python
+
+        managed.tree(src="app", dest="/srv/app/app", user="root", group="root",
+                     mode="644", dir_mode="755", exclude=["*.pyc", "__pycache__"])
+    """
+    _check_path(dest)
+    exclude = list(exclude)
+    folders, files = local_tree(Path(src), exclude)
+    file_mode, folder_mode = _mode(mode), _mode(dir_mode)
+    remote = host.get_fact(Tree, path=dest)
+    if remote is None:
+        # Nothing there, or a file or link where the folder belongs.
+        yield StringCommand("rm", "-f", QuoteString(dest))
+        yield StringCommand("mkdir", QuoteString(dest))
+        remote = {}
+    yield from _ownership(remote.get(""), dest, user, group, folder_mode)
+
+    wanted = {"", *folders, *files}
+    for relative in sorted(set(remote) - wanted):
+        parent_removed = any(relative.startswith(f"{other}/") for other in set(remote) - wanted)
+        if not parent_removed and not _excluded(relative, exclude):
+            yield StringCommand("rm", "-rf", QuoteString(f"{dest}/{relative}"))
+
+    for relative in folders:
+        path = f"{dest}/{relative}"
+        current = remote.get(relative)
+        if current is not None and current["kind"] != "directory":
+            yield StringCommand("rm", "-f", QuoteString(path))
+            current = None
+        if current is None:
+            yield StringCommand("mkdir", QuoteString(path))
+        yield from _ownership(current, path, user, group, folder_mode)
+
+    for relative, local in files.items():
+        path = f"{dest}/{relative}"
+        content = local.read_bytes()
+        current = remote.get(relative)
+        if current is not None and current["kind"] != "file":
+            yield StringCommand("rm", "-rf", QuoteString(path))
+            current = None
+        if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
+            _log_diff(path, current, content, private=False)
+            yield FileUploadCommand(BytesIO(content), path, remote_temp_filename=host.get_temp_filename(path))
+            current = None
+        yield from _ownership(current, path, user, group, file_mode)

@@ -1,0 +1,164 @@
+"""
+managed.file/template/tree against real files here: the fact command reads them, the
+operation's commands change them, and a second pass finds nothing to do.
+"""
+
+import logging
+import os
+import stat
+from io import StringIO
+
+import pytest
+from pyinfra.api import OperationValueError
+
+from apache_wsgi_deploy.facts.files import FileState, Tree
+from apache_wsgi_deploy.operations import managed
+from tests.unit.harness import LocalHost, operation_commands, render
+
+ROOT = {"user": "root", "group": "root"}
+
+
+def converge(operation, *args, **kwargs) -> list[str]:
+    """Apply the operation here; the commands it ran, as text."""
+    host = LocalHost()
+    commands = operation_commands(host, operation, *args, **kwargs)
+    host.execute(commands)
+    return [render(command) for command in commands]
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+@pytest.fixture(autouse=True)
+def as_root():
+    if os.geteuid() != 0:
+        pytest.fail("these tests chown files to root: run them as root (./run.sh test does)")
+
+
+def test_file_state_reads_kind_owner_mode_and_checksum(tmp_path):
+    path = tmp_path / "f"
+    assert LocalHost().get_fact(FileState, path=str(path)) is None
+    path.write_text("hello\n")
+    path.chmod(0o640)
+    assert LocalHost().get_fact(FileState, path=str(path)) == {
+        "kind": "file", "user": "root", "group": "root", "mode": 0o640,
+        "sha1": "f572d396fae9206628714fb2ce00f72e94f2258f",
+    }
+    link = tmp_path / "link"
+    link.symlink_to(path)
+    assert LocalHost().get_fact(FileState, path=str(link))["kind"] == "link"
+    assert LocalHost().get_fact(FileState, path=str(tmp_path))["kind"] == "directory"
+
+
+def test_a_file_is_written_once_then_left_alone_and_only_its_mode_repaired(tmp_path):
+    dest = str(tmp_path / "sub" / "app.conf")
+    first = converge(managed.file, StringIO("one\n"), dest, mode="640", **ROOT)
+    assert first[0] == f"mkdir -p {tmp_path}/sub" and f"upload {dest} through /tmp" in first
+    assert (tmp_path / "sub" / "app.conf").read_text() == "one\n" and mode(dest) == 0o640
+
+    assert converge(managed.file, StringIO("one\n"), dest, mode="640", **ROOT) == []
+
+    os.chmod(dest, 0o666)
+    assert converge(managed.file, StringIO("one\n"), dest, mode="640", **ROOT) == [f"chmod 640 {dest}"]
+
+    changed = converge(managed.file, StringIO("two\n"), dest, mode="640", **ROOT)
+    assert changed == [f"upload {dest} through /tmp", f"chown root:root {dest}", f"chmod 640 {dest}"]
+    assert (tmp_path / "sub" / "app.conf").read_text() == "two\n"
+
+
+def test_a_link_where_the_file_belongs_is_replaced_not_written_through(tmp_path):
+    target, dest = tmp_path / "elsewhere", tmp_path / "app.conf"
+    target.write_text("not ours\n")
+    dest.symlink_to(target)
+    converge(managed.file, StringIO("ours\n"), str(dest), mode="644", **ROOT)
+    assert not dest.is_symlink() and dest.read_text() == "ours\n"
+    assert target.read_text() == "not ours\n"
+
+
+def test_a_folder_where_the_file_belongs_is_refused(tmp_path):
+    with pytest.raises(OperationValueError, match="is a directory on the host"):
+        converge(managed.file, StringIO("x"), str(tmp_path), mode="644", **ROOT)
+
+
+@pytest.mark.parametrize("bad", ["relative/path", "/etc/../etc/x", "/etc/x\n/etc/y"])
+def test_paths_that_are_not_plain_absolute_paths_are_refused(bad):
+    with pytest.raises(OperationValueError, match="absolute and normalised"):
+        converge(managed.file, StringIO("x"), bad, mode="644", **ROOT)
+
+
+def test_a_private_file_goes_through_the_ssh_users_own_folder_and_is_never_shown(tmp_path, caplog):
+    dest = str(tmp_path / "privkey.pem")
+    host = LocalHost(home="/home/deploy", diff=True)
+    with caplog.at_level(logging.INFO):
+        commands = operation_commands(host, managed.file, StringIO("SECRET KEY\n"), dest, mode="600", private=True, **ROOT)
+    rendered = [render(command) for command in commands]
+    assert "mkdir -p /home/deploy/.apache-wsgi-deploy-upload && chmod 700 /home/deploy/.apache-wsgi-deploy-upload" in rendered
+    assert f"upload {dest} through /home/deploy/.apache-wsgi-deploy-upload" in rendered
+    assert commands[rendered.index(f"upload {dest} through /home/deploy/.apache-wsgi-deploy-upload") - 1].connector_arguments == {"_sudo": False}
+    assert f"Will create {dest}" in caplog.text and "SECRET" not in caplog.text
+
+
+def test_a_changed_file_is_shown_as_a_diff(tmp_path, caplog):
+    dest = tmp_path / "site.conf"
+    dest.write_text("Header always set X 1\n")
+    with caplog.at_level(logging.INFO):
+        operation_commands(LocalHost(diff=True), managed.file, StringIO("Header always set X 2\n"), str(dest), mode="644", **ROOT)
+    assert f"Will modify {dest}" in caplog.text
+    assert "Header always set X 1" in caplog.text and "Header always set X 2" in caplog.text
+
+
+@pytest.fixture
+def source(tmp_path):
+    src = tmp_path / "src"
+    (src / "templates").mkdir(parents=True)
+    (src / "app.py").write_text("app = 1\n")
+    (src / "templates" / "index.html").write_text("<p>hi</p>\n")
+    (src / "__pycache__").mkdir()
+    (src / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    (src / "old.pyc").write_bytes(b"\0")
+    return src
+
+
+def tree(src, dest) -> list[str]:
+    return converge(managed.tree, str(src), str(dest), mode="644", dir_mode="755",
+                    exclude=["*.pyc", "__pycache__"], **ROOT)
+
+
+def test_tree_copies_a_folder_in_one_fact_and_reruns_with_no_command(source, tmp_path):
+    dest = tmp_path / "dest"
+    tree(source, dest)
+    assert (dest / "templates" / "index.html").read_text() == "<p>hi</p>\n"
+    assert not (dest / "__pycache__").exists() and not (dest / "old.pyc").exists()
+    assert mode(dest / "templates") == 0o755 and mode(dest / "app.py") == 0o644
+    assert set(LocalHost().get_fact(Tree, path=str(dest))) == {"", "app.py", "templates", "templates/index.html"}
+
+    assert tree(source, dest) == []
+
+
+def test_tree_uploads_only_what_differs_and_removes_what_the_source_lacks(source, tmp_path):
+    dest = tmp_path / "dest"
+    tree(source, dest)
+    (source / "app.py").write_text("app = 2\n")
+    (dest / "stray").mkdir()
+    (dest / "stray" / "file").write_text("x")
+    (dest / "__pycache__").mkdir()  # Python's own, on the host: excluded, so kept
+    os.chmod(dest / "templates" / "index.html", 0o600)
+
+    changed = tree(source, dest)
+
+    assert changed == [
+        f"rm -rf {dest}/stray",
+        f"upload {dest}/app.py through /tmp", f"chown root:root {dest}/app.py", f"chmod 644 {dest}/app.py",
+        f"chmod 644 {dest}/templates/index.html",
+    ]
+    assert (dest / "app.py").read_text() == "app = 2\n" and (dest / "__pycache__").is_dir()
+    assert tree(source, dest) == []
+
+
+def test_tree_replaces_a_link_where_the_folder_belongs(source, tmp_path):
+    elsewhere, dest = tmp_path / "elsewhere", tmp_path / "dest"
+    elsewhere.mkdir()
+    dest.symlink_to(elsewhere)
+    tree(source, dest)
+    assert not dest.is_symlink() and (dest / "app.py").exists() and not (elsewhere / "app.py").exists()
