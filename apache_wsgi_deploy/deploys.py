@@ -33,9 +33,11 @@ APT_PACKAGES = ["apache2", "libapache2-mod-wsgi-py3", "python3-venv"]
 ACME_PACKAGES = ["certbot"]
 # What the site uses: alias (Redirect, ACME challenges), headers (HSTS), ssl and its
 # session and stapling cache, wsgi.
-APACHE_MODULES = ["alias", "headers", "socache_shmcb", "ssl", "wsgi"]
+APACHE_MODULES = ["mpm_event", "alias", "headers", "socache_shmcb", "ssl", "wsgi"]
 # Never needed by a WSGI site, each a way to run or write files through Apache (DevSec apache-08).
 UNUSED_MODULES = ["cgi", "cgid", "dav", "dav_fs", "include"]
+# One MPM loads at a time: the others go before a2enmod can enable event.
+OTHER_MPMS = ["mpm_prefork", "mpm_worker"]
 DAEMON_ONLY_CONF = "wsgi-daemon-only"
 HARDENING_CONF = "hardening"
 PERFORMANCE_CONF = "performance"
@@ -145,10 +147,12 @@ def _server_conf(conf: str, rendered: str, enabled: str, **variables) -> list:
 @deploy("Apache")
 def apache_config(settings: Settings):
     """Server-wide: the modules every site needs, daemon-mode-only WSGI, hardening, keep-alive."""
+    unused = apache.modules(
+        name="Modules no site needs are disabled", modules=UNUSED_MODULES + OTHER_MPMS, enabled=False
+    )
     modules = apache.modules(
         name="Modules the site uses are enabled", modules=APACHE_MODULES + (["http2"] if settings.http2 else [])
     )
-    unused = apache.modules(name="Modules no site needs are disabled", modules=UNUSED_MODULES, enabled=False)
     daemon_only = _server_conf(DAEMON_ONLY_CONF, "Embedded mode is off", "Embedded mode off is enabled")
     hardening = _server_conf(
         HARDENING_CONF, "Server-wide hardening is rendered", "Server-wide hardening is enabled", s=settings
@@ -160,7 +164,7 @@ def apache_config(settings: Settings):
     debian_security = apache.conf(
         name="Debian's security.conf gives way to ours", conf=DEBIAN_SECURITY_CONF, enabled=False
     )
-    return [modules, unused, *daemon_only, *hardening, *performance, debian_security]
+    return [unused, modules, *daemon_only, *hardening, *performance, debian_security]
 
 
 @deploy("TLS")

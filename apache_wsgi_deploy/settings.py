@@ -30,6 +30,9 @@ SAFE_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
 HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 EMAIL = re.compile(rf"^[A-Za-z0-9._+-]{{1,64}}@{DNS_NAME.pattern[1:-1]}$")
 CERTBOT_LIVE = "/etc/letsencrypt/live"
+# The event MPM's ServerLimit and ThreadLimit defaults. Raising either takes a full
+# restart of Apache (a graceful reload ignores them), so the settings stay within.
+MPM_SERVER_LIMIT, MPM_THREAD_LIMIT = 16, 64
 # Folders Apache serves files from by default: the app must never live there.
 DOCUMENT_ROOTS = ("/var/www", "/usr/share/apache2/default-site")
 
@@ -183,6 +186,8 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "keepalive_timeout": _int_range(1, 300),
     "keepalive_max_requests": _int_range(0, 1000000),
     "http2": _boolean,
+    "mpm_threads_per_child": _int_range(1, MPM_THREAD_LIMIT),
+    "mpm_max_request_workers": _int_range(1, MPM_SERVER_LIMIT * MPM_THREAD_LIMIT),
     "tls_certificate_source": _choice("acme", "files", "selfsigned"),
     "tls_certificate_file": _optional(_local_path),
     "tls_chain_file": _optional(_local_path),
@@ -226,6 +231,12 @@ def _combination_problems(values: dict[str, Any]) -> list[str]:
             "setting 'acme_agree_tos' is False but tls_certificate_source is 'acme': read the terms of"
             f" service of {values['acme_directory_url']} and set it to True"
         )
+    threads, workers = values["mpm_threads_per_child"], values["mpm_max_request_workers"]
+    if workers % threads or workers > MPM_SERVER_LIMIT * threads:
+        problems.append(
+            f"setting 'mpm_max_request_workers' = {workers} must be a multiple of mpm_threads_per_child"
+            f" ({threads}) and at most {MPM_SERVER_LIMIT} times it ({MPM_SERVER_LIMIT * threads})"
+        )
     if source != "acme" and values["acme_ca_bundle"] is not None:
         problems.append(
             f"setting 'acme_ca_bundle' = {values['acme_ca_bundle']!r} is only used when"
@@ -264,6 +275,8 @@ class Settings:
     keepalive_timeout: int
     keepalive_max_requests: int
     http2: bool
+    mpm_threads_per_child: int
+    mpm_max_request_workers: int
     tls_certificate_source: str
     tls_certificate_file: str
     tls_chain_file: str

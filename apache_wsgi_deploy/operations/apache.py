@@ -52,6 +52,17 @@ def restore_previous() -> str:
     )
 
 
+# A graceful reload cannot switch MPMs: Apache logs "The MPM cannot be changed during
+# restart" and exits. When the MPM enabled on disk is not the one the running parent
+# process loaded, Apache restarts (dropping open connections) instead.
+RELOAD_OR_RESTART = (
+    "mpm=$(sed -n 's/^LoadModule mpm_[a-z]*_module //p' /etc/apache2/mods-enabled/mpm_*.load);"
+    " pid=$(cat /run/apache2/apache2.pid 2>/dev/null);"
+    ' if [ -n "$pid" ] && [ -r "/proc/$pid/maps" ] && ! grep -qF "$mpm" "/proc/$pid/maps";'
+    " then systemctl restart apache2.service; else systemctl reload-or-restart apache2.service; fi"
+)
+
+
 def _check_name(what: str, name: str) -> None:
     if not NAME.fullmatch(name):
         raise OperationValueError(f"invalid Apache {what} name: {name!r}")
@@ -180,7 +191,8 @@ def config_template(src: str, dest: str, user: str, group: str, mode: str, **dat
 @operation(is_idempotent=False)
 def reload():
     """
-    Reload Apache gracefully, only after ``apache2ctl configtest`` passed.
+    Reload Apache gracefully, only after ``apache2ctl configtest`` passed (restart it
+    when the MPM changed, which a graceful reload cannot do).
 
     Both commands live in one operation so no reload can run untested: a failed test
     stops the host's deploy with Apache's own message, undoes the config changes made
@@ -196,5 +208,5 @@ def reload():
     """
     restored = "apache-wsgi-deploy: configtest failed; its config changes are undone"
     yield f"apache2ctl configtest || {{ {restore_previous()}; echo {shlex.quote(restored)} >&2; exit 1; }}"
-    yield "systemctl reload-or-restart apache2.service"
+    yield RELOAD_OR_RESTART
     yield f"rm -rf {PREVIOUS_DIR}"

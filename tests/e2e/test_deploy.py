@@ -60,6 +60,10 @@ DRIFTS = {
     "site unlinked": ("rm /etc/apache2/sites-enabled/flaskapp.conf", "Site is enabled"),
     "vhost edited": (f"sed -i 's/Strict-Transport-Security/X-Drift/' {SITE}", "VirtualHosts are rendered"),
     "stock site enabled again": ("a2ensite -q 000-default", "Stock site is disabled"),
+    "prefork MPM switched on": (
+        "a2dismod -q mpm_event && a2enmod -q mpm_prefork && systemctl restart apache2",
+        "Modules no site needs are disabled",
+    ),
     "apache stopped": ("systemctl stop apache2", "Apache is running and enabled at boot"),
     "apache disabled at boot": ("systemctl disable -q apache2", "Apache is running and enabled at boot"),
     "venv deleted": (

@@ -95,6 +95,7 @@ HOSTILE = [
         ("wsgi_processes", "Auto", '"auto" or a whole number from 1 to 64'),
         ("keepalive_max_requests", -1, "from 0 to 1000000"),
         ("http2", "yes", "True or False"),
+        ("mpm_threads_per_child", 65, "from 1 to 64"),
         ("wsgi_queue_timeout", 1.5, "from 0 to 3600"),
         ("wsgi_processes", True, "from 1 to 64"),
         ("wsgi_threads", 2.5, "from 1 to 256"),
@@ -157,9 +158,12 @@ def test_every_problem_is_reported_at_once():
         ({**FILES, "tls_chain_file": None}, "setting 'tls_chain_file' is None but tls_certificate_source is 'files'"),
         ({"tls_key_file": "certs/privkey.pem"}, "setting 'tls_key_file' = 'certs/privkey.pem' is only used when"),
         ({"tls_certificate_source": "selfsigned", "acme_ca_bundle": "ca.pem"}, "setting 'acme_ca_bundle' = 'ca.pem'"),
+        # Apache would round it down to a multiple, or need a full restart for a higher ServerLimit.
+        ({"mpm_max_request_workers": 160}, "'mpm_max_request_workers' = 160 must be a multiple of mpm_threads_per_child (25)"),
+        ({"mpm_threads_per_child": 10, "mpm_max_request_workers": 170}, "at most 16 times it (160)"),
     ],
 )
-def test_incomplete_or_contradictory_certificate_settings_are_refused(overrides, complaint):
+def test_incomplete_or_contradictory_settings_are_refused(overrides, complaint):
     with pytest.raises(SettingsError, match=re.escape(complaint)):
         validate(**overrides)
 

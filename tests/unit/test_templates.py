@@ -138,9 +138,13 @@ def directives_text(block):
     return "\n".join(line.strip() for line in block.splitlines() if not line.strip().startswith("#"))
 
 
-def test_keep_alive_settings_reach_the_performance_conf():
-    conf = render("performance.conf.j2", keepalive_timeout=3, keepalive_max_requests=500)
-    assert directives_text(conf).split() == ["KeepAlive", "On", "KeepAliveTimeout", "3", "MaxKeepAliveRequests", "500"]
+def test_keep_alive_and_mpm_settings_reach_the_performance_conf():
+    conf = render("performance.conf.j2", keepalive_timeout=3, keepalive_max_requests=500,
+                  mpm_threads_per_child=32, mpm_max_request_workers=256)
+    assert directives_text(conf).split() == [
+        "KeepAlive", "On", "KeepAliveTimeout", "3", "MaxKeepAliveRequests", "500",
+        "<IfModule", "mpm_event_module>", "ThreadsPerChild", "32", "MaxRequestWorkers", "256", "</IfModule>",
+    ]
 
 
 def test_wsgi_entry_point_logs_to_stderr_and_imports_the_app():

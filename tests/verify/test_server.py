@@ -46,6 +46,13 @@ def test_apache_is_running(target):
     assert target.host.service("apache2").is_running
 
 
+def test_running_apache_uses_the_event_mpm(target):
+    """The running parent's MPM, not only the config's: switching MPMs takes a restart."""
+    maps = target.host.check_output("cat /proc/$(cat /run/apache2/apache2.pid)/maps")
+    assert "/mod_mpm_event.so" in maps
+    assert "/mod_mpm_prefork.so" not in maps and "/mod_mpm_worker.so" not in maps
+
+
 def test_apache_is_enabled_at_boot(target):
     assert target.host.service("apache2").is_enabled
 
