@@ -7,7 +7,6 @@ operations whose changes Apache must reload for, and service() reloads once for 
 
 from __future__ import annotations
 
-import re
 from io import StringIO
 from pathlib import Path
 
@@ -18,11 +17,12 @@ from pyinfra.facts.files import File
 from pyinfra.facts.hardware import Cpus
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
-from pyinfra.operations import files, pip, server, systemd
+from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from apache_wsgi_deploy.facts.tls import CERTBOT_DIR, CertbotLineage
-from apache_wsgi_deploy.operations import apache, certbot, managed, packages as debian, tls as host_tls
+from apache_wsgi_deploy.operations import apache, certbot, managed, packages as debian, python, tls as host_tls
+from apache_wsgi_deploy.operations.python import PIN
 from apache_wsgi_deploy.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,6 @@ apache2ctl configtest && exec systemctl reload apache2.service
 RELOAD_OWED = "/var/lib/apache-wsgi-deploy/apache-reload-owed"
 # Everything the deploy writes belongs to root: the daemon user can read, never write.
 ROOT_OWNED = {"user": "root", "group": "root"}
-PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.!+_-]+$")
 
 
 def project_path(path: str) -> Path:
@@ -69,7 +68,7 @@ def pinned_requirements(requirements: Path) -> list[str]:
     """The app's requirements, each `name==version`: what the venv is compared with."""
     lines = [line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines()]
     pins = [line for line in lines if line]
-    unpinned = [line for line in pins if not PINNED.fullmatch(line)]
+    unpinned = [line for line in pins if not PIN.fullmatch(line)]
     if unpinned:
         raise DeployError(f"{requirements}: pin every requirement as name==version: {unpinned}")
     return pins
@@ -106,12 +105,12 @@ def app(settings: Settings):
         dir_mode="755",
         exclude=["*.pyc", "__pycache__"],
     )
-    venv = pip.packages(
+    venv = python.venv_requirements(
         name="Virtualenv from the host's python3 holds the pinned requirements",
-        packages=pinned_requirements(source / "requirements.txt"),
-        virtualenv=settings.venv,
-        # /usr/bin/python3 is the Python Debian's mod_wsgi is built against.
-        virtualenv_kwargs={"venv": True, "python": "/usr/bin/python3"},
+        requirements=pinned_requirements(source / "requirements.txt"),
+        venv=settings.venv,
+        # The Python Debian's mod_wsgi is built against.
+        python="/usr/bin/python3",
     )
     entry = managed.template(
         name="WSGI entry point is rendered",
