@@ -8,6 +8,7 @@
 #                              (ARGS go to pytest, e.g. --inventory=production.py)
 #   ./run.sh check [ARGS]      drift check: what a deploy would change, changing nothing;
 #                              exit 0 all match, 2 drifted, 1 not checked (--inventory=FILE)
+#   ./run.sh bench [ARGS]      the benchmark on local test hosts (python -m bench --help)
 set -euo pipefail
 cd "$(dirname "$0")"
 export PYTHONDONTWRITEBYTECODE=1
@@ -65,8 +66,13 @@ check)
     setup
     .venv/bin/python -m apache_wsgi_deploy.drift "$@"
     ;;
+bench)
+    setup
+    .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+    .venv/bin/python -m bench "$@"
+    ;;
 *)
-    sed -n '2,10p' "$0" >&2
+    sed -n '2,11p' "$0" >&2
     exit 2
     ;;
 esac

@@ -1,9 +1,9 @@
 """
 The benchmark: deploy speed and serving speed, side by side in one run, on local test
 hosts (fleet awd-bench, replaced at the start). Prints Markdown tables and writes the
-same figures as JSON. Not part of the test suite; takes about 10 minutes.
+same figures as JSON and a PNG chart. Not part of the test suite; takes about 10 minutes.
 
-    .venv/bin/python -m bench [--only deploy|serving] [--seconds 10] [--repeats 3] [--json FILE]
+    ./run.sh bench [--only deploy|serving] [--seconds 10] [--repeats 3] [--json FILE]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import testhost
 from bench import deploy_speed, serving
+from bench.chart import write_chart
 from apache_wsgi_deploy.settings import Settings
 from bench.hosts import PROJECT, deploy, write_inventory
 
@@ -59,7 +60,7 @@ def main() -> None:
     finally:
         testhost.down(FLEET)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nfigures written to {args.json}")
+    print(f"\nfigures written to {args.json} and {write_chart(results, args.json.with_suffix('.png'))}")
 
 
 if __name__ == "__main__":
