@@ -33,6 +33,13 @@ def pyinfra(inventory: Path, *options: str) -> float:
     return timed([PYINFRA, "-y", str(inventory), "deploy.py", *options])
 
 
+def machine_busy_s() -> float:
+    """CPU seconds this machine's cores have been busy since boot (test hosts included)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(command: list[str]) -> float:
     started = time.monotonic()
     run = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, env={**os.environ, "AWD_TESTHOST_FLEET": ""})
