@@ -74,12 +74,12 @@ def table(speed: DeploySpeed) -> str:
     ]
     for count, seconds in speed.fleet_rerun_s.items():
         lines.append(
-            f"| no-change rerun, {count} hosts, `./run.sh deploy` | {seconds:.2f} s | {seconds / one:.2f} |"
+            f"| no-change rerun, {count} host{'s' * (count > 1)}, `./run.sh deploy` | {seconds:.2f} s | {seconds / one:.2f} |"
             f" {speed.fleet_rerun_machine_cpu_s[count]:.2f} s |"
         )
     for count, seconds in speed.fleet_rerun_single_process_s.items():
         lines.append(
-            f"| no-change rerun, {count} hosts, one pyinfra process | {seconds:.2f} s | {seconds / one_single:.2f} | |"
+            f"| no-change rerun, {count} host{'s' * (count > 1)}, one pyinfra process | {seconds:.2f} s | {seconds / one_single:.2f} | |"
         )
     lines.append(
         f"| SSH commands per host, no-change rerun | {speed.ssh_commands_per_host}"

@@ -159,7 +159,7 @@ def test_every_problem_is_reported_at_once():
         ({"tls_key_file": "certs/privkey.pem"}, "setting 'tls_key_file' = 'certs/privkey.pem' is only used when"),
         ({"tls_certificate_source": "selfsigned", "acme_ca_bundle": "ca.pem"}, "setting 'acme_ca_bundle' = 'ca.pem'"),
         # Apache would round it down to a multiple, or need a full restart for a higher ServerLimit.
-        ({"mpm_max_request_workers": 160}, "'mpm_max_request_workers' = 160 must be a multiple of mpm_threads_per_child (25)"),
+        ({"mpm_max_request_workers": 160}, "'mpm_max_request_workers' = 160 must be a multiple of mpm_threads_per_child (64)"),
         ({"mpm_threads_per_child": 10, "mpm_max_request_workers": 170}, "at most 16 times it (160)"),
     ],
 )
