@@ -41,7 +41,9 @@ http2 = True  # HTTP/2 on the HTTPS vhost (Protocols h2 http/1.1, Mozilla's prof
 # The event MPM (ensured: prefork and worker are disabled) serves every site. A child whose
 # worker threads are all busy closes its idle keep-alive connections, and a client that
 # just sent a request on one sees it fail: with Debian's 25 threads per child, 1,074 of
-# 44.6k requests at 64 connections failed so (wrk read errors); with 64, none.
+# 44.6k requests at 64 connections failed so (wrk read errors); with 64, none. A child
+# reaped as idle closes its keep-alive connections too (190 of 126k static requests
+# failed), so children are never reaped: MaxSpareThreads is mpm_max_request_workers.
 mpm_threads_per_child = 64  # threads per Apache child process (at most 64, the default ThreadLimit)
 mpm_max_request_workers = 256  # requests Apache serves at once, 4 children (Debian: 150): a multiple of mpm_threads_per_child, at most 16 times it
 

@@ -143,7 +143,8 @@ def test_keep_alive_and_mpm_settings_reach_the_performance_conf():
                   mpm_threads_per_child=32, mpm_max_request_workers=256)
     assert directives_text(conf).split() == [
         "KeepAlive", "On", "KeepAliveTimeout", "3", "MaxKeepAliveRequests", "500",
-        "<IfModule", "mpm_event_module>", "ThreadsPerChild", "32", "MaxRequestWorkers", "256", "</IfModule>",
+        "<IfModule", "mpm_event_module>", "ThreadsPerChild", "32", "MaxRequestWorkers", "256",
+        "MaxSpareThreads", "256", "</IfModule>",
     ]
 
 
