@@ -26,7 +26,7 @@ def serving_panel(axes, runs: list[dict]) -> None:
         positions = [position + index * width for position in range(len(concurrencies))]
         axes.bar(positions, [by_concurrency.get(c, 0) for c in concurrencies], width, label=server)
     axes.set_xticks([position + width * (len(servers) - 1) / 2 for position in range(len(concurrencies))])
-    axes.set_xticklabels([f"{c} connections" for c in concurrencies])
+    axes.set_xticklabels([f"{c} connection{'s' * (c > 1)}" for c in concurrencies])
     axes.set_ylabel("requests/s (median)")
     axes.set_title("Serving the sample app")
     axes.legend(fontsize="small")
