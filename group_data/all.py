@@ -12,7 +12,7 @@ app_source = "app"  # folder on the control machine with the WSGI app (app.py) a
 app_install_path = "/srv/flaskapp"  # where code, venv and .wsgi live on the host: never under a DocumentRoot
 wsgi_user = "www-data"  # user the mod_wsgi daemon processes run as (must not own the code)
 wsgi_group = "www-data"  # group the mod_wsgi daemon processes run as
-# Figures: `python -m bench` on 2 cores (README "Benchmarks"), the sample app at 64 connections.
+# Figures: `./run.sh bench` on 2 cores (README "Benchmarks"), the sample app at 64 connections.
 wsgi_processes = "auto"  # daemon processes: "auto" is one per CPU of the host (1 process on 2 cores: 0.54x the requests/s of 2; the GIL lets one process use one core), or a number
 wsgi_threads = 15  # threads per daemon process (mod_wsgi's default): 4 or 15 serve a CPU-bound app alike (6.4k req/s either way), and threads are what waits on a database
 wsgi_queue_timeout = 45  # seconds a request may wait for a free daemon thread before it gets a 504, instead of piling up behind a stuck app (0: wait forever)
@@ -37,7 +37,7 @@ request_timeout = 60  # Apache's Timeout in seconds (Debian: 300): a slow client
 # --- Connections (server-wide; conf-available/performance.conf) ---
 keepalive_timeout = 5  # seconds an idle keep-alive connection stays open (Debian's); the event MPM holds it without a thread
 keepalive_max_requests = 0  # requests per keep-alive connection, 0 = unlimited: Debian's 100 made wrk see 518 connections closed under it in 28.5k requests at 64 connections (a client racing a close must retry)
-http2 = True  # HTTP/2 on the HTTPS vhost (Protocols h2 http/1.1, Mozilla's profile): browsers multiplex a page's requests on one connection
+http2 = True  # HTTP/2 on the HTTPS vhost (Protocols h2 http/1.1, Mozilla's profile): browsers multiplex a page's requests on one connection (no figure: wrk speaks HTTP/1.1 only)
 # The event MPM (ensured: prefork and worker are disabled) serves every site. A child whose
 # worker threads are all busy closes its idle keep-alive connections, and a client that
 # just sent a request on one sees it fail: with Debian's 25 threads per child, 1,074 of
