@@ -9,6 +9,7 @@ bracket in group_data can never break out of a VirtualHost or a command.
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ PYINFRA_KEY = re.compile(r"^(_|ssh_|winrm_|docker_|chroot_|local_|podman_)")
 DNS_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){DNS_LABEL}(\.{DNS_LABEL})*$")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+PYTHON_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 # Validators use fullmatch: with match, "$" also matches before a trailing newline.
 # Path characters that need no quoting in an Apache directive or a shell word.
@@ -79,6 +81,15 @@ def _absolute_path(value: Any) -> str:
         raise _Invalid("a normalised path without '..' or '//'")
     if not value.startswith("/") or value == "/" or value.endswith("/"):
         raise _Invalid("an absolute path such as /srv/app (not '/', no trailing '/')")
+    return value
+
+
+def _wsgi_entry(value: Any) -> str:
+    """module:callable, both plain Python names: it becomes an import line in the .wsgi file."""
+    module, _, name = value.partition(":") if isinstance(value, str) else ("", "", "")
+    parts = [*module.split("."), name]
+    if not all(PYTHON_NAME.fullmatch(part) and not keyword.iskeyword(part) for part in parts):
+        raise _Invalid("module:callable of Python names, such as app:app or myproject.wsgi:application")
     return value
 
 
@@ -165,6 +176,7 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "app_name": _identifier,
     "app_source": _local_path,
     "app_install_path": _app_install_path,
+    "wsgi_entry": _wsgi_entry,
     "wsgi_user": _unix_name,
     "wsgi_group": _unix_name,
     "wsgi_processes": _auto_or(_int_range(1, 64)),
@@ -254,6 +266,7 @@ class Settings:
     app_name: str
     app_source: str
     app_install_path: str
+    wsgi_entry: str
     wsgi_user: str
     wsgi_group: str
     wsgi_processes: int | str
@@ -331,6 +344,14 @@ class Settings:
         if self.wsgi_processes == "auto":
             return min(max(cpu_count, 1), 64)
         return self.wsgi_processes
+
+    @property
+    def wsgi_module(self) -> str:
+        return self.wsgi_entry.partition(":")[0]
+
+    @property
+    def wsgi_callable(self) -> str:
+        return self.wsgi_entry.partition(":")[2]
 
     @property
     def wsgi_script(self) -> str:

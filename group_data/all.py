@@ -10,6 +10,7 @@ server_aliases = []  # more DNS names served by the same vhosts (each must be on
 app_name = "flaskapp"  # short name: site file, mod_wsgi daemon process group, log file names
 app_source = "app"  # folder on the control machine with the WSGI app (app.py) and a pinned requirements.txt
 app_install_path = "/srv/flaskapp"  # where code, venv and .wsgi live on the host: never under a DocumentRoot
+wsgi_entry = "app:app"  # module:callable of the WSGI application in app_source (any WSGI app, not only Flask)
 wsgi_user = "www-data"  # user the mod_wsgi daemon processes run as (must not own the code)
 wsgi_group = "www-data"  # group the mod_wsgi daemon processes run as
 # Figures: `./run.sh bench` on 2 cores (README "Benchmarks"), the sample app at 64 connections.

@@ -15,7 +15,7 @@ from tests.unit.test_templates import render
 TEMPLATES = ["site.conf.j2", "hardening.conf.j2", "app.wsgi.j2", "acme-challenge.conf.j2"]
 # Every setting a string from group_data can reach (lists get the string as their item).
 STRING_SETTINGS = [
-    "server_name", "server_aliases", "app_name", "app_install_path", "wsgi_user", "wsgi_group",
+    "server_name", "server_aliases", "app_name", "app_install_path", "wsgi_entry", "wsgi_user", "wsgi_group",
     "log_dir", "tls_dir", "server_tokens", "server_signature", "trace_enable", "acme_directory_url",
     "acme_email",
 ]

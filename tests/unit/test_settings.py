@@ -86,6 +86,11 @@ HOSTILE = [
         ("app_install_path", "/var/www", "outside any DocumentRoot"),
         ("log_dir", "logs", "an absolute path"),
         ("tls_dir", "/etc/ssl/x'y", "no spaces or quotes"),
+        ("wsgi_entry", "app", "module:callable of Python names"),
+        ("wsgi_entry", "app:app\nimport os", "module:callable of Python names"),
+        ("wsgi_entry", "os; os.system('x'):app", "module:callable of Python names"),
+        ("wsgi_entry", "import:app", "module:callable of Python names"),
+        ("wsgi_entry", "my-app:app", "module:callable of Python names"),
         ("wsgi_user", "root user", "a user or group name"),
         ("wsgi_user", "_\n", "a user or group name"),  # found by the hypothesis test
         ("wsgi_group", "", "a user or group name"),

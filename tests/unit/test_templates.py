@@ -148,6 +148,12 @@ def test_keep_alive_and_mpm_settings_reach_the_performance_conf():
     ]
 
 
+def test_wsgi_entry_point_imports_the_configured_callable():
+    assert "from myproject.wsgi import application as application" in render(
+        "app.wsgi.j2", wsgi_entry="myproject.wsgi:application"
+    )
+
+
 def test_wsgi_entry_point_logs_to_stderr_and_imports_the_app():
     entry = render("app.wsgi.j2")
     assert "logging.basicConfig(stream=sys.stderr" in entry
