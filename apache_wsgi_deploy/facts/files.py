@@ -58,15 +58,7 @@ class FileState(FactBase[Optional[FileStateDict]]):
         }
 
 
-class TreeEntryDict(TypedDict):
-    kind: str
-    user: str
-    group: str
-    mode: int
-    sha1: Optional[str]
-
-
-class Tree(FactBase[Optional[dict[str, TreeEntryDict]]]):
+class Tree(FactBase[Optional[dict[str, FileStateDict]]]):
     """
     Returns every entry of a folder, at any depth, by path relative to it ("" is the
     folder itself): kind (``file``, ``directory``, ``link`` or ``other``), owner, group,
@@ -90,11 +82,11 @@ class Tree(FactBase[Optional[dict[str, TreeEntryDict]]]):
         )
 
     @staticmethod
-    def process(output: list[str]) -> Optional[dict[str, TreeEntryDict]]:
+    def process(output: list[str]) -> Optional[dict[str, FileStateDict]]:
         if not output:
             return None
         kinds = {"f": "file", "d": "directory", "l": "link"}
-        entries: dict[str, TreeEntryDict] = {}
+        entries: dict[str, FileStateDict] = {}
         sums: dict[str, str] = {}
         for line in output:
             sha1 = SHA1_LINE.match(line)

@@ -192,9 +192,9 @@ def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, e
         remote = {}
     yield from _ownership(remote.get(""), dest, user, group, folder_mode)
 
-    wanted = {"", *folders, *files}
-    for relative in sorted(set(remote) - wanted):
-        parent_removed = any(relative.startswith(f"{other}/") for other in set(remote) - wanted)
+    stale = set(remote) - {"", *folders, *files}
+    for relative in sorted(stale):
+        parent_removed = any(relative.startswith(f"{other}/") for other in stale)
         if not parent_removed and not _excluded(relative, exclude):
             yield StringCommand("rm", "-rf", QuoteString(f"{dest}/{relative}"))
 
