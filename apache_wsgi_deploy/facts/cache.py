@@ -8,11 +8,13 @@ can have changed during the run.
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from pyinfra.api.host import Host
+from pyinfra.context import ctx_host
 
-_answers: WeakKeyDictionary[Host, dict[tuple, tuple[tuple, Any]]] = WeakKeyDictionary()
+# The answers live on the host object itself (not on pyinfra's `host`, a proxy shared by
+# every host of the run), so they end with it and no other host can read them.
+ANSWERS = "_apache_wsgi_deploy_fact_answers"
 
 
 def _moment(host: Host) -> tuple:
@@ -22,11 +24,12 @@ def _moment(host: Host) -> tuple:
     return (state.current_stage, sum(1 for operation in operations if operation.operation_meta.executed))
 
 
-def cached_fact(host: Host, fact: type, **kwargs) -> Any:
-    """host.get_fact(fact, **kwargs), asked on the host only when it may have changed."""
+def cached_fact(fact: type, **kwargs) -> Any:
+    """host.get_fact(fact, **kwargs) for the current host, asked only when it may have changed."""
+    host = ctx_host.get()
     key = (fact, tuple(sorted(kwargs.items())))
     moment = _moment(host)
-    answers = _answers.setdefault(host, {})
+    answers = vars(host).setdefault(ANSWERS, {})
     if key in answers and answers[key][0] == moment:
         return answers[key][1]
     value = host.get_fact(fact, **kwargs)

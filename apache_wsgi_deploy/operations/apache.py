@@ -87,7 +87,7 @@ def modules(modules: list[str], enabled: bool = True):
     """
     for module in modules:
         _check_name("module", module)
-    links = cached_fact(host, ApacheLinks)
+    links = cached_fact(ApacheLinks)
     # None: Apache is not installed yet (an earlier operation installs it).
     current = links["modules"] if links is not None else {}
     to_change = [module for module in modules if current.get(module, False) != enabled]
@@ -103,7 +103,7 @@ def modules(modules: list[str], enabled: bool = True):
 def _link(kind: str, name: str, enabled: bool):
     """Shared by site() and conf(): both are one link in <kind>-enabled."""
     _check_name(kind, name)
-    links = cached_fact(host, ApacheLinks)
+    links = cached_fact(ApacheLinks)
     # None: Apache is not installed yet, and its package will enable its own defaults,
     # so act unconditionally (the commands are harmless when already in that state).
     known = links is not None

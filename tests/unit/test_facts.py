@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import pytest
+from pyinfra.context import ctx_host
 
 from apache_wsgi_deploy.facts.cache import cached_fact
 from tests.unit.harness import FakeHost, load, read, resolve
@@ -25,18 +26,29 @@ def test_apache_links_is_unknown_before_apache_is_installed():
 def test_a_cached_fact_is_asked_again_only_after_a_command_ran_or_the_stage_changed():
     fact_class = resolve("facts", "apache.ApacheLinks")
     host = FakeHost({"apache.ApacheLinks": {"modules": {}}})
-    cached_fact(host, fact_class)
-    cached_fact(host, fact_class)
-    assert host.fact_calls == ["apache.ApacheLinks"]
+    with ctx_host.use(host):
+        cached_fact(fact_class)
+        cached_fact(fact_class)
+        assert host.fact_calls == ["apache.ApacheLinks"]
 
-    host.state.ops[host]["no-change"] = SimpleNamespace(operation_meta=SimpleNamespace(executed=False))
-    cached_fact(host, fact_class)
-    assert len(host.fact_calls) == 1
+        host.state.ops[host]["no-change"] = SimpleNamespace(operation_meta=SimpleNamespace(executed=False))
+        cached_fact(fact_class)
+        assert len(host.fact_calls) == 1
 
-    host.state.ops[host]["a2enmod"] = SimpleNamespace(operation_meta=SimpleNamespace(executed=True))
-    cached_fact(host, fact_class)
-    assert len(host.fact_calls) == 2
+        host.state.ops[host]["a2enmod"] = SimpleNamespace(operation_meta=SimpleNamespace(executed=True))
+        cached_fact(fact_class)
+        assert len(host.fact_calls) == 2
 
-    host.state.current_stage = "execute"
-    cached_fact(host, fact_class)
-    assert len(host.fact_calls) == 3
+        host.state.current_stage = "execute"
+        cached_fact(fact_class)
+        assert len(host.fact_calls) == 3
+
+
+def test_hosts_never_see_each_others_cached_answers():
+    """pyinfra's `host` is one proxy for every host of a run: answers must not live on it."""
+    fact_class = resolve("facts", "apache.ApacheLinks")
+    web1 = FakeHost({"apache.ApacheLinks": {"modules": {"dav": True}}})
+    web2 = FakeHost({"apache.ApacheLinks": {"modules": {"dav": False}}})
+    for fake, expected in ((web1, True), (web2, False), (web1, True)):
+        with ctx_host.use(fake):
+            assert cached_fact(fact_class)["modules"]["dav"] is expected
