@@ -125,28 +125,26 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _auto_or(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def _or(special: Any, shown: str, validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """validator, also accepting `special` (written `shown` in the allowed form)."""
+
     def validate(value: Any) -> Any:
-        if value == "auto":
+        if value == special:
             return value
         try:
             return validator(value)
         except _Invalid as error:
-            raise _Invalid(f'"auto" or {error}') from None
+            raise _Invalid(f"{shown} or {error}") from None
 
     return validate
+
+
+def _auto_or(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return _or("auto", '"auto"', validator)
 
 
 def _optional(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def validate(value: Any) -> Any:
-        if value is None:
-            return None
-        try:
-            return validator(value)
-        except _Invalid as error:
-            raise _Invalid(f"None or {error}") from None
-
-    return validate
+    return _or(None, "None", validator)
 
 
 def _int_range(low: int, high: int) -> Callable[[Any], int]:

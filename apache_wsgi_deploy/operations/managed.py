@@ -217,6 +217,6 @@ def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, e
             current = None
         if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
             _log_diff(path, current, content, private=False)
-            yield FileUploadCommand(BytesIO(content), path, remote_temp_filename=host.get_temp_filename(path))
+            yield from _upload_commands(BytesIO(content), path, private=False)
             current = None
         yield from _ownership(current, path, user, group, file_mode)
