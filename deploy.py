@@ -1,8 +1,8 @@
 """
 The whole server, declared: `pyinfra inventory.py deploy.py`.
 
-Apache with mod_wsgi in daemon mode serving the app over HTTPS, port 80 redirecting,
-and one configtested reload when anything Apache reads changed.
+Apache with mod_wsgi in daemon mode serving each site's app over HTTPS, port 80
+redirecting, and one configtested reload when anything Apache reads changed.
 """
 
 from pathlib import Path
@@ -20,9 +20,17 @@ settings = validate_inventory(inventory, Path(__file__).resolve().parent)[host.n
 # A no-change rerun is mostly fact commands: about 40 ms less for each.
 disable_nagle(host)
 deploys.packages(settings)
-deploys.app(settings)
-server_config = deploys.apache_config(settings)
-# Before the site: its HTTPS vhost is enabled only once the certificate it names exists.
-certificate = deploys.tls(settings)
-site_config = deploys.site(settings)
-deploys.service(reload_when=server_config + certificate + site_config)
+for site in host.loop(settings.present_sites):
+    deploys.app(site)
+reload_when = deploys.apache_config(settings) + deploys.acme(settings)
+# Before the vhosts: an HTTPS vhost is enabled only once the certificate it names exists.
+for site in host.loop(settings.present_sites):
+    reload_when += deploys.tls(site, settings)
+for site in host.loop(settings.present_sites):
+    reload_when += deploys.site(site)
+for site in host.loop(settings.absent_sites):
+    reload_when += deploys.site_removed(site)
+deploys.service(reload_when=reload_when)
+# Once Apache no longer runs their daemon processes.
+for site in host.loop(settings.absent_sites):
+    deploys.app_removed(site)

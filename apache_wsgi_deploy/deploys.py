@@ -1,12 +1,16 @@
 """
-The deploy units deploy.py composes: packages, app, apache, tls, site, then Apache's service.
+The deploy units deploy.py composes: packages, then per site its app, the server-wide
+Apache config and ACME, per site its certificate and vhosts, Apache's service, and what
+removed sites leave behind.
 
-Each unit takes the host's validated Settings; apache(), tls() and site() return the
-operations whose changes Apache must reload for, and service() reloads once for all.
+Host-wide units take the host's validated Settings, per-site units one of its Sites; the
+units that return operations return those whose changes Apache must reload for, and
+service() reloads once for all.
 """
 
 from __future__ import annotations
 
+import functools
 from io import StringIO
 from pathlib import Path
 
@@ -21,9 +25,9 @@ from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from apache_wsgi_deploy.facts.tls import CERTBOT_DIR, CertbotLineage
-from apache_wsgi_deploy.operations import apache, certbot, managed, packages as debian, python, tls as host_tls
+from apache_wsgi_deploy.operations import accounts, apache, certbot, managed, packages as debian, python, tls as host_tls
 from apache_wsgi_deploy.operations.python import PIN
-from apache_wsgi_deploy.settings import Settings
+from apache_wsgi_deploy.settings import Settings, Site
 
 PROJECT = Path(__file__).resolve().parent.parent
 TEMPLATES = PROJECT / "templates"
@@ -75,7 +79,22 @@ def pinned_requirements(requirements: Path) -> list[str]:
 
 
 def apt_packages(settings: Settings) -> list[str]:
-    return APT_PACKAGES + (ACME_PACKAGES if settings.tls_certificate_source == "acme" else [])
+    return APT_PACKAGES + (ACME_PACKAGES if settings.uses_acme() else [])
+
+
+def site_deploy(title: str):
+    """@deploy for one site's operations, named "<title> <app_name>": several sites'
+    operations stay apart in pyinfra's output and the drift check's report."""
+
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(site: Site, *args, **kwargs):
+            with host.deploy(name=f"{title} {site.app_name}", kwargs=None, data=None):
+                return func(site, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 @deploy("Packages")
@@ -87,44 +106,49 @@ def packages(settings: Settings):
     )
 
 
-@deploy("Application")
-def app(settings: Settings):
-    source = project_path(settings.app_source)
+@site_deploy("Application")
+def app(site: Site):
+    source = project_path(site.app_source)
+    # Only the daemon's group reads the code: another app's user cannot. Apache's own
+    # children may only pass through the folder, to find the .wsgi file it maps / to.
+    app_files = {"user": "root", "group": site.wsgi_group}
+    if site.dedicated_user:
+        accounts.system_user(name="The app's own system user exists", user=site.wsgi_user, home=site.app_install_path)
     files.directory(
         name="App folder exists, owned by root",
-        path=settings.app_install_path,
-        **ROOT_OWNED,
-        mode="755",
+        path=site.app_install_path,
+        **app_files,
+        mode="751",
     )
     code = managed.tree(
         name="App code is in place, read-only for the daemon",
         src=str(source),
-        dest=settings.app_code_dir,
-        **ROOT_OWNED,
-        mode="644",
-        dir_mode="755",
+        dest=site.app_code_dir,
+        **app_files,
+        mode="640",
+        dir_mode="750",
         exclude=["*.pyc", "__pycache__"],
     )
     venv = python.venv_requirements(
         name="Virtualenv from the host's python3 holds the pinned requirements",
         requirements=pinned_requirements(source / "requirements.txt"),
-        venv=settings.venv,
+        venv=site.venv,
         # The Python Debian's mod_wsgi is built against.
         python="/usr/bin/python3",
     )
     entry = managed.template(
         name="WSGI entry point is rendered",
         src=str(TEMPLATES / "app.wsgi.j2"),
-        dest=settings.wsgi_script,
-        **ROOT_OWNED,
-        mode="644",
-        s=settings,
+        dest=site.wsgi_script,
+        **app_files,
+        mode="640",
+        site=site,
     )
     # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes: new
     # code is picked up without reloading Apache.
     files.file(
         name="Daemon processes pick up new code",
-        path=settings.wsgi_script,
+        path=site.wsgi_script,
         touch=True,
         _if=lambda: (code.did_change() or venv.did_change()) and not entry.did_change(),
     )
@@ -149,9 +173,8 @@ def apache_config(settings: Settings):
     unused = apache.modules(
         name="Modules no site needs are disabled", modules=UNUSED_MODULES + OTHER_MPMS, enabled=False
     )
-    modules = apache.modules(
-        name="Modules the site uses are enabled", modules=APACHE_MODULES + (["http2"] if settings.http2 else [])
-    )
+    http2 = any(site.http2 for site in settings.present_sites)
+    modules = apache.modules(name="Modules the site uses are enabled", modules=APACHE_MODULES + (["http2"] if http2 else []))
     daemon_only = _server_conf(DAEMON_ONLY_CONF, "Embedded mode is off", "Embedded mode off is enabled")
     hardening = _server_conf(
         HARDENING_CONF, "Server-wide hardening is rendered", "Server-wide hardening is enabled", s=settings
@@ -163,58 +186,16 @@ def apache_config(settings: Settings):
     debian_security = apache.conf(
         name="Debian's security.conf gives way to ours", conf=DEBIAN_SECURITY_CONF, enabled=False
     )
-    return [unused, modules, *daemon_only, *hardening, *performance, debian_security]
+    default = apache.site(name="Stock site is disabled", site="000-default", enabled=False)
+    return [unused, modules, *daemon_only, *hardening, *performance, debian_security, default]
 
 
-@deploy("TLS")
-def tls(settings: Settings):
-    """The certificate and key the HTTPS vhost names, from the configured source."""
-    source = settings.tls_certificate_source
-    if source == "acme":
-        return _acme_certificate(settings)
-    # Switching away from ACME: port 80 stops answering challenges.
-    challenge = apache.conf(name="ACME challenges are not served", conf=ACME_CHALLENGE_CONF, enabled=False)
-    # Only Apache's parent process, as root, reads keys and certificates; a private
-    # folder also hides the key in the moment between its copy and its chmod.
-    files.directory(
-        name="Certificate folder exists, root only",
-        path=settings.site_tls_dir,
-        **ROOT_OWNED,
-        mode="700",
-    )
-    if source == "selfsigned":
-        generated = host_tls.selfsigned(
-            name="Self-signed certificate names the site",
-            certificate=settings.certificate_path,
-            key=settings.key_path,
-            names=settings.names(),
-        )
-        return [challenge, generated]
-    return [challenge, *_uploaded_certificate(settings)]
-
-
-def _uploaded_certificate(settings: Settings) -> list:
-    certificate = project_path(settings.tls_certificate_file).read_text()
-    chain = project_path(settings.tls_chain_file).read_text()
-    fullchain = managed.file(
-        name="Certificate and chain are in place",
-        src=StringIO(certificate.rstrip("\n") + "\n" + chain),
-        dest=settings.certificate_path,
-        **ROOT_OWNED,
-        mode="644",
-    )
-    key = managed.file(
-        name="Private key is in place, 0600 root",
-        src=str(project_path(settings.tls_key_file)),
-        dest=settings.key_path,
-        **ROOT_OWNED,
-        mode="600",
-        private=True,
-    )
-    return [fullchain, key]
-
-
-def _acme_certificate(settings: Settings) -> list:
+@deploy("ACME")
+def acme(settings: Settings):
+    """Host-wide, for every site whose certificate comes from ACME: the CA's trust, the
+    challenge folder port 80 serves, and renewals that reload Apache."""
+    if not settings.uses_acme():
+        return [apache.conf(name="ACME challenges are not served", conf=ACME_CHALLENGE_CONF, enabled=False)]
     if settings.acme_ca_bundle is not None:
         trusted = managed.file(
             name="Private ACME server's CA is trusted",
@@ -247,61 +228,131 @@ def _acme_certificate(settings: Settings) -> list:
         **ROOT_OWNED,
         mode="755",
     )
-    issued = certbot.certificate(
-        name="Certificate from the ACME CA covers every name",
-        cert_name=settings.server_name,
-        names=settings.names(),
-        directory_url=settings.acme_directory_url,
-        webroot=ACME_WEBROOT,
-        key_type=settings.acme_key_type,
-        email=settings.acme_email,
-    )
     systemd.service(
         name="certbot's renewal timer is active",
         service="certbot.timer",
         running=True,
         enabled=True,
     )
-    return [*challenge, issued]
+    return challenge
 
 
-def ocsp_stapling(settings: Settings) -> bool:
+@site_deploy("TLS")
+def tls(site: Site, settings: Settings):
+    """The certificate and key the site's HTTPS vhost names, from its source."""
+    source = site.tls_certificate_source
+    if source == "acme":
+        return [
+            certbot.certificate(
+                name="Certificate from the ACME CA covers every name",
+                cert_name=site.server_name,
+                names=site.names(),
+                directory_url=settings.acme_directory_url,
+                webroot=ACME_WEBROOT,
+                key_type=settings.acme_key_type,
+                email=settings.acme_email,
+            )
+        ]
+    # Only Apache's parent process, as root, reads keys and certificates; a private
+    # folder also hides the key in the moment between its copy and its chmod.
+    files.directory(
+        name="Certificate folder exists, root only",
+        path=site.site_tls_dir,
+        **ROOT_OWNED,
+        mode="700",
+    )
+    if source == "selfsigned":
+        generated = host_tls.selfsigned(
+            name="Self-signed certificate names the site",
+            certificate=site.certificate_path,
+            key=site.key_path,
+            names=site.names(),
+        )
+        return [generated]
+    return _uploaded_certificate(site)
+
+
+def _uploaded_certificate(site: Site) -> list:
+    certificate = project_path(site.tls_certificate_file).read_text()
+    chain = project_path(site.tls_chain_file).read_text()
+    fullchain = managed.file(
+        name="Certificate and chain are in place",
+        src=StringIO(certificate.rstrip("\n") + "\n" + chain),
+        dest=site.certificate_path,
+        **ROOT_OWNED,
+        mode="644",
+    )
+    key = managed.file(
+        name="Private key is in place, 0600 root",
+        src=str(project_path(site.tls_key_file)),
+        dest=site.key_path,
+        **ROOT_OWNED,
+        mode="600",
+        private=True,
+    )
+    return [fullchain, key]
+
+
+def ocsp_stapling(site: Site) -> bool:
     """Staple only a certificate that names an OCSP responder: Let's Encrypt's no longer do."""
-    if settings.tls_certificate_source == "files":
-        leaf = x509.load_pem_x509_certificate(project_path(settings.tls_certificate_file).read_bytes())
+    if site.tls_certificate_source == "files":
+        leaf = x509.load_pem_x509_certificate(project_path(site.tls_certificate_file).read_bytes())
         try:
             access = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
         except x509.ExtensionNotFound:
             return False
         return any(item.access_method == AuthorityInformationAccessOID.OCSP for item in access)
-    if settings.tls_certificate_source == "acme":
+    if site.tls_certificate_source == "acme":
         # The fact the certificate operation reads anyway. Known once certbot has the
         # certificate: a first deploy staples from the next run on.
-        lineage = host.get_fact(CertbotLineage, cert_name=settings.server_name)
+        lineage = host.get_fact(CertbotLineage, cert_name=site.server_name)
         return bool(lineage and lineage["ocsp_urls"])
     return False
 
 
-def daemon_processes(settings: Settings) -> int:
+def daemon_processes(site: Site) -> int:
     """The host's CPU count is asked for only when the setting is "auto"."""
-    return settings.daemon_processes(host.get_fact(Cpus) if settings.wsgi_processes == "auto" else 0)
+    return site.daemon_processes(host.get_fact(Cpus) if site.wsgi_processes == "auto" else 0)
 
 
-@deploy("Site")
-def site(settings: Settings):
+def site_conf(site: Site) -> str:
+    return f"/etc/apache2/sites-available/{site.app_name}.conf"
+
+
+@site_deploy("Site")
+def site(site: Site):
     vhosts = apache.config_template(
         name="VirtualHosts are rendered",
         src=str(TEMPLATES / "site.conf.j2"),
-        dest=f"/etc/apache2/sites-available/{settings.app_name}.conf",
+        dest=site_conf(site),
         **ROOT_OWNED,
         mode="644",
-        s=settings,
-        ocsp_stapling=ocsp_stapling(settings),
-        processes=daemon_processes(settings),
+        site=site,
+        ocsp_stapling=ocsp_stapling(site),
+        processes=daemon_processes(site),
     )
-    enabled = apache.site(name="Site is enabled", site=settings.app_name)
-    default = apache.site(name="Stock site is disabled", site="000-default", enabled=False)
-    return [vhosts, enabled, default]
+    enabled = apache.site(name="Site is enabled", site=site.app_name)
+    return [vhosts, enabled]
+
+
+@site_deploy("Removed site")
+def site_removed(site: Site):
+    """Apache stops serving an absent site at the next reload, its daemon processes with it."""
+    disabled = apache.site(name="Site is disabled", site=site.app_name, enabled=False)
+    deleted = apache.config_absent(name="VirtualHosts are deleted", path=site_conf(site))
+    return [disabled, deleted]
+
+
+@site_deploy("Removed app")
+def app_removed(site: Site):
+    """After the reload: an absent site's files, certificate and own user."""
+    files.directory(name="App folder is deleted", path=site.app_install_path, present=False)
+    if site.tls_certificate_source == "acme":
+        certbot.certificate_removed(name="Certificate is deleted", cert_name=site.server_name)
+    else:
+        files.directory(name="Certificate folder is deleted", path=site.site_tls_dir, present=False)
+    if site.dedicated_user:
+        accounts.system_user_removed(name="The app's own user is deleted", user=site.wsgi_user, home=site.app_install_path)
 
 
 @deploy("Apache service")

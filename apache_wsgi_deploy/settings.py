@@ -93,6 +93,13 @@ def _wsgi_entry(value: Any) -> str:
     return value
 
 
+def _daemon_user(value: Any) -> str:
+    name = _unix_name(value)
+    if name == "root":
+        raise _Invalid("an unprivileged user: a daemon running as root could rewrite its own code")
+    return name
+
+
 def _app_install_path(value: Any) -> str:
     path = _absolute_path(value)
     if any(path == root or path.startswith(root + "/") for root in DOCUMENT_ROOTS):
@@ -122,6 +129,13 @@ def _email(value: Any) -> str:
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _Invalid("True or False")
+    return value
+
+
+def _sites(value: Any) -> list[dict]:
+    """The shape only: each entry's keys and values are validated as the settings they name."""
+    if not isinstance(value, list) or not value or not all(isinstance(entry, dict) for entry in value):
+        raise _Invalid("a non-empty list of dicts, one per site, e.g. [{}] or [{}, {\"app_name\": \"blog\", ...}]")
     return value
 
 
@@ -169,14 +183,16 @@ def _choice(*allowed: str) -> Callable[[Any], str]:
 
 # One entry per key of group_data/all.py, in the same order.
 SCHEMA: dict[str, Callable[[Any], Any]] = {
+    "sites": _sites,
     "server_name": _dns_name,
     "server_aliases": _dns_names,
     "app_name": _identifier,
+    "app_present": _boolean,
     "app_source": _local_path,
-    "app_install_path": _app_install_path,
+    "app_install_path": _auto_or(_app_install_path),
     "wsgi_entry": _wsgi_entry,
-    "wsgi_user": _unix_name,
-    "wsgi_group": _unix_name,
+    "wsgi_user": _auto_or(_daemon_user),
+    "wsgi_group": _auto_or(_unix_name),
     "wsgi_processes": _auto_or(_int_range(1, 64)),
     "wsgi_threads": _int_range(1, 256),
     "wsgi_queue_timeout": _int_range(0, 3600),
@@ -186,6 +202,12 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "wsgi_listen_backlog": _int_range(1, 65535),
     "hsts_max_age": _int_range(0, 2 * 365 * 24 * 3600),
     "log_dir": _absolute_path,
+    "http2": _boolean,
+    "tls_certificate_source": _choice("acme", "files", "selfsigned"),
+    "tls_certificate_file": _optional(_local_path),
+    "tls_chain_file": _optional(_local_path),
+    "tls_key_file": _optional(_local_path),
+    "tls_dir": _absolute_path,
     "server_tokens": _choice("Prod", "Major", "Minor", "Minimal", "OS", "Full"),
     "server_signature": _choice("Off", "On", "EMail"),
     "trace_enable": _choice("Off", "On", "extended"),
@@ -195,14 +217,8 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "request_timeout": _int_range(1, 3600),
     "keepalive_timeout": _int_range(1, 300),
     "keepalive_max_requests": _int_range(0, 1000000),
-    "http2": _boolean,
     "mpm_threads_per_child": _int_range(1, MPM_THREAD_LIMIT),
     "mpm_max_request_workers": _int_range(1, MPM_SERVER_LIMIT * MPM_THREAD_LIMIT),
-    "tls_certificate_source": _choice("acme", "files", "selfsigned"),
-    "tls_certificate_file": _optional(_local_path),
-    "tls_chain_file": _optional(_local_path),
-    "tls_key_file": _optional(_local_path),
-    "tls_dir": _absolute_path,
     "acme_directory_url": _https_url,
     "acme_email": _optional(_email),
     "acme_agree_tos": _boolean,
@@ -216,30 +232,51 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "verify_certificate_min_days": _int_range(0, 365),
 }
 
+# What a `sites` entry may set: the top-level value of each is every site's default.
+SITE_KEYS = (
+    "server_name", "server_aliases", "app_name", "app_present", "app_source", "app_install_path", "wsgi_entry",
+    "wsgi_user", "wsgi_group", "wsgi_processes", "wsgi_threads", "wsgi_queue_timeout", "wsgi_request_timeout",
+    "wsgi_graceful_timeout", "wsgi_inactivity_timeout", "wsgi_listen_backlog", "hsts_max_age", "log_dir", "http2",
+    "tls_certificate_source", "tls_certificate_file", "tls_chain_file", "tls_key_file", "tls_dir",
+)
 TLS_FILES = ("tls_certificate_file", "tls_chain_file", "tls_key_file")
 
 
-def _combination_problems(values: dict[str, Any]) -> list[str]:
-    """Settings that are valid alone but not together with the certificate source."""
+def _site_problems(label: str, values: dict[str, Any], entry: dict) -> list[str]:
+    """A site's settings that are valid alone but not together with its certificate source.
+    A site that sets its own source leaves the top-level certificate files to the others:
+    those become None for it (in `values`)."""
     source = values["tls_certificate_source"]
-    problems = []
     if source == "files":
-        problems += [
-            f"setting {key!r} is None but tls_certificate_source is 'files': name the file to upload"
+        return [
+            f"setting '{label}{key}' is None but tls_certificate_source is 'files': name the file to upload"
             for key in TLS_FILES
             if values[key] is None
         ]
-    else:
-        problems += [
-            f"setting {key!r} = {values[key]!r} is only used when tls_certificate_source is 'files'"
-            f" (it is {source!r}): set it to None"
-            for key in TLS_FILES
-            if values[key] is not None
-        ]
-    if source == "acme" and not values["acme_agree_tos"]:
+    problems = []
+    for key in TLS_FILES:
+        if values[key] is not None and (key in entry or "tls_certificate_source" not in entry):
+            problems.append(
+                f"setting '{label}{key}' = {values[key]!r} is only used when tls_certificate_source is 'files'"
+                f" (it is {source!r}): set it to None"
+            )
+        values[key] = None
+    return problems
+
+
+def _host_problems(values: dict[str, Any], sites: list["Site"]) -> list[str]:
+    """Host-wide settings that contradict each other or the sites."""
+    problems = []
+    acme = any(site.tls_certificate_source == "acme" for site in sites)
+    if acme and not values["acme_agree_tos"]:
         problems.append(
             "setting 'acme_agree_tos' is False but tls_certificate_source is 'acme': read the terms of"
             f" service of {values['acme_directory_url']} and set it to True"
+        )
+    if not acme and values["acme_ca_bundle"] is not None:
+        problems.append(
+            f"setting 'acme_ca_bundle' = {values['acme_ca_bundle']!r} is only used when"
+            " tls_certificate_source is 'acme' (no site's is): set it to None"
         )
     threads, workers = values["mpm_threads_per_child"], values["mpm_max_request_workers"]
     if workers % threads or workers > MPM_SERVER_LIMIT * threads:
@@ -247,21 +284,38 @@ def _combination_problems(values: dict[str, Any]) -> list[str]:
             f"setting 'mpm_max_request_workers' = {workers} must be a multiple of mpm_threads_per_child"
             f" ({threads}) and at most {MPM_SERVER_LIMIT} times it ({MPM_SERVER_LIMIT * threads})"
         )
-    if source != "acme" and values["acme_ca_bundle"] is not None:
-        problems.append(
-            f"setting 'acme_ca_bundle' = {values['acme_ca_bundle']!r} is only used when"
-            f" tls_certificate_source is 'acme' (it is {source!r}): set it to None"
-        )
+    return problems + _clashes(sites)
+
+
+def _clashes(sites: list["Site"]) -> list[str]:
+    """Two sites of one host must not share a name, a DNS name or a folder."""
+    problems = []
+    owners: dict[tuple[str, str], int] = {}
+    for index, site in enumerate(sites):
+        claims = [("app_name", site.app_name), ("app_install_path", site.app_install_path)]
+        claims += [("server_name/server_aliases", name) for name in site.names()]
+        for claim in claims:
+            if claim in owners:
+                problems.append(
+                    f"sites[{owners[claim]}] and sites[{index}] both have {claim[0]} {claim[1]!r}:"
+                    " give each site its own"
+                )
+            owners.setdefault(claim, index)
+        for other in sites[:index]:
+            inner, outer = sorted((site.app_install_path, other.app_install_path), key=len, reverse=True)
+            if inner.startswith(outer + "/"):
+                problems.append(f"app_install_path {inner!r} is inside another site's {outer!r}: use separate folders")
     return problems
 
 
 @dataclass(frozen=True)
-class Settings:
-    """One host's validated settings (see group_data/all.py for their meaning)."""
+class Site:
+    """One site (vhosts, app, daemon process group, certificate) with "auto" values resolved."""
 
     server_name: str
     server_aliases: tuple[str, ...]
     app_name: str
+    app_present: bool
     app_source: str
     app_install_path: str
     wsgi_entry: str
@@ -276,60 +330,33 @@ class Settings:
     wsgi_listen_backlog: int
     hsts_max_age: int
     log_dir: str
-    server_tokens: str
-    server_signature: str
-    trace_enable: str
-    directory_listings: bool
-    htaccess_overrides: bool
-    request_body_limit: int
-    request_timeout: int
-    keepalive_timeout: int
-    keepalive_max_requests: int
     http2: bool
-    mpm_threads_per_child: int
-    mpm_max_request_workers: int
     tls_certificate_source: str
-    tls_certificate_file: str
-    tls_chain_file: str
-    tls_key_file: str
+    tls_certificate_file: str | None
+    tls_chain_file: str | None
+    tls_key_file: str | None
     tls_dir: str
-    acme_directory_url: str
-    acme_email: str | None
-    acme_agree_tos: bool
-    acme_ca_bundle: str | None
-    acme_key_type: str
-    apt_cache_time: int
-    verify_address: str | None
-    verify_http_port: int
-    verify_https_port: int
-    verify_ca_bundle: str | None
-    verify_certificate_min_days: int
+    # wsgi_user was "auto": a system user of the app's own, which the deploy creates and,
+    # once the site is absent, removes.
+    dedicated_user: bool
 
     @classmethod
-    def from_data(cls, host_name: str, data: dict[str, Any]) -> "Settings":
-        """Validate a host's merged data; raise SettingsError listing every bad setting."""
-        problems = []
-        values = {}
-        for key in sorted(set(data) - set(SCHEMA)):
-            if not PYINFRA_KEY.match(key):
-                problems.append(f"unknown setting {key!r} (a typo? every setting is in group_data/all.py)")
-        for key, validate in SCHEMA.items():
-            if key not in data:
-                problems.append(f"setting {key!r} is missing (it belongs in group_data/all.py)")
-                continue
-            try:
-                values[key] = validate(data[key])
-            except _Invalid as allowed:
-                problems.append(f"setting {key!r} = {data[key]!r} is invalid: expected {allowed}")
-        if not problems:
-            problems = _combination_problems(values)
-        if problems:
-            raise SettingsError(f"host {host_name}: " + f"\nhost {host_name}: ".join(problems))
-        return cls(**values)
+    def from_values(cls, values: dict[str, Any]) -> "Site":
+        dedicated_user = values["wsgi_user"] == "auto"
+        user = values["app_name"] if dedicated_user else values["wsgi_user"]
+        return cls(**{
+            **values,
+            "app_install_path": f"/srv/{values['app_name']}" if values["app_install_path"] == "auto"
+            else values["app_install_path"],
+            "wsgi_user": user,
+            # Debian gives each system user a group of its own name.
+            "wsgi_group": user if values["wsgi_group"] == "auto" else values["wsgi_group"],
+            "dedicated_user": dedicated_user,
+        })
 
     def control_files(self) -> list[str]:
         """Settings that name files on the control machine (None ones are unused)."""
-        return [key for key in ("app_source", *TLS_FILES, "acme_ca_bundle") if getattr(self, key) is not None]
+        return [key for key in ("app_source", *TLS_FILES) if getattr(self, key) is not None]
 
     def names(self) -> list[str]:
         """Every name the site serves, and its certificate must cover: server name first."""
@@ -384,6 +411,112 @@ class Settings:
         return f"{self.certificate_dir}/privkey.pem"
 
     @property
+    def error_log(self) -> str:
+        return f"{self.log_dir}/{self.app_name}-error.log"
+
+    @property
+    def access_log(self) -> str:
+        return f"{self.log_dir}/{self.app_name}-access.log"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One host's validated settings: the server-wide ones and its sites (group_data/all.py)."""
+
+    sites: tuple[Site, ...]
+    server_tokens: str
+    server_signature: str
+    trace_enable: str
+    directory_listings: bool
+    htaccess_overrides: bool
+    request_body_limit: int
+    request_timeout: int
+    keepalive_timeout: int
+    keepalive_max_requests: int
+    mpm_threads_per_child: int
+    mpm_max_request_workers: int
+    acme_directory_url: str
+    acme_email: str | None
+    acme_agree_tos: bool
+    acme_ca_bundle: str | None
+    acme_key_type: str
+    apt_cache_time: int
+    verify_address: str | None
+    verify_http_port: int
+    verify_https_port: int
+    verify_ca_bundle: str | None
+    verify_certificate_min_days: int
+
+    @classmethod
+    def from_data(cls, host_name: str, data: dict[str, Any]) -> "Settings":
+        """Validate a host's merged data; raise SettingsError listing every bad setting."""
+        problems = []
+        values = {}
+        for key in sorted(set(data) - set(SCHEMA)):
+            if not PYINFRA_KEY.match(key):
+                problems.append(f"unknown setting {key!r} (a typo? every setting is in group_data/all.py)")
+        for key, validate in SCHEMA.items():
+            if key not in data:
+                problems.append(f"setting {key!r} is missing (it belongs in group_data/all.py)")
+                continue
+            try:
+                values[key] = validate(data[key])
+            except _Invalid as allowed:
+                problems.append(f"setting {key!r} = {data[key]!r} is invalid: expected {allowed}")
+        if not problems:
+            sites = []
+            for index, entry in enumerate(values["sites"]):
+                # A bad top-level default is its own setting's problem, reported above.
+                label = f"sites[{index}]." if len(values["sites"]) > 1 or entry else ""
+                unknown = sorted(set(entry) - set(SITE_KEYS), key=str)
+                problems += [
+                    f"setting 'sites[{index}]' has {key!r}, which is not a per-site setting (those are: "
+                    + ", ".join(SITE_KEYS) + ")"
+                    for key in unknown
+                ]
+                site_values = {key: values[key] for key in SITE_KEYS}
+                for key, value in entry.items():
+                    if key in SITE_KEYS:
+                        try:
+                            site_values[key] = SCHEMA[key](value)
+                        except _Invalid as allowed:
+                            problems.append(f"setting 'sites[{index}].{key}' = {value!r} is invalid: expected {allowed}")
+                if site_values["wsgi_user"] == "auto" and site_values["app_name"] == "root":
+                    problems.append(f"setting '{label}app_name' = 'root' would name the daemon user: rename the app")
+                if not unknown:
+                    problems += _site_problems(label, site_values, entry)
+                    sites.append(Site.from_values(site_values))
+            if not problems:
+                problems = _host_problems(values, sites)
+                values["sites"] = tuple(sites)
+        if problems:
+            raise SettingsError(f"host {host_name}: " + f"\nhost {host_name}: ".join(problems))
+        return cls(**{key: values[key] for key in HOST_KEYS})
+
+    def control_files(self) -> list[tuple[str, str]]:
+        """(setting, path) of every file the settings name on the control machine."""
+        several = len(self.sites) > 1
+        files = [
+            (f"sites[{index}].{key}" if several else key, getattr(site, key))
+            for index, site in enumerate(self.sites)
+            for key in site.control_files()
+        ]
+        if self.acme_ca_bundle is not None:
+            files.append(("acme_ca_bundle", self.acme_ca_bundle))
+        return files
+
+    @property
+    def present_sites(self) -> list[Site]:
+        return [site for site in self.sites if site.app_present]
+
+    @property
+    def absent_sites(self) -> list[Site]:
+        return [site for site in self.sites if not site.app_present]
+
+    def uses_acme(self) -> bool:
+        return any(site.tls_certificate_source == "acme" for site in self.present_sites)
+
+    @property
     def directory_options(self) -> str:
         """Options for every directory: never FollowSymLinks, Indexes only if asked for."""
         return "Indexes" if self.directory_listings else "None"
@@ -392,14 +525,8 @@ class Settings:
     def allow_override(self) -> str:
         return "All" if self.htaccess_overrides else "None"
 
-    @property
-    def error_log(self) -> str:
-        return f"{self.log_dir}/{self.app_name}-error.log"
 
-    @property
-    def access_log(self) -> str:
-        return f"{self.log_dir}/{self.app_name}-access.log"
-
+HOST_KEYS = tuple(key for key in SCHEMA if key not in SITE_KEYS)
 
 
 def validate_inventory(inventory, project: Path) -> dict[str, Settings]:
@@ -416,10 +543,10 @@ def validate_inventory(inventory, project: Path) -> dict[str, Settings]:
         except SettingsError as error:
             problems.append(str(error))
             continue
-        for key in host_settings.control_files():
-            if not (project / getattr(host_settings, key)).exists():
+        for key, path in host_settings.control_files():
+            if not (project / path).exists():
                 problems.append(
-                    f"host {inventory_host.name}: setting {key!r} = {getattr(host_settings, key)!r}"
+                    f"host {inventory_host.name}: setting {key!r} = {path!r}"
                     f" names no file on the control machine (looked in {project})"
                 )
         settings[inventory_host.name] = host_settings

@@ -49,7 +49,7 @@ def main() -> None:
             alias, data = hosts[0].inventory_entry()
             defaults = {key: value for key, value in runpy.run_path(str(PROJECT / "group_data/all.py")).items()
                         if not key.startswith("__")}
-            servers = serving.prepare(hosts[0], Settings.from_data(alias, {**defaults, **data}))
+            servers = serving.prepare(hosts[0], Settings.from_data(alias, {**defaults, **data}).sites[0])
             runs = serving.measure(hosts[0], servers, CONCURRENCIES, args.seconds, args.repeats)
             memory = serving.resident_memory_mib(hosts[0], servers)
             results["serving"] = serving.as_json(runs)

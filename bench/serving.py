@@ -70,16 +70,16 @@ class Run:
     cpu_us_per_request: float = 0.0
 
 
-def prepare(test_host, settings) -> list[Server]:
+def prepare(test_host, site) -> list[Server]:
     """Install wrk and gunicorn, start the alternatives; return the servers to measure."""
-    name, app_dir, venv = test_host.server_name, settings.app_code_dir, settings.venv
+    name, app_dir, venv = test_host.server_name, site.app_code_dir, site.venv
     sudo(test_host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl netbase >/dev/null")
     body = sudo(test_host, f"curl -sfk --resolve {name}:443:127.0.0.1 https://{name}/")
     tls = f"{STATIC_DIR}/tls"
-    run_as_daemon_user = f"systemd-run -q --uid www-data --gid www-data -p WorkingDirectory={app_dir} --unit "
-    processes = settings.daemon_processes(int(sudo(test_host, "getconf _NPROCESSORS_ONLN")))
+    run_as_daemon_user = f"systemd-run -q --uid {site.wsgi_user} --gid {site.wsgi_group} -p WorkingDirectory={app_dir} --unit "
+    processes = site.daemon_processes(int(sudo(test_host, "getconf _NPROCESSORS_ONLN")))
     gunicorn = (
-        f"{BENCH_VENV}/bin/gunicorn --workers {processes} --threads {settings.wsgi_threads}"
+        f"{BENCH_VENV}/bin/gunicorn --workers {processes} --threads {site.wsgi_threads}"
         " --worker-class gthread app:app"
     )
     commands = [
@@ -87,7 +87,7 @@ def prepare(test_host, settings) -> list[Server]:
         f" {BENCH_VENV}/bin/pip install -q -r {app_dir}/requirements.txt {GUNICORN}; }}",
         f"mkdir -p {STATIC_DIR}/tls && printf %s {shlex.quote(body)} > {STATIC_DIR}/static.txt",
         # The alternatives run as the daemon user and read the certificate and key.
-        f"install -o www-data -m 600 {settings.certificate_path} {settings.key_path} {STATIC_DIR}/tls/",
+        f"install -o {site.wsgi_user} -m 600 {site.certificate_path} {site.key_path} {STATIC_DIR}/tls/",
         f"printf %s {shlex.quote(STATIC_CONF)} > /etc/apache2/conf-enabled/zz-awd-bench.conf",
         "apache2ctl configtest 2>/dev/null && systemctl reload apache2",
         f"grep -q ' {name}$' /etc/hosts || echo '127.0.0.1 {name}' >> /etc/hosts",

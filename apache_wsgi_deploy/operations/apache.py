@@ -20,6 +20,7 @@ from pyinfra.api import OperationValueError, QuoteString, StringCommand, operati
 
 from apache_wsgi_deploy.facts.apache import APACHE_DIR, ApacheLinks
 from apache_wsgi_deploy.facts.cache import cached_fact
+from apache_wsgi_deploy.facts.files import FileState
 from apache_wsgi_deploy.operations import managed
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -186,6 +187,21 @@ def config_template(src: str, dest: str, user: str, group: str, mode: str, **dat
     if commands:
         yield keep_previous(dest)
         yield from commands
+
+
+@operation()
+def config_absent(path: str):
+    """
+    Remove a file Apache reads (a removed site's vhosts), keeping it for ``reload`` to
+    put back should the configtest fail.
+
+    + path: the file under /etc/apache2
+    """
+    if host.get_fact(FileState, path=path) is None:
+        host.noop(f"{path} is absent")
+        return
+    yield keep_previous(path)
+    yield StringCommand("rm", "-f", QuoteString(path))
 
 
 @operation(is_idempotent=False)

@@ -75,3 +75,17 @@ def certificate(
         "--force-renewal",
         "||", "{", "echo", QuoteString(failed), ">&2;", "exit", "1;", "}",
     )
+
+
+@operation()
+def certificate_removed(cert_name: str):
+    """
+    Delete a lineage (certificate, key, renewal config), so certbot's timer stops
+    renewing a name the host no longer serves.
+
+    + cert_name: certbot's lineage name
+    """
+    if host.get_fact(CertbotLineage, cert_name=cert_name) is None:
+        host.noop(f"no certificate {cert_name}")
+        return
+    yield StringCommand("certbot", "delete", "--non-interactive", "--cert-name", QuoteString(cert_name))

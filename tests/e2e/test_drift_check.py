@@ -32,7 +32,7 @@ def test_drifted_host_exits_2_with_what_and_diff_and_is_left_alone(deployed):
         assert result.returncode == 2, result.stdout + result.stderr[-3000:]
         assert f"{deployed.hosts[0].alias}: DRIFTED, 2 operation(s) would change:" in result.stdout
         assert "  - Apache | Modules the site uses are enabled\n" in result.stdout
-        assert "  - Site | VirtualHosts are rendered\n" in result.stdout
+        assert "  - Site flaskapp | VirtualHosts are rendered\n" in result.stdout
         assert '-     Header always set X-Drift "max-age=31536000"' in result.stdout
         # Dry mode: the drift is still there, and still reported.
         assert "X-Drift" in deployed.sudo(f"cat {SITE}").stdout

@@ -3,7 +3,7 @@
 import subprocess
 
 import pytest
-from pyinfra.api import OperationValueError
+from pyinfra.api import OperationError, OperationValueError
 
 from apache_wsgi_deploy.operations import apache
 from tests.unit.harness import load, read, run_operation
@@ -32,6 +32,13 @@ def test_module_names_that_would_reach_the_shell_are_refused(bad):
 def test_site_names_that_would_reach_the_shell_are_refused(bad):
     with pytest.raises(OperationValueError, match="invalid Apache sites name"):
         run_operation("apache.site", {"kwargs": {"site": bad}, "facts": {"apache.ApacheLinks": None}})
+
+
+def test_an_existing_account_is_never_taken_over_as_an_apps_own_user():
+    backup = {"home": "/var/backups", "shell": "/usr/sbin/nologin"}
+    with pytest.raises(OperationError, match="user 'backup' exists with home '/var/backups'.*set wsgi_user"):
+        run_operation("accounts.system_user", {"kwargs": {"user": "backup", "home": "/srv/backup"},
+                                               "facts": {"server.Users": {"backup": backup}}})
 
 
 def sh(command) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from apache_wsgi_deploy.settings import SCHEMA, Settings, SettingsError
+from apache_wsgi_deploy.settings import HOST_KEYS, SCHEMA, SITE_KEYS, Settings, SettingsError, Site
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEFAULTS = {
@@ -33,7 +33,8 @@ def validate(**overrides):
 
 def test_group_data_all_defines_exactly_the_schema():
     assert list(DEFAULTS) == list(SCHEMA)
-    assert [field.name for field in fields(Settings)] == list(SCHEMA)
+    assert [field.name for field in fields(Settings)] == list(HOST_KEYS)
+    assert [field.name for field in fields(Site)] == [*SITE_KEYS, "dedicated_user"]
 
 
 def test_defaults_need_only_the_agreement_to_the_acme_terms():
@@ -43,12 +44,12 @@ def test_defaults_need_only_the_agreement_to_the_acme_terms():
         "host web1: setting 'acme_agree_tos' is False but tls_certificate_source is 'acme': read the terms"
         " of service of https://acme-v02.api.letsencrypt.org/directory and set it to True"
     )
-    assert validate().server_name == "www.example.com"
+    assert validate().sites[0].server_name == "www.example.com"
 
 
 def test_pyinfra_keys_share_host_data():
     settings = validate(ssh_user="deploy", _sudo=True, ssh_config_file="/x/ssh_config")
-    assert settings.wsgi_user == "www-data"
+    assert settings.sites[0].wsgi_user == "flaskapp"
 
 
 HOSTILE = [
@@ -174,23 +175,82 @@ def test_incomplete_or_contradictory_settings_are_refused(overrides, complaint):
 
 
 def test_each_certificate_source_is_complete_on_its_own():
-    assert validate(**FILES).control_files() == ["app_source", "tls_certificate_file", "tls_chain_file", "tls_key_file"]
+    assert [key for key, _ in validate(**FILES).control_files()] == [
+        "app_source", "tls_certificate_file", "tls_chain_file", "tls_key_file"
+    ]
     acme = validate(acme_email="ops@example.com", acme_ca_bundle="pebble.pem", acme_key_type="rsa")
-    assert acme.key_path == "/etc/letsencrypt/live/www.example.com/privkey.pem"
-    assert acme.control_files() == ["app_source", "acme_ca_bundle"]
-    selfsigned = validate(tls_certificate_source="selfsigned", acme_agree_tos=False)
+    assert acme.sites[0].key_path == "/etc/letsencrypt/live/www.example.com/privkey.pem"
+    assert acme.control_files() == [("app_source", "app"), ("acme_ca_bundle", "pebble.pem")]
+    selfsigned = validate(tls_certificate_source="selfsigned", acme_agree_tos=False).sites[0]
     assert selfsigned.certificate_path == "/etc/ssl/apache-wsgi-deploy/www.example.com/fullchain.pem"
 
 
 def test_valid_overrides_are_kept():
     settings = validate(server_aliases=["example.com"], wsgi_processes=4, verify_address="127.0.0.1")
-    assert settings.server_aliases == ("example.com",)
-    assert settings.wsgi_processes == 4
+    assert settings.sites[0].server_aliases == ("example.com",)
+    assert settings.sites[0].wsgi_processes == 4
     assert settings.verify_address == "127.0.0.1"
 
 
 def test_auto_daemon_processes_follow_the_host_cpu_count():
-    assert validate().daemon_processes(cpu_count=6) == 6
-    assert validate().daemon_processes(cpu_count=0) == 1
-    assert validate().daemon_processes(cpu_count=512) == 64
-    assert validate(wsgi_processes=3).daemon_processes(cpu_count=6) == 3
+    site = validate().sites[0]
+    assert site.daemon_processes(cpu_count=6) == 6
+    assert site.daemon_processes(cpu_count=0) == 1
+    assert site.daemon_processes(cpu_count=512) == 64
+    assert validate(wsgi_processes=3).sites[0].daemon_processes(cpu_count=6) == 3
+
+
+def test_auto_gives_each_app_its_own_user_and_folder():
+    site = validate(app_name="shop").sites[0]
+    assert (site.wsgi_user, site.wsgi_group, site.app_install_path, site.dedicated_user) == (
+        "shop", "shop", "/srv/shop", True
+    )
+    shared = validate(wsgi_user="www-data").sites[0]
+    assert (shared.wsgi_user, shared.wsgi_group, shared.dedicated_user) == ("www-data", "www-data", False)
+
+
+BLOG = {"app_name": "blog", "server_name": "blog.example.com", "wsgi_threads": 4}
+
+
+def test_each_site_overrides_the_defaults_it_names():
+    flaskapp, blog = validate(sites=[{}, BLOG], wsgi_threads=8).sites
+    assert (flaskapp.app_name, flaskapp.server_name, flaskapp.wsgi_threads) == ("flaskapp", "www.example.com", 8)
+    assert (blog.app_name, blog.server_name, blog.wsgi_threads, blog.app_install_path) == (
+        "blog", "blog.example.com", 4, "/srv/blog"
+    )
+
+
+def test_absent_sites_are_told_apart():
+    settings = validate(sites=[{}, {**BLOG, "app_present": False}])
+    assert [site.app_name for site in settings.present_sites] == ["flaskapp"]
+    assert [site.app_name for site in settings.absent_sites] == ["blog"]
+
+
+@pytest.mark.parametrize(
+    ("sites", "complaint"),
+    [
+        ([], "setting 'sites' = [] is invalid: expected a non-empty list of dicts"),
+        ({}, "expected a non-empty list of dicts"),
+        (["blog"], "expected a non-empty list of dicts"),
+        ([{}, {"app_name": "blog", "server_nmae": "x"}], "setting 'sites[1]' has 'server_nmae', which is not a per-site"),
+        ([{}, {"app_name": "blog", "acme_email": "x@example.com"}], "'acme_email', which is not a per-site setting"),
+        ([{}, {**BLOG, "server_name": "bad name"}], "setting 'sites[1].server_name' = 'bad name' is invalid"),
+        ([{}, {**BLOG, "wsgi_user": "root"}], "setting 'sites[1].wsgi_user' = 'root' is invalid: expected \"auto\" or an unprivileged"),
+        ([{"app_name": "root"}], "setting 'sites[0].app_name' = 'root' would name the daemon user"),
+        ([{}, {**BLOG, "server_name": "www.example.com"}], "sites[0] and sites[1] both have server_name/server_aliases 'www.example.com'"),
+        ([{}, {**BLOG, "server_aliases": ["www.example.com"]}], "both have server_name/server_aliases 'www.example.com'"),
+        ([{}, {**BLOG, "app_name": "flaskapp"}], "sites[0] and sites[1] both have app_name 'flaskapp'"),
+        ([{}, {**BLOG, "app_install_path": "/srv/flaskapp"}], "both have app_install_path '/srv/flaskapp'"),
+        ([{}, {**BLOG, "app_install_path": "/srv/flaskapp/blog"}], "'/srv/flaskapp/blog' is inside another site's '/srv/flaskapp'"),
+        ([{}, {**BLOG, "tls_certificate_source": "files"}], "setting 'sites[1].tls_certificate_file' is None but"),
+    ],
+)
+def test_bad_sites_are_refused_naming_the_entry(sites, complaint):
+    with pytest.raises(SettingsError, match=re.escape(complaint)):
+        validate(sites=sites)
+
+
+def test_acme_terms_are_needed_only_when_a_site_uses_acme():
+    validate(**FILES, acme_agree_tos=False)
+    with pytest.raises(SettingsError, match="'acme_agree_tos' is False"):
+        validate(**FILES, acme_agree_tos=False, sites=[{}, {**BLOG, "tls_certificate_source": "acme"}])

@@ -17,8 +17,10 @@ def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     template = environment.from_string((TEMPLATES / name).read_text())
     settings = validate(**overrides)
+    site = settings.sites[0]
     return template.render(
-        s=settings, ocsp_stapling=ocsp_stapling, webroot=ACME_WEBROOT, processes=settings.daemon_processes(cpu_count)
+        s=settings, site=site, ocsp_stapling=ocsp_stapling, webroot=ACME_WEBROOT,
+        processes=site.daemon_processes(cpu_count),
     )
 
 
@@ -60,7 +62,7 @@ def test_port_80_leaves_acme_challenges_to_the_challenge_folder(site):
 def test_port_443_runs_the_app_in_daemon_mode(site):
     https = vhost(site, 443)
     assert re.search(
-        r"WSGIDaemonProcess flaskapp user=www-data group=www-data processes=2 threads=15 "
+        r"WSGIDaemonProcess flaskapp user=flaskapp group=flaskapp processes=2 threads=15 "
         r"python-home=/srv/flaskapp/venv home=/srv/flaskapp/app display-name=%\{GROUP\} ",
         https,
     )
@@ -115,7 +117,7 @@ def test_only_the_entry_point_is_granted(site):
 def test_settings_reach_the_template(site):
     custom = render("site.conf.j2", app_name="shop", wsgi_processes=4, wsgi_threads=8, hsts_max_age=600,
                     server_name="shop.example.org")
-    assert "WSGIDaemonProcess shop user=www-data group=www-data processes=4 threads=8" in custom
+    assert "WSGIDaemonProcess shop user=shop group=shop processes=4 threads=8" in custom
     assert "max-age=600" in custom
     assert '"https://shop.example.org/$1"' in custom
 

@@ -5,7 +5,8 @@ the expected values from the same inventory and group_data the deploy uses.
     pytest tests/verify                                # the project's inventory.py
     pytest tests/verify --inventory=production.py      # any other inventory file
 
-Each check runs once per host; test ids end with [<host name>].
+Each check runs once per host, site or served name; test ids end with [<host>],
+[<host>:<app_name>] or [<host>:<DNS name>].
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
 from apache_wsgi_deploy.probe import Probe
-from apache_wsgi_deploy.settings import Settings
+from apache_wsgi_deploy.settings import Settings, Site
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -35,25 +36,14 @@ def pytest_addoption(parser):
 
 
 class Target:
-    """One inventory host: its settings, a testinfra host and HTTP probes."""
+    """One inventory host: its settings and a testinfra host."""
 
     def __init__(self, name: str, data: dict):
         self.name = name
         self.data = data
         self.settings = Settings.from_data(name, data)
-
-    @functools.cached_property
-    def probe(self) -> Probe:
-        ca_bundle = self.settings.verify_ca_bundle
-        if ca_bundle:
-            return Probe.for_settings(self.settings, str(PROJECT / ca_bundle))
-        if self.settings.tls_certificate_source == "selfsigned":
-            # A self-signed certificate is its own CA: trust exactly the one on the host.
-            own = tempfile.NamedTemporaryFile("w", prefix=f"{self.name}-", suffix=".pem", delete=False)
-            with own:
-                own.write(self.host.file(self.settings.certificate_path).content_string)
-            return Probe.for_settings(self.settings, own.name)
-        return Probe.for_settings(self.settings, None)
+        self.sites = [SiteTarget(self, site) for site in self.settings.present_sites]
+        self.absent_sites = [SiteTarget(self, site) for site in self.settings.absent_sites]
 
     @functools.cached_property
     def host(self):
@@ -75,8 +65,35 @@ class Target:
             sudo=bool(self.data.get("_sudo")),
         )
 
-    def names(self) -> list[str]:
-        return [self.settings.server_name, *self.settings.server_aliases]
+
+class SiteTarget:
+    """One site of a host: its settings (`site`), the host's, and HTTP probes for its names."""
+
+    def __init__(self, target: Target, site: Site):
+        self.target = target
+        self.site = site
+        self.settings = target.settings
+        self.id = f"{target.name}:{site.app_name}"
+
+    @property
+    def host(self):
+        return self.target.host
+
+    @functools.cached_property
+    def probe(self) -> Probe:
+        ca_bundle = self.settings.verify_ca_bundle
+        if ca_bundle:
+            return Probe.for_settings(self.settings, str(PROJECT / ca_bundle))
+        if self.site.tls_certificate_source == "selfsigned":
+            # A self-signed certificate is its own CA: trust exactly the one on the host.
+            own = tempfile.NamedTemporaryFile("w", prefix=f"{self.site.app_name}-", suffix=".pem", delete=False)
+            with own:
+                own.write(self.host.file(self.site.certificate_path).content_string)
+            return Probe.for_settings(self.settings, own.name)
+        return Probe.for_settings(self.settings, None)
+
+    def other_sites(self) -> list["SiteTarget"]:
+        return [other for other in self.target.sites if other.site != self.site]
 
 
 @functools.cache
@@ -88,19 +105,33 @@ def load_targets(inventory_file: str) -> list[Target]:
 
 
 def pytest_generate_tests(metafunc):
-    """One test per host, or per host and served name for tests that take `site_name`;
-    tests that take `acme_target` run for the hosts whose certificate comes from ACME."""
-    if "acme_target" in metafunc.fixturenames:
-        targets = load_targets(metafunc.config.getoption("inventory"))
-        acme = [target for target in targets if target.settings.tls_certificate_source == "acme"]
-        metafunc.parametrize("acme_target", acme, ids=[target.name for target in acme], scope="module")
-        return
-    if "target" not in metafunc.fixturenames:
+    """
+    Each test runs once for what its argument names:
+      target: each host (server-wide checks);
+      front: each host's first site, for server-wide checks over HTTP;
+      site: each site of each host, and with `site_name` each name it serves;
+      absent_site: each site marked absent (app_present False): what must be gone;
+      acme_target: each host with a site whose certificate comes from ACME.
+    """
+    arguments = set(metafunc.fixturenames)
+    if not arguments & {"target", "front", "site", "absent_site", "acme_target"}:
         return
     targets = load_targets(metafunc.config.getoption("inventory"))
-    if "site_name" in metafunc.fixturenames:
-        pairs = [(target, name) for target in targets for name in target.names()]
-        ids = [f"{target.name}:{name}" for target, name in pairs]
-        metafunc.parametrize(("target", "site_name"), pairs, ids=ids, scope="module")
+    sites = [site for target in targets for site in target.sites]
+    if "site_name" in arguments:
+        pairs = [(site, name) for site in sites for name in site.site.names()]
+        metafunc.parametrize(("site", "site_name"), pairs, ids=[f"{site.target.name}:{name}" for site, name in pairs],
+                             scope="module")
+    elif "site" in arguments:
+        metafunc.parametrize("site", sites, ids=[site.id for site in sites], scope="module")
+    elif "front" in arguments:
+        fronts = [target.sites[0] for target in targets if target.sites]
+        metafunc.parametrize("front", fronts, ids=[site.target.name for site in fronts], scope="module")
+    elif "absent_site" in arguments:
+        absent = [site for target in targets for site in target.absent_sites]
+        metafunc.parametrize("absent_site", absent, ids=[site.id for site in absent], scope="module")
+    elif "acme_target" in arguments:
+        acme = [target for target in targets if target.settings.uses_acme()]
+        metafunc.parametrize("acme_target", acme, ids=[target.name for target in acme], scope="module")
     else:
         metafunc.parametrize("target", targets, ids=[target.name for target in targets], scope="module")

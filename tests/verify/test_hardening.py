@@ -6,10 +6,10 @@ import ssl
 from apache_wsgi_deploy.deploys import UNUSED_MODULES
 
 
-def raw_https(target, request: bytes) -> bytes:
+def raw_https(front, request: bytes) -> bytes:
     """Send request bytes as they are over TLS (SNI and certificate checked) and read the answer."""
-    probe = target.probe
-    name = target.settings.server_name
+    probe = front.probe
+    name = front.site.server_name
     context = ssl.create_default_context(cafile=probe.ca_bundle)
     with socket.create_connection((probe.address or name, probe.https_port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=name) as tls:
@@ -20,39 +20,39 @@ def raw_https(target, request: bytes) -> bytes:
     return answer
 
 
-def test_server_header_says_only_what_server_tokens_allows(target):
-    server = target.probe.get("https", target.settings.server_name, "/").headers["Server"]
-    if target.settings.server_tokens == "Prod":
+def test_server_header_says_only_what_server_tokens_allows(front):
+    server = front.probe.get("https", front.site.server_name, "/").headers["Server"]
+    if front.settings.server_tokens == "Prod":
         assert server == "Apache"
     else:
         assert server.startswith("Apache/")
 
 
-def test_trace_is_refused_without_a_signature(target):
-    name = target.settings.server_name
-    answer = raw_https(target, f"TRACE / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+def test_trace_is_refused_without_a_signature(front):
+    name = front.site.server_name
+    answer = raw_https(front, f"TRACE / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
     status = answer.split(b"\r\n", 1)[0]
-    if target.settings.trace_enable == "Off":
+    if front.settings.trace_enable == "Off":
         assert status.endswith(b" 405 Method Not Allowed")
-    if target.settings.server_signature == "Off":
+    if front.settings.server_signature == "Off":
         assert b"<address>" not in answer
 
 
-def test_request_body_over_the_limit_is_refused_before_the_app(target):
-    limit = target.settings.request_body_limit
+def test_request_body_over_the_limit_is_refused_before_the_app(front):
+    limit = front.settings.request_body_limit
     if limit == 0:
         return  # unlimited by configuration: nothing to refuse
-    name = target.settings.server_name
+    name = front.site.server_name
     # Only the headers: Apache refuses on the announced length, before reading a byte.
     answer = raw_https(
-        target,
+        front,
         f"POST / HTTP/1.1\r\nHost: {name}\r\nContent-Length: {limit + 1}\r\nConnection: close\r\n\r\n".encode(),
     )
     assert answer.split(b"\r\n", 1)[0].endswith(b" 413 Request Entity Too Large")
 
 
-def test_daemon_user_has_no_login_shell(target):
-    shell = target.host.user(target.settings.wsgi_user).shell
+def test_daemon_user_has_no_login_shell(site):
+    shell = site.host.user(site.site.wsgi_user).shell
     assert shell in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false")
 
 

@@ -22,11 +22,11 @@ def test_wsgi_module_is_enabled(target):
     assert enabled.linked_to == "/etc/apache2/mods-available/wsgi.load"
 
 
-def test_site_is_linked_to_its_file_in_sites_available(target):
-    site = target.settings.app_name
-    link = target.host.file(f"/etc/apache2/sites-enabled/{site}.conf")
+def test_site_is_linked_to_its_file_in_sites_available(site):
+    name = site.site.app_name
+    link = site.host.file(f"/etc/apache2/sites-enabled/{name}.conf")
     assert link.is_symlink
-    assert link.linked_to == f"/etc/apache2/sites-available/{site}.conf"
+    assert link.linked_to == f"/etc/apache2/sites-available/{name}.conf"
 
 
 def test_default_site_is_disabled(target):
@@ -57,43 +57,63 @@ def test_apache_is_enabled_at_boot(target):
     assert target.host.service("apache2").is_enabled
 
 
-def test_daemon_processes_run_as_the_configured_user(target):
-    settings = target.settings
+def daemon_processes(target, app_name: str) -> list:
     # display-name overwrites argv[0]; the rest of Apache's arguments follow it.
-    display_name = f"(wsgi:{settings.app_name})"
-    daemons = [process for process in target.host.process.filter() if process.args.startswith(display_name)]
-    cpu_count = int(target.host.check_output("getconf _NPROCESSORS_ONLN"))
-    assert len(daemons) == settings.daemon_processes(cpu_count)
-    assert {daemon.user for daemon in daemons} == {settings.wsgi_user}
-    assert {daemon.group for daemon in daemons} == {settings.wsgi_group}
+    display_name = f"(wsgi:{app_name})"
+    return [process for process in target.host.process.filter() if process.args.startswith(display_name)]
 
 
-def test_private_key_is_0600_root(target):
-    key = target.host.file(target.settings.key_path)
+def test_daemon_processes_run_as_the_configured_user(site):
+    daemons = daemon_processes(site, site.site.app_name)
+    cpu_count = int(site.host.check_output("getconf _NPROCESSORS_ONLN"))
+    assert len(daemons) == site.site.daemon_processes(cpu_count)
+    assert {daemon.user for daemon in daemons} == {site.site.wsgi_user}
+    assert {daemon.group for daemon in daemons} == {site.site.wsgi_group}
+
+
+def test_private_key_is_0600_root(site):
+    key = site.host.file(site.site.key_path)
     if key.is_symlink:  # certbot's live/ links into archive/
-        key = target.host.file(key.linked_to)
+        key = site.host.file(key.linked_to)
     assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
 
 
-def test_certificate_folder_is_root_only(target):
-    settings = target.settings
+def test_certificate_folder_is_root_only(site):
     # certbot keeps the keys themselves in archive/; live/ only links to them.
-    private = "/etc/letsencrypt/archive" if settings.tls_certificate_source == "acme" else settings.site_tls_dir
-    folder = target.host.file(private)
+    acme = site.site.tls_certificate_source == "acme"
+    folder = site.host.file("/etc/letsencrypt/archive" if acme else site.site.site_tls_dir)
     assert (folder.user, folder.group, folder.mode) == ("root", "root", 0o700)
 
 
-def test_app_files_are_not_writable_by_the_daemon_user(target):
-    settings = target.settings
-    writable = target.host.check_output(
-        "runuser -u %s -- find %s -writable -print -quit", settings.wsgi_user, settings.app_install_path
+def test_app_files_are_not_writable_by_the_daemon_user(site):
+    writable = site.host.check_output(
+        "runuser -u %s -- find %s -writable -print -quit", site.site.wsgi_user, site.site.app_install_path
     )
     assert writable == ""
 
 
-def test_app_files_are_readable_by_the_daemon_user(target):
-    settings = target.settings
-    unreadable = target.host.check_output(
-        "runuser -u %s -- find %s ! -readable -print -quit", settings.wsgi_user, settings.app_install_path
+def test_app_files_are_readable_by_the_daemon_user(site):
+    unreadable = site.host.check_output(
+        "runuser -u %s -- find %s ! -readable -print -quit", site.site.wsgi_user, site.site.app_install_path
     )
     assert unreadable == ""
+
+
+def test_other_apps_cannot_read_the_code(site):
+    """Each app's daemon user is kept out of every other app's code and entry point."""
+    code = [site.site.app_code_dir, site.site.wsgi_script]
+    for other in site.other_sites():
+        if other.site.wsgi_user == site.site.wsgi_user:
+            continue  # the same user by configuration: nothing to isolate
+        readable = site.host.run("runuser -u %s -- cat %s/* %s", other.site.wsgi_user, *code)
+        assert readable.rc != 0 and "Permission denied" in readable.stderr, other.site.wsgi_user
+
+
+def test_absent_site_is_gone(absent_site):
+    removed = absent_site.site
+    assert not absent_site.host.file(f"/etc/apache2/sites-enabled/{removed.app_name}.conf").exists
+    assert not absent_site.host.file(f"/etc/apache2/sites-available/{removed.app_name}.conf").exists
+    assert not absent_site.host.file(removed.app_install_path).exists
+    assert daemon_processes(absent_site, removed.app_name) == []
+    if removed.dedicated_user:
+        assert not absent_site.host.user(removed.wsgi_user).exists

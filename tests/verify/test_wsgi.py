@@ -3,23 +3,23 @@
 import re
 
 
-def test_venv_is_built_from_the_python_mod_wsgi_links_against(target):
-    linked = target.host.check_output("ldd /usr/lib/apache2/modules/mod_wsgi.so")
+def test_venv_is_built_from_the_python_mod_wsgi_links_against(site):
+    linked = site.host.check_output("ldd /usr/lib/apache2/modules/mod_wsgi.so")
     mod_wsgi_python = re.search(r"libpython(\d+\.\d+)", linked).group(1)
-    venv = target.host.file(f"{target.settings.venv}/pyvenv.cfg").content_string
+    venv = site.host.file(f"{site.site.venv}/pyvenv.cfg").content_string
     venv_python = re.search(r"^version(?:_info)? = (\d+\.\d+)", venv, re.M).group(1)
     # A mismatch shows as "No module named 'encodings'" in the error log.
     assert venv_python == mod_wsgi_python
 
 
-def test_daemon_user_can_run_the_venv_and_import_the_app(target):
-    settings = target.settings
-    result = target.host.run(
-        "runuser -u %s -- %s/bin/python -c %s", settings.wsgi_user, settings.venv,
-        f"import sys; sys.path.insert(0, '{settings.app_code_dir}'); import app; print(sys.prefix)",
+def test_daemon_user_can_run_the_venv_and_import_the_app(site):
+    app = site.site
+    result = site.host.run(
+        "runuser -u %s -- %s/bin/python -c %s", app.wsgi_user, app.venv,
+        f"import sys; sys.path.insert(0, '{app.app_code_dir}'); import {app.wsgi_module}; print(sys.prefix)",
     )
     assert result.rc == 0, result.stderr
-    assert result.stdout.strip() == settings.venv
+    assert result.stdout.strip() == app.venv
 
 
 def test_daemon_sockets_are_reachable_by_apaches_children(target):

@@ -1,0 +1,67 @@
+"""
+A site's own system user: made for one app, and only ever changed or removed by the
+deploy when its home is that app's folder, so an existing account that happens to share
+the app's name (``backup``, ``www-data``) is never taken over or deleted.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from pyinfra import host
+from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.facts.server import Users
+
+NOLOGIN = "/usr/sbin/nologin"
+# userdel refuses a user whose processes still run: the daemon processes of a site whose
+# vhost was just removed stop within mod_wsgi's shutdown timeout (5 s) of the reload.
+PROCESSES_GONE_DEADLINE = 30
+
+
+@operation()
+def system_user(user: str, home: str):
+    """
+    A system user and group named ``user``, with no login shell and ``home`` as home
+    (not created: the app's folder is made by its own operation).
+
+    + user: the account and its group
+    + home: the app's folder, which marks the account as this site's
+
+    An account of that name with another home is left alone and fails the operation:
+    the site must name its own user (``wsgi_user``).
+    """
+    current = host.get_fact(Users).get(user)
+    if current is None:
+        yield StringCommand(
+            "useradd", "--system", "--user-group", "--no-create-home",
+            "--home-dir", QuoteString(home), "--shell", NOLOGIN, QuoteString(user),
+        )
+    elif current["home"] != home:
+        raise OperationError(
+            f"user {user!r} exists with home {current['home']!r}, so it is not the site's own account"
+            f" (home {home!r}): set wsgi_user to it explicitly, or rename the app"
+        )
+    elif current["shell"] != NOLOGIN:
+        yield StringCommand("usermod", "--shell", NOLOGIN, QuoteString(user))
+    else:
+        host.noop(f"user {user} exists")
+
+
+@operation()
+def system_user_removed(user: str, home: str):
+    """
+    Remove a site's own user and group once its processes have ended.
+
+    + user: the account
+    + home: the app's folder; an account with another home is not the site's and stays
+    """
+    current = host.get_fact(Users).get(user)
+    if current is None or current["home"] != home:
+        host.noop(f"no user {user} of {home}")
+        return
+    # Polls with a deadline: the processes end on their own after Apache's reload.
+    yield (
+        f"deadline=$(( $(date +%s) + {PROCESSES_GONE_DEADLINE} ));"
+        f" while pgrep -u {shlex.quote(user)} >/dev/null && [ $(date +%s) -lt $deadline ]; do sleep 0.2; done"
+    )
+    yield StringCommand("userdel", QuoteString(user))
