@@ -11,6 +11,8 @@ service() reloads once for all.
 from __future__ import annotations
 
 import functools
+import json
+import os
 from io import StringIO
 from pathlib import Path
 
@@ -78,6 +80,19 @@ def pinned_requirements(requirements: Path) -> list[str]:
     return pins
 
 
+def app_environment(site: Site) -> dict[str, str]:
+    """app_env's values, read now from the control machine's environment and files."""
+    values = {}
+    for name, source in site.app_env.items():
+        if isinstance(source, str):
+            values[name] = source
+        elif "from_env" in source:
+            values[name] = os.environ[source["from_env"]]
+        else:
+            values[name] = project_path(source["from_file"]).read_text().rstrip("\n")
+    return values
+
+
 def apt_packages(settings: Settings) -> list[str]:
     return APT_PACKAGES + (ACME_PACKAGES if settings.uses_acme() else [])
 
@@ -129,12 +144,32 @@ def app(site: Site):
         dir_mode="750",
         exclude=["*.pyc", "__pycache__"],
     )
+    if site.static_url is not None:
+        # Public by nature, and read by Apache's own children: not the code's private modes.
+        managed.tree(
+            name="Static files are in place for Apache",
+            src=str(project_path(site.static_source)),
+            dest=site.static_path,
+            **ROOT_OWNED,
+            mode="644",
+            dir_mode="755",
+        )
+    else:
+        files.directory(name="No static files are served", path=site.static_path, present=False)
     venv = python.venv_requirements(
         name="Virtualenv from the host's python3 holds the pinned requirements",
         requirements=pinned_requirements(source / "requirements.txt"),
         venv=site.venv,
         # The Python Debian's mod_wsgi is built against.
         python="/usr/bin/python3",
+    )
+    environment = managed.file(
+        name="App environment is in place, for the app alone",
+        src=StringIO(json.dumps(app_environment(site), indent=1, sort_keys=True) + "\n"),
+        dest=site.env_file,
+        **app_files,
+        mode="640",
+        private=True,
     )
     entry = managed.template(
         name="WSGI entry point is rendered",
@@ -150,7 +185,7 @@ def app(site: Site):
         name="Daemon processes pick up new code",
         path=site.wsgi_script,
         touch=True,
-        _if=lambda: (code.did_change() or venv.did_change()) and not entry.did_change(),
+        _if=lambda: (code.did_change() or venv.did_change() or environment.did_change()) and not entry.did_change(),
     )
 
 

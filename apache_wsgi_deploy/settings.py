@@ -10,8 +10,9 @@ bracket in group_data can never break out of a VirtualHost or a command.
 from __future__ import annotations
 
 import keyword
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +29,8 @@ UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 # Validators use fullmatch: with match, "$" also matches before a trailing newline.
 # Path characters that need no quoting in an Apache directive or a shell word.
 SAFE_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
+URL_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # An https URL whose every character is safe in a shell word and an Apache directive.
 HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 EMAIL = re.compile(rf"^[A-Za-z0-9._+-]{{1,64}}@{DNS_NAME.pattern[1:-1]}$")
@@ -98,6 +101,44 @@ def _daemon_user(value: Any) -> str:
     if name == "root":
         raise _Invalid("an unprivileged user: a daemon running as root could rewrite its own code")
     return name
+
+
+def _url_path(value: Any) -> str:
+    """A URL prefix such as /static: it becomes an Alias argument."""
+    segments = value.split("/")[1:] if isinstance(value, str) and value.startswith("/") else []
+    if not segments or not all(URL_SEGMENT.fullmatch(part) and part not in (".", "..") for part in segments):
+        raise _Invalid("a URL path such as /static: '/' then segments of letters, digits and . _ ~ - (no trailing '/')")
+    return value
+
+
+def _relative_dir(value: Any) -> str:
+    """A folder inside the app's source, such as static or web/assets."""
+    parts = value.split("/") if isinstance(value, str) else []
+    if not parts or not all(URL_SEGMENT.fullmatch(part) and part not in (".", "..") for part in parts):
+        raise _Invalid("a folder inside app_source such as static: names of letters, digits and . _ ~ - joined by '/'")
+    return value
+
+
+def _app_env(value: Any) -> dict:
+    """Environment variables of the app: literal strings, or where to read each on the control machine."""
+    if not isinstance(value, dict):
+        raise _Invalid('a dict of environment variables, e.g. {"SECRET_KEY": {"from_env": "SHOP_SECRET_KEY"}}')
+    for name, source in value.items():
+        if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
+            raise _Invalid("environment variable names of letters, digits and '_', not starting with a digit")
+        if isinstance(source, str) and "\0" not in source:
+            continue
+        kind, reference = next(iter(source.items())) if isinstance(source, dict) and len(source) == 1 else (None, None)
+        if kind == "from_env" and isinstance(reference, str) and ENV_NAME.fullmatch(reference):
+            continue
+        if kind == "from_file" and isinstance(reference, str):
+            _local_path(reference)
+            continue
+        raise _Invalid(
+            f'for {name}: a string, {{"from_env": "VARIABLE"}} (the control machine\'s environment) or'
+            ' {"from_file": "path"} (a file on the control machine, best outside the repository)'
+        )
+    return value
 
 
 def _app_install_path(value: Any) -> str:
@@ -200,6 +241,10 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "wsgi_graceful_timeout": _int_range(0, 3600),
     "wsgi_inactivity_timeout": _int_range(0, 86400),
     "wsgi_listen_backlog": _int_range(1, 65535),
+    "app_env": _app_env,
+    "static_url": _optional(_url_path),
+    "static_dir": _relative_dir,
+    "static_max_age": _int_range(0, 365 * 24 * 3600),
     "hsts_max_age": _int_range(0, 2 * 365 * 24 * 3600),
     "log_dir": _absolute_path,
     "http2": _boolean,
@@ -236,7 +281,8 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
 SITE_KEYS = (
     "server_name", "server_aliases", "app_name", "app_present", "app_source", "app_install_path", "wsgi_entry",
     "wsgi_user", "wsgi_group", "wsgi_processes", "wsgi_threads", "wsgi_queue_timeout", "wsgi_request_timeout",
-    "wsgi_graceful_timeout", "wsgi_inactivity_timeout", "wsgi_listen_backlog", "hsts_max_age", "log_dir", "http2",
+    "wsgi_graceful_timeout", "wsgi_inactivity_timeout", "wsgi_listen_backlog", "app_env", "static_url", "static_dir",
+    "static_max_age", "hsts_max_age", "log_dir", "http2",
     "tls_certificate_source", "tls_certificate_file", "tls_chain_file", "tls_key_file", "tls_dir",
 )
 TLS_FILES = ("tls_certificate_file", "tls_chain_file", "tls_key_file")
@@ -328,6 +374,11 @@ class Site:
     wsgi_graceful_timeout: int
     wsgi_inactivity_timeout: int
     wsgi_listen_backlog: int
+    # Kept out of repr: a literal value may still be a secret someone put there.
+    app_env: dict = field(repr=False)
+    static_url: str | None
+    static_dir: str
+    static_max_age: int
     hsts_max_age: int
     log_dir: str
     http2: bool
@@ -354,9 +405,35 @@ class Site:
             "dedicated_user": dedicated_user,
         })
 
-    def control_files(self) -> list[str]:
-        """Settings that name files on the control machine (None ones are unused)."""
-        return [key for key in ("app_source", *TLS_FILES) if getattr(self, key) is not None]
+    def control_files(self) -> list[tuple[str, str]]:
+        """(setting, path) of the files the site names on the control machine."""
+        files = [(key, getattr(self, key)) for key in ("app_source", *TLS_FILES) if getattr(self, key) is not None]
+        if self.static_url is not None:
+            files.append(("static_dir", self.static_source))
+        files += [(f"app_env.{name}", path) for name, path in self._env_sources("from_file")]
+        return files
+
+    def control_environment(self) -> list[tuple[str, str]]:
+        """(setting, variable) of the control machine's environment variables the site reads."""
+        return [(f"app_env.{name}", variable) for name, variable in self._env_sources("from_env")]
+
+    def _env_sources(self, kind: str) -> list[tuple[str, str]]:
+        return [(name, source[kind]) for name, source in self.app_env.items() if isinstance(source, dict) and kind in source]
+
+    @property
+    def env_file(self) -> str:
+        """app_env's values on the host, as JSON: the .wsgi file loads them into os.environ."""
+        return f"{self.app_install_path}/environment.json"
+
+    @property
+    def static_source(self) -> str:
+        """The static folder on the control machine."""
+        return f"{self.app_source}/{self.static_dir}"
+
+    @property
+    def static_path(self) -> str:
+        """Where Apache serves static_url from: outside the code, readable by every user."""
+        return f"{self.app_install_path}/static"
 
     def names(self) -> list[str]:
         """Every name the site serves, and its certificate must cover: server name first."""
@@ -497,13 +574,21 @@ class Settings:
         """(setting, path) of every file the settings name on the control machine."""
         several = len(self.sites) > 1
         files = [
-            (f"sites[{index}].{key}" if several else key, getattr(site, key))
+            (f"sites[{index}].{key}" if several else key, path)
             for index, site in enumerate(self.sites)
-            for key in site.control_files()
+            for key, path in site.control_files()
         ]
         if self.acme_ca_bundle is not None:
             files.append(("acme_ca_bundle", self.acme_ca_bundle))
         return files
+
+    def control_environment(self) -> list[tuple[str, str]]:
+        several = len(self.sites) > 1
+        return [
+            (f"sites[{index}].{key}" if several else key, variable)
+            for index, site in enumerate(self.sites)
+            for key, variable in site.control_environment()
+        ]
 
     @property
     def present_sites(self) -> list[Site]:
@@ -548,6 +633,12 @@ def validate_inventory(inventory, project: Path) -> dict[str, Settings]:
                 problems.append(
                     f"host {inventory_host.name}: setting {key!r} = {path!r}"
                     f" names no file on the control machine (looked in {project})"
+                )
+        for key, variable in host_settings.control_environment():
+            if variable not in os.environ:
+                problems.append(
+                    f"host {inventory_host.name}: setting {key!r} reads environment variable {variable},"
+                    " which is not set on the control machine"
                 )
         settings[inventory_host.name] = host_settings
     if problems:

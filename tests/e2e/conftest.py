@@ -50,11 +50,12 @@ class Fleet:
         self.hosts = hosts
         self.env = {**os.environ, "AWD_TESTHOST_FLEET": name}
 
-    def deploy(self, *args: str, inventory: str = "inventory.py") -> DeployResult:
+    def deploy(self, *args: str, inventory: str = "inventory.py", env: dict | None = None) -> DeployResult:
+        """pyinfra's run, with `env` added to the control machine's environment."""
         started = time.monotonic()
         process = subprocess.run(
             [str(VENV_BIN / "pyinfra"), "-y", "--json", inventory, "deploy.py", *args],
-            cwd=PROJECT, env=self.env, capture_output=True, text=True,
+            cwd=PROJECT, env={**self.env, **(env or {})}, capture_output=True, text=True,
         )
         seconds = time.monotonic() - started
         try:

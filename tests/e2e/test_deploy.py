@@ -208,7 +208,7 @@ def test_verification_suite_fails_where_hardening_or_tls_was_broken(deployed):
         host = deployed.hosts[0].alias
         assert f"test_server_header_says_only_what_server_tokens_allows[{host}] FAILED" in result.stdout
         assert f"test_trace_is_refused_without_a_signature[{host}] FAILED" in result.stdout
-        assert f"test_tls_meets_mozilla_intermediate_profile[{host}] FAILED" in result.stdout
+        assert f"test_tls_meets_mozilla_intermediate_profile[{host}:flaskapp] FAILED" in result.stdout
         assert "tls_versions: TLS versions" in result.stdout
     finally:
         result = deployed.deploy()

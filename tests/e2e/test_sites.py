@@ -1,12 +1,14 @@
 """
 Several apps on one host (issue 5): each with its own vhosts, daemon processes, system
-user and certificate, kept out of each other's code; one removed cleanly while the other
-keeps serving.
+user and certificate, kept out of each other's code; static files served by Apache; one
+removed cleanly while the other keeps serving.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,12 +17,22 @@ from apache_wsgi_deploy.probe import Probe
 from testhost import pki
 from testhost.fleet import STATE, ca_bundle
 
+from tests.e2e.conftest import VENV_BIN
+
 PROJECT = Path(__file__).resolve().parents[2]
 # Any WSGI app, not only the sample's app:app: a plain WSGI callable under another name.
-BLOG_APP = '''def application(environ, start_response):
+# /env/<NAME> shows what the app finds in os.environ; every other path says "Blog!".
+BLOG_APP = '''import os
+
+
+def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
+    path = environ["PATH_INFO"]
+    if path.startswith("/env/"):
+        return [os.environ.get(path[len("/env/"):], "(unset)").encode()]
     return [b"Blog!"]
 '''
+TOKEN_VARIABLE = "AWD_E2E_BLOG_TOKEN"
 
 
 class Sites:
@@ -35,14 +47,25 @@ class Sites:
         source = folder / "blog"
         source.mkdir()
         (source / "blog.py").write_text(BLOG_APP)
+        (source / "static").mkdir()
+        (source / "static" / "hello.txt").write_text("static hello\n")
         shutil.copy(PROJECT / "app" / "requirements.txt", source)
         certificate = pki.issue_certificate(STATE, [self.blog_name])
+        # Outside the repository, as the README advises for secrets.
+        self.secret_file = folder / "blog-secret"
+        self.secret_file.write_text("file-secret-4f1c\n")
         self.blog = {
             "app_name": "blog",
             "server_name": self.blog_name,
             "app_source": str(source),
             "wsgi_entry": "blog:application",
             "wsgi_processes": 1,
+            "static_url": "/static",
+            "app_env": {
+                "BLOG_MODE": "test",
+                "BLOG_SECRET": {"from_file": str(self.secret_file)},
+                "BLOG_TOKEN": {"from_env": TOKEN_VARIABLE},
+            },
             "tls_certificate_file": str(certificate / "cert.pem"),
             "tls_chain_file": str(certificate / "chain.pem"),
             "tls_key_file": str(certificate / "privkey.pem"),
@@ -72,8 +95,9 @@ def sites(fleet, first_deploy, tmp_path_factory):
 @pytest.fixture(scope="module")
 def two_deployed(sites):
     inventory = sites.inventory("two_sites", [{}, sites.blog])
-    result = sites.fleet.deploy(inventory=inventory)
+    result = sites.fleet.deploy(inventory=inventory, env={TOKEN_VARIABLE: "env-token-9a7e"})
     assert result.returncode == 0, result.stderr[-4000:]
+    sites.first_output = json.dumps(result.output) + result.stderr
     return inventory
 
 
@@ -82,8 +106,42 @@ def test_two_apps_serve_their_own_names(sites, two_deployed):
     assert sites.body(sites.blog_name) == "Blog!"
 
 
+def test_static_files_are_served_by_apache_not_the_app(sites, two_deployed):
+    """The blog app answers "Blog!" to every path: any other body came from Apache."""
+    response = sites.probe.get("https", sites.blog_name, "/static/hello.txt")
+    assert (response.status_code, response.text) == (200, "static hello\n")
+    assert response.headers["Cache-Control"] == "public, max-age=86400"
+    assert "Strict-Transport-Security" in response.headers
+    assert sites.body(sites.blog_name) == "Blog!"
+    assert sites.probe.get("https", sites.blog_name, "/static/no-such-file").status_code == 404
+
+
+def test_secrets_reach_their_app_alone_and_are_never_printed(sites, two_deployed):
+    env = {name: sites.probe.get("https", sites.blog_name, f"/env/{name}").text
+           for name in ("BLOG_MODE", "BLOG_SECRET", "BLOG_TOKEN")}
+    assert env == {"BLOG_MODE": "test", "BLOG_SECRET": "file-secret-4f1c", "BLOG_TOKEN": "env-token-9a7e"}
+    assert "file-secret-4f1c" not in sites.first_output and "env-token-9a7e" not in sites.first_output
+    other_app = sites.fleet.sudo("runuser -u flaskapp -- cat /srv/blog/environment.json 2>&1 || true").stdout
+    assert "Permission denied" in other_app and "env-token" not in other_app
+
+    # A new value restarts the app's daemon processes, and the drift check hides both.
+    drift = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "apache_wsgi_deploy.drift", f"--inventory={two_deployed}"],
+        cwd=PROJECT, env={**sites.fleet.env, TOKEN_VARIABLE: "env-token-rotated"}, capture_output=True, text=True,
+    )
+    assert drift.returncode == 2, drift.stdout[-3000:] + drift.stderr[-3000:]
+    assert "App environment is in place" in drift.stdout
+    assert "env-token" not in drift.stdout + drift.stderr
+    rotated = sites.fleet.deploy(inventory=two_deployed, env={TOKEN_VARIABLE: "env-token-rotated"})
+    assert rotated.returncode == 0, rotated.stderr[-4000:]
+    assert "env-token" not in json.dumps(rotated.output) + rotated.stderr
+    assert sites.probe.get("https", sites.blog_name, "/env/BLOG_TOKEN").text == "env-token-rotated"
+    restored = sites.fleet.deploy(inventory=two_deployed, env={TOKEN_VARIABLE: "env-token-9a7e"})
+    assert restored.returncode == 0, restored.stderr[-4000:]
+
+
 def test_two_apps_rerun_changes_nothing(sites, two_deployed):
-    result = sites.fleet.deploy(inventory=two_deployed)
+    result = sites.fleet.deploy(inventory=two_deployed, env={TOKEN_VARIABLE: "env-token-9a7e"})
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.changed == []
 
@@ -92,17 +150,19 @@ def test_each_app_is_verified_and_kept_out_of_the_others_code(sites, two_deploye
     verify = sites.fleet.verify(f"--inventory={two_deployed}", "-v")
     assert verify.returncode == 0, verify.stdout[-6000:]
     host = sites.fleet.hosts[0].alias
+    assert f"test_app_environment_is_readable_by_the_app_alone[{host}:blog] PASSED" in verify.stdout
     for app in ("flaskapp", "blog"):
         assert f"test_other_apps_cannot_read_the_code[{host}:{app}] PASSED" in verify.stdout
         assert f"test_daemon_processes_run_as_the_configured_user[{host}:{app}] PASSED" in verify.stdout
     assert f"test_https_serves_the_app_with_a_verified_certificate[{host}:{sites.blog_name}] PASSED" in verify.stdout
+    assert f"test_static_files_are_served_by_apache_with_caching[{host}:blog] PASSED" in verify.stdout
     owners = sites.fleet.sudo("stat -c '%n %U:%G %a' /srv/flaskapp/app /srv/blog/app").stdout.split("\n")
     assert owners[:2] == ["/srv/flaskapp/app root:flaskapp 750", "/srv/blog/app root:blog 750"]
 
 
 def test_an_absent_site_is_removed_and_the_other_keeps_serving(sites, two_deployed):
     removed = sites.inventory("blog_absent", [{}, {**sites.blog, "app_present": False}])
-    result = sites.fleet.deploy(inventory=removed)
+    result = sites.fleet.deploy(inventory=removed, env={TOKEN_VARIABLE: "env-token-9a7e"})
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.changed.count("Apache reloads after its configtest passed") == 1
     assert sites.body(sites.fleet.hosts[0].server_name) == "Good!"
@@ -116,5 +176,5 @@ def test_an_absent_site_is_removed_and_the_other_keeps_serving(sites, two_deploy
     assert {"blog", sites.blog_name, "blog.conf"} & set(leftovers) == set()
     assert "no-user-blog" in leftovers
 
-    again = sites.fleet.deploy(inventory=removed)
+    again = sites.fleet.deploy(inventory=removed, env={TOKEN_VARIABLE: "env-token-9a7e"})
     assert (again.returncode, again.changed) == (0, [])

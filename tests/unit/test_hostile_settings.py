@@ -17,13 +17,17 @@ TEMPLATES = ["site.conf.j2", "hardening.conf.j2", "app.wsgi.j2", "acme-challenge
 STRING_SETTINGS = [
     "server_name", "server_aliases", "app_name", "app_install_path", "wsgi_entry", "wsgi_user", "wsgi_group",
     "log_dir", "tls_dir", "server_tokens", "server_signature", "trace_enable", "acme_directory_url",
-    "acme_email",
+    "acme_email", "static_url", "static_dir",
 ]
 # Characters that end or extend an Apache directive or a shell word, mixed into the values.
 HOSTILE = st.text(alphabet=st.sampled_from(list("\n\r\t \"'<>`$;&|\\#%{}()") + list("az.-/_@09")), max_size=40)
-BASELINE = {name: render(name, **FILES) for name in TEMPLATES}
-# An accepted alias adds its own ServerAlias lines: compare with a benign one.
-ALIAS_BASELINE = {name: render(name, **FILES, server_aliases=["alias.example.com"]) for name in TEMPLATES}
+# Settings whose accepted value adds lines (ServerAlias, the static Alias block) compare
+# with a benign value's rendering.
+BENIGN = {"server_aliases": ["alias.example.com"], "static_url": "/static", "static_dir": "static"}
+BASELINES = {
+    key: {name: render(name, **FILES, **({key: BENIGN[key]} if key in BENIGN else {})) for name in TEMPLATES}
+    for key in STRING_SETTINGS
+}
 
 
 def shape(config: str) -> list[tuple[str, int]]:
@@ -41,6 +45,5 @@ def test_hostile_value_is_refused_or_stays_one_argument(key, value):
         assert f"setting {key!r}" in str(error)
         return
     assert not re.search(r"[\s\"'<>`$;&|\\]", value), f"{key}={value!r} was accepted"
-    baseline = ALIAS_BASELINE if key == "server_aliases" else BASELINE
     for name, config in rendered.items():
-        assert shape(config) == shape(baseline[name]), name
+        assert shape(config) == shape(BASELINES[key][name]), name

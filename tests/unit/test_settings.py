@@ -117,6 +117,24 @@ HOSTILE = [
         ("acme_agree_tos", "yes", "True or False"),
         ("acme_key_type", "ed25519", "one of 'ecdsa', 'rsa'"),
         ("verify_certificate_min_days", -1, "from 0 to 365"),
+        ("static_url", "static", "None or a URL path such as /static"),
+        ("static_url", "/", "a URL path"),
+        ("static_url", "/static/", "no trailing '/'"),
+        ("static_url", "/static/../app", "a URL path"),
+        ("static_url", "/static\nAlias / /etc/", "a URL path"),
+        ("static_url", "/st atic", "a URL path"),
+        ("static_dir", "../secrets", "a folder inside app_source"),
+        ("static_dir", "/etc", "a folder inside app_source"),
+        ("static_dir", "", "a folder inside app_source"),
+        ("static_max_age", -1, "from 0 to"),
+        ("app_env", ["SECRET_KEY"], "a dict of environment variables"),
+        ("app_env", {"SECRET KEY": "x"}, "environment variable names of letters"),
+        ("app_env", {"1KEY": "x"}, "environment variable names of letters"),
+        ("app_env", {"KEY": 42}, 'for KEY: a string, {"from_env": "VARIABLE"}'),
+        ("app_env", {"KEY": "a\0b"}, "for KEY: a string"),
+        ("app_env", {"KEY": {"from_env": "A B"}}, "for KEY: a string"),
+        ("app_env", {"KEY": {"from_env": "A", "from_file": "b"}}, "for KEY: a string"),
+        ("app_env", {"KEY": {"from_vault": "x"}}, "for KEY: a string"),
         ("server_tokens", "Prod\nInclude /etc/shadow", "one of 'Prod'"),
         ("server_signature", "off", "one of 'Off', 'On', 'EMail'"),
         ("trace_enable", False, "one of 'Off', 'On', 'extended'"),
@@ -198,6 +216,40 @@ def test_auto_daemon_processes_follow_the_host_cpu_count():
     assert site.daemon_processes(cpu_count=0) == 1
     assert site.daemon_processes(cpu_count=512) == 64
     assert validate(wsgi_processes=3).sites[0].daemon_processes(cpu_count=6) == 3
+
+
+def test_static_files_name_their_folder_on_the_control_machine():
+    site = validate(static_url="/assets", static_dir="web/static").sites[0]
+    assert ("static_dir", "app/web/static") in site.control_files()
+    assert site.static_path == "/srv/flaskapp/static"
+    assert "static_dir" not in dict(validate().sites[0].control_files())
+
+
+ENV = {"LOG_LEVEL": "info", "SECRET_KEY": {"from_env": "SHOP_SECRET"}, "DB": {"from_file": "/etc/shop/db"}}
+
+
+def test_app_env_names_what_the_control_machine_must_provide():
+    site = validate(app_env=ENV).sites[0]
+    assert ("app_env.DB", "/etc/shop/db") in site.control_files()
+    assert site.control_environment() == [("app_env.SECRET_KEY", "SHOP_SECRET")]
+    assert site.env_file == "/srv/flaskapp/environment.json"
+    # Values, literal ones included, stay out of the settings' printed form.
+    assert "info" not in repr(site)
+
+
+def test_missing_environment_variable_or_file_stops_the_run(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from apache_wsgi_deploy.settings import validate_inventory
+
+    monkeypatch.delenv("SHOP_SECRET", raising=False)
+    (tmp_path / "app").mkdir()
+    data = {**DEFAULTS, **AGREED, "app_env": ENV}
+    host = SimpleNamespace(name="web1", data=SimpleNamespace(dict=lambda: data))
+    with pytest.raises(SettingsError) as error:
+        validate_inventory([host], tmp_path)
+    assert "setting 'app_env.SECRET_KEY' reads environment variable SHOP_SECRET, which is not set" in str(error.value)
+    assert "setting 'app_env.DB' = '/etc/shop/db' names no file on the control machine" in str(error.value)
 
 
 def test_auto_gives_each_app_its_own_user_and_folder():

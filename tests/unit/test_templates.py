@@ -200,3 +200,33 @@ def test_hardening_is_overridable():
     assert "ServerTokens OS\n" in relaxed and "TraceEnable On\n" in relaxed
     assert "Options Indexes\n" in relaxed and "AllowOverride All\n" in relaxed
     assert "LimitRequestBody 0\n" in relaxed
+
+
+def test_static_files_are_aliased_with_caching_only_when_asked_for(site):
+    https = vhost(render("site.conf.j2", static_url="/static", static_max_age=600), 443)
+    assert "Alias /static/ /srv/flaskapp/static/\n" in https
+    assert re.search(
+        r'<Directory /srv/flaskapp/static>\s+Require all granted\s+'
+        r'Header set Cache-Control "public, max-age=600"\s+</Directory>', https
+    )
+    # mod_wsgi gives an Alias precedence whatever the order, but the reader expects it after.
+    assert https.index("WSGIScriptAlias /") < https.index("Alias /static/")
+    assert "Alias /static" not in vhost(site, 443) and "Alias" not in vhost(site, 80).replace("ServerAlias", "")
+
+
+def test_wsgi_entry_point_loads_the_apps_environment_before_the_app():
+    entry = render("app.wsgi.j2")
+    load = 'with open("/srv/flaskapp/environment.json") as environment:\n    os.environ.update(json.load(environment))'
+    assert load in entry
+    assert entry.index(load) < entry.index("from app import app as application")
+
+
+def test_app_environment_reads_the_control_machine(monkeypatch, tmp_path):
+    from apache_wsgi_deploy.deploys import app_environment
+
+    secret_file = tmp_path / "db"
+    secret_file.write_text("postgres://db/shop\n")
+    monkeypatch.setenv("SHOP_SECRET", "s3cr3t")
+    site = validate(app_env={"A": "1", "SECRET_KEY": {"from_env": "SHOP_SECRET"},
+                             "DB": {"from_file": str(secret_file)}}).sites[0]
+    assert app_environment(site) == {"A": "1", "SECRET_KEY": "s3cr3t", "DB": "postgres://db/shop"}

@@ -111,10 +111,11 @@ def pytest_generate_tests(metafunc):
       front: each host's first site, for server-wide checks over HTTP;
       site: each site of each host, and with `site_name` each name it serves;
       absent_site: each site marked absent (app_present False): what must be gone;
+      static_site: each site that serves static files (static_url set);
       acme_target: each host with a site whose certificate comes from ACME.
     """
     arguments = set(metafunc.fixturenames)
-    if not arguments & {"target", "front", "site", "absent_site", "acme_target"}:
+    if not arguments & {"target", "front", "site", "absent_site", "static_site", "acme_target"}:
         return
     targets = load_targets(metafunc.config.getoption("inventory"))
     sites = [site for target in targets for site in target.sites]
@@ -130,6 +131,9 @@ def pytest_generate_tests(metafunc):
     elif "absent_site" in arguments:
         absent = [site for target in targets for site in target.absent_sites]
         metafunc.parametrize("absent_site", absent, ids=[site.id for site in absent], scope="module")
+    elif "static_site" in arguments:
+        static = [site for site in sites if site.site.static_url is not None]
+        metafunc.parametrize("static_site", static, ids=[site.id for site in static], scope="module")
     elif "acme_target" in arguments:
         acme = [target for target in targets if target.settings.uses_acme()]
         metafunc.parametrize("acme_target", acme, ids=[target.name for target in acme], scope="module")

@@ -99,14 +99,21 @@ def test_app_files_are_readable_by_the_daemon_user(site):
     assert unreadable == ""
 
 
+def test_app_environment_is_readable_by_the_app_alone(site):
+    environment = site.host.file(site.site.env_file)
+    assert (environment.user, environment.group, environment.mode) == ("root", site.site.wsgi_group, 0o640)
+
+
 def test_other_apps_cannot_read_the_code(site):
-    """Each app's daemon user is kept out of every other app's code and entry point."""
-    code = [site.site.app_code_dir, site.site.wsgi_script]
+    """Each app's daemon user is kept out of every other app's code, entry point and secrets."""
+    app = site.site
+    attempts = [("ls", app.app_code_dir), ("cat", app.wsgi_script), ("cat", app.env_file)]
     for other in site.other_sites():
-        if other.site.wsgi_user == site.site.wsgi_user:
+        if other.site.wsgi_user == app.wsgi_user:
             continue  # the same user by configuration: nothing to isolate
-        readable = site.host.run("runuser -u %s -- cat %s/* %s", other.site.wsgi_user, *code)
-        assert readable.rc != 0 and "Permission denied" in readable.stderr, other.site.wsgi_user
+        for tool, path in attempts:
+            result = site.host.run("runuser -u %s -- %s %s", other.site.wsgi_user, tool, path)
+            assert result.rc != 0 and "Permission denied" in result.stderr, (other.site.wsgi_user, path)
 
 
 def test_absent_site_is_gone(absent_site):
