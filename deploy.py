@@ -20,6 +20,7 @@ settings = validate_inventory(inventory, Path(__file__).resolve().parent)[host.n
 # A no-change rerun is mostly fact commands: about 40 ms less for each.
 disable_nagle(host)
 deploys.packages(settings)
+deploys.tools()
 for site in host.loop(settings.present_sites):
     deploys.app(site)
 reload_when = deploys.apache_config(settings) + deploys.acme(settings)
@@ -34,3 +35,5 @@ deploys.service(reload_when=reload_when)
 # Once Apache no longer runs their daemon processes.
 for site in host.loop(settings.absent_sites):
     deploys.app_removed(site)
+for site in host.loop(settings.present_sites):
+    deploys.former_layout_removed(site)

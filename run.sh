@@ -8,6 +8,8 @@
 #                              (ARGS go to pytest, e.g. --inventory=production.py)
 #   ./run.sh check [ARGS]      drift check: what a deploy would change, changing nothing;
 #                              exit 0 all match, 2 drifted, 1 not checked (--inventory=FILE)
+#   ./run.sh rollback APP [ARGS]  the site APP (its app_name) back to its previous release
+#                              (ARGS: --inventory=FILE first, then pyinfra options)
 #   ./run.sh bench [ARGS]      the benchmark on local test hosts (python -m bench --help)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -66,13 +68,24 @@ check)
     setup
     .venv/bin/python -m apache_wsgi_deploy.drift "$@"
     ;;
+rollback)
+    setup
+    app=${1:?usage: ./run.sh rollback APP_NAME [--inventory=FILE] [pyinfra options]}
+    shift
+    inventory=inventory.py
+    if [[ ${1:-} == --inventory=* ]]; then
+        inventory=${1#--inventory=}
+        shift
+    fi
+    AWD_ROLLBACK_APP=$app .venv/bin/pyinfra -y "$inventory" rollback.py "$@"
+    ;;
 bench)
     setup
     .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
     .venv/bin/python -m bench "$@"
     ;;
 *)
-    sed -n '2,11p' "$0" >&2
+    sed -n '2,13p' "$0" >&2
     exit 2
     ;;
 esac

@@ -11,8 +11,10 @@ service() reloads once for all.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -26,8 +28,10 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
+from apache_wsgi_deploy.facts.releases import Releases
 from apache_wsgi_deploy.facts.tls import CERTBOT_DIR, CertbotLineage
-from apache_wsgi_deploy.operations import accounts, apache, certbot, managed, packages as debian, python, tls as host_tls
+from apache_wsgi_deploy.operations import accounts, apache, certbot, managed, packages as debian, python, releases
+from apache_wsgi_deploy.operations import tls as host_tls
 from apache_wsgi_deploy.operations.python import PIN
 from apache_wsgi_deploy.settings import Settings, Site
 
@@ -61,6 +65,8 @@ RENEWAL_HOOK_SCRIPT = """#!/bin/sh
 apache2ctl configtest && exec systemctl reload apache2.service
 """
 RELOAD_OWED = "/var/lib/apache-wsgi-deploy/apache-reload-owed"
+HEALTH_CHECK = "/var/lib/apache-wsgi-deploy/healthcheck.py"
+CODE_EXCLUDE = ["*.pyc", "__pycache__"]
 # Everything the deploy writes belongs to root: the daemon user can read, never write.
 ROOT_OWNED = {"user": "root", "group": "root"}
 
@@ -68,6 +74,11 @@ ROOT_OWNED = {"user": "root", "group": "root"}
 def project_path(path: str) -> Path:
     """Settings name control-machine files relative to the project folder."""
     return PROJECT / path
+
+
+def requirements_digest(requirements: list[str]) -> str:
+    """Names the virtualenv of these pins: releases with equal requirements share one."""
+    return hashlib.sha1("\n".join(sorted(requirements)).encode()).hexdigest()[:12]
 
 
 def pinned_requirements(requirements: Path) -> list[str]:
@@ -135,34 +146,46 @@ def app(site: Site):
         **app_files,
         mode="751",
     )
+    # A release is named by its content: the same code is the same release, found again.
+    content = managed.tree_digest(source, CODE_EXCLUDE)
+    known = host.get_fact(Releases, install_path=site.app_install_path)["releases"]
+    release = next((name for name in known if name.endswith(f"-{content}")), None)
+    release = release or f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{content}"
+    release_dir = f"{site.releases_dir}/{release}"
     code = managed.tree(
-        name="App code is in place, read-only for the daemon",
+        name="Release holds the app's code, read-only for the daemon",
         src=str(source),
-        dest=site.app_code_dir,
+        dest=f"{release_dir}/app",
         **app_files,
         mode="640",
         dir_mode="750",
-        exclude=["*.pyc", "__pycache__"],
+        exclude=CODE_EXCLUDE,
+    )
+    requirements = pinned_requirements(source / "requirements.txt")
+    venv = requirements_digest(requirements)
+    packages = python.venv_requirements(
+        name="Virtualenv from the host's python3 holds the pinned requirements",
+        requirements=requirements,
+        venv=f"{site.venvs_dir}/{venv}",
+        # The Python Debian's mod_wsgi is built against.
+        python="/usr/bin/python3",
+    )
+    files.link(
+        name="Release uses the virtualenv of its requirements",
+        path=f"{release_dir}/venv",
+        target=f"../../venvs/{venv}",
+        **ROOT_OWNED,
     )
     if site.static_url is not None:
         # Public by nature, and read by Apache's own children: not the code's private modes.
         managed.tree(
-            name="Static files are in place for Apache",
+            name="Release holds the static files, for Apache",
             src=str(project_path(site.static_source)),
-            dest=site.static_path,
+            dest=f"{release_dir}/static",
             **ROOT_OWNED,
             mode="644",
             dir_mode="755",
         )
-    else:
-        files.directory(name="No static files are served", path=site.static_path, present=False)
-    venv = python.venv_requirements(
-        name="Virtualenv from the host's python3 holds the pinned requirements",
-        requirements=pinned_requirements(source / "requirements.txt"),
-        venv=site.venv,
-        # The Python Debian's mod_wsgi is built against.
-        python="/usr/bin/python3",
-    )
     environment = managed.file(
         name="App environment is in place, for the app alone",
         src=StringIO(json.dumps(app_environment(site), indent=1, sort_keys=True) + "\n"),
@@ -179,13 +202,52 @@ def app(site: Site):
         mode="640",
         site=site,
     )
+    switched = releases.live(
+        name="Release is live, once its health check passed",
+        install_path=site.app_install_path,
+        release=release,
+        wsgi_script=site.wsgi_script,
+        health_check=[
+            "runuser", "-u", site.wsgi_user, "--", f"{release_dir}/venv/bin/python", HEALTH_CHECK,
+            release_dir, site.env_file, site.wsgi_module, site.wsgi_callable, site.health_check_path,
+        ],
+    )
+    releases.pruned(
+        name="Only the newest releases are kept",
+        install_path=site.app_install_path,
+        keep=site.releases_kept,
+        live=release,
+    )
     # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes: new
-    # code is picked up without reloading Apache.
+    # values, or a live release put back as deployed, are picked up without an Apache reload.
     files.file(
-        name="Daemon processes pick up new code",
+        name="Daemon processes restart for a new environment or a repaired release",
         path=site.wsgi_script,
         touch=True,
-        _if=lambda: (code.did_change() or venv.did_change() or environment.did_change()) and not entry.did_change(),
+        _if=lambda: (environment.did_change() or code.did_change() or packages.did_change())
+        and not (entry.did_change() or switched.did_change()),
+    )
+
+
+@site_deploy("Application")
+def former_layout_removed(site: Site):
+    """After the reload: the code and venv folders of the layout before releases."""
+    for folder in ("app", "venv", "static"):
+        files.directory(
+            name="Folders of the layout before releases are removed",
+            path=f"{site.app_install_path}/{folder}",
+            present=False,
+        )
+
+
+@deploy("Tools")
+def tools():
+    managed.file(
+        name="Release health check is in place",
+        src=str(PROJECT / "apache_wsgi_deploy" / "healthcheck.py"),
+        dest=HEALTH_CHECK,
+        **ROOT_OWNED,
+        mode="644",
     )
 
 

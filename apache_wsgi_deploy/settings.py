@@ -111,6 +111,13 @@ def _url_path(value: Any) -> str:
     return value
 
 
+def _request_path(value: Any) -> str:
+    """A path to ask the app for, such as / or /healthz: it becomes one argument of a command."""
+    if value == "/":
+        return value
+    return _url_path(value)
+
+
 def _relative_dir(value: Any) -> str:
     """A folder inside the app's source, such as static or web/assets."""
     parts = value.split("/") if isinstance(value, str) else []
@@ -242,6 +249,8 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "wsgi_inactivity_timeout": _int_range(0, 86400),
     "wsgi_listen_backlog": _int_range(1, 65535),
     "app_env": _app_env,
+    "releases_kept": _int_range(2, 100),
+    "health_check_path": _request_path,
     "static_url": _optional(_url_path),
     "static_dir": _relative_dir,
     "static_max_age": _int_range(0, 365 * 24 * 3600),
@@ -281,7 +290,7 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
 SITE_KEYS = (
     "server_name", "server_aliases", "app_name", "app_present", "app_source", "app_install_path", "wsgi_entry",
     "wsgi_user", "wsgi_group", "wsgi_processes", "wsgi_threads", "wsgi_queue_timeout", "wsgi_request_timeout",
-    "wsgi_graceful_timeout", "wsgi_inactivity_timeout", "wsgi_listen_backlog", "app_env", "static_url", "static_dir",
+    "wsgi_graceful_timeout", "wsgi_inactivity_timeout", "wsgi_listen_backlog", "app_env", "releases_kept", "health_check_path", "static_url", "static_dir",
     "static_max_age", "hsts_max_age", "log_dir", "http2",
     "tls_certificate_source", "tls_certificate_file", "tls_chain_file", "tls_key_file", "tls_dir",
 )
@@ -376,6 +385,8 @@ class Site:
     wsgi_listen_backlog: int
     # Kept out of repr: a literal value may still be a secret someone put there.
     app_env: dict = field(repr=False)
+    releases_kept: int
+    health_check_path: str
     static_url: str | None
     static_dir: str
     static_max_age: int
@@ -432,8 +443,8 @@ class Site:
 
     @property
     def static_path(self) -> str:
-        """Where Apache serves static_url from: outside the code, readable by every user."""
-        return f"{self.app_install_path}/static"
+        """Where Apache serves static_url from: the live release's copy, readable by every user."""
+        return f"{self.current_dir}/static"
 
     def names(self) -> list[str]:
         """Every name the site serves, and its certificate must cover: server name first."""
@@ -460,12 +471,26 @@ class Site:
         return f"{self.app_install_path}/{self.app_name}.wsgi"
 
     @property
+    def releases_dir(self) -> str:
+        return f"{self.app_install_path}/releases"
+
+    @property
+    def venvs_dir(self) -> str:
+        """One virtualenv per set of requirements, shared by the releases that pin it."""
+        return f"{self.app_install_path}/venvs"
+
+    @property
+    def current_dir(self) -> str:
+        """The link to the live release: everything the daemon and Apache read goes through it."""
+        return f"{self.app_install_path}/current"
+
+    @property
     def app_code_dir(self) -> str:
-        return f"{self.app_install_path}/app"
+        return f"{self.current_dir}/app"
 
     @property
     def venv(self) -> str:
-        return f"{self.app_install_path}/venv"
+        return f"{self.current_dir}/venv"
 
     @property
     def site_tls_dir(self) -> str:

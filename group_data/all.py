@@ -34,10 +34,12 @@ wsgi_graceful_timeout = 15  # seconds a daemon process restart (new code, a time
 wsgi_inactivity_timeout = 0  # seconds without requests before a daemon process restarts to release memory (0: never; a restart costs the next request a cold start)
 wsgi_listen_backlog = 100  # daemon socket's queue of requests waiting for a thread (mod_wsgi's default)
 app_env = {}  # environment of the app's daemon processes (os.environ), e.g. {"LOG_LEVEL": "info", "SECRET_KEY": {"from_env": "SHOP_SECRET_KEY"}, "DATABASE_URL": {"from_file": "/etc/shop/database-url"}}: a literal string, or read on the control machine from its environment or a file (keep secrets out of the repository); on the host readable by the app's group alone, never shown in diffs
+releases_kept = 5  # release folders kept on the host (at least 2): each deploy of new code is a new one, switched to atomically; `./run.sh rollback <app_name>` goes back one
+health_check_path = "/"  # path a new release must answer with a status below 400 (a WSGI request on the host, before it goes live), or it is not switched to
 
 # --- Static files ---
 static_url = None  # URL prefix such as "/static" that Apache serves straight from static_dir, never through the app (None: the app serves everything)
-static_dir = "static"  # folder inside app_source with the static files; copied to <app_install_path>/static, readable by Apache
+static_dir = "static"  # folder inside app_source with the static files; copied into each release, readable by Apache
 static_max_age = 86400  # Cache-Control max-age in seconds for static files (a day; use a long one with fingerprinted file names)
 
 # --- HTTP ---

@@ -160,13 +160,22 @@ def local_tree(src: Path, exclude: list[str]) -> tuple[list[str], dict[str, Path
     return folders, files
 
 
+def tree_digest(src: Path, exclude: list[str]) -> str:
+    """A short digest of a local folder's paths and contents: equal folders, equal digests."""
+    _, files = local_tree(src, list(exclude))
+    digest = hashlib.sha1()
+    for relative, local in files.items():
+        digest.update(f"{relative}\0{hashlib.sha1(local.read_bytes()).hexdigest()}\n".encode())
+    return digest.hexdigest()[:12]
+
+
 @operation()
 def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, exclude: list[str] = ()):
     """
     Make a folder on the host hold exactly a local folder's files, read by one command.
 
     + src: folder on the control machine
-    + dest: absolute folder on the host; its parent must exist
+    + dest: absolute folder on the host (missing parents are made, root's, 755)
     + user, group: owner of every folder and file
     + mode, dir_mode: permissions of files and of folders
     + exclude: name patterns (fnmatch) neither copied nor removed (``*.pyc``)
@@ -188,7 +197,7 @@ def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, e
     if remote is None:
         # Nothing there, or a file or link where the folder belongs.
         yield StringCommand("rm", "-f", QuoteString(dest))
-        yield StringCommand("mkdir", QuoteString(dest))
+        yield StringCommand("mkdir", "-p", QuoteString(dest))
         remote = {}
     yield from _ownership(remote.get(""), dest, user, group, folder_mode)
 

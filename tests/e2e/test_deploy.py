@@ -67,12 +67,12 @@ DRIFTS = {
     "apache stopped": ("systemctl stop apache2", "Apache is running and enabled at boot"),
     "apache disabled at boot": ("systemctl disable -q apache2", "Apache is running and enabled at boot"),
     "venv deleted": (
-        "rm -rf /srv/flaskapp/venv",
+        "rm -rf /srv/flaskapp/venvs/*",
         "Virtualenv from the host's python3 holds the pinned requirements",
     ),
-    "app code edited": (
-        "echo 'app = None' >> /srv/flaskapp/app/app.py",
-        "App code is in place, read-only for the daemon",
+    "live release's code edited": (
+        "echo 'app = None' >> /srv/flaskapp/current/app/app.py",
+        "Release holds the app's code, read-only for the daemon",
     ),
 }
 
@@ -91,8 +91,9 @@ def test_drift_is_corrected(deployed, drift):
 
 
 def test_app_update_under_load_loses_no_request(deployed, tmp_path):
-    """New code restarts only the daemon processes (the .wsgi file's mtime): requests
-    already queued for them are retried by mod_wsgi, none fails."""
+    """New code is a new release, made live by a symlink and restarting only the daemon
+    processes (the .wsgi file's mtime): requests already queued for them are retried by
+    mod_wsgi, none fails."""
     new_app = tmp_path / "app"
     shutil.copytree(PROJECT / "app", new_app)
     (new_app / "app.py").write_text((new_app / "app.py").read_text().replace('"Good!"', '"Better!"'))
@@ -109,13 +110,13 @@ def test_app_update_under_load_loses_no_request(deployed, tmp_path):
         result = deployed.deploy("--data", f"app_source={new_app}")
         poll(lambda: bodies["Better!"] >= 20, 30, "the new code answers")
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "Daemon processes pick up new code" in result.changed
+    assert "Release is live, once its health check passed" in result.changed
     assert "Apache reloads after its configtest passed" not in result.changed
     print(f"app update under load: {load.sent} requests, {len(load.failures)} failed, bodies {dict(bodies)}")
     assert load.failures == []
 
     result = deployed.deploy()
-    assert "App code is in place, read-only for the daemon" in result.changed
+    assert "Release is live, once its health check passed" in result.changed
     assert_verified(deployed)
 
 

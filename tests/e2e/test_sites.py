@@ -156,8 +156,8 @@ def test_each_app_is_verified_and_kept_out_of_the_others_code(sites, two_deploye
         assert f"test_daemon_processes_run_as_the_configured_user[{host}:{app}] PASSED" in verify.stdout
     assert f"test_https_serves_the_app_with_a_verified_certificate[{host}:{sites.blog_name}] PASSED" in verify.stdout
     assert f"test_static_files_are_served_by_apache_with_caching[{host}:blog] PASSED" in verify.stdout
-    owners = sites.fleet.sudo("stat -c '%n %U:%G %a' /srv/flaskapp/app /srv/blog/app").stdout.split("\n")
-    assert owners[:2] == ["/srv/flaskapp/app root:flaskapp 750", "/srv/blog/app root:blog 750"]
+    owners = sites.fleet.sudo("stat -c '%n %U:%G %a' /srv/flaskapp/current/app /srv/blog/current/app").stdout.split("\n")
+    assert owners[:2] == ["/srv/flaskapp/current/app root:flaskapp 750", "/srv/blog/current/app root:blog 750"]
 
 
 def test_an_absent_site_is_removed_and_the_other_keeps_serving(sites, two_deployed):

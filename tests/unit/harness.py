@@ -21,7 +21,7 @@ from pyinfra.context import ctx_host, ctx_state
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PACKAGES = {
-    name: f"apache_wsgi_deploy.{{kind}}.{name}" for name in ("accounts", "apache", "packages", "tls", "certbot", "managed", "python")
+    name: f"apache_wsgi_deploy.{{kind}}.{name}" for name in ("accounts", "apache", "packages", "tls", "certbot", "managed", "python", "releases")
 }
 
 

@@ -221,7 +221,7 @@ def test_auto_daemon_processes_follow_the_host_cpu_count():
 def test_static_files_name_their_folder_on_the_control_machine():
     site = validate(static_url="/assets", static_dir="web/static").sites[0]
     assert ("static_dir", "app/web/static") in site.control_files()
-    assert site.static_path == "/srv/flaskapp/static"
+    assert site.static_path == "/srv/flaskapp/current/static"
     assert "static_dir" not in dict(validate().sites[0].control_files())
 
 

@@ -63,7 +63,7 @@ def test_port_443_runs_the_app_in_daemon_mode(site):
     https = vhost(site, 443)
     assert re.search(
         r"WSGIDaemonProcess flaskapp user=flaskapp group=flaskapp processes=2 threads=15 "
-        r"python-home=/srv/flaskapp/venv home=/srv/flaskapp/app display-name=%\{GROUP\} ",
+        r"python-home=/srv/flaskapp/current/venv home=/srv/flaskapp/current/app display-name=%\{GROUP\} ",
         https,
     )
     assert "WSGIProcessGroup flaskapp\n" in https
@@ -110,7 +110,7 @@ def test_none_of_the_seed_defects(site, defect):
 def test_only_the_entry_point_is_granted(site):
     https = vhost(site, 443)
     assert re.search(
-        r"<Directory /srv/flaskapp>\s*<Files flaskapp.wsgi>\s*Require all granted\s*</Files>\s*</Directory>", https
+        r"<Directory /srv/flaskapp>\s*Options SymLinksIfOwnerMatch\s*<Files flaskapp.wsgi>\s*Require all granted\s*</Files>\s*</Directory>", https
     )
 
 
@@ -159,7 +159,7 @@ def test_wsgi_entry_point_imports_the_configured_callable():
 def test_wsgi_entry_point_logs_to_stderr_and_imports_the_app():
     entry = render("app.wsgi.j2")
     assert "logging.basicConfig(stream=sys.stderr" in entry
-    assert 'sys.path.insert(0, "/srv/flaskapp/app")' in entry
+    assert 'sys.path.insert(0, "/srv/flaskapp/current/app")' in entry
     assert "from app import app as application" in entry
     compile(entry, "flaskapp.wsgi", "exec")
 
@@ -204,9 +204,9 @@ def test_hardening_is_overridable():
 
 def test_static_files_are_aliased_with_caching_only_when_asked_for(site):
     https = vhost(render("site.conf.j2", static_url="/static", static_max_age=600), 443)
-    assert "Alias /static/ /srv/flaskapp/static/\n" in https
+    assert "Alias /static/ /srv/flaskapp/current/static/\n" in https
     assert re.search(
-        r'<Directory /srv/flaskapp/static>\s+Require all granted\s+'
+        r'<Directory /srv/flaskapp/current/static>\s+Require all granted\s+'
         r'Header set Cache-Control "public, max-age=600"\s+</Directory>', https
     )
     # mod_wsgi gives an Alias precedence whatever the order, but the reader expects it after.

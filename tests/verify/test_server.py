@@ -99,6 +99,16 @@ def test_app_files_are_readable_by_the_daemon_user(site):
     assert unreadable == ""
 
 
+def test_live_release_is_a_root_link_into_the_kept_releases(site):
+    app = site.site
+    current = site.host.file(app.current_dir)
+    assert current.is_symlink and current.user == "root"
+    assert current.linked_to.startswith(f"{app.releases_dir}/")
+    releases = site.host.check_output("find %s -mindepth 1 -maxdepth 1 -type d", app.releases_dir).split()
+    assert current.linked_to in releases
+    assert len(releases) <= app.releases_kept
+
+
 def test_app_environment_is_readable_by_the_app_alone(site):
     environment = site.host.file(site.site.env_file)
     assert (environment.user, environment.group, environment.mode) == ("root", site.site.wsgi_group, 0o640)
