@@ -55,15 +55,17 @@ def pruned(install_path: str, keep: int, live: str):
     + keep: how many releases stay, at most (at least 2)
     + live: the release this deploy makes live (kept, even when not made yet)
 
-    Kept: ``live``, the one live before this deploy (what a rollback goes back to), and
-    the newest others up to ``keep`` in all. A release that was rolled back is dropped
-    once other code is live: deploying its code again is then a deliberate step forward.
+    Kept: ``live``, the one ``current`` names, and the newest others up to ``keep`` in
+    all, those rolled back only when room is left: a rollback's target (the newest
+    release not rolled back) outlives the release it replaced.
     """
     state = host.get_fact(Releases, install_path=install_path)
     protected = {live, state["current"]} - {None}
-    others = [
-        release for release in state["releases"] if release not in protected and release not in state["rolled_back"]
-    ]
+    # Least wanted first: rolled back, then oldest.
+    others = sorted(
+        (release for release in state["releases"] if release not in protected),
+        key=lambda release: (release not in state["rolled_back"], release),
+    )
     room = max(keep - len(protected), 0)
     kept = protected | set(others[-room:] if room else [])
     removed = [release for release in state["releases"] if release not in kept]
