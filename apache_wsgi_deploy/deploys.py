@@ -14,6 +14,8 @@ import functools
 import hashlib
 import json
 import os
+import re
+import subprocess
 import time
 from io import StringIO
 from pathlib import Path
@@ -66,6 +68,10 @@ apache2ctl configtest && exec systemctl reload apache2.service
 """
 RELOAD_OWED = "/var/lib/apache-wsgi-deploy/apache-reload-owed"
 HEALTH_CHECK = "/var/lib/apache-wsgi-deploy/healthcheck.py"
+# The Python Debian's mod_wsgi is built against: every virtualenv is made from it.
+HOST_PYTHON = "/usr/bin/python3"
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+GIT_TIMEOUT = 60
 CODE_EXCLUDE = ["*.pyc", "__pycache__"]
 # Everything the deploy writes belongs to root: the daemon user can read, never write.
 ROOT_OWNED = {"user": "root", "group": "root"}
@@ -105,7 +111,8 @@ def app_environment(site: Site) -> dict[str, str]:
 
 
 def apt_packages(settings: Settings) -> list[str]:
-    return APT_PACKAGES + (ACME_PACKAGES if settings.uses_acme() else [])
+    git = ["git"] if any(site.from_git for site in settings.present_sites) else []
+    return APT_PACKAGES + (ACME_PACKAGES if settings.uses_acme() else []) + git
 
 
 def site_deploy(title: str):
@@ -134,7 +141,6 @@ def packages(settings: Settings):
 
 @site_deploy("Application")
 def app(site: Site):
-    source = project_path(site.app_source)
     # Only the daemon's group reads the code: another app's user cannot. Apache's own
     # children may only pass through the folder, to find the .wsgi file it maps / to.
     app_files = {"user": "root", "group": site.wsgi_group}
@@ -146,46 +152,36 @@ def app(site: Site):
         **app_files,
         mode="751",
     )
-    # A release is named by its content: the same code is the same release, found again.
-    content = managed.tree_digest(source, CODE_EXCLUDE)
+    # A release is named by its content (a commit, or a local folder's digest): the same
+    # code is the same release, found again.
+    if site.from_git:
+        commit = git_commit(site.app_source["git"], site.app_source["ref"])
+        content = commit[:12]
+    else:
+        content = managed.tree_digest(project_path(site.app_source), CODE_EXCLUDE)
     known = host.get_fact(Releases, install_path=site.app_install_path)["releases"]
     release = next((name for name in known if name.endswith(f"-{content}")), None)
     release = release or f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{content}"
     release_dir = f"{site.releases_dir}/{release}"
-    code = managed.tree(
-        name="Release holds the app's code, read-only for the daemon",
-        src=str(source),
-        dest=f"{release_dir}/app",
-        **app_files,
-        mode="640",
-        dir_mode="750",
-        exclude=CODE_EXCLUDE,
-    )
-    requirements = pinned_requirements(source / "requirements.txt")
-    venv = requirements_digest(requirements)
-    packages = python.venv_requirements(
-        name="Virtualenv from the host's python3 holds the pinned requirements",
-        requirements=requirements,
-        venv=f"{site.venvs_dir}/{venv}",
-        # The Python Debian's mod_wsgi is built against.
-        python="/usr/bin/python3",
-    )
-    files.link(
-        name="Release uses the virtualenv of its requirements",
-        path=f"{release_dir}/venv",
-        target=f"../../venvs/{venv}",
-        **ROOT_OWNED,
-    )
-    if site.static_url is not None:
-        # Public by nature, and read by Apache's own children: not the code's private modes.
-        managed.tree(
-            name="Release holds the static files, for Apache",
-            src=str(project_path(site.static_source)),
-            dest=f"{release_dir}/static",
-            **ROOT_OWNED,
-            mode="644",
-            dir_mode="755",
+    if site.from_git:
+        code = releases.from_git(
+            name="Release holds the commit's code, read-only for the daemon",
+            url=site.app_source["git"],
+            ref=site.app_source["ref"],
+            commit=commit,
+            cache=site.git_cache,
+            release=release_dir,
+            group=site.wsgi_group,
+            static_dir=site.static_dir if site.static_url is not None else None,
         )
+        packages = python.release_venv(
+            name="Release uses the virtualenv of its requirements",
+            release=release_dir,
+            venvs=site.venvs_dir,
+            python=HOST_PYTHON,
+        )
+    else:
+        code, packages = _local_release(site, release_dir, app_files)
     environment = managed.file(
         name="App environment is in place, for the app alone",
         src=StringIO(json.dumps(app_environment(site), indent=1, sort_keys=True) + "\n"),
@@ -227,6 +223,66 @@ def app(site: Site):
         _if=lambda: (environment.did_change() or code.did_change() or packages.did_change())
         and not (entry.did_change() or switched.did_change()),
     )
+
+
+def _local_release(site: Site, release_dir: str, app_files: dict) -> tuple:
+    """A release from a folder on the control machine: compared file by file, so an edit
+    of the live release on the host is put back."""
+    source = project_path(site.app_source)
+    code = managed.tree(
+        name="Release holds the app's code, read-only for the daemon",
+        src=str(source),
+        dest=f"{release_dir}/app",
+        **app_files,
+        mode="640",
+        dir_mode="750",
+        exclude=CODE_EXCLUDE,
+    )
+    requirements = pinned_requirements(source / "requirements.txt")
+    venv = requirements_digest(requirements)
+    packages = python.venv_requirements(
+        name="Virtualenv from the host's python3 holds the pinned requirements",
+        requirements=requirements,
+        venv=f"{site.venvs_dir}/{venv}",
+        python=HOST_PYTHON,
+    )
+    files.link(
+        name="Release uses the virtualenv of its requirements",
+        path=f"{release_dir}/venv",
+        target=f"../../venvs/{venv}",
+        **ROOT_OWNED,
+    )
+    if site.static_url is not None:
+        # Public by nature, and read by Apache's own children: not the code's private modes.
+        managed.tree(
+            name="Release holds the static files, for Apache",
+            src=str(project_path(site.static_source)),
+            dest=f"{release_dir}/static",
+            **ROOT_OWNED,
+            mode="644",
+            dir_mode="755",
+        )
+    return code, packages
+
+
+@functools.cache
+def git_commit(url: str, ref: str) -> str:
+    """The commit a branch or tag names now. The control machine asks the repository
+    (git ls-remote, no clone): the deploy names the release before the host has git."""
+    if COMMIT.fullmatch(ref):
+        return ref
+    listed = subprocess.run(
+        ["git", "ls-remote", url, ref, f"{ref}^{{}}"], capture_output=True, text=True, timeout=GIT_TIMEOUT,
+        stdin=subprocess.DEVNULL, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )
+    if listed.returncode:
+        raise DeployError(f"git ls-remote {url} {ref} failed: {listed.stderr.strip()}")
+    refs = dict(reversed(line.split("\t", 1)) for line in listed.stdout.splitlines())
+    # An annotated tag's own object first peeled to its commit ("^{}").
+    for name in (f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", f"refs/heads/{ref}", ref):
+        if name in refs:
+            return refs[name]
+    raise DeployError(f"{url} has no branch or tag {ref!r} (a commit must be given in full, 40 hex digits)")
 
 
 @site_deploy("Application")

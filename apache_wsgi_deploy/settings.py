@@ -31,6 +31,16 @@ UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 SAFE_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
 URL_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Repository URLs git and the shell take as one word; no credentials in them (they would
+# be printed): the host's root authenticates (a deploy key, a credential helper).
+_GIT_PATH = r"[A-Za-z0-9._~/+-]*"
+GIT_URL = re.compile(
+    rf"^(?:(?:https|git)://[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?/{_GIT_PATH}"
+    rf"|ssh://(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?/{_GIT_PATH}"
+    rf"|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~+-]{_GIT_PATH})$"
+)
+# A branch, tag or commit: never an option ('-'), a range ('..') or a refspec (':').
+GIT_REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]{1,200}(?<!/)$")
 # An https URL whose every character is safe in a shell word and an Apache directive.
 HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 EMAIL = re.compile(rf"^[A-Za-z0-9._+-]{{1,64}}@{DNS_NAME.pattern[1:-1]}$")
@@ -148,6 +158,19 @@ def _app_env(value: Any) -> dict:
     return value
 
 
+def _app_source(value: Any) -> str | dict:
+    """A folder on the control machine, or {"git": url, "ref": branch, tag or commit}."""
+    if not isinstance(value, dict):
+        return _local_path(value)
+    if set(value) != {"git", "ref"} or not isinstance(value["git"], str) or not isinstance(value["ref"], str):
+        raise _Invalid('a folder, or {"git": "<repository URL>", "ref": "<branch, tag or commit>"}')
+    if not GIT_URL.fullmatch(value["git"]):
+        raise _Invalid("a git URL: https://, git://, ssh:// or user@host:path, without credentials, quotes or spaces")
+    if not GIT_REF.fullmatch(value["ref"]):
+        raise _Invalid("a git ref: a branch, tag or commit of letters, digits and . _ / - (no '..', no leading '-')")
+    return value
+
+
 def _app_install_path(value: Any) -> str:
     path = _absolute_path(value)
     if any(path == root or path.startswith(root + "/") for root in DOCUMENT_ROOTS):
@@ -236,7 +259,7 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
     "server_aliases": _dns_names,
     "app_name": _identifier,
     "app_present": _boolean,
-    "app_source": _local_path,
+    "app_source": _app_source,
     "app_install_path": _auto_or(_app_install_path),
     "wsgi_entry": _wsgi_entry,
     "wsgi_user": _auto_or(_daemon_user),
@@ -371,7 +394,7 @@ class Site:
     server_aliases: tuple[str, ...]
     app_name: str
     app_present: bool
-    app_source: str
+    app_source: str | dict
     app_install_path: str
     wsgi_entry: str
     wsgi_user: str
@@ -418,8 +441,10 @@ class Site:
 
     def control_files(self) -> list[tuple[str, str]]:
         """(setting, path) of the files the site names on the control machine."""
-        files = [(key, getattr(self, key)) for key in ("app_source", *TLS_FILES) if getattr(self, key) is not None]
-        if self.static_url is not None:
+        files = [(key, getattr(self, key)) for key in TLS_FILES if getattr(self, key) is not None]
+        if not self.from_git:
+            files.insert(0, ("app_source", self.app_source))
+        if self.static_url is not None and not self.from_git:
             files.append(("static_dir", self.static_source))
         files += [(f"app_env.{name}", path) for name, path in self._env_sources("from_file")]
         return files
@@ -435,6 +460,15 @@ class Site:
     def env_file(self) -> str:
         """app_env's values on the host, as JSON: the .wsgi file loads them into os.environ."""
         return f"{self.app_install_path}/environment.json"
+
+    @property
+    def from_git(self) -> bool:
+        return isinstance(self.app_source, dict)
+
+    @property
+    def git_cache(self) -> str:
+        """A bare repository on the host that fetches keep: later fetches bring only what is new."""
+        return f"{self.app_install_path}/git"
 
     @property
     def static_source(self) -> str:

@@ -5,11 +5,16 @@ A virtualenv that holds pinned requirements, compared with the host by one fact.
 from __future__ import annotations
 
 import re
+import shlex
 
 from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
 
+from apache_wsgi_deploy.facts.files import FileState
 from apache_wsgi_deploy.facts.python import VenvDistributions, normalise
+
+# In a virtualenv release_venv made: pip finished installing its requirements.
+COMPLETE = ".complete"
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.!+_-]+)$")
 
@@ -49,4 +54,29 @@ def venv_requirements(requirements: list[str], venv: str, python: str):
     yield StringCommand(
         QuoteString(f"{venv}/bin/pip"), "install", "--quiet", "--disable-pip-version-check",
         *(QuoteString(requirement) for requirement in missing),
+    )
+
+
+@operation()
+def release_venv(release: str, venvs: str, python: str):
+    """
+    Link a release's ``venv`` to the virtualenv of its ``app/requirements.txt``, made on
+    the host for that file's content, only when no earlier release had it.
+
+    + release: the release folder
+    + venvs: the folder of virtualenvs, each named by a requirements file's digest
+    + python: the interpreter that creates a virtualenv
+
+    For code that reaches the host without the control machine reading it (git): the
+    requirements are read where they are. A virtualenv counts once pip finished in it.
+    """
+    if host.get_fact(FileState, path=f"{release}/venv/{COMPLETE}") is not None:
+        host.noop(f"{release} has its virtualenv")
+        return
+    requirements = shlex.quote(f"{release}/app/requirements.txt")
+    venv = f'{shlex.quote(venvs)}/"$digest"'
+    yield (
+        f"digest=$(sha1sum < {requirements} | cut -c1-12) && {{ [ -e {venv}/{COMPLETE} ] || {{ rm -rf {venv} &&"
+        f" {shlex.quote(python)} -m venv {venv} && {venv}/bin/pip install --quiet --disable-pip-version-check"
+        f" -r {requirements} && touch {venv}/{COMPLETE}; }}; }} && ln -sfn \"../../venvs/$digest\" {shlex.quote(release + '/venv')}"
     )

@@ -7,9 +7,12 @@ mtime, without an Apache reload. Old releases are pruned; one can be rolled back
 
 from __future__ import annotations
 
+import shlex
+
 from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
+from apache_wsgi_deploy.facts.files import FileState
 from apache_wsgi_deploy.facts.releases import CURRENT, ROLLED_BACK, Releases
 
 
@@ -20,6 +23,39 @@ def _go_live(install_path: str, release: str, wsgi_script: str):
     yield StringCommand("mv", "-T", QuoteString(next_link), QuoteString(f"{install_path}/{CURRENT}"))
     # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes.
     yield StringCommand("touch", QuoteString(wsgi_script))
+
+
+@operation()
+def from_git(url: str, ref: str, commit: str, cache: str, release: str, group: str, static_dir: str | None = None):
+    """
+    Fill a new release folder with a commit of a git repository, fetched on the host.
+
+    + url: the repository, as the host's root reaches it
+    + ref: the branch or tag (or the commit) to fetch
+    + commit: the commit the release holds (what ``ref`` names now)
+    + cache: a bare repository on the host that keeps what was fetched
+    + release: the release folder: its ``app/`` gets the code, root's, read by ``group`` only
+    + static_dir: a folder of the commit copied to ``static/``, readable by everyone
+
+    A release folder that exists is left as it is: a commit never changes. The folder
+    appears complete or not at all (it is filled beside and renamed).
+    """
+    if host.get_fact(FileState, path=release) is not None:
+        host.noop(f"{release} holds commit {commit[:12]}")
+        return
+    filling = f"{release}.filling"
+    code, static = shlex.quote(f"{filling}/app"), shlex.quote(f"{filling}/static")
+    git = f"git -C {shlex.quote(cache)}"
+    yield f"[ -d {shlex.quote(cache)} ] || git init --quiet --bare {shlex.quote(cache)}"
+    yield f"{git} fetch --quiet --no-tags {shlex.quote(url)} {shlex.quote(commit if ref == commit else ref)}"
+    yield f"rm -rf {shlex.quote(filling)} && mkdir -p {code}"
+    yield f"{git} archive {shlex.quote(commit)} | tar -x -C {code}"
+    yield f"chown -R root:{shlex.quote(group)} {code} && chmod -R u=rwX,g=rX,o= {code}"
+    if static_dir is not None:
+        # Public by nature, and read by Apache's own children: not the code's private modes.
+        yield f"cp -R {shlex.quote(f'{filling}/app/{static_dir}')} {static}"
+        yield f"chown -R root:root {static} && chmod -R u=rwX,go=rX {static}"
+    yield f"chmod 755 {shlex.quote(filling)} && mv -T {shlex.quote(filling)} {shlex.quote(release)}"
 
 
 @operation()

@@ -1,16 +1,27 @@
 """
 Releases (issue 5): new code is a new release folder made live by a symlink; old ones
 are pruned; `./run.sh rollback` goes back one and holds across reruns; a release whose
-health check fails is never made live.
+health check fails is never made live; code from a git repository at a tag, fetched on
+the host, and a new tag deployed under load.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
 import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
 
-from tests.e2e.conftest import PROJECT
+import pytest
+
+from testhost.acme import bridge_gateway
+from tests.e2e.conftest import PROJECT, LoadLoop, poll
 from tests.e2e.test_deploy import assert_verified, probe
+
+GIT_DAEMON_DEADLINE = 15
 
 
 def variant(tmp_path, name: str, old: str, new: str):
@@ -89,4 +100,95 @@ def test_a_release_failing_its_health_check_is_never_live(deployed, tmp_path):
     assert body(deployed) == "Good!"
 
     assert deployed.deploy().changed == []
+    assert_verified(deployed)
+
+
+@dataclass
+class GitServer:
+    url: str
+    repo: object
+
+    def tag(self, name: str, body: str) -> None:
+        """Commit the sample app answering `body` and tag it (annotated, as releases are)."""
+        app = self.repo / "app.py"
+        app.write_text((PROJECT / "app" / "app.py").read_text().replace('"Good!"', f'"{body}"'))
+        identity = ["-c", "user.name=ci", "-c", "user.email=ci@example.com"]
+        for command in (["add", "-A"], [*identity, "commit", "-qm", body], [*identity, "tag", "-a", "-m", body, name]):
+            subprocess.run(["git", "-C", str(self.repo), *command], check=True, capture_output=True)
+
+
+@pytest.fixture
+def git_server(tmp_path):
+    """A repository on the control machine, served to the test hosts by git daemon on
+    podman's bridge (as a git server on the network would be)."""
+    root = tmp_path / "git"
+    repo = root / "shop"
+    shutil.copytree(PROJECT / "app", repo)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    gateway = bridge_gateway()
+    with socket.socket() as probe_socket:
+        probe_socket.bind((gateway, 0))
+        port = probe_socket.getsockname()[1]
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}", f"--listen={gateway}",
+         f"--port={port}", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def listening() -> bool:
+        try:
+            socket.create_connection((gateway, port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        poll(listening, GIT_DAEMON_DEADLINE, "git daemon listens")
+        yield GitServer(f"git://{gateway}:{port}/shop", repo)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+def git_source(server: GitServer, ref: str) -> str:
+    return "app_source=" + json.dumps({"git": server.url, "ref": ref})
+
+
+def test_git_tags_deploy_under_load_and_roll_back(deployed, git_server):
+    git_server.tag("v1", "Tag one!")
+    git_server.tag("v2", "Tag two!")
+    first = deployed.deploy("--data", git_source(git_server, "v1"))
+    assert first.returncode == 0, first.stderr[-4000:]
+    assert "Release holds the commit's code, read-only for the daemon" in first.changed
+    assert body(deployed) == "Tag one!"
+    assert deployed.deploy("--data", git_source(git_server, "v1")).changed == []
+
+    name = deployed.hosts[0].server_name
+    bodies = Counter()
+
+    def send():
+        response = probe(deployed).get("https", name, "/")
+        bodies[response.text] += 1
+        return response
+
+    with LoadLoop(send, clients=4) as load:
+        poll(lambda: load.sent > 20, 30, "load is flowing")
+        started = time.monotonic()
+        second = deployed.deploy("--data", git_source(git_server, "v2"))
+        poll(lambda: bodies["Tag two!"] >= 1, 30, "the new tag answers")
+        serving = time.monotonic() - started
+        poll(lambda: bodies["Tag two!"] >= 20, 30, "the new tag keeps answering")
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert "Apache reloads after its configtest passed" not in second.changed
+    print(f"git tag deploy under load: {load.sent} requests, {len(load.failures)} failed, bodies {dict(bodies)};"
+          f" new tag serving {serving:.1f} s after the deploy started")
+    assert load.failures == []
+
+    rolled = rollback(deployed)
+    assert rolled.returncode == 0, rolled.stderr[-4000:]
+    assert body(deployed) == "Tag one!"
+
+    restored = deployed.deploy()
+    assert restored.returncode == 0, restored.stderr[-4000:]
+    assert body(deployed) == "Good!"
     assert_verified(deployed)

@@ -127,6 +127,15 @@ HOSTILE = [
         ("static_dir", "/etc", "a folder inside app_source"),
         ("static_dir", "", "a folder inside app_source"),
         ("static_max_age", -1, "from 0 to"),
+        ("app_source", {"git": "https://example.com/x.git"}, 'a folder, or {"git"'),
+        ("app_source", {"git": "https://example.com/x.git", "ref": "v1", "depth": 1}, 'a folder, or {"git"'),
+        ("app_source", {"git": "https://user:token@example.com/x.git", "ref": "v1"}, "without credentials"),
+        ("app_source", {"git": "-oProxyCommand=reboot", "ref": "v1"}, "a git URL"),
+        ("app_source", {"git": "file:///etc", "ref": "v1"}, "a git URL"),
+        ("app_source", {"git": "https://example.com/x.git; reboot", "ref": "v1"}, "a git URL"),
+        ("app_source", {"git": "https://example.com/x.git", "ref": "--upload-pack=reboot"}, "a git ref"),
+        ("app_source", {"git": "https://example.com/x.git", "ref": "main..evil"}, "a git ref"),
+        ("app_source", {"git": "https://example.com/x.git", "ref": "+main:refs/x"}, "a git ref"),
         ("app_env", ["SECRET_KEY"], "a dict of environment variables"),
         ("app_env", {"SECRET KEY": "x"}, "environment variable names of letters"),
         ("app_env", {"1KEY": "x"}, "environment variable names of letters"),
@@ -250,6 +259,14 @@ def test_missing_environment_variable_or_file_stops_the_run(monkeypatch, tmp_pat
         validate_inventory([host], tmp_path)
     assert "setting 'app_env.SECRET_KEY' reads environment variable SHOP_SECRET, which is not set" in str(error.value)
     assert "setting 'app_env.DB' = '/etc/shop/db' names no file on the control machine" in str(error.value)
+
+
+def test_git_sources_name_no_file_on_the_control_machine():
+    source = {"git": "git@github.com:me/shop.git", "ref": "v1.2"}
+    site = validate(app_source=source, static_url="/static").sites[0]
+    assert site.from_git and site.app_source == source
+    assert [key for key, _ in site.control_files()] == []
+    assert site.git_cache == "/srv/flaskapp/git"
 
 
 def test_auto_gives_each_app_its_own_user_and_folder():
