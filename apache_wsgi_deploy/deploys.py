@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import time
+import tomllib
 from io import StringIO
 from pathlib import Path
 
@@ -87,10 +88,18 @@ def requirements_digest(requirements: list[str]) -> str:
     return hashlib.sha1("\n".join(sorted(requirements)).encode()).hexdigest()[:12]
 
 
-def pinned_requirements(requirements: Path) -> list[str]:
-    """The app's requirements, each `name==version`: what the venv is compared with."""
-    lines = [line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines()]
-    pins = [line for line in lines if line]
+def pinned_requirements(source: Path) -> list[str]:
+    """The app's requirements, each `name==version`, from its requirements.txt or else the
+    [project] dependencies of its pyproject.toml: what the venv is compared with."""
+    requirements = source / "requirements.txt"
+    if requirements.exists():
+        lines = [line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines()]
+    elif (source / "pyproject.toml").exists():
+        requirements = source / "pyproject.toml"
+        lines = tomllib.loads(requirements.read_text()).get("project", {}).get("dependencies", [])
+    else:
+        raise DeployError(f"{source}: no requirements.txt or pyproject.toml to build the virtualenv from")
+    pins = [line.strip() for line in lines if line.strip()]
     unpinned = [line for line in pins if not PIN.fullmatch(line)]
     if unpinned:
         raise DeployError(f"{requirements}: pin every requirement as name==version: {unpinned}")
@@ -238,7 +247,7 @@ def _local_release(site: Site, release_dir: str, app_files: dict) -> tuple:
         dir_mode="750",
         exclude=CODE_EXCLUDE,
     )
-    requirements = pinned_requirements(source / "requirements.txt")
+    requirements = pinned_requirements(source)
     venv = requirements_digest(requirements)
     packages = python.venv_requirements(
         name="Virtualenv from the host's python3 holds the pinned requirements",

@@ -20,7 +20,7 @@ server_aliases = []  # more DNS names served by the same vhosts (each must be on
 # --- The application ---
 app_name = "flaskapp"  # short name: site file, mod_wsgi daemon process group, log file names, dedicated user
 app_present = True  # False removes the site: vhosts, daemon processes, code, venv and its dedicated user (logs and certificate stay)
-app_source = "app"  # folder on the control machine with the WSGI app (app.py) and a pinned requirements.txt
+app_source = "app"  # folder on the control machine with the WSGI app and its pinned requirements.txt (or pyproject.toml [project] dependencies), or {"git": "<repository URL>", "ref": "<branch, tag or commit>"} fetched on the host
 app_install_path = "auto"  # where code, venv and .wsgi live on the host, never under a DocumentRoot: "auto" is /srv/<app_name>
 wsgi_entry = "app:app"  # module:callable of the WSGI application in app_source (any WSGI app, not only Flask)
 wsgi_user = "auto"  # user the daemon processes run as (never the code's owner): "auto" is a system user named <app_name>, created for the site alone, so two apps cannot read each other's code

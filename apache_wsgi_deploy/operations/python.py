@@ -57,15 +57,22 @@ def venv_requirements(requirements: list[str], venv: str, python: str):
     )
 
 
+# The [project] dependencies of a pyproject.toml, one per line, as a requirements file.
+PYPROJECT_DEPENDENCIES = (
+    "import sys, tomllib; print('\\n'.join(tomllib.load(open(sys.argv[1], 'rb')).get('project', {}).get('dependencies', [])))"
+)
+
+
 @operation()
 def release_venv(release: str, venvs: str, python: str):
     """
-    Link a release's ``venv`` to the virtualenv of its ``app/requirements.txt``, made on
-    the host for that file's content, only when no earlier release had it.
+    Link a release's ``venv`` to the virtualenv of its requirements, made on the host
+    for their content, only when no earlier release had the same.
 
-    + release: the release folder
+    + release: the release folder; the requirements are ``app/requirements.txt``, or else
+      the ``[project]`` dependencies of ``app/pyproject.toml``
     + venvs: the folder of virtualenvs, each named by a requirements file's digest
-    + python: the interpreter that creates a virtualenv
+    + python: the interpreter that creates a virtualenv (and reads pyproject.toml)
 
     For code that reaches the host without the control machine reading it (git): the
     requirements are read where they are. A virtualenv counts once pip finished in it.
@@ -73,10 +80,15 @@ def release_venv(release: str, venvs: str, python: str):
     if host.get_fact(FileState, path=f"{release}/venv/{COMPLETE}") is not None:
         host.noop(f"{release} has its virtualenv")
         return
-    requirements = shlex.quote(f"{release}/app/requirements.txt")
+    folder, python = shlex.quote(release), shlex.quote(python)
+    requirements = shlex.quote(f"{release}/requirements.txt")
+    yield (
+        f"if [ -f {folder}/app/requirements.txt ]; then cp {folder}/app/requirements.txt {requirements};"
+        f" else {python} -c {shlex.quote(PYPROJECT_DEPENDENCIES)} {folder}/app/pyproject.toml > {requirements}; fi"
+    )
     venv = f'{shlex.quote(venvs)}/"$digest"'
     yield (
         f"digest=$(sha1sum < {requirements} | cut -c1-12) && {{ [ -e {venv}/{COMPLETE} ] || {{ rm -rf {venv} &&"
-        f" {shlex.quote(python)} -m venv {venv} && {venv}/bin/pip install --quiet --disable-pip-version-check"
-        f" -r {requirements} && touch {venv}/{COMPLETE}; }}; }} && ln -sfn \"../../venvs/$digest\" {shlex.quote(release + '/venv')}"
+        f" {python} -m venv {venv} && {venv}/bin/pip install --quiet --disable-pip-version-check"
+        f" -r {requirements} && touch {venv}/{COMPLETE}; }}; }} && ln -sfn \"../../venvs/$digest\" {folder}/venv"
     )

@@ -1,6 +1,8 @@
-"""A git source's ref is resolved to its commit on the control machine, for the release's name."""
+"""Where a release comes from: a git ref resolved to its commit on the control machine, for
+the release's name; the requirements of a folder source."""
 
 import subprocess
+import sys
 
 import pytest
 from pyinfra.api.exceptions import DeployError
@@ -39,3 +41,31 @@ def test_an_unknown_ref_or_repository_stops_the_deploy(repo, tmp_path_factory):
         git_commit(str(repo), "v9")
     with pytest.raises(DeployError, match="git ls-remote .* failed"):
         git_commit(str(tmp_path_factory.mktemp("empty") / "missing"), "main")
+
+
+def test_requirements_come_from_requirements_txt_or_else_pyproject(tmp_path):
+    from apache_wsgi_deploy.deploys import pinned_requirements
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\ndependencies = ["Flask==3.1.3"]\n')
+    assert pinned_requirements(tmp_path) == ["Flask==3.1.3"]
+    (tmp_path / "requirements.txt").write_text("# pinned\nWerkzeug==3.1.3  # a comment\n\n")
+    assert pinned_requirements(tmp_path) == ["Werkzeug==3.1.3"]
+    (tmp_path / "requirements.txt").write_text("Werkzeug>=3\n")
+    with pytest.raises(DeployError, match="pin every requirement as name==version"):
+        pinned_requirements(tmp_path)
+    with pytest.raises(DeployError, match="no requirements.txt or pyproject.toml"):
+        pinned_requirements(tmp_path / "app")
+
+
+def test_a_git_release_without_requirements_txt_takes_pyprojects_dependencies(tmp_path):
+    from apache_wsgi_deploy.operations import python
+    from tests.unit.harness import FakeHost, operation_commands, render
+
+    release = tmp_path / "release"
+    (release / "app").mkdir(parents=True)
+    (release / "app" / "pyproject.toml").write_text('[project]\nname = "shop"\ndependencies = ["Flask==3.1.3"]\n')
+    commands = operation_commands(FakeHost({"files.FileState": None}), python.release_venv, release=str(release),
+                                  venvs=str(tmp_path / "venvs"), python=sys.executable)
+    # The first command writes the release's requirements; the second would run pip.
+    subprocess.run(["sh", "-c", render(next(iter(commands)))], check=True)
+    assert (release / "requirements.txt").read_text() == "Flask==3.1.3\n"
