@@ -13,7 +13,7 @@ from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
 from apache_wsgi_deploy.facts.files import FileState
-from apache_wsgi_deploy.facts.releases import CURRENT, ROLLED_BACK, Releases
+from apache_wsgi_deploy.facts.releases import CURRENT, HISTORY, ROLLED_BACK, Releases, ReleasesDict
 
 
 def _go_live(install_path: str, release: str, wsgi_script: str):
@@ -21,8 +21,15 @@ def _go_live(install_path: str, release: str, wsgi_script: str):
     yield StringCommand("ln", "-sfn", QuoteString(f"releases/{release}"), QuoteString(next_link))
     # rename(2) replaces the link in one step: every request sees one release or the other.
     yield StringCommand("mv", "-T", QuoteString(next_link), QuoteString(f"{install_path}/{CURRENT}"))
+    yield StringCommand("echo", QuoteString(release), ">>", QuoteString(f"{install_path}/{HISTORY}"))
     # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes.
     yield StringCommand("touch", QuoteString(wsgi_script))
+
+
+def _last_live(state: ReleasesDict, release: str) -> int:
+    """Where a release was last made live in the history (-1: never, or before it)."""
+    history = state["history"]
+    return len(history) - 1 - history[::-1].index(release) if release in history else -1
 
 
 @operation()
@@ -91,16 +98,16 @@ def pruned(install_path: str, keep: int, live: str):
     + keep: how many releases stay, at most (at least 2)
     + live: the release this deploy makes live (kept, even when not made yet)
 
-    Kept: ``live``, the one ``current`` names, and the newest others up to ``keep`` in
-    all, those rolled back only when room is left: a rollback's target (the newest
-    release not rolled back) outlives the release it replaced.
+    Kept: ``live``, the one ``current`` names, and the others most recently live (then
+    the newest) up to ``keep`` in all, those rolled back only when room is left: a
+    rollback's target outlives the release it replaced.
     """
     state = host.get_fact(Releases, install_path=install_path)
     protected = {live, state["current"]} - {None}
-    # Least wanted first: rolled back, then oldest.
+    # Least wanted first: rolled back, then never or long ago live, then oldest.
     others = sorted(
         (release for release in state["releases"] if release not in protected),
-        key=lambda release: (release not in state["rolled_back"], release),
+        key=lambda release: (release not in state["rolled_back"], _last_live(state, release), release),
     )
     room = max(keep - len(protected), 0)
     kept = protected | set(others[-room:] if room else [])
@@ -121,19 +128,25 @@ def pruned(install_path: str, keep: int, live: str):
 @operation(is_idempotent=False)
 def rollback(install_path: str, wsgi_script: str):
     """
-    Make the release before the live one live again, and mark the live one rolled back.
+    Make the release that was live before the live one live again, and mark the live one
+    rolled back.
 
     + install_path: the site's folder
     + wsgi_script: the .wsgi file, touched to restart the daemon processes
 
-    Releases already rolled back are skipped, so repeated rollbacks go further back.
+    Releases already rolled back are skipped, so repeated rollbacks go further back; a
+    release that never went live (its health check failed) is never one to go back to.
     """
     state = host.get_fact(Releases, install_path=install_path)
     current = state["current"]
     if current is None:
         raise OperationError(f"{install_path} has no live release to roll back from")
-    earlier = [release for release in state["releases"] if release < current and release not in state["rolled_back"]]
+    earlier = [
+        release for release in state["releases"]
+        if release != current and release not in state["rolled_back"] and _last_live(state, release) >= 0
+    ]
     if not earlier:
-        raise OperationError(f"{install_path}: no release before {current} to roll back to")
+        raise OperationError(f"{install_path}: no release that was live before {current} to roll back to")
+    target = max(earlier, key=lambda release: _last_live(state, release))
     yield StringCommand("touch", QuoteString(f"{install_path}/releases/{current}{ROLLED_BACK}"))
-    yield from _go_live(install_path, earlier[-1], wsgi_script)
+    yield from _go_live(install_path, target, wsgi_script)

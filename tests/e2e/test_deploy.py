@@ -4,6 +4,7 @@ drift correction, a configtest failure that must not take the site down, bad set
 """
 
 import shutil
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -90,6 +91,28 @@ def test_drift_is_corrected(deployed, drift):
     assert_verified(deployed)
 
 
+def deploy_under_load(fleet, new_body: str, *args: str):
+    """Deploy (pyinfra `args`) while 4 clients send HTTPS requests back to back, until
+    `new_body` has answered 20 of them. Returns the deploy's result, the load loop, the
+    bodies seen, and the seconds from the deploy's start to the first `new_body`."""
+    name = fleet.hosts[0].server_name
+    bodies = Counter()
+
+    def send():
+        response = probe(fleet).get("https", name, "/")
+        bodies[response.text] += 1
+        return response
+
+    with LoadLoop(send, clients=4) as load:
+        poll(lambda: load.sent > 20, 30, "load is flowing")
+        started = time.monotonic()
+        result = fleet.deploy(*args)
+        poll(lambda: bodies[new_body] >= 1, 30, "the new code answers")
+        serving = time.monotonic() - started
+        poll(lambda: bodies[new_body] >= 20, 30, "the new code keeps answering")
+    return result, load, bodies, serving
+
+
 def test_app_update_under_load_loses_no_request(deployed, tmp_path):
     """New code is a new release, made live by a symlink and restarting only the daemon
     processes (the .wsgi file's mtime): requests already queued for them are retried by
@@ -97,18 +120,7 @@ def test_app_update_under_load_loses_no_request(deployed, tmp_path):
     new_app = tmp_path / "app"
     shutil.copytree(PROJECT / "app", new_app)
     (new_app / "app.py").write_text((new_app / "app.py").read_text().replace('"Good!"', '"Better!"'))
-    name = deployed.hosts[0].server_name
-    bodies = Counter()
-
-    def send():
-        response = probe(deployed).get("https", name, "/")
-        bodies[response.text] += 1
-        return response
-
-    with LoadLoop(send, clients=4) as load:
-        poll(lambda: load.sent > 20, 30, "load is flowing")
-        result = deployed.deploy("--data", f"app_source={new_app}")
-        poll(lambda: bodies["Better!"] >= 20, 30, "the new code answers")
+    result, load, bodies, _ = deploy_under_load(deployed, "Better!", "--data", f"app_source={new_app}")
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Release is live, once its health check passed" in result.changed
     assert "Apache reloads after its configtest passed" not in result.changed

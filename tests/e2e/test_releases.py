@@ -11,15 +11,13 @@ import json
 import shutil
 import socket
 import subprocess
-import time
-from collections import Counter
 from dataclasses import dataclass
 
 import pytest
 
 from testhost.acme import bridge_gateway
-from tests.e2e.conftest import PROJECT, LoadLoop, poll
-from tests.e2e.test_deploy import assert_verified, probe
+from tests.e2e.conftest import PROJECT, poll
+from tests.e2e.test_deploy import assert_verified, deploy_under_load, probe
 
 GIT_DAEMON_DEADLINE = 15
 
@@ -163,21 +161,7 @@ def test_git_tags_deploy_under_load_and_roll_back(deployed, git_server):
     assert body(deployed) == "Tag one!"
     assert deployed.deploy("--data", git_source(git_server, "v1")).changed == []
 
-    name = deployed.hosts[0].server_name
-    bodies = Counter()
-
-    def send():
-        response = probe(deployed).get("https", name, "/")
-        bodies[response.text] += 1
-        return response
-
-    with LoadLoop(send, clients=4) as load:
-        poll(lambda: load.sent > 20, 30, "load is flowing")
-        started = time.monotonic()
-        second = deployed.deploy("--data", git_source(git_server, "v2"))
-        poll(lambda: bodies["Tag two!"] >= 1, 30, "the new tag answers")
-        serving = time.monotonic() - started
-        poll(lambda: bodies["Tag two!"] >= 20, 30, "the new tag keeps answering")
+    second, load, bodies, serving = deploy_under_load(deployed, "Tag two!", "--data", git_source(git_server, "v2"))
     assert second.returncode == 0, second.stderr[-4000:]
     assert "Apache reloads after its configtest passed" not in second.changed
     print(f"git tag deploy under load: {load.sent} requests, {len(load.failures)} failed, bodies {dict(bodies)};"
