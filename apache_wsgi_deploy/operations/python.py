@@ -85,6 +85,8 @@ def release_venv(release: str, venvs: str, python: str):
     yield (
         f"if [ -f {folder}/app/requirements.txt ]; then cp {folder}/app/requirements.txt {requirements};"
         f" else {python} -c {shlex.quote(PYPROJECT_DEPENDENCIES)} {folder}/app/pyproject.toml > {requirements}; fi"
+        # Public like the virtualenv it names; the code's own copy is the app's group's.
+        f" && chmod 644 {requirements}"
     )
     venv = f'{shlex.quote(venvs)}/"$digest"'
     yield (
