@@ -297,12 +297,9 @@ def git_commit(url: str, ref: str) -> str:
 @site_deploy("Application")
 def former_layout_removed(site: Site):
     """After the reload: the code and venv folders of the layout before releases."""
-    for folder in ("app", "venv", "static"):
-        files.directory(
-            name="Folders of the layout before releases are removed",
-            path=f"{site.app_install_path}/{folder}",
-            present=False,
-        )
+    releases.former_layout_removed(
+        name="Folders of the layout before releases are removed", install_path=site.app_install_path
+    )
 
 
 @deploy("Tools")

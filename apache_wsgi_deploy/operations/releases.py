@@ -12,6 +12,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
+from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.files import FileState
 from apache_wsgi_deploy.facts.releases import CURRENT, HISTORY, ROLLED_BACK, Releases, ReleasesDict
 
@@ -78,7 +79,7 @@ def live(install_path: str, release: str, wsgi_script: str, health_check: list[s
     A release that was rolled back is not made live again: the rollback holds until
     other code is deployed.
     """
-    state = host.get_fact(Releases, install_path=install_path)
+    state = cached_fact(Releases, install_path=install_path)
     if state["current"] == release:
         host.noop(f"release {release} is live")
         return
@@ -102,7 +103,7 @@ def pruned(install_path: str, keep: int, live: str):
     the newest) up to ``keep`` in all, those rolled back only when room is left: a
     rollback's target outlives the release it replaced.
     """
-    state = host.get_fact(Releases, install_path=install_path)
+    state = cached_fact(Releases, install_path=install_path)
     protected = {live, state["current"]} - {None}
     # Least wanted first: rolled back, then never or long ago live, then oldest.
     others = sorted(
@@ -137,7 +138,7 @@ def rollback(install_path: str, wsgi_script: str):
     Releases already rolled back are skipped, so repeated rollbacks go further back; a
     release that never went live (its health check failed) is never one to go back to.
     """
-    state = host.get_fact(Releases, install_path=install_path)
+    state = cached_fact(Releases, install_path=install_path)
     current = state["current"]
     if current is None:
         raise OperationError(f"{install_path} has no live release to roll back from")
@@ -150,3 +151,18 @@ def rollback(install_path: str, wsgi_script: str):
     target = max(earlier, key=lambda release: _last_live(state, release))
     yield StringCommand("touch", QuoteString(f"{install_path}/releases/{current}{ROLLED_BACK}"))
     yield from _go_live(install_path, target, wsgi_script)
+
+
+@operation()
+def former_layout_removed(install_path: str):
+    """
+    Remove the code, venv and static folders of the layout before releases. Run it after
+    Apache's reload: until then the running config still names them.
+
+    + install_path: the site's folder
+    """
+    former = cached_fact(Releases, install_path=install_path)["former_layout"]
+    if not former:
+        host.noop(f"{install_path} has only releases")
+        return
+    yield StringCommand("rm", "-rf", *(QuoteString(f"{install_path}/{folder}") for folder in former))
