@@ -631,22 +631,22 @@ class Settings:
 
     def control_files(self) -> list[tuple[str, str]]:
         """(setting, path) of every file the settings name on the control machine."""
-        several = len(self.sites) > 1
-        files = [
-            (f"sites[{index}].{key}" if several else key, path)
-            for index, site in enumerate(self.sites)
-            for key, path in site.control_files()
-        ]
+        files = self._per_site(Site.control_files)
         if self.acme_ca_bundle is not None:
             files.append(("acme_ca_bundle", self.acme_ca_bundle))
         return files
 
     def control_environment(self) -> list[tuple[str, str]]:
+        """(setting, variable) of every control machine environment variable the sites read."""
+        return self._per_site(Site.control_environment)
+
+    def _per_site(self, pairs: Callable[[Site], list[tuple[str, str]]]) -> list[tuple[str, str]]:
+        """Each site's (setting, value) pairs, the setting named sites[N].<key> when there are several."""
         several = len(self.sites) > 1
         return [
-            (f"sites[{index}].{key}" if several else key, variable)
+            (f"sites[{index}].{key}" if several else key, value)
             for index, site in enumerate(self.sites)
-            for key, variable in site.control_environment()
+            for key, value in pairs(site)
         ]
 
     @property
