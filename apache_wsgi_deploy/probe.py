@@ -60,7 +60,7 @@ class Probe:
     def for_settings(cls, settings, ca_bundle: str | None) -> "Probe":
         return cls(settings.verify_address, settings.verify_http_port, settings.verify_https_port, ca_bundle)
 
-    def get(self, scheme: str, name: str, path: str) -> requests.Response:
+    def get(self, scheme: str, name: str, path: str, user_agent: str | None = None) -> requests.Response:
         """GET scheme://name/path without following redirects; raises on TLS errors."""
         port = self.http_port if scheme == "http" else self.https_port
         url = f"{scheme}://{self.address or name}:{port}{path}"
@@ -69,7 +69,7 @@ class Probe:
                 session.mount("https://", _PinnedNameAdapter(name))
             return session.get(
                 url,
-                headers={"Host": name},
+                headers={"Host": name, **({"User-Agent": user_agent} if user_agent else {})},
                 allow_redirects=False,
                 timeout=TIMEOUT,
                 verify=self.ca_bundle or True,

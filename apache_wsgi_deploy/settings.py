@@ -554,6 +554,11 @@ class Site:
     def access_log(self) -> str:
         return f"{self.log_dir}/{self.app_name}-access.log"
 
+    @property
+    def embedded_mode_log(self) -> str:
+        """Requests mod_wsgi was asked to run inside Apache's own processes: none, when right."""
+        return f"{self.log_dir}/{self.app_name}-embedded-mode.log"
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -12,7 +12,8 @@ import testhost
 from apache_wsgi_deploy.probe import Probe
 from testhost.acme import AcmeServer
 from testhost.fleet import STATE
-from tests.e2e.conftest import Fleet, LoadLoop, poll
+from tests.e2e.conftest import Fleet, LoadLoop
+from tests.polling import poll
 
 FLEET = "awd-acme"
 CERTIFICATE_OP = "Certificate from the ACME CA covers every name"

@@ -10,8 +10,9 @@ import pytest
 
 import testhost
 from testhost.podman import podman
-from tests.e2e.conftest import PROJECT, Fleet, poll
+from tests.e2e.conftest import PROJECT, Fleet
 from tests.e2e.test_deploy import probe
+from tests.polling import poll
 
 FLEET = "awd-pair"
 

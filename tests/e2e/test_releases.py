@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import pytest
 
 from testhost.acme import bridge_gateway
-from tests.e2e.conftest import PROJECT, poll
+from tests.e2e.conftest import PROJECT
 from tests.e2e.test_deploy import assert_verified, deploy_under_load, probe
+from tests.polling import poll
 
 GIT_DAEMON_DEADLINE = 15
 

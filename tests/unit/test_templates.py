@@ -97,6 +97,13 @@ def test_per_site_logs(site):
         assert "CustomLog /var/log/apache2/flaskapp-access.log combined" in vhost(site, port)
 
 
+def test_requests_asking_for_embedded_mode_are_logged_before_the_access_log(site):
+    logs = [line.split()[1] for line in vhost(site, 443).splitlines() if line.strip().startswith("CustomLog")]
+    assert logs == ["/var/log/apache2/flaskapp-embedded-mode.log", "/var/log/apache2/flaskapp-access.log"]
+    assert "-z reqenv('mod_wsgi.process_group')" in vhost(site, 443)
+    assert "embedded-mode" not in vhost(site, 80)
+
+
 @pytest.mark.parametrize(
     "defect",
     ["php_value", "AssignUserID", "SSLUseStapling", "SSLStaplingCache", "DocumentRoot", "AllowOverride All",

@@ -1,6 +1,9 @@
 """What breaks mod_wsgi sites most often, checked on the host."""
 
 import re
+import uuid
+
+from tests.polling import poll
 
 
 def test_venv_is_built_from_the_python_mod_wsgi_links_against(site):
@@ -30,3 +33,15 @@ def test_daemon_sockets_are_reachable_by_apaches_children(target):
     assert sockets, f"no mod_wsgi daemon socket in {run_dir}"
     for socket_path in sockets:
         assert target.host.run("runuser -u %s -- test -w %s", run_user, socket_path).rc == 0, socket_path
+
+
+def test_no_request_ran_in_embedded_mode(site):
+    """Observed, not read from config: a request that reached mod_wsgi without a daemon
+    process group lands in the site's embedded-mode log. One request of ours must reach
+    the access log (written after that one), and the embedded-mode log must be empty."""
+    app = site.site
+    marker = f"apache-wsgi-deploy-verify/{uuid.uuid4().hex}"
+    site.probe.get("https", app.server_name, app.health_check_path, user_agent=marker)
+    poll(lambda: site.host.run("grep -qF %s %s", marker, app.access_log).rc == 0, 10,
+         f"our request in {app.access_log}")
+    assert site.host.file(app.embedded_mode_log).content_string == ""
