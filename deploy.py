@@ -31,6 +31,7 @@ for site in host.loop(settings.present_sites):
     reload_when += deploys.site(site)
 for site in host.loop(settings.absent_sites):
     reload_when += deploys.site_removed(site)
+deploys.undeclared_sites_reported(settings)
 deploys.service(reload_when=reload_when)
 # Once Apache no longer runs their daemon processes.
 for site in host.loop(settings.absent_sites):

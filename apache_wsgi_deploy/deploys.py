@@ -21,7 +21,7 @@ import tomllib
 from io import StringIO
 from pathlib import Path
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
@@ -31,6 +31,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
+from apache_wsgi_deploy.facts.apache import UNDECLARED_SITE, ManagedSites
 from apache_wsgi_deploy.facts.releases import Releases
 from apache_wsgi_deploy.facts.tls import CERTBOT_DIR, CertbotLineage
 from apache_wsgi_deploy.operations import accounts, apache, certbot, managed, packages as debian, python, releases
@@ -500,6 +501,18 @@ def site_removed(site: Site):
     disabled = apache.site(name="Site is disabled", site=site.app_name, enabled=False)
     deleted = apache.config_absent(name="VirtualHosts are deleted", path=site_conf(site))
     return [disabled, deleted]
+
+
+def undeclared_sites_reported(settings: Settings) -> None:
+    """A site dropped from `sites` instead of marked absent keeps serving: the deploy
+    cannot know its folder, user or certificate to remove them. Said, not guessed."""
+    declared = {site.app_name for site in settings.sites}
+    for name in host.get_fact(ManagedSites):
+        if name not in declared:
+            logger.warning(
+                f"{host.name}: site {name!r} (sites-available/{name}.conf) {UNDECLARED_SITE}, so it is left"
+                " as it is. To remove it, list it with \"app_present\": False and deploy."
+            )
 
 
 @site_deploy("Removed app")

@@ -23,12 +23,13 @@ import os
 import sys
 import tempfile
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyinfra.api import State
 from pyinfra.context import ctx_state
 
+from apache_wsgi_deploy.facts.apache import UNDECLARED_SITE
 from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,7 @@ class HostOutcome:
     failed_at: str | None = None
     unreachable: str | None = None
     exit_status: int = 0
+    undeclared_sites: list[str] = field(default_factory=list)
 
 
 def read_outcome(host: str, lines) -> HostOutcome:
@@ -53,6 +55,9 @@ def read_outcome(host: str, lines) -> HostOutcome:
         stripped = line.strip()
         if stripped.startswith(OPERATION_START):
             operation = stripped[len(OPERATION_START):].strip()
+            continue
+        if stripped.startswith(f"{host}: site '") and UNDECLARED_SITE in stripped:
+            outcome.undeclared_sites.append(stripped.split("'")[1])
             continue
         if not stripped.startswith(f"[{host}]"):
             continue
@@ -79,6 +84,8 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
             lines.append(f"    {host}: FAILED, pyinfra exited {outcome.exit_status} ({outcome.changed} changed)")
         else:
             lines.append(f"    {host}: converged, {outcome.changed} changed, {outcome.unchanged} unchanged")
+        if outcome.undeclared_sites:
+            lines[-1] += f"; left as they are, not in `sites`: {', '.join(outcome.undeclared_sites)}"
     return "\n".join(lines)
 
 

@@ -82,3 +82,34 @@ def _link_targets(available: set[str], enabled: dict[str, str]) -> dict[str, Opt
     """Name (without .conf) -> link target in *-enabled, or None when only available."""
     names = {filename for filename in available | set(enabled) if filename.endswith(".conf")}
     return {filename[: -len(".conf")]: enabled.get(filename) for filename in names}
+
+
+# The first line of every vhosts file templates/site.conf.j2 renders.
+SITE_MARKER = "# Managed by apache-wsgi-deploy"
+# How a deploy says that a site of ours is on a host but not in its `sites` (the per-host
+# summary picks the names up from it).
+UNDECLARED_SITE = "was deployed here but is not in `sites`"
+
+
+class ManagedSites(FactBase[list[str]]):
+    """
+    Returns the sites in sites-available whose vhosts file a deploy of this project wrote
+    (it starts with the marker line), enabled or not.
+
+    .. code:: python
+
+        ["blog", "flaskapp"]
+    """
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def requires_command(self) -> str:
+        return "a2ensite"
+
+    def command(self) -> str:
+        return f"cd {APACHE_DIR}/sites-available && grep -l -m 1 '^{SITE_MARKER}' -- *.conf 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> list[str]:
+        return sorted(filename[: -len(".conf")] for filename in output if filename.endswith(".conf"))

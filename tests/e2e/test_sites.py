@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from apache_wsgi_deploy.facts.apache import UNDECLARED_SITE
 from apache_wsgi_deploy.probe import Probe
 from testhost import pki
 from testhost.fleet import STATE, ca_bundle
@@ -158,6 +159,18 @@ def test_each_app_is_verified_and_kept_out_of_the_others_code(sites, two_deploye
     assert f"test_static_files_are_served_by_apache_with_caching[{host}:blog] PASSED" in verify.stdout
     owners = sites.fleet.sudo("stat -c '%n %U:%G %a' /srv/flaskapp/current/app /srv/blog/current/app").stdout.split("\n")
     assert owners[:2] == ["/srv/flaskapp/current/app root:flaskapp 750", "/srv/blog/current/app root:blog 750"]
+
+
+def test_a_site_dropped_from_sites_is_named_and_left_serving(sites, two_deployed):
+    """Dropped instead of marked absent: the deploy cannot know what to remove, so it says so."""
+    dropped = sites.inventory("blog_dropped", [{}])
+    result = sites.fleet.deploy(inventory=dropped)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.changed == []
+    assert f"site 'blog' (sites-available/blog.conf) {UNDECLARED_SITE}" in result.stderr
+    assert sites.body(sites.blog_name) == "Blog!"
+    verify = sites.fleet.verify(f"--inventory={dropped}", "-v", "-k", "declared")
+    assert f"test_every_site_of_ours_is_declared[{sites.fleet.hosts[0].alias}] FAILED" in verify.stdout
 
 
 def test_an_absent_site_is_removed_and_the_other_keeps_serving(sites, two_deployed):

@@ -1,5 +1,6 @@
 """The deploy's per-host summary, read from each host's own pyinfra run."""
 
+from apache_wsgi_deploy.facts.apache import UNDECLARED_SITE
 from apache_wsgi_deploy.summary import HostOutcome, read_outcome, summary
 
 CONVERGED = """--> Connecting to hosts...
@@ -34,3 +35,14 @@ def test_each_host_gets_one_line():
         "    w2: FAILED at 'Application | App code is in place, read-only for the daemon' (0 changed before)",
         "    web1: converged, 2 changed, 1 unchanged",
     ]
+
+
+def test_sites_left_on_a_host_but_not_in_sites_are_named_on_its_line():
+    lines = [
+        *CONVERGED,
+        f"    web1: site 'oldapp' (sites-available/oldapp.conf) {UNDECLARED_SITE}, so it is left as it is.",
+        f"    web10: site 'other' (sites-available/other.conf) {UNDECLARED_SITE}, so it is left as it is.",
+    ]
+    assert summary({"web1": read_outcome("web1", lines)}).splitlines()[1] == (
+        "    web1: converged, 2 changed, 1 unchanged; left as they are, not in `sites`: oldapp"
+    )

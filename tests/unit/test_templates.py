@@ -7,6 +7,7 @@ import jinja2
 import pytest
 
 from apache_wsgi_deploy.deploys import ACME_WEBROOT
+from apache_wsgi_deploy.facts.apache import SITE_MARKER
 from tests.unit.test_settings import FILES, validate
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -95,6 +96,10 @@ def test_per_site_logs(site):
     for port in (80, 443):
         assert "ErrorLog /var/log/apache2/flaskapp-error.log" in vhost(site, port)
         assert "CustomLog /var/log/apache2/flaskapp-access.log combined" in vhost(site, port)
+
+
+def test_vhosts_file_starts_with_the_mark_the_managed_sites_fact_looks_for(site):
+    assert site.startswith(SITE_MARKER)
 
 
 def test_requests_asking_for_embedded_mode_are_logged_before_the_access_log(site):

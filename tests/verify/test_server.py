@@ -3,6 +3,7 @@
 import pytest
 
 from apache_wsgi_deploy.deploys import APACHE_MODULES, apt_packages
+from apache_wsgi_deploy.facts.apache import ManagedSites
 
 
 def test_packages_are_installed(target):
@@ -27,6 +28,15 @@ def test_site_is_linked_to_its_file_in_sites_available(site):
     link = site.host.file(f"/etc/apache2/sites-enabled/{name}.conf")
     assert link.is_symlink
     assert link.linked_to == f"/etc/apache2/sites-available/{name}.conf"
+
+
+def test_every_site_of_ours_is_declared(target):
+    """A site dropped from `sites` instead of marked absent is left serving; the deploy's
+    own fact finds the vhosts files it wrote."""
+    fact = ManagedSites()
+    ours = fact.process(target.host.check_output(fact.command()).splitlines())
+    declared = {site.app_name for site in target.settings.sites}
+    assert [name for name in ours if name not in declared] == []
 
 
 def test_default_site_is_disabled(target):
