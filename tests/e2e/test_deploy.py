@@ -133,6 +133,25 @@ def test_app_update_under_load_loses_no_request(deployed, tmp_path):
     assert_verified(deployed)
 
 
+def test_rerun_that_rewrites_the_vhost_reloads_under_load_without_refusing_a_connection(deployed):
+    """A graceful reload: no connection is refused or reset. mod_wsgi 4.9.4 can answer 503
+    to a request an old Apache worker had in flight while the daemon socket was re-created
+    (README: Known limits), so those are counted and printed, not failed on."""
+    deployed.sudo(f"sed -i 's/^ *SSLSessionTickets off/    SSLSessionTickets on/' {SITE}")
+    name = deployed.hosts[0].server_name
+    reloads_before = reloads(deployed)
+    with LoadLoop(lambda: probe(deployed).get("https", name, "/"), clients=4) as load:
+        poll(lambda: load.sent > 20, 30, "load is flowing")
+        result = deployed.deploy()
+        sent_by_then = load.sent
+        poll(lambda: load.sent > sent_by_then + 100, 30, "requests flow after the reload")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "VirtualHosts are rendered" in result.changed
+    assert reloads(deployed) == reloads_before + 1
+    print(f"vhost reload under load: {load.sent} requests, {len(load.failures)} failed {dict(Counter(load.failures))}")
+    assert set(load.failures) <= {"HTTP 503"}
+
+
 def test_failed_configtest_stops_the_deploy_and_the_site_keeps_serving(deployed):
     reloads_before = reloads(deployed)
     deployed.sudo("echo ThisIsNotADirective > /etc/apache2/conf-enabled/zz-planted.conf")
