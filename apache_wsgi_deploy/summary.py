@@ -48,7 +48,8 @@ class HostOutcome:
 
 def read_outcome(host: str, lines) -> HostOutcome:
     """One host's run, from pyinfra's progress lines: '[host] Success', '[host] No changes',
-    '[host] Error: ...', '[host] Could not connect ...' under '--> Starting operation: X'."""
+    '[host] Error: ...', '[host] Could not connect ...' under '--> Starting operation: X';
+    and the deploy's warning 'host: site 'name' ... was deployed here but is not in `sites`'."""
     outcome = HostOutcome()
     operation = None
     for line in lines:

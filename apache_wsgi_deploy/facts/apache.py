@@ -109,7 +109,7 @@ class ManagedSites(FactBase[list[str]]):
         return "a2ensite"
 
     def command(self) -> str:
-        return f"cd {APACHE_DIR}/sites-available && grep -l -m 1 '^{SITE_MARKER}' -- *.conf 2>/dev/null || true"
+        return f"cd {APACHE_DIR}/sites-available && grep -l '^{SITE_MARKER}' -- *.conf 2>/dev/null || true"
 
     def process(self, output: list[str]) -> list[str]:
         return sorted(filename[: -len(".conf")] for filename in output if filename.endswith(".conf"))
