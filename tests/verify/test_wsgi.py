@@ -42,6 +42,7 @@ def test_no_request_ran_in_embedded_mode(site):
     app = site.site
     marker = f"apache-wsgi-deploy-verify/{uuid.uuid4().hex}"
     site.probe.get("https", app.server_name, app.health_check_path, user_agent=marker)
-    poll(lambda: site.host.run("grep -qF %s %s", marker, app.access_log).rc == 0, 10,
+    # The ends of both logs only: a production access log can be gigabytes.
+    poll(lambda: site.host.run("tail -c 16M %s | grep -qF %s", app.access_log, marker).rc == 0, 10,
          f"our request in {app.access_log}")
-    assert site.host.file(app.embedded_mode_log).content_string == ""
+    assert site.host.check_output("head -n 5 %s", app.embedded_mode_log) == ""
