@@ -47,9 +47,11 @@ def _wait_until_listening(address: str, port: int, process: subprocess.Popen, lo
         try:
             socket.create_connection((address, port), timeout=1).close()
             return
-        except OSError:
+        except OSError as error:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"acme: {process.args[0]} not listening on {address}:{port} in {READY_DEADLINE} s")
+                raise RuntimeError(
+                    f"acme: {process.args[0]} not listening on {address}:{port} in {READY_DEADLINE} s"
+                ) from error
             time.sleep(0.1)
 
 
@@ -62,7 +64,9 @@ class AcmeServer:
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def __post_init__(self):
-        self.acme_port = _free_port(self.gateway)
+        # Free on every address: the bridge holding the gateway may not exist yet (podman
+        # makes it when the first container starts), and Pebble only binds it at start().
+        self.acme_port = _free_port("0.0.0.0")
         self.management_port = _free_port("127.0.0.1")
         self.dns_port = _free_port("127.0.0.1")
         self.dns_management_port = _free_port("127.0.0.1")
@@ -89,33 +93,55 @@ class AcmeServer:
         self.processes.append(process)
         return process, log
 
-    def start(self) -> "AcmeServer":
+    def start(self) -> AcmeServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         # Answers only the names a test points at a host: nothing resolves by default.
-        dns, dns_log = self._spawn("challtestsrv", [
-            "pebble-challtestsrv", "-management", f"127.0.0.1:{self.dns_management_port}",
-            "-dns01", f"127.0.0.1:{self.dns_port}", "-http01", "", "-https01", "", "-tlsalpn01", "",
-            "-defaultIPv4", "", "-defaultIPv6", "",
-        ])
+        dns, dns_log = self._spawn(
+            "challtestsrv",
+            [
+                "pebble-challtestsrv",
+                "-management",
+                f"127.0.0.1:{self.dns_management_port}",
+                "-dns01",
+                f"127.0.0.1:{self.dns_port}",
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+                "-defaultIPv4",
+                "",
+                "-defaultIPv6",
+                "",
+            ],
+        )
         _wait_until_listening("127.0.0.1", self.dns_management_port, dns, dns_log)
         api_certificate = pki.issue_certificate(STATE, ["pebble.awd.test"], [self.gateway, "127.0.0.1"])
         config = self.folder / "pebble-config.json"
-        config.write_text(json.dumps({"pebble": {
-            "listenAddress": f"{self.gateway}:{self.acme_port}",
-            "managementListenAddress": f"127.0.0.1:{self.management_port}",
-            "certificate": str(api_certificate / "fullchain.pem"),
-            "privateKey": str(api_certificate / "privkey.pem"),
-            # Where Pebble validates challenges: the test hosts' own ports.
-            "httpPort": 80,
-            "tlsPort": 443,
-            "ocspResponderURL": "",
-            # Let's Encrypt's 90 days, not Pebble's 5 years: the TLS scan holds
-            # certificates to Mozilla's 366-day maximum.
-            "certificateValidityPeriod": 90 * 24 * 3600,
-            "externalAccountBindingRequired": False,
-        }}))
+        config.write_text(
+            json.dumps(
+                {
+                    "pebble": {
+                        "listenAddress": f"{self.gateway}:{self.acme_port}",
+                        "managementListenAddress": f"127.0.0.1:{self.management_port}",
+                        "certificate": str(api_certificate / "fullchain.pem"),
+                        "privateKey": str(api_certificate / "privkey.pem"),
+                        # Where Pebble validates challenges: the test hosts' own ports.
+                        "httpPort": 80,
+                        "tlsPort": 443,
+                        "ocspResponderURL": "",
+                        # Let's Encrypt's 90 days, not Pebble's 5 years: the TLS scan holds
+                        # certificates to Mozilla's 366-day maximum.
+                        "certificateValidityPeriod": 90 * 24 * 3600,
+                        "externalAccountBindingRequired": False,
+                    }
+                }
+            )
+        )
         pebble, pebble_log = self._spawn(
-            "pebble", ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{self.dns_port}"],
+            "pebble",
+            ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{self.dns_port}"],
             # No random validation delays and no random nonce rejections: the tests are
             # about our deploy, not about certbot's retries.
             env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
@@ -138,7 +164,8 @@ class AcmeServer:
         """Make Pebble's DNS answer name with address."""
         answer = requests.post(
             f"http://127.0.0.1:{self.dns_management_port}/add-a",
-            json={"host": name, "addresses": [address]}, timeout=10,
+            json={"host": name, "addresses": [address]},
+            timeout=10,
         )
         answer.raise_for_status()
 
