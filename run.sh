@@ -3,7 +3,8 @@
 #   ./run.sh deploy            deploy to inventory.py's hosts; with none configured, to a
 #                              local throwaway test host it starts first; ends with a
 #                              per-host summary (ARGS: --inventory=FILE, pyinfra options)
-#   ./run.sh test              the whole test suite: unit, then end to end on test hosts
+#   ./run.sh test              the whole test suite: ruff (format, lint), unit tests, then
+#                              end to end on test hosts
 #   ./run.sh verify [ARGS]     the verification suite against inventory.py's hosts
 #                              (ARGS go to pytest, e.g. --inventory=production.py)
 #   ./run.sh check [ARGS]      drift check: what a deploy would change, changing nothing;
@@ -58,6 +59,7 @@ deploy)
     ;;
 test)
     setup
+    .venv/bin/ruff format --check --quiet . && .venv/bin/ruff check --quiet .
     .venv/bin/python -m pytest "$@"
     ;;
 verify)
@@ -85,7 +87,7 @@ bench)
     .venv/bin/python -m bench "$@"
     ;;
 *)
-    sed -n '2,13p' "$0" >&2
+    sed -n '2,14p' "$0" >&2
     exit 2
     ;;
 esac

@@ -21,20 +21,21 @@ import tomllib
 from io import StringIO
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
 from pyinfra.facts.hardware import Cpus
-from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from apache_wsgi_deploy.facts.apache import UNDECLARED_SITE, ManagedSites
 from apache_wsgi_deploy.facts.releases import Releases
 from apache_wsgi_deploy.facts.tls import CERTBOT_DIR, CertbotLineage
-from apache_wsgi_deploy.operations import accounts, apache, certbot, managed, packages as debian, python, releases
+from apache_wsgi_deploy.operations import accounts, apache, certbot, managed, python, releases
+from apache_wsgi_deploy.operations import packages as debian
 from apache_wsgi_deploy.operations import tls as host_tls
 from apache_wsgi_deploy.operations.python import PIN
 from apache_wsgi_deploy.settings import Settings, Site
@@ -214,8 +215,17 @@ def app(site: Site):
         release=release,
         wsgi_script=site.wsgi_script,
         health_check=[
-            "runuser", "-u", site.wsgi_user, "--", f"{release_dir}/venv/bin/python", HEALTH_CHECK,
-            release_dir, site.env_file, site.wsgi_module, site.wsgi_callable, site.health_check_path,
+            "runuser",
+            "-u",
+            site.wsgi_user,
+            "--",
+            f"{release_dir}/venv/bin/python",
+            HEALTH_CHECK,
+            release_dir,
+            site.env_file,
+            site.wsgi_module,
+            site.wsgi_callable,
+            site.health_check_path,
         ],
     )
     releases.pruned(
@@ -230,8 +240,10 @@ def app(site: Site):
         name="Daemon processes restart for a new environment or a repaired release",
         path=site.wsgi_script,
         touch=True,
-        _if=lambda: (environment.did_change() or code.did_change() or packages.did_change())
-        and not (entry.did_change() or switched.did_change()),
+        _if=lambda: (
+            (environment.did_change() or code.did_change() or packages.did_change())
+            and not (entry.did_change() or switched.did_change())
+        ),
     )
 
 
@@ -282,8 +294,12 @@ def git_commit(url: str, ref: str) -> str:
     if COMMIT.fullmatch(ref):
         return ref
     listed = subprocess.run(
-        ["git", "ls-remote", url, ref, f"{ref}^{{}}"], capture_output=True, text=True, timeout=GIT_TIMEOUT,
-        stdin=subprocess.DEVNULL, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        ["git", "ls-remote", url, ref, f"{ref}^{{}}"],
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
     )
     if listed.returncode:
         raise DeployError(f"git ls-remote {url} {ref} failed: {listed.stderr.strip()}")
@@ -334,7 +350,9 @@ def apache_config(settings: Settings):
         name="Modules no site needs are disabled", modules=UNUSED_MODULES + OTHER_MPMS, enabled=False
     )
     http2 = any(site.http2 for site in settings.present_sites)
-    modules = apache.modules(name="Modules the site uses are enabled", modules=APACHE_MODULES + (["http2"] if http2 else []))
+    modules = apache.modules(
+        name="Modules the site uses are enabled", modules=APACHE_MODULES + (["http2"] if http2 else [])
+    )
     daemon_only = _server_conf(DAEMON_ONLY_CONF, "Embedded mode is off", "Embedded mode off is enabled")
     hardening = _server_conf(
         HARDENING_CONF, "Server-wide hardening is rendered", "Server-wide hardening is enabled", s=settings
@@ -511,7 +529,7 @@ def undeclared_sites_reported(settings: Settings) -> None:
         if name not in declared:
             logger.warning(
                 f"{host.name}: site {name!r} (sites-available/{name}.conf) {UNDECLARED_SITE}, so it is left"
-                " as it is. To remove it, list it with \"app_present\": False and deploy."
+                ' as it is. To remove it, list it with "app_present": False and deploy.'
             )
 
 
@@ -524,7 +542,9 @@ def app_removed(site: Site):
     else:
         files.directory(name="Certificate folder is deleted", path=site.site_tls_dir, present=False)
     if site.dedicated_user:
-        accounts.system_user_removed(name="The app's own user is deleted", user=site.wsgi_user, home=site.app_install_path)
+        accounts.system_user_removed(
+            name="The app's own user is deleted", user=site.wsgi_user, home=site.app_install_path
+        )
 
 
 @deploy("Apache service")

@@ -87,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     dry_run = subprocess.run(
         [str(Path(sys.executable).parent / "pyinfra"), "--dry", "--diff", "--json", args.inventory, "deploy.py"],
-        cwd=PROJECT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     try:
         plan = json.loads(dry_run.stdout)["plan"]

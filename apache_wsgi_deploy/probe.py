@@ -18,8 +18,8 @@ from cryptography import x509
 from requests.adapters import HTTPAdapter
 from sslyze import (
     CertificateInfoExtraArgument,
-    Scanner,
     ScanCommandsExtraArguments,
+    Scanner,
     ServerNetworkLocation,
     ServerScanRequest,
 )
@@ -57,7 +57,7 @@ class Probe:
     ca_bundle: str | None
 
     @classmethod
-    def for_settings(cls, settings, ca_bundle: str | None) -> "Probe":
+    def for_settings(cls, settings, ca_bundle: str | None) -> Probe:
         return cls(settings.verify_address, settings.verify_http_port, settings.verify_https_port, ca_bundle)
 
     def get(self, scheme: str, name: str, path: str, user_agent: str | None = None) -> requests.Response:
@@ -100,9 +100,13 @@ class Probe:
         """sslyze's scan of the HTTPS port for name against Mozilla's intermediate profile:
         protocol versions, cipher suites, curves, certificate, known TLS vulnerabilities.
         Returns {check: what is wrong}, empty when the server complies."""
-        extra = ScanCommandsExtraArguments(
-            certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(self.ca_bundle))
-        ) if self.ca_bundle else None
+        extra = (
+            ScanCommandsExtraArguments(
+                certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(self.ca_bundle))
+            )
+            if self.ca_bundle
+            else None
+        )
         request = ServerScanRequest(
             server_location=ServerNetworkLocation(hostname=name, port=self.https_port, ip_address=self.address),
             scan_commands=SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import keyword
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
 
@@ -206,7 +207,7 @@ def _boolean(value: Any) -> bool:
 def _sites(value: Any) -> list[dict]:
     """The shape only: each entry's keys and values are validated as the settings they name."""
     if not isinstance(value, list) or not value or not all(isinstance(entry, dict) for entry in value):
-        raise _Invalid("a non-empty list of dicts, one per site, e.g. [{}] or [{}, {\"app_name\": \"blog\", ...}]")
+        raise _Invalid('a non-empty list of dicts, one per site, e.g. [{}] or [{}, {"app_name": "blog", ...}]')
     return value
 
 
@@ -249,7 +250,6 @@ def _choice(*allowed: str) -> Callable[[Any], str]:
         return value
 
     return validate
-
 
 
 # One entry per key of group_data/all.py, in the same order.
@@ -311,11 +311,36 @@ SCHEMA: dict[str, Callable[[Any], Any]] = {
 
 # What a `sites` entry may set: the top-level value of each is every site's default.
 SITE_KEYS = (
-    "server_name", "server_aliases", "app_name", "app_present", "app_source", "app_install_path", "wsgi_entry",
-    "wsgi_user", "wsgi_group", "wsgi_processes", "wsgi_threads", "wsgi_queue_timeout", "wsgi_request_timeout",
-    "wsgi_graceful_timeout", "wsgi_inactivity_timeout", "wsgi_listen_backlog", "app_env", "releases_kept", "health_check_path", "static_url", "static_dir",
-    "static_max_age", "hsts_max_age", "log_dir", "http2",
-    "tls_certificate_source", "tls_certificate_file", "tls_chain_file", "tls_key_file", "tls_dir",
+    "server_name",
+    "server_aliases",
+    "app_name",
+    "app_present",
+    "app_source",
+    "app_install_path",
+    "wsgi_entry",
+    "wsgi_user",
+    "wsgi_group",
+    "wsgi_processes",
+    "wsgi_threads",
+    "wsgi_queue_timeout",
+    "wsgi_request_timeout",
+    "wsgi_graceful_timeout",
+    "wsgi_inactivity_timeout",
+    "wsgi_listen_backlog",
+    "app_env",
+    "releases_kept",
+    "health_check_path",
+    "static_url",
+    "static_dir",
+    "static_max_age",
+    "hsts_max_age",
+    "log_dir",
+    "http2",
+    "tls_certificate_source",
+    "tls_certificate_file",
+    "tls_chain_file",
+    "tls_key_file",
+    "tls_dir",
 )
 TLS_FILES = ("tls_certificate_file", "tls_chain_file", "tls_key_file")
 
@@ -342,7 +367,7 @@ def _site_problems(label: str, values: dict[str, Any], entry: dict) -> list[str]
     return problems
 
 
-def _host_problems(values: dict[str, Any], sites: list["Site"]) -> list[str]:
+def _host_problems(values: dict[str, Any], sites: list[Site]) -> list[str]:
     """Host-wide settings that contradict each other or the sites."""
     problems = []
     acme = any(site.tls_certificate_source == "acme" for site in sites)
@@ -365,7 +390,7 @@ def _host_problems(values: dict[str, Any], sites: list["Site"]) -> list[str]:
     return problems + _clashes(sites)
 
 
-def _clashes(sites: list["Site"]) -> list[str]:
+def _clashes(sites: list[Site]) -> list[str]:
     """Two sites of one host must not share a name, a DNS name or a folder."""
     problems = []
     owners: dict[tuple[str, str], int] = {}
@@ -426,18 +451,21 @@ class Site:
     dedicated_user: bool
 
     @classmethod
-    def from_values(cls, values: dict[str, Any]) -> "Site":
+    def from_values(cls, values: dict[str, Any]) -> Site:
         dedicated_user = values["wsgi_user"] == "auto"
         user = values["app_name"] if dedicated_user else values["wsgi_user"]
-        return cls(**{
-            **values,
-            "app_install_path": f"/srv/{values['app_name']}" if values["app_install_path"] == "auto"
-            else values["app_install_path"],
-            "wsgi_user": user,
-            # Debian gives each system user a group of its own name.
-            "wsgi_group": user if values["wsgi_group"] == "auto" else values["wsgi_group"],
-            "dedicated_user": dedicated_user,
-        })
+        return cls(
+            **{
+                **values,
+                "app_install_path": f"/srv/{values['app_name']}"
+                if values["app_install_path"] == "auto"
+                else values["app_install_path"],
+                "wsgi_user": user,
+                # Debian gives each system user a group of its own name.
+                "wsgi_group": user if values["wsgi_group"] == "auto" else values["wsgi_group"],
+                "dedicated_user": dedicated_user,
+            }
+        )
 
     def control_files(self) -> list[tuple[str, str]]:
         """(setting, path) of the files the site names on the control machine."""
@@ -454,7 +482,9 @@ class Site:
         return [(f"app_env.{name}", variable) for name, variable in self._env_sources("from_env")]
 
     def _env_sources(self, kind: str) -> list[tuple[str, str]]:
-        return [(name, source[kind]) for name, source in self.app_env.items() if isinstance(source, dict) and kind in source]
+        return [
+            (name, source[kind]) for name, source in self.app_env.items() if isinstance(source, dict) and kind in source
+        ]
 
     @property
     def env_file(self) -> str:
@@ -589,7 +619,7 @@ class Settings:
     verify_certificate_min_days: int
 
     @classmethod
-    def from_data(cls, host_name: str, data: dict[str, Any]) -> "Settings":
+    def from_data(cls, host_name: str, data: dict[str, Any]) -> Settings:
         """Validate a host's merged data; raise SettingsError listing every bad setting."""
         problems = []
         values = {}
@@ -612,7 +642,8 @@ class Settings:
                 unknown = sorted(set(entry) - set(SITE_KEYS), key=str)
                 problems += [
                     f"setting 'sites[{index}]' has {key!r}, which is not a per-site setting (those are: "
-                    + ", ".join(SITE_KEYS) + ")"
+                    + ", ".join(SITE_KEYS)
+                    + ")"
                     for key in unknown
                 ]
                 site_values = {key: values[key] for key in SITE_KEYS}
@@ -621,7 +652,9 @@ class Settings:
                         try:
                             site_values[key] = SCHEMA[key](value)
                         except _Invalid as allowed:
-                            problems.append(f"setting 'sites[{index}].{key}' = {value!r} is invalid: expected {allowed}")
+                            problems.append(
+                                f"setting 'sites[{index}].{key}' = {value!r} is invalid: expected {allowed}"
+                            )
                 if site_values["wsgi_user"] == "auto" and site_values["app_name"] == "root":
                     problems.append(f"setting '{label}app_name' = 'root' would name the daemon user: rename the app")
                 if not unknown:

@@ -55,14 +55,14 @@ def read_outcome(host: str, lines) -> HostOutcome:
     for line in lines:
         stripped = line.strip()
         if stripped.startswith(OPERATION_START):
-            operation = stripped[len(OPERATION_START):].strip()
+            operation = stripped[len(OPERATION_START) :].strip()
             continue
         if stripped.startswith(f"{host}: site '") and UNDECLARED_SITE in stripped:
             outcome.undeclared_sites.append(stripped.split("'")[1])
             continue
         if not stripped.startswith(f"[{host}]"):
             continue
-        message = stripped[len(host) + 2:].strip()  # pyinfra pads short host names
+        message = stripped[len(host) + 2 :].strip()  # pyinfra pads short host names
         if message == "Success":
             outcome.changed += 1
         elif message == "No changes":

@@ -19,9 +19,14 @@ from testhost.fleet import STATE
 
 def _acme_data(pebble: AcmeServer) -> dict:
     return {
-        "tls_certificate_source": "acme", "tls_certificate_file": None, "tls_chain_file": None,
-        "tls_key_file": None, "acme_agree_tos": True, "acme_directory_url": pebble.directory_url,
-        "acme_ca_bundle": str(pebble.api_ca_bundle), "verify_ca_bundle": str(pebble.roots_file),
+        "tls_certificate_source": "acme",
+        "tls_certificate_file": None,
+        "tls_chain_file": None,
+        "tls_key_file": None,
+        "acme_agree_tos": True,
+        "acme_directory_url": pebble.directory_url,
+        "acme_ca_bundle": str(pebble.api_ca_bundle),
+        "verify_ca_bundle": str(pebble.roots_file),
     }
 
 

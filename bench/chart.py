@@ -33,8 +33,10 @@ def serving_panel(axes, runs: list[dict]) -> None:
 
 
 def deploy_panel(axes, deploy: dict) -> None:
-    for key, label in (("fleet_rerun_s", "one pyinfra per host (./run.sh deploy)"),
-                       ("fleet_rerun_single_process_s", "one pyinfra process")):
+    for key, label in (
+        ("fleet_rerun_s", "one pyinfra per host (./run.sh deploy)"),
+        ("fleet_rerun_single_process_s", "one pyinfra process"),
+    ):
         hosts = sorted(deploy[key], key=int)
         axes.plot([int(count) for count in hosts], [deploy[key][count] for count in hosts], marker="o", label=label)
     axes.set_xlabel("hosts")
@@ -47,7 +49,7 @@ def deploy_panel(axes, deploy: dict) -> None:
 def write_chart(results: dict, path: Path) -> Path:
     panels = [key for key in ("serving", "deploy") if key in results]
     figure, axes_list = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
-    for axes, panel in zip(axes_list[0], panels):
+    for axes, panel in zip(axes_list[0], panels, strict=False):
         if panel == "serving":
             serving_panel(axes, results["serving"])
         else:

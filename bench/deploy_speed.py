@@ -36,7 +36,10 @@ class DeploySpeed:
 def ssh_commands(inventory: Path, alias: str) -> tuple[int, int]:
     """Commands and file uploads one no-change rerun sends to the host, from `--debug`."""
     run = subprocess.run(
-        [PYINFRA, "-y", "--debug", str(inventory), "deploy.py"], cwd=PROJECT, capture_output=True, text=True,
+        [PYINFRA, "-y", "--debug", str(inventory), "deploy.py"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
     )
     log = run.stdout + run.stderr
     commands = len(re.findall(rf"Running command on {re.escape(alias)}:", log))
@@ -74,12 +77,13 @@ def table(speed: DeploySpeed) -> str:
     ]
     for count, seconds in speed.fleet_rerun_s.items():
         lines.append(
-            f"| no-change rerun, {count} host{'s' * (count > 1)}, `./run.sh deploy` | {seconds:.2f} s | {seconds / one:.2f} |"
-            f" {speed.fleet_rerun_machine_cpu_s[count]:.2f} s |"
+            f"| no-change rerun, {count} host{'s' * (count > 1)}, `./run.sh deploy` | {seconds:.2f} s"
+            f" | {seconds / one:.2f} | {speed.fleet_rerun_machine_cpu_s[count]:.2f} s |"
         )
     for count, seconds in speed.fleet_rerun_single_process_s.items():
         lines.append(
-            f"| no-change rerun, {count} host{'s' * (count > 1)}, one pyinfra process | {seconds:.2f} s | {seconds / one_single:.2f} | |"
+            f"| no-change rerun, {count} host{'s' * (count > 1)}, one pyinfra process | {seconds:.2f} s"
+            f" | {seconds / one_single:.2f} | |"
         )
     lines.append(
         f"| SSH commands per host, no-change rerun | {speed.ssh_commands_per_host}"

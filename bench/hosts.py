@@ -42,7 +42,9 @@ def machine_busy_s() -> float:
 
 def timed(command: list[str]) -> float:
     started = time.monotonic()
-    run = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, env={**os.environ, "AWD_TESTHOST_FLEET": ""})
+    run = subprocess.run(
+        command, cwd=PROJECT, capture_output=True, text=True, env={**os.environ, "AWD_TESTHOST_FLEET": ""}
+    )
     if run.returncode != 0:
         raise SystemExit(f"{shlex.join(command)} failed:\n{run.stderr[-3000:]}")
     return time.monotonic() - started
@@ -52,7 +54,8 @@ def sudo(test_host, command: str, check: bool = True) -> str:
     """Run a shell command as root on a test host; its stdout."""
     run = subprocess.run(
         ["ssh", "-F", test_host.ssh_config, test_host.alias, "sudo", "sh", "-c", shlex.quote(command)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if check and run.returncode != 0:
         raise SystemExit(f"{test_host.alias}: {command!r} failed:\n{run.stderr[-3000:]}")

@@ -76,11 +76,12 @@ def prepare(test_host, site) -> list[Server]:
     sudo(test_host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl netbase >/dev/null")
     body = sudo(test_host, f"curl -sfk --resolve {name}:443:127.0.0.1 https://{name}/")
     tls = f"{STATIC_DIR}/tls"
-    run_as_daemon_user = f"systemd-run -q --uid {site.wsgi_user} --gid {site.wsgi_group} -p WorkingDirectory={app_dir} --unit "
+    run_as_daemon_user = (
+        f"systemd-run -q --uid {site.wsgi_user} --gid {site.wsgi_group} -p WorkingDirectory={app_dir} --unit "
+    )
     processes = site.daemon_processes(int(sudo(test_host, "getconf _NPROCESSORS_ONLN")))
     gunicorn = (
-        f"{BENCH_VENV}/bin/gunicorn --workers {processes} --threads {site.wsgi_threads}"
-        " --worker-class gthread app:app"
+        f"{BENCH_VENV}/bin/gunicorn --workers {processes} --threads {site.wsgi_threads} --worker-class gthread app:app"
     )
     commands = [
         f"[ -x {BENCH_VENV}/bin/gunicorn ] || {{ /usr/bin/python3 -m venv {BENCH_VENV} &&"
@@ -177,7 +178,8 @@ def resident_memory_mib(test_host, servers: list[Server]) -> dict[str, float]:
     totals = {}
     for group, pattern in groups.items():
         kib = sum(
-            int(line.split(None, 1)[0]) for line in table.splitlines()
+            int(line.split(None, 1)[0])
+            for line in table.splitlines()
             if line.strip() and re.search(pattern, line.split(None, 1)[1])
         )
         totals[group] = round(kib / 1024, 1)

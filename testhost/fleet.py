@@ -86,7 +86,9 @@ def _fleet_dir(fleet: str) -> Path:
 def _ensure_client_key() -> None:
     if not CLIENT_KEY.exists():
         STATE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "testhost", "-f", str(CLIENT_KEY)], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "testhost", "-f", str(CLIENT_KEY)], check=True
+        )
 
 
 def _host_key(fleet: str, alias: str) -> Path:
@@ -112,8 +114,12 @@ def _keys_fingerprint(fleet: str, alias: str) -> str:
 def _container_state(alias: str) -> tuple[str, ...] | None:
     """(status, image, keys fingerprint) of a container, None when there is none of that name."""
     inspect = podman(
-        "inspect", "--type", "container",
-        "--format", '{{.State.Status}} {{.ImageName}} {{index .Config.Labels "awd.keys"}}', alias,
+        "inspect",
+        "--type",
+        "container",
+        "--format",
+        '{{.State.Status}} {{.ImageName}} {{index .Config.Labels "awd.keys"}}',
+        alias,
         check=False,
     )
     if inspect.returncode != 0:
@@ -147,8 +153,20 @@ def _boot_files(fleet: str, alias: str) -> bytes:
 def _create(fleet: str, alias: str, tag: str) -> None:
     podman("rm", "--force", "--time", "0", alias, check=False)
     publish = [arg for port in PORTS for arg in ("--publish", f"127.0.0.1::{port}")]
-    podman("create", "--name", alias, "--hostname", alias, "--label", f"awd.fleet={fleet}",
-           "--label", f"awd.keys={_keys_fingerprint(fleet, alias)}", "--systemd=always", *publish, tag)
+    podman(
+        "create",
+        "--name",
+        alias,
+        "--hostname",
+        alias,
+        "--label",
+        f"awd.fleet={fleet}",
+        "--label",
+        f"awd.keys={_keys_fingerprint(fleet, alias)}",
+        "--systemd=always",
+        *publish,
+        tag,
+    )
     # Before the first boot, so sshd starts with its own key and knows ours; --archive=false
     # keeps the tar's owners instead of making everything root's.
     podman("cp", "--archive=false", "-", f"{alias}:/", stdin=_boot_files(fleet, alias))
@@ -170,8 +188,9 @@ def _wait_until_booted(alias: str) -> None:
     deadline = time.monotonic() + BOOT_DEADLINE
     while True:
         remaining = int(deadline - time.monotonic())
-        boot = podman("exec", alias, "timeout", str(max(remaining, 1)), "systemctl", "is-system-running", "--wait",
-                      check=False)
+        boot = podman(
+            "exec", alias, "timeout", str(max(remaining, 1)), "systemctl", "is-system-running", "--wait", check=False
+        )
         state = boot.stdout.decode().strip() or boot.stderr.decode().strip()
         if state in ("running", "degraded"):
             return
@@ -185,7 +204,8 @@ def _wait_for_ssh(test_host: TestHost) -> None:
     while True:
         attempt = subprocess.run(
             ["ssh", "-F", test_host.ssh_config, "-o", "BatchMode=yes", test_host.alias, "true"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if attempt.returncode == 0:
             return
@@ -203,8 +223,7 @@ def _write_access_files(fleet: str, hosts: list[TestHost]) -> None:
         for host in hosts
     )
     known_hosts = "".join(
-        f"[127.0.0.1]:{host.ssh_port} {_public(_host_key(fleet, host.alias)).read_text()}"
-        for host in hosts
+        f"[127.0.0.1]:{host.ssh_port} {_public(_host_key(fleet, host.alias)).read_text()}" for host in hosts
     )
     (folder / "ssh_config").write_text(ssh_config)
     (folder / "known_hosts").write_text(known_hosts)
@@ -240,11 +259,17 @@ def up(fleet: str = "awd-test", count: int = 1, data: dict | None = None) -> lis
         server_name = f"{alias}.{DOMAIN}"
         hosts.append(
             TestHost(
-                alias=alias, server_name=server_name, ssh_user=SSH_USER,
-                ssh_port=ports[22], http_port=ports[80], https_port=ports[443],
-                ssh_config=str(folder / "ssh_config"), known_hosts=str(folder / "known_hosts"),
+                alias=alias,
+                server_name=server_name,
+                ssh_user=SSH_USER,
+                ssh_port=ports[22],
+                http_port=ports[80],
+                https_port=ports[443],
+                ssh_config=str(folder / "ssh_config"),
+                known_hosts=str(folder / "known_hosts"),
                 cert_dir=str(pki.issue_certificate(STATE, [server_name])),
-                address=_bridge_address(alias), data=dict(data or {}),
+                address=_bridge_address(alias),
+                data=dict(data or {}),
             )
         )
     _write_access_files(fleet, hosts)

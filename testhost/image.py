@@ -66,8 +66,7 @@ def _chroot(rootfs: Path, *command: str) -> None:
 def _configure(rootfs: Path, archive: str, security: str) -> None:
     """Make the bare system a fresh cloud server: SSH as a sudoer, root login refused."""
     (rootfs / "etc/apt/sources.list").write_text(
-        f"deb {archive} {SUITE} main\ndeb {archive} {SUITE}-updates main\n"
-        f"deb {security} {SUITE}-security main\n"
+        f"deb {archive} {SUITE} main\ndeb {archive} {SUITE}-updates main\ndeb {security} {SUITE}-security main\n"
     )
     _chroot(rootfs, "useradd", "--create-home", "--shell", "/bin/bash", "--uid", str(SSH_UID), "--user-group", SSH_USER)
     sudoers = rootfs / "etc/sudoers.d" / SSH_USER
@@ -113,7 +112,8 @@ def _build(work_dir: Path, tag: str) -> None:
     with log.open("w") as log_file:
         bootstrap = subprocess.run(
             ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), archive],
-            stdout=log_file, stderr=subprocess.STDOUT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     if bootstrap.returncode != 0:
         raise RuntimeError(f"debootstrap failed, see {log}:\n" + "".join(log.read_text().splitlines(True)[-15:]))

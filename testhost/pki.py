@@ -20,7 +20,7 @@ RENEW_BEFORE = datetime.timedelta(days=30)
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _write_key(path: Path, key) -> None:

@@ -4,7 +4,7 @@ Facts about Apache on Debian/Ubuntu, read from the a2enmod/a2ensite/a2enconf lay
 
 from __future__ import annotations
 
-from typing import Optional, TypedDict
+from typing import TypedDict
 
 from pyinfra.api import FactBase
 
@@ -14,11 +14,11 @@ KINDS = ("mods", "sites", "conf")
 
 class ApacheLinksDict(TypedDict):
     modules: dict[str, bool]
-    sites: dict[str, Optional[str]]
-    confs: dict[str, Optional[str]]
+    sites: dict[str, str | None]
+    confs: dict[str, str | None]
 
 
-class ApacheLinks(FactBase[Optional[ApacheLinksDict]]):
+class ApacheLinks(FactBase[ApacheLinksDict | None]):
     """
     Returns which Apache modules, sites and conf snippets are enabled, in one command.
 
@@ -78,7 +78,7 @@ class ApacheLinks(FactBase[Optional[ApacheLinksDict]]):
         }
 
 
-def _link_targets(available: set[str], enabled: dict[str, str]) -> dict[str, Optional[str]]:
+def _link_targets(available: set[str], enabled: dict[str, str]) -> dict[str, str | None]:
     """Name (without .conf) -> link target in *-enabled, or None when only available."""
     names = {filename for filename in available | set(enabled) if filename.endswith(".conf")}
     return {filename[: -len(".conf")]: enabled.get(filename) for filename in names}

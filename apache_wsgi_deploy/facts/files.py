@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Optional, TypedDict
+from typing import TypedDict
 
 from pyinfra.api import FactBase
 
@@ -21,10 +21,10 @@ class FileStateDict(TypedDict):
     user: str
     group: str
     mode: int
-    sha1: Optional[str]
+    sha1: str | None
 
 
-class FileState(FactBase[Optional[FileStateDict]]):
+class FileState(FactBase[FileStateDict | None]):
     """
     Returns what is at a path, itself (a link is not followed): its kind (``file``,
     ``directory``, ``link`` or ``other``), owner, group, mode and, for a file, its SHA-1.
@@ -44,7 +44,7 @@ class FileState(FactBase[Optional[FileStateDict]]):
         )
 
     @staticmethod
-    def process(output: list[str]) -> Optional[FileStateDict]:
+    def process(output: list[str]) -> FileStateDict | None:
         if not output:
             return None
         user, group, mode, kind = output[0].split(" ", 3)
@@ -58,7 +58,7 @@ class FileState(FactBase[Optional[FileStateDict]]):
         }
 
 
-class Tree(FactBase[Optional[dict[str, FileStateDict]]]):
+class Tree(FactBase[dict[str, FileStateDict] | None]):
     """
     Returns every entry of a folder, at any depth, by path relative to it ("" is the
     folder itself): kind (``file``, ``directory``, ``link`` or ``other``), owner, group,
@@ -82,7 +82,7 @@ class Tree(FactBase[Optional[dict[str, FileStateDict]]]):
         )
 
     @staticmethod
-    def process(output: list[str]) -> Optional[dict[str, FileStateDict]]:
+    def process(output: list[str]) -> dict[str, FileStateDict] | None:
         if not output:
             return None
         kinds = {"f": "file", "d": "directory", "l": "link"}

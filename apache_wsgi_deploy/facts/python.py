@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Optional
 
 from pyinfra.api import FactBase
 
@@ -19,7 +18,7 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-class VenvDistributions(FactBase[Optional[dict[str, str]]]):
+class VenvDistributions(FactBase[dict[str, str] | None]):
     """
     Returns the distributions installed in a virtualenv (normalised name -> version,
     from each ``<name>-<version>.dist-info`` folder pip leaves), or None when the path
@@ -40,7 +39,7 @@ class VenvDistributions(FactBase[Optional[dict[str, str]]]):
         )
 
     @staticmethod
-    def process(output: list[str]) -> Optional[dict[str, str]]:
+    def process(output: list[str]) -> dict[str, str] | None:
         if not output or output[0] != VENV_MARKER:
             return None
         distributions = {}

@@ -5,7 +5,7 @@ The releases of a site: their folders, which were rolled back, and which is live
 from __future__ import annotations
 
 import shlex
-from typing import Optional, TypedDict
+from typing import TypedDict
 
 from pyinfra.api import FactBase
 
@@ -22,7 +22,7 @@ FORMER_LAYOUT = ("app", "venv", "static")
 class ReleasesDict(TypedDict):
     releases: list[str]
     rolled_back: list[str]
-    current: Optional[str]
+    current: str | None
     history: list[str]
     former_layout: list[str]
 
@@ -49,15 +49,15 @@ class Releases(FactBase[ReleasesDict]):
     def command(install_path: str) -> str:
         quoted = shlex.quote(install_path)
         return (
-            f"ls -1 {quoted}/releases 2>/dev/null; echo \"{CURRENT}=$(readlink {quoted}/{CURRENT})\";"
+            f'ls -1 {quoted}/releases 2>/dev/null; echo "{CURRENT}=$(readlink {quoted}/{CURRENT})";'
             f" tail -n {HISTORY_READ} {quoted}/{HISTORY} 2>/dev/null | sed 's/^/live=/';"
-            f" for folder in {' '.join(FORMER_LAYOUT)}; do [ ! -d {quoted}/$folder ] || echo \"former=$folder\"; done"
+            f' for folder in {" ".join(FORMER_LAYOUT)}; do [ ! -d {quoted}/$folder ] || echo "former=$folder"; done'
         )
 
     @staticmethod
     def process(output: list[str]) -> ReleasesDict:
-        history = [line[len("live="):] for line in output if line.startswith("live=")]
-        former = [line[len("former="):] for line in output if line.startswith("former=")]
+        history = [line[len("live=") :] for line in output if line.startswith("live=")]
+        former = [line[len("former=") :] for line in output if line.startswith("former=")]
         entries = [line for line in output if not line.startswith((f"{CURRENT}=", "live=", "former="))]
         link = next((line for line in output if line.startswith(f"{CURRENT}=")), f"{CURRENT}=")
         target = link.partition("=")[2]

@@ -6,7 +6,7 @@ lineage certbot keeps for a certificate name.
 from __future__ import annotations
 
 import shlex
-from typing import Optional, TypedDict
+from typing import TypedDict
 
 from pyinfra.api import FactBase
 
@@ -31,7 +31,7 @@ def certificate_fields(lines: list[str]) -> dict:
         else:
             for prefix, key in _FIELDS.items():
                 if stripped.startswith(prefix):
-                    fields[key] = stripped[len(prefix):]
+                    fields[key] = stripped[len(prefix) :]
     return fields
 
 
@@ -43,7 +43,7 @@ class CertificateDict(TypedDict):
     ocsp_urls: list[str]
 
 
-class Certificate(FactBase[Optional[CertificateDict]]):
+class Certificate(FactBase[CertificateDict | None]):
     """
     Returns what a PEM certificate file says about itself, or None when there is no file.
 
@@ -73,7 +73,7 @@ class Certificate(FactBase[Optional[CertificateDict]]):
         )
 
     @staticmethod
-    def process(output: list[str]) -> Optional[CertificateDict]:
+    def process(output: list[str]) -> CertificateDict | None:
         if not output:
             return None
         fields = certificate_fields(output)
@@ -93,7 +93,7 @@ class CertbotLineageDict(TypedDict):
     ocsp_urls: list[str]
 
 
-class CertbotLineage(FactBase[Optional[CertbotLineageDict]]):
+class CertbotLineage(FactBase[CertbotLineageDict | None]):
     """
     Returns the certificate certbot keeps under a name: the names it covers, the ACME
     directory it came from, its key type and OCSP responders, or None when certbot has
@@ -122,7 +122,7 @@ class CertbotLineage(FactBase[Optional[CertbotLineageDict]]):
         )
 
     @staticmethod
-    def process(output: list[str]) -> Optional[CertbotLineageDict]:
+    def process(output: list[str]) -> CertbotLineageDict | None:
         if not output:
             return None
         settings = dict(line.split(" = ", 1) for line in output if " = " in line)

@@ -33,8 +33,15 @@ def system_user(user: str, home: str):
     current = host.get_fact(Users).get(user)
     if current is None:
         yield StringCommand(
-            "useradd", "--system", "--user-group", "--no-create-home",
-            "--home-dir", QuoteString(home), "--shell", NOLOGIN, QuoteString(user),
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            QuoteString(home),
+            "--shell",
+            NOLOGIN,
+            QuoteString(user),
         )
     elif current["home"] != home:
         raise OperationError(

@@ -37,7 +37,7 @@ def keep_previous(path: str) -> StringCommand:
     absent = shlex.quote(f"{PREVIOUS_DIR}{path}{ABSENT}")
     path = shlex.quote(path)
     return StringCommand(
-        f"[ -e {copy} ] || [ -L {copy} ] || [ -e {absent} ] || {{ mkdir -p \"$(dirname {copy})\" && "
+        f'[ -e {copy} ] || [ -L {copy} ] || [ -e {absent} ] || {{ mkdir -p "$(dirname {copy})" && '
         f"if [ -e {path} ] || [ -L {path} ]; then cp -a {path} {copy}; else touch {absent}; fi; }}"
     )
 

@@ -67,13 +67,31 @@ def certificate(
         " (certbot's message is above); the site keeps the certificate it has"
     )
     yield StringCommand(
-        "certbot", "certonly", "--non-interactive", "--quiet", "--agree-tos", *account,
-        "--webroot", "--webroot-path", QuoteString(webroot),
-        "--cert-name", QuoteString(cert_name), *domains,
-        "--server", QuoteString(directory_url), *KEY_TYPES[key_type],
+        "certbot",
+        "certonly",
+        "--non-interactive",
+        "--quiet",
+        "--agree-tos",
+        *account,
+        "--webroot",
+        "--webroot-path",
+        QuoteString(webroot),
+        "--cert-name",
+        QuoteString(cert_name),
+        *domains,
+        "--server",
+        QuoteString(directory_url),
+        *KEY_TYPES[key_type],
         # Same names but another CA or key type: certbot would call it "not due yet".
         "--force-renewal",
-        "||", "{", "echo", QuoteString(failed), ">&2;", "exit", "1;", "}",
+        "||",
+        "{",
+        "echo",
+        QuoteString(failed),
+        ">&2;",
+        "exit",
+        "1;",
+        "}",
     )
 
 

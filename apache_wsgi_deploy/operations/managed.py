@@ -16,7 +16,7 @@ import os
 import posixpath
 from io import BytesIO, StringIO
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 from pyinfra import host, logger, state
 from pyinfra.api import FileUploadCommand, OperationValueError, QuoteString, StringCommand, operation
@@ -41,7 +41,7 @@ def _check_path(dest: str) -> None:
         raise OperationValueError(f"a managed path must be absolute and normalised: {dest!r}")
 
 
-def _ownership(current: Optional[dict], path: str, user: str, group: str, mode: int):
+def _ownership(current: dict | None, path: str, user: str, group: str, mode: int):
     """chown/chmod, each only when it differs (everything for a new path)."""
     if current is None or (current["user"], current["group"]) != (user, group):
         yield chown(path, user, group)
@@ -49,7 +49,7 @@ def _ownership(current: Optional[dict], path: str, user: str, group: str, mode: 
         yield chmod(path, f"{mode:o}")
 
 
-def _log_diff(dest: str, current: Optional[dict], content: bytes, private: bool) -> None:
+def _log_diff(dest: str, current: dict | None, content: bytes, private: bool) -> None:
     """What the drift check prints for a file it would write (pyinfra's --diff format)."""
     if not state.config.DIFF:
         return
@@ -67,7 +67,9 @@ def _upload_commands(src: IO, dest: str, private: bool):
     temp_dir = None
     if private:
         temp_dir = f"{host.get_fact(Home, _sudo=False)}/{PRIVATE_UPLOAD_DIR}"
-        yield StringCommand("mkdir", "-p", QuoteString(temp_dir), "&&", "chmod", "700", QuoteString(temp_dir), _sudo=False)
+        yield StringCommand(
+            "mkdir", "-p", QuoteString(temp_dir), "&&", "chmod", "700", QuoteString(temp_dir), _sudo=False
+        )
     yield FileUploadCommand(src, dest, remote_temp_filename=host.get_temp_filename(dest, temp_directory=temp_dir))
 
 

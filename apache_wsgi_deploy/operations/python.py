@@ -52,14 +52,18 @@ def venv_requirements(requirements: list[str], venv: str, python: str):
         host.noop(f"{venv} holds {len(pins)} pinned requirements")
         return
     yield StringCommand(
-        QuoteString(f"{venv}/bin/pip"), "install", "--quiet", "--disable-pip-version-check",
+        QuoteString(f"{venv}/bin/pip"),
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
         *(QuoteString(requirement) for requirement in missing),
     )
 
 
 # The [project] dependencies of a pyproject.toml, one per line, as a requirements file.
 PYPROJECT_DEPENDENCIES = (
-    "import sys, tomllib; print('\\n'.join(tomllib.load(open(sys.argv[1], 'rb')).get('project', {}).get('dependencies', [])))"
+    "import sys, tomllib; print('\\n'.join(tomllib.load(open(sys.argv[1], 'rb'))"
+    ".get('project', {}).get('dependencies', [])))"
 )
 
 
@@ -92,5 +96,5 @@ def release_venv(release: str, venvs: str, python: str):
     yield (
         f"digest=$(sha1sum < {requirements} | cut -c1-12) && {{ [ -e {venv}/{COMPLETE} ] || {{ rm -rf {venv} &&"
         f" {python} -m venv {venv} && {venv}/bin/pip install --quiet --disable-pip-version-check"
-        f" -r {requirements} && touch {venv}/{COMPLETE}; }}; }} && ln -sfn \"../../venvs/$digest\" {folder}/venv"
+        f' -r {requirements} && touch {venv}/{COMPLETE}; }}; }} && ln -sfn "../../venvs/$digest" {folder}/venv'
     )

@@ -121,7 +121,10 @@ def pruned(install_path: str, keep: int, live: str):
         yield StringCommand("rm", "-rf", QuoteString(folder), QuoteString(folder + ROLLED_BACK))
     venvs = QuoteString(f"{install_path}/venvs")
     yield StringCommand(
-        "cd", venvs, "&&", "for venv in *; do for link in ../releases/*/venv; do",
+        "cd",
+        venvs,
+        "&&",
+        "for venv in *; do for link in ../releases/*/venv; do",
         '[ "$(readlink "$link")" = "../../venvs/$venv" ] && continue 2; done; rm -rf -- "$venv"; done',
     )
 
@@ -143,7 +146,8 @@ def rollback(install_path: str, wsgi_script: str):
     if current is None:
         raise OperationError(f"{install_path} has no live release to roll back from")
     earlier = [
-        release for release in state["releases"]
+        release
+        for release in state["releases"]
         if release != current and release not in state["rolled_back"] and _last_live(state, release) >= 0
     ]
     if not earlier:

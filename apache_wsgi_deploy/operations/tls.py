@@ -17,7 +17,7 @@ OPENSSL_DATE = "%b %d %H:%M:%S %Y %Z"
 
 def _days_left(not_after: str) -> float:
     expiry = datetime.datetime.strptime(" ".join(not_after.split()), OPENSSL_DATE)
-    return (expiry.replace(tzinfo=datetime.timezone.utc) - datetime.datetime.now(datetime.timezone.utc)).days
+    return (expiry.replace(tzinfo=datetime.UTC) - datetime.datetime.now(datetime.UTC)).days
 
 
 @operation()
@@ -50,9 +50,25 @@ def selfsigned(certificate: str, key: str, names: list[str], days: int = 365, re
         return
     subject_alt_names = ",".join(f"DNS:{name}" for name in names)
     yield StringCommand(
-        "umask 077 &&", "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-noenc", "-days", str(days), "-subj", QuoteString(f"/CN={names[0]}"),
-        "-addext", QuoteString(f"subjectAltName={subject_alt_names}"),
-        "-keyout", QuoteString(key), "-out", QuoteString(certificate), "2>/dev/null",
+        "umask 077 &&",
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-noenc",
+        "-days",
+        str(days),
+        "-subj",
+        QuoteString(f"/CN={names[0]}"),
+        "-addext",
+        QuoteString(f"subjectAltName={subject_alt_names}"),
+        "-keyout",
+        QuoteString(key),
+        "-out",
+        QuoteString(certificate),
+        "2>/dev/null",
     )
     yield StringCommand("chmod", "644", QuoteString(certificate))

@@ -55,7 +55,10 @@ class Fleet:
         started = time.monotonic()
         process = subprocess.run(
             [str(VENV_BIN / "pyinfra"), "-y", "--json", inventory, "deploy.py", *args],
-            cwd=PROJECT, env={**self.env, **(env or {})}, capture_output=True, text=True,
+            cwd=PROJECT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
         )
         seconds = time.monotonic() - started
         try:
@@ -68,7 +71,10 @@ class Fleet:
         """The verification suite, as a user runs it, against this fleet."""
         return subprocess.run(
             [sys.executable, "-m", "pytest", "tests/verify", "-p", "no:cacheprovider", *args],
-            cwd=PROJECT, env=self.env, capture_output=True, text=True,
+            cwd=PROJECT,
+            env=self.env,
+            capture_output=True,
+            text=True,
         )
 
     def sudo(self, command: str, host_index: int = 0) -> subprocess.CompletedProcess:
@@ -77,7 +83,9 @@ class Fleet:
         return subprocess.run(
             # ssh hands the remote shell one string: the command must be quoted in it.
             ["ssh", "-F", str(test_host.ssh_config), test_host.alias, f"sudo sh -c {shlex.quote(command)}"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
 
 
@@ -131,7 +139,7 @@ class LoadLoop:
             if status != self.expected_status:
                 self.failures.append(f"HTTP {status}")
 
-    def __enter__(self) -> "LoadLoop":
+    def __enter__(self) -> LoadLoop:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [
@@ -145,4 +153,3 @@ class LoadLoop:
         self._stop.set()
         for thread in self._threads:
             thread.join()
-

@@ -29,17 +29,21 @@ def pebble():
 @pytest.fixture(scope="module")
 def acme_fleet(pebble):
     testhost.down(FLEET)
-    hosts = testhost.up(FLEET, count=1, data={
-        "tls_certificate_source": "acme",
-        "tls_certificate_file": None,
-        "tls_chain_file": None,
-        "tls_key_file": None,
-        "acme_agree_tos": True,
-        "acme_directory_url": pebble.directory_url,
-        "acme_ca_bundle": str(pebble.api_ca_bundle),
-        # What Pebble's certificates chain to: the probes trust nothing else.
-        "verify_ca_bundle": str(pebble.roots_file),
-    })
+    hosts = testhost.up(
+        FLEET,
+        count=1,
+        data={
+            "tls_certificate_source": "acme",
+            "tls_certificate_file": None,
+            "tls_chain_file": None,
+            "tls_key_file": None,
+            "acme_agree_tos": True,
+            "acme_directory_url": pebble.directory_url,
+            "acme_ca_bundle": str(pebble.api_ca_bundle),
+            # What Pebble's certificates chain to: the probes trust nothing else.
+            "verify_ca_bundle": str(pebble.roots_file),
+        },
+    )
     # After the fleet: Pebble listens on podman's bridge, which a running container brings up.
     pebble.start()
     for name in names(hosts[0]):
@@ -87,7 +91,10 @@ def test_first_deploy_of_a_fresh_host_serves_a_certificate_from_the_acme_ca(firs
 def test_port_80_still_redirects_everything_but_challenges(issued):
     host = issued.hosts[0]
     redirect = probe(issued).get("http", host.server_name, "/.well-known/other?x=1")
-    assert (redirect.status_code, redirect.headers["Location"]) == (301, f"https://{host.server_name}/.well-known/other?x=1")
+    assert (redirect.status_code, redirect.headers["Location"]) == (
+        301,
+        f"https://{host.server_name}/.well-known/other?x=1",
+    )
     challenge = probe(issued).get("http", host.server_name, "/.well-known/acme-challenge/no-such-token")
     assert challenge.status_code == 404
 

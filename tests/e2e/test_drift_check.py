@@ -13,7 +13,10 @@ from tests.e2e.test_deploy import SITE
 def check(fleet, *args) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "apache_wsgi_deploy.drift", *args],
-        cwd=PROJECT, env=fleet.env, capture_output=True, text=True,
+        cwd=PROJECT,
+        env=fleet.env,
+        capture_output=True,
+        text=True,
     )
 
 

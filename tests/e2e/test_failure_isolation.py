@@ -28,12 +28,18 @@ def test_a_host_lost_mid_run_stops_only_itself(pair):
     first, second = (test_host.alias for test_host in pair.hosts)
     deploy = subprocess.Popen(
         [sys.executable, "-m", "apache_wsgi_deploy.summary"],
-        cwd=PROJECT, env=pair.env, stderr=subprocess.PIPE, text=True,
+        cwd=PROJECT,
+        env=pair.env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     # Once the second host has its packages and the app's folder, take it away: its SSH
     # connection drops in the middle of the run.
-    poll(lambda: podman("exec", second, "test", "-d", "/srv/flaskapp", check=False).returncode == 0,
-         180, f"{second} reaches the Application unit")
+    poll(
+        lambda: podman("exec", second, "test", "-d", "/srv/flaskapp", check=False).returncode == 0,
+        180,
+        f"{second} reaches the Application unit",
+    )
     podman("stop", "--time", "0", second)
     _, text = deploy.communicate()
     assert deploy.returncode != 0

@@ -46,8 +46,9 @@ def releases(fleet) -> list[str]:
 
 
 def rollback(fleet) -> subprocess.CompletedProcess:
-    return subprocess.run(["./run.sh", "rollback", "flaskapp"], cwd=PROJECT, env=fleet.env,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        ["./run.sh", "rollback", "flaskapp"], cwd=PROJECT, env=fleet.env, capture_output=True, text=True
+    )
 
 
 def test_new_code_is_a_new_release_and_a_rollback_holds_until_other_code(deployed, tmp_path):
@@ -129,9 +130,18 @@ def git_server(tmp_path):
         probe_socket.bind((gateway, 0))
         port = probe_socket.getsockname()[1]
     daemon = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}", f"--listen={gateway}",
-         f"--port={port}", str(root)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            f"--base-path={root}",
+            f"--listen={gateway}",
+            f"--port={port}",
+            str(root),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
     def listening() -> bool:
@@ -165,8 +175,10 @@ def test_git_tags_deploy_under_load_and_roll_back(deployed, git_server):
     second, load, bodies, serving = deploy_under_load(deployed, "Tag two!", "--data", git_source(git_server, "v2"))
     assert second.returncode == 0, second.stderr[-4000:]
     assert "Apache reloads after its configtest passed" not in second.changed
-    print(f"git tag deploy under load: {load.sent} requests, {len(load.failures)} failed, bodies {dict(bodies)};"
-          f" new tag serving {serving:.1f} s after the deploy started")
+    print(
+        f"git tag deploy under load: {load.sent} requests, {len(load.failures)} failed, bodies {dict(bodies)};"
+        f" new tag serving {serving:.1f} s after the deploy started"
+    )
     assert load.failures == []
 
     rolled = rollback(deployed)

@@ -17,13 +17,12 @@ from apache_wsgi_deploy.facts.apache import UNDECLARED_SITE
 from apache_wsgi_deploy.probe import Probe
 from testhost import pki
 from testhost.fleet import STATE, ca_bundle
-
 from tests.e2e.conftest import VENV_BIN
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Any WSGI app, not only the sample's app:app: a plain WSGI callable under another name.
 # /env/<NAME> shows what the app finds in os.environ; every other path says "Blog!".
-BLOG_APP = '''import os
+BLOG_APP = """import os
 
 
 def application(environ, start_response):
@@ -32,7 +31,7 @@ def application(environ, start_response):
     if path.startswith("/env/"):
         return [os.environ.get(path[len("/env/"):], "(unset)").encode()]
     return [b"Blog!"]
-'''
+"""
 TOKEN_VARIABLE = "AWD_E2E_BLOG_TOKEN"
 
 
@@ -72,7 +71,9 @@ class Sites:
             "tls_key_file": str(certificate / "privkey.pem"),
         }
         _, data = self.host_data
-        self.probe = Probe(data["verify_address"], data["verify_http_port"], data["verify_https_port"], str(ca_bundle()))
+        self.probe = Probe(
+            data["verify_address"], data["verify_http_port"], data["verify_https_port"], str(ca_bundle())
+        )
 
     def inventory(self, name: str, sites: list[dict]) -> str:
         """An inventory of the fleet's host serving these sites."""
@@ -118,8 +119,10 @@ def test_static_files_are_served_by_apache_not_the_app(sites, two_deployed):
 
 
 def test_secrets_reach_their_app_alone_and_are_never_printed(sites, two_deployed):
-    env = {name: sites.probe.get("https", sites.blog_name, f"/env/{name}").text
-           for name in ("BLOG_MODE", "BLOG_SECRET", "BLOG_TOKEN")}
+    env = {
+        name: sites.probe.get("https", sites.blog_name, f"/env/{name}").text
+        for name in ("BLOG_MODE", "BLOG_SECRET", "BLOG_TOKEN")
+    }
     assert env == {"BLOG_MODE": "test", "BLOG_SECRET": "file-secret-4f1c", "BLOG_TOKEN": "env-token-9a7e"}
     assert "file-secret-4f1c" not in sites.first_output and "env-token-9a7e" not in sites.first_output
     other_app = sites.fleet.sudo("runuser -u flaskapp -- cat /srv/blog/environment.json 2>&1 || true").stdout
@@ -128,7 +131,10 @@ def test_secrets_reach_their_app_alone_and_are_never_printed(sites, two_deployed
     # A new value restarts the app's daemon processes, and the drift check hides both.
     drift = subprocess.run(
         [str(VENV_BIN / "python"), "-m", "apache_wsgi_deploy.drift", f"--inventory={two_deployed}"],
-        cwd=PROJECT, env={**sites.fleet.env, TOKEN_VARIABLE: "env-token-rotated"}, capture_output=True, text=True,
+        cwd=PROJECT,
+        env={**sites.fleet.env, TOKEN_VARIABLE: "env-token-rotated"},
+        capture_output=True,
+        text=True,
     )
     assert drift.returncode == 2, drift.stdout[-3000:] + drift.stderr[-3000:]
     assert "App environment is in place" in drift.stdout
@@ -157,7 +163,9 @@ def test_each_app_is_verified_and_kept_out_of_the_others_code(sites, two_deploye
         assert f"test_daemon_processes_run_as_the_configured_user[{host}:{app}] PASSED" in verify.stdout
     assert f"test_https_serves_the_app_with_a_verified_certificate[{host}:{sites.blog_name}] PASSED" in verify.stdout
     assert f"test_static_files_are_served_by_apache_with_caching[{host}:blog] PASSED" in verify.stdout
-    owners = sites.fleet.sudo("stat -c '%n %U:%G %a' /srv/flaskapp/current/app /srv/blog/current/app").stdout.split("\n")
+    owners = sites.fleet.sudo("stat -c '%n %U:%G %a' /srv/flaskapp/current/app /srv/blog/current/app").stdout.split(
+        "\n"
+    )
     assert owners[:2] == ["/srv/flaskapp/current/app root:flaskapp 750", "/srv/blog/current/app root:blog 750"]
 
 

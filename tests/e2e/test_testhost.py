@@ -21,7 +21,8 @@ def hosts():
 def ssh(test_host, *command: str, options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["ssh", "-F", test_host.ssh_config, "-o", "BatchMode=yes", *options, test_host.alias, *command],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
 
 

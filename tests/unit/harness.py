@@ -21,16 +21,15 @@ from pyinfra.context import ctx_host, ctx_state
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PACKAGES = {
-    name: f"apache_wsgi_deploy.{{kind}}.{name}" for name in ("accounts", "apache", "packages", "tls", "certbot", "managed", "python", "releases")
+    name: f"apache_wsgi_deploy.{{kind}}.{name}"
+    for name in ("accounts", "apache", "packages", "tls", "certbot", "managed", "python", "releases")
 }
 
 
 def load(kind: str) -> list[tuple[str, Path]]:
     """(module.name, fixture path) for every fixture of facts or operations."""
     return [
-        (folder.name, path)
-        for folder in sorted((FIXTURES / kind).iterdir())
-        for path in sorted(folder.glob("*.json"))
+        (folder.name, path) for folder in sorted((FIXTURES / kind).iterdir()) for path in sorted(folder.glob("*.json"))
     ]
 
 

@@ -1,6 +1,6 @@
 """The drift check reads pyinfra's dry-run plan and diff output per host."""
 
-from apache_wsgi_deploy.drift import connections, analyse, report
+from apache_wsgi_deploy.drift import analyse, connections, report
 
 STDERR = """--> Connecting to hosts...
     [web1] Connected
@@ -13,13 +13,17 @@ STDERR = """--> Connecting to hosts...
       @@ -30,5 +30,5 @@
       -     Header always set X-Drift "max-age=31536000"
       +     Header always set Strict-Transport-Security "max-age=31536000"
-    
+
     [web1] Ready: deploy.py
     [w2]   Ready: deploy.py
 """
 PLAN = [
     {"name": "Site | VirtualHosts are rendered", "hosts_with_change": ["w2"], "hosts_with_conditional_change": []},
-    {"name": "Apache service | Apache reloads", "hosts_with_change": [], "hosts_with_conditional_change": ["web1", "w2"]},
+    {
+        "name": "Apache service | Apache reloads",
+        "hosts_with_change": [],
+        "hosts_with_conditional_change": ["web1", "w2"],
+    },
 ]
 
 

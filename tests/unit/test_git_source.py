@@ -64,8 +64,13 @@ def test_a_git_release_without_requirements_txt_takes_pyprojects_dependencies(tm
     release = tmp_path / "release"
     (release / "app").mkdir(parents=True)
     (release / "app" / "pyproject.toml").write_text('[project]\nname = "shop"\ndependencies = ["Flask==3.1.3"]\n')
-    commands = operation_commands(FakeHost({"files.FileState": None}), python.release_venv, release=str(release),
-                                  venvs=str(tmp_path / "venvs"), python=sys.executable)
+    commands = operation_commands(
+        FakeHost({"files.FileState": None}),
+        python.release_venv,
+        release=str(release),
+        venvs=str(tmp_path / "venvs"),
+        python=sys.executable,
+    )
     # The first command writes the release's requirements; the second would run pip.
     subprocess.run(["sh", "-c", render(next(iter(commands)))], check=True)
     assert (release / "requirements.txt").read_text() == "Flask==3.1.3\n"

@@ -9,13 +9,13 @@ import pytest
 
 from apache_wsgi_deploy import healthcheck
 
-APP = '''import os
+APP = """import os
 
 def application(environ, start_response):
     status = {"/": "200 OK", "/login": "302 Found", "/broken": "500 Internal Server Error"}[environ["PATH_INFO"]]
     start_response(status, [("Location", "/")] if status.startswith("302") else [])
     return [os.environ["GREETING"].encode()]
-'''
+"""
 
 
 @pytest.fixture
@@ -29,9 +29,18 @@ def release(tmp_path) -> Path:
 @pytest.mark.parametrize(("path", "status"), [("/", 0), ("/login", 0), ("/broken", 1)])
 def test_status_below_400_passes_with_the_apps_environment(release, path, status):
     result = subprocess.run(
-        [sys.executable, healthcheck.__file__, str(release), str(release / "environment.json"), "site_app",
-         "application", path],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            healthcheck.__file__,
+            str(release),
+            str(release / "environment.json"),
+            "site_app",
+            "application",
+            path,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == status, result.stderr
     if status:

@@ -6,7 +6,9 @@ number of arguments. No value can add a directive, a section or an argument.
 
 import re
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from apache_wsgi_deploy.settings import SettingsError
 from tests.unit.test_settings import FILES
@@ -15,9 +17,22 @@ from tests.unit.test_templates import render
 TEMPLATES = ["site.conf.j2", "hardening.conf.j2", "app.wsgi.j2", "acme-challenge.conf.j2"]
 # Every setting a string from group_data can reach (lists get the string as their item).
 STRING_SETTINGS = [
-    "server_name", "server_aliases", "app_name", "app_install_path", "wsgi_entry", "wsgi_user", "wsgi_group",
-    "log_dir", "tls_dir", "server_tokens", "server_signature", "trace_enable", "acme_directory_url",
-    "acme_email", "static_url", "static_dir",
+    "server_name",
+    "server_aliases",
+    "app_name",
+    "app_install_path",
+    "wsgi_entry",
+    "wsgi_user",
+    "wsgi_group",
+    "log_dir",
+    "tls_dir",
+    "server_tokens",
+    "server_signature",
+    "trace_enable",
+    "acme_directory_url",
+    "acme_email",
+    "static_url",
+    "static_dir",
 ]
 # Characters that end or extend an Apache directive or a shell word, mixed into the values.
 HOSTILE = st.text(alphabet=st.sampled_from(list("\n\r\t \"'<>`$;&|\\#%{}()") + list("az.-/_@09")), max_size=40)

@@ -42,7 +42,10 @@ def test_file_state_reads_kind_owner_mode_and_checksum(tmp_path):
     path.write_text("hello\n")
     path.chmod(0o640)
     assert LocalHost().get_fact(FileState, path=str(path)) == {
-        "kind": "file", "user": "root", "group": "root", "mode": 0o640,
+        "kind": "file",
+        "user": "root",
+        "group": "root",
+        "mode": 0o640,
         "sha1": "f572d396fae9206628714fb2ce00f72e94f2258f",
     }
     link = tmp_path / "link"
@@ -91,11 +94,18 @@ def test_a_private_file_goes_through_the_ssh_users_own_folder_and_is_never_shown
     dest = str(tmp_path / "privkey.pem")
     host = LocalHost(home="/home/deploy", diff=True)
     with caplog.at_level(logging.INFO):
-        commands = operation_commands(host, managed.file, StringIO("SECRET KEY\n"), dest, mode="600", private=True, **ROOT)
+        commands = operation_commands(
+            host, managed.file, StringIO("SECRET KEY\n"), dest, mode="600", private=True, **ROOT
+        )
     rendered = [render(command) for command in commands]
-    assert "mkdir -p /home/deploy/.apache-wsgi-deploy-upload && chmod 700 /home/deploy/.apache-wsgi-deploy-upload" in rendered
+    assert (
+        "mkdir -p /home/deploy/.apache-wsgi-deploy-upload && chmod 700 /home/deploy/.apache-wsgi-deploy-upload"
+        in rendered
+    )
     assert f"upload {dest} through /home/deploy/.apache-wsgi-deploy-upload" in rendered
-    assert commands[rendered.index(f"upload {dest} through /home/deploy/.apache-wsgi-deploy-upload") - 1].connector_arguments == {"_sudo": False}
+    assert commands[
+        rendered.index(f"upload {dest} through /home/deploy/.apache-wsgi-deploy-upload") - 1
+    ].connector_arguments == {"_sudo": False}
     assert f"Will create {dest}" in caplog.text and "SECRET" not in caplog.text
 
 
@@ -103,7 +113,9 @@ def test_a_changed_file_is_shown_as_a_diff(tmp_path, caplog):
     dest = tmp_path / "site.conf"
     dest.write_text("Header always set X 1\n")
     with caplog.at_level(logging.INFO):
-        operation_commands(LocalHost(diff=True), managed.file, StringIO("Header always set X 2\n"), str(dest), mode="644", **ROOT)
+        operation_commands(
+            LocalHost(diff=True), managed.file, StringIO("Header always set X 2\n"), str(dest), mode="644", **ROOT
+        )
     assert f"Will modify {dest}" in caplog.text
     assert "Header always set X 1" in caplog.text and "Header always set X 2" in caplog.text
 
@@ -121,8 +133,9 @@ def source(tmp_path):
 
 
 def tree(src, dest) -> list[str]:
-    return converge(managed.tree, str(src), str(dest), mode="644", dir_mode="755",
-                    exclude=["*.pyc", "__pycache__"], **ROOT)
+    return converge(
+        managed.tree, str(src), str(dest), mode="644", dir_mode="755", exclude=["*.pyc", "__pycache__"], **ROOT
+    )
 
 
 def test_tree_copies_a_folder_in_one_fact_and_reruns_with_no_command(source, tmp_path):
@@ -149,7 +162,9 @@ def test_tree_uploads_only_what_differs_and_removes_what_the_source_lacks(source
 
     assert changed == [
         f"rm -rf {dest}/stray",
-        f"upload {dest}/app.py through /tmp", f"chown root:root {dest}/app.py", f"chmod 644 {dest}/app.py",
+        f"upload {dest}/app.py through /tmp",
+        f"chown root:root {dest}/app.py",
+        f"chmod 644 {dest}/app.py",
         f"chmod 644 {dest}/templates/index.html",
     ]
     assert (dest / "app.py").read_text() == "app = 2\n" and (dest / "__pycache__").is_dir()

@@ -9,9 +9,7 @@ from apache_wsgi_deploy.operations import apache
 from tests.unit.harness import load, read, run_operation
 
 
-@pytest.mark.parametrize(
-    ("operation", "path"), load("operations"), ids=lambda value: getattr(value, "stem", value)
-)
+@pytest.mark.parametrize(("operation", "path"), load("operations"), ids=lambda value: getattr(value, "stem", value))
 def test_operation_fixture(operation, path):
     fixture = read(path)
     commands, noops = run_operation(operation, fixture)
@@ -37,8 +35,10 @@ def test_site_names_that_would_reach_the_shell_are_refused(bad):
 def test_an_existing_account_is_never_taken_over_as_an_apps_own_user():
     backup = {"home": "/var/backups", "shell": "/usr/sbin/nologin"}
     with pytest.raises(OperationError, match="user 'backup' exists with home '/var/backups'.*set wsgi_user"):
-        run_operation("accounts.system_user", {"kwargs": {"user": "backup", "home": "/srv/backup"},
-                                               "facts": {"server.Users": {"backup": backup}}})
+        run_operation(
+            "accounts.system_user",
+            {"kwargs": {"user": "backup", "home": "/srv/backup"}, "facts": {"server.Users": {"backup": backup}}},
+        )
 
 
 def sh(command) -> None:

@@ -192,7 +192,10 @@ def test_every_problem_is_reported_at_once():
         ({"tls_key_file": "certs/privkey.pem"}, "setting 'tls_key_file' = 'certs/privkey.pem' is only used when"),
         ({"tls_certificate_source": "selfsigned", "acme_ca_bundle": "ca.pem"}, "setting 'acme_ca_bundle' = 'ca.pem'"),
         # Apache would round it down to a multiple, or need a full restart for a higher ServerLimit.
-        ({"mpm_max_request_workers": 160}, "'mpm_max_request_workers' = 160 must be a multiple of mpm_threads_per_child (64)"),
+        (
+            {"mpm_max_request_workers": 160},
+            "'mpm_max_request_workers' = 160 must be a multiple of mpm_threads_per_child (64)",
+        ),
         ({"mpm_threads_per_child": 10, "mpm_max_request_workers": 170}, "at most 16 times it (160)"),
     ],
 )
@@ -203,7 +206,10 @@ def test_incomplete_or_contradictory_settings_are_refused(overrides, complaint):
 
 def test_each_certificate_source_is_complete_on_its_own():
     assert [key for key, _ in validate(**FILES).control_files()] == [
-        "app_source", "tls_certificate_file", "tls_chain_file", "tls_key_file"
+        "app_source",
+        "tls_certificate_file",
+        "tls_chain_file",
+        "tls_key_file",
     ]
     acme = validate(acme_email="ops@example.com", acme_ca_bundle="pebble.pem", acme_key_type="rsa")
     assert acme.sites[0].key_path == "/etc/letsencrypt/live/www.example.com/privkey.pem"
@@ -272,7 +278,10 @@ def test_git_sources_name_no_file_on_the_control_machine():
 def test_auto_gives_each_app_its_own_user_and_folder():
     site = validate(app_name="shop").sites[0]
     assert (site.wsgi_user, site.wsgi_group, site.app_install_path, site.dedicated_user) == (
-        "shop", "shop", "/srv/shop", True
+        "shop",
+        "shop",
+        "/srv/shop",
+        True,
     )
     shared = validate(wsgi_user="www-data").sites[0]
     assert (shared.wsgi_user, shared.wsgi_group, shared.dedicated_user) == ("www-data", "www-data", False)
@@ -285,7 +294,10 @@ def test_each_site_overrides_the_defaults_it_names():
     flaskapp, blog = validate(sites=[{}, BLOG], wsgi_threads=8).sites
     assert (flaskapp.app_name, flaskapp.server_name, flaskapp.wsgi_threads) == ("flaskapp", "www.example.com", 8)
     assert (blog.app_name, blog.server_name, blog.wsgi_threads, blog.app_install_path) == (
-        "blog", "blog.example.com", 4, "/srv/blog"
+        "blog",
+        "blog.example.com",
+        4,
+        "/srv/blog",
     )
 
 
@@ -301,16 +313,31 @@ def test_absent_sites_are_told_apart():
         ([], "setting 'sites' = [] is invalid: expected a non-empty list of dicts"),
         ({}, "expected a non-empty list of dicts"),
         (["blog"], "expected a non-empty list of dicts"),
-        ([{}, {"app_name": "blog", "server_nmae": "x"}], "setting 'sites[1]' has 'server_nmae', which is not a per-site"),
+        (
+            [{}, {"app_name": "blog", "server_nmae": "x"}],
+            "setting 'sites[1]' has 'server_nmae', which is not a per-site",
+        ),
         ([{}, {"app_name": "blog", "acme_email": "x@example.com"}], "'acme_email', which is not a per-site setting"),
         ([{}, {**BLOG, "server_name": "bad name"}], "setting 'sites[1].server_name' = 'bad name' is invalid"),
-        ([{}, {**BLOG, "wsgi_user": "root"}], "setting 'sites[1].wsgi_user' = 'root' is invalid: expected \"auto\" or an unprivileged"),
+        (
+            [{}, {**BLOG, "wsgi_user": "root"}],
+            "setting 'sites[1].wsgi_user' = 'root' is invalid: expected \"auto\" or an unprivileged",
+        ),
         ([{"app_name": "root"}], "setting 'sites[0].app_name' = 'root' would name the daemon user"),
-        ([{}, {**BLOG, "server_name": "www.example.com"}], "sites[0] and sites[1] both have server_name/server_aliases 'www.example.com'"),
-        ([{}, {**BLOG, "server_aliases": ["www.example.com"]}], "both have server_name/server_aliases 'www.example.com'"),
+        (
+            [{}, {**BLOG, "server_name": "www.example.com"}],
+            "sites[0] and sites[1] both have server_name/server_aliases 'www.example.com'",
+        ),
+        (
+            [{}, {**BLOG, "server_aliases": ["www.example.com"]}],
+            "both have server_name/server_aliases 'www.example.com'",
+        ),
         ([{}, {**BLOG, "app_name": "flaskapp"}], "sites[0] and sites[1] both have app_name 'flaskapp'"),
         ([{}, {**BLOG, "app_install_path": "/srv/flaskapp"}], "both have app_install_path '/srv/flaskapp'"),
-        ([{}, {**BLOG, "app_install_path": "/srv/flaskapp/blog"}], "'/srv/flaskapp/blog' is inside another site's '/srv/flaskapp'"),
+        (
+            [{}, {**BLOG, "app_install_path": "/srv/flaskapp/blog"}],
+            "'/srv/flaskapp/blog' is inside another site's '/srv/flaskapp'",
+        ),
         ([{}, {**BLOG, "tls_certificate_source": "files"}], "setting 'sites[1].tls_certificate_file' is None but"),
     ],
 )

@@ -20,7 +20,10 @@ def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
     settings = validate(**overrides)
     site = settings.sites[0]
     return template.render(
-        s=settings, site=site, ocsp_stapling=ocsp_stapling, webroot=ACME_WEBROOT,
+        s=settings,
+        site=site,
+        ocsp_stapling=ocsp_stapling,
+        webroot=ACME_WEBROOT,
         processes=site.daemon_processes(cpu_count),
     )
 
@@ -111,8 +114,21 @@ def test_requests_asking_for_embedded_mode_are_logged_before_the_access_log(site
 
 @pytest.mark.parametrize(
     "defect",
-    ["php_value", "AssignUserID", "SSLUseStapling", "SSLStaplingCache", "DocumentRoot", "AllowOverride All",
-     "SSLv3", "DES-CBC3", "RC4", "CAMELLIA", ":DHE-", "MultiViews", "RewriteEngine"],
+    [
+        "php_value",
+        "AssignUserID",
+        "SSLUseStapling",
+        "SSLStaplingCache",
+        "DocumentRoot",
+        "AllowOverride All",
+        "SSLv3",
+        "DES-CBC3",
+        "RC4",
+        "CAMELLIA",
+        ":DHE-",
+        "MultiViews",
+        "RewriteEngine",
+    ],
 )
 def test_none_of_the_seed_defects(site, defect):
     config = "\n".join(line for line in site.splitlines() if not line.strip().startswith("#"))
@@ -122,23 +138,38 @@ def test_none_of_the_seed_defects(site, defect):
 def test_only_the_entry_point_is_granted(site):
     https = vhost(site, 443)
     assert re.search(
-        r"<Directory /srv/flaskapp>\s*Options SymLinksIfOwnerMatch\s*<Files flaskapp.wsgi>\s*Require all granted\s*</Files>\s*</Directory>", https
+        r"<Directory /srv/flaskapp>\s*Options SymLinksIfOwnerMatch\s*"
+        r"<Files flaskapp.wsgi>\s*Require all granted\s*</Files>\s*</Directory>",
+        https,
     )
 
 
 def test_settings_reach_the_template(site):
-    custom = render("site.conf.j2", app_name="shop", wsgi_processes=4, wsgi_threads=8, hsts_max_age=600,
-                    server_name="shop.example.org")
+    custom = render(
+        "site.conf.j2",
+        app_name="shop",
+        wsgi_processes=4,
+        wsgi_threads=8,
+        hsts_max_age=600,
+        server_name="shop.example.org",
+    )
     assert "WSGIDaemonProcess shop user=shop group=shop processes=4 threads=8" in custom
     assert "max-age=600" in custom
     assert '"https://shop.example.org/$1"' in custom
 
 
 def test_daemon_processes_default_to_one_per_cpu_with_every_timeout():
-    daemon = next(line for line in render("site.conf.j2", cpu_count=8, **FILES).splitlines() if "WSGIDaemonProcess" in line)
+    daemon = next(
+        line for line in render("site.conf.j2", cpu_count=8, **FILES).splitlines() if "WSGIDaemonProcess" in line
+    )
     assert " processes=8 threads=15 " in daemon
-    for option in ("queue-timeout=45", "request-timeout=60", "graceful-timeout=15", "inactivity-timeout=0",
-                   "listen-backlog=100"):
+    for option in (
+        "queue-timeout=45",
+        "request-timeout=60",
+        "graceful-timeout=15",
+        "inactivity-timeout=0",
+        "listen-backlog=100",
+    ):
         assert f" {option}" in daemon
 
 
@@ -153,12 +184,29 @@ def directives_text(block):
 
 
 def test_keep_alive_and_mpm_settings_reach_the_performance_conf():
-    conf = render("performance.conf.j2", keepalive_timeout=3, keepalive_max_requests=500,
-                  mpm_threads_per_child=32, mpm_max_request_workers=256)
+    conf = render(
+        "performance.conf.j2",
+        keepalive_timeout=3,
+        keepalive_max_requests=500,
+        mpm_threads_per_child=32,
+        mpm_max_request_workers=256,
+    )
     assert directives_text(conf).split() == [
-        "KeepAlive", "On", "KeepAliveTimeout", "3", "MaxKeepAliveRequests", "500",
-        "<IfModule", "mpm_event_module>", "ThreadsPerChild", "32", "MaxRequestWorkers", "256",
-        "MaxSpareThreads", "256", "</IfModule>",
+        "KeepAlive",
+        "On",
+        "KeepAliveTimeout",
+        "3",
+        "MaxKeepAliveRequests",
+        "500",
+        "<IfModule",
+        "mpm_event_module>",
+        "ThreadsPerChild",
+        "32",
+        "MaxRequestWorkers",
+        "256",
+        "MaxSpareThreads",
+        "256",
+        "</IfModule>",
     ]
 
 
@@ -197,8 +245,13 @@ def test_stapling_only_when_the_certificate_names_a_responder():
 
 def test_hardening_defaults():
     hardening = render("hardening.conf.j2")
-    for directive in ("ServerTokens Prod\n", "ServerSignature Off\n", "TraceEnable Off\n",
-                      "LimitRequestBody 10485760\n", "Timeout 60\n"):
+    for directive in (
+        "ServerTokens Prod\n",
+        "ServerSignature Off\n",
+        "TraceEnable Off\n",
+        "LimitRequestBody 10485760\n",
+        "Timeout 60\n",
+    ):
         assert directive in hardening
     root = re.search(r"<Directory />(.*?)</Directory>", hardening, re.S).group(1)
     assert directives(root) == ["Options", "AllowOverride", "Require"]
@@ -207,8 +260,14 @@ def test_hardening_defaults():
 
 
 def test_hardening_is_overridable():
-    relaxed = render("hardening.conf.j2", server_tokens="OS", trace_enable="On", directory_listings=True,
-                     htaccess_overrides=True, request_body_limit=0)
+    relaxed = render(
+        "hardening.conf.j2",
+        server_tokens="OS",
+        trace_enable="On",
+        directory_listings=True,
+        htaccess_overrides=True,
+        request_body_limit=0,
+    )
     assert "ServerTokens OS\n" in relaxed and "TraceEnable On\n" in relaxed
     assert "Options Indexes\n" in relaxed and "AllowOverride All\n" in relaxed
     assert "LimitRequestBody 0\n" in relaxed
@@ -218,8 +277,9 @@ def test_static_files_are_aliased_with_caching_only_when_asked_for(site):
     https = vhost(render("site.conf.j2", static_url="/static", static_max_age=600), 443)
     assert "Alias /static/ /srv/flaskapp/current/static/\n" in https
     assert re.search(
-        r'<Directory /srv/flaskapp/current/static>\s+Require all granted\s+'
-        r'Header set Cache-Control "public, max-age=600"\s+</Directory>', https
+        r"<Directory /srv/flaskapp/current/static>\s+Require all granted\s+"
+        r'Header set Cache-Control "public, max-age=600"\s+</Directory>',
+        https,
     )
     # mod_wsgi gives an Alias precedence whatever the order, but the reader expects it after.
     assert https.index("WSGIScriptAlias /") < https.index("Alias /static/")
@@ -239,6 +299,7 @@ def test_app_environment_reads_the_control_machine(monkeypatch, tmp_path):
     secret_file = tmp_path / "db"
     secret_file.write_text("postgres://db/shop\n")
     monkeypatch.setenv("SHOP_SECRET", "s3cr3t")
-    site = validate(app_env={"A": "1", "SECRET_KEY": {"from_env": "SHOP_SECRET"},
-                             "DB": {"from_file": str(secret_file)}}).sites[0]
+    site = validate(
+        app_env={"A": "1", "SECRET_KEY": {"from_env": "SHOP_SECRET"}, "DB": {"from_file": str(secret_file)}}
+    ).sites[0]
     assert app_environment(site) == {"A": "1", "SECRET_KEY": "s3cr3t", "DB": "postgres://db/shop"}

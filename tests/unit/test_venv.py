@@ -22,7 +22,10 @@ def test_distributions_are_read_from_dist_info_folders(tmp_path):
 @pytest.mark.parametrize("bad", ["Flask", "Flask>=3", "Flask==3.1; reboot", "Flask==3.1\nx==1"])
 def test_unpinned_or_hostile_requirements_are_refused(bad):
     with pytest.raises(OperationValueError, match="not a name==version pin"):
-        run_operation("python.venv_requirements", {
-            "kwargs": {"requirements": [bad], "venv": "/srv/app/venv", "python": "/usr/bin/python3"},
-            "facts": {"python.VenvDistributions": {}},
-        })
+        run_operation(
+            "python.venv_requirements",
+            {
+                "kwargs": {"requirements": [bad], "venv": "/srv/app/venv", "python": "/usr/bin/python3"},
+                "facts": {"python.VenvDistributions": {}},
+            },
+        )

@@ -92,7 +92,7 @@ class SiteTarget:
             return Probe.for_settings(self.settings, own.name)
         return Probe.for_settings(self.settings, None)
 
-    def other_sites(self) -> list["SiteTarget"]:
+    def other_sites(self) -> list[SiteTarget]:
         return [other for other in self.target.sites if other.site != self.site]
 
 
@@ -121,8 +121,9 @@ def pytest_generate_tests(metafunc):
     sites = [site for target in targets for site in target.sites]
     if "site_name" in arguments:
         pairs = [(site, name) for site in sites for name in site.site.names()]
-        metafunc.parametrize(("site", "site_name"), pairs, ids=[f"{site.target.name}:{name}" for site, name in pairs],
-                             scope="module")
+        metafunc.parametrize(
+            ("site", "site_name"), pairs, ids=[f"{site.target.name}:{name}" for site, name in pairs], scope="module"
+        )
     elif "site" in arguments:
         metafunc.parametrize("site", sites, ids=[site.id for site in sites], scope="module")
     elif "front" in arguments:

@@ -23,8 +23,9 @@ def test_certificate_covers_the_name(site, site_name):
 
 def test_certificate_stays_valid_long_enough(site):
     days = site.settings.verify_certificate_min_days
-    check = site.host.run("openssl x509 -in %s -noout -enddate -checkend %s", site.site.certificate_path,
-                          str(days * 86400))
+    check = site.host.run(
+        "openssl x509 -in %s -noout -enddate -checkend %s", site.site.certificate_path, str(days * 86400)
+    )
     assert check.rc == 0, f"{check.stdout.strip()}: fewer than {days} days left"
 
 

@@ -18,7 +18,9 @@ def test_venv_is_built_from_the_python_mod_wsgi_links_against(site):
 def test_daemon_user_can_run_the_venv_and_import_the_app(site):
     app = site.site
     result = site.host.run(
-        "runuser -u %s -- %s/bin/python -c %s", app.wsgi_user, app.venv,
+        "runuser -u %s -- %s/bin/python -c %s",
+        app.wsgi_user,
+        app.venv,
         f"import sys; sys.path.insert(0, '{app.app_code_dir}'); import {app.wsgi_module}; print(sys.prefix)",
     )
     assert result.rc == 0, result.stderr
@@ -43,6 +45,9 @@ def test_no_request_ran_in_embedded_mode(site):
     marker = f"apache-wsgi-deploy-verify/{uuid.uuid4().hex}"
     site.probe.get("https", app.server_name, app.health_check_path, user_agent=marker)
     # The ends of both logs only: a production access log can be gigabytes.
-    poll(lambda: site.host.run("tail -c 16M %s | grep -qF %s", app.access_log, marker).rc == 0, 10,
-         f"our request in {app.access_log}")
+    poll(
+        lambda: site.host.run("tail -c 16M %s | grep -qF %s", app.access_log, marker).rc == 0,
+        10,
+        f"our request in {app.access_log}",
+    )
     assert site.host.check_output("head -n 5 %s", app.embedded_mode_log) == ""
