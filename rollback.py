@@ -8,15 +8,15 @@ release further back. The daemon processes pick up the switch without an Apache 
 """
 
 import os
-from pathlib import Path
 
 from pyinfra import host, inventory
 
+from apache_wsgi_deploy import PROJECT
 from apache_wsgi_deploy.connection import disable_nagle
 from apache_wsgi_deploy.operations import releases
 from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 
-settings = validate_inventory(inventory, Path(__file__).resolve().parent)[host.name]
+settings = validate_inventory(inventory, PROJECT)[host.name]
 app_name = os.environ.get("AWD_ROLLBACK_APP", "")
 site = next((site for site in settings.present_sites if site.app_name == app_name), None)
 if site is None:
@@ -27,5 +27,5 @@ disable_nagle(host)
 releases.rollback(
     name=f"{app_name} goes back to its previous release",
     install_path=site.app_install_path,
-    wsgi_script=site.wsgi_script,
+    wsgi_script=site.paths.wsgi_script,
 )

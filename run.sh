@@ -54,7 +54,7 @@ case "$job" in
 deploy)
     setup
     hosts_configured || .venv/bin/python -m testhost up
-    .venv/bin/python -m apache_wsgi_deploy.summary "$@"
+    .venv/bin/python -m apache_wsgi_deploy.runner "$@"
     hosts_configured || .venv/bin/python -m testhost status
     ;;
 test)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import runpy
 from dataclasses import asdict
 from pathlib import Path
 
 import testhost
+from apache_wsgi_deploy import PROJECT, schema
 from apache_wsgi_deploy.settings import Settings
 from bench import deploy_speed, serving
 from bench.chart import write_chart
-from bench.hosts import PROJECT, deploy, write_inventory
+from bench.hosts import deploy, write_inventory
 
 FLEET = "awd-bench"
 CONCURRENCIES = (1, 16, 64)
@@ -47,12 +47,8 @@ def main() -> None:
             if args.only == "serving":
                 deploy(write_inventory(hosts[:1], args.json.parent / "inventory-1.py"))
             alias, data = hosts[0].inventory_entry()
-            defaults = {
-                key: value
-                for key, value in runpy.run_path(str(PROJECT / "group_data/all.py")).items()
-                if not key.startswith("__")
-            }
-            servers = serving.prepare(hosts[0], Settings.from_data(alias, {**defaults, **data}).sites[0])
+            site = Settings.from_data(alias, {**schema.defaults(), **data}).sites[0]
+            servers = serving.prepare(hosts[0], site)
             runs = serving.measure(hosts[0], servers, CONCURRENCIES, args.seconds, args.repeats)
             memory = serving.resident_memory_mib(hosts[0], servers)
             results["serving"] = serving.as_json(runs)

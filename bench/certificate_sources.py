@@ -17,19 +17,6 @@ from testhost.acme import AcmeServer
 from testhost.fleet import STATE
 
 
-def _acme_data(pebble: AcmeServer) -> dict:
-    return {
-        "tls_certificate_source": "acme",
-        "tls_certificate_file": None,
-        "tls_chain_file": None,
-        "tls_key_file": None,
-        "acme_agree_tos": True,
-        "acme_directory_url": pebble.directory_url,
-        "acme_ca_bundle": str(pebble.api_ca_bundle),
-        "verify_ca_bundle": str(pebble.roots_file),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--reruns", type=int, default=5)
@@ -40,7 +27,7 @@ def main() -> None:
         for source in ("files", "acme"):
             fleet = f"awd-bench-{source}"
             testhost.down(fleet)
-            hosts = testhost.up(fleet, 1, data=_acme_data(pebble) if source == "acme" else None)
+            hosts = testhost.up(fleet, 1, data=pebble.host_data() if source == "acme" else None)
             if source == "acme":
                 pebble.start()
                 pebble.point(hosts[0].server_name, hosts[0].address)

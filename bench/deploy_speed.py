@@ -14,7 +14,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.hosts import PROJECT, PYINFRA, deploy, machine_busy_s, pyinfra, write_inventory
+from apache_wsgi_deploy import PROJECT
+from bench.hosts import PYINFRA, deploy, machine_busy_s, pyinfra, write_inventory
 
 FLEET_SIZES = (1, 2, 4, 8)
 

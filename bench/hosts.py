@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+from apache_wsgi_deploy import PROJECT
+
 PYINFRA = str(PROJECT / ".venv/bin/pyinfra")
 
 
@@ -25,7 +26,7 @@ def write_inventory(hosts, path: Path, data: dict | None = None) -> Path:
 
 def deploy(inventory: Path, *options: str) -> float:
     """`./run.sh deploy`'s runner (one pyinfra process per host); its wall time, in seconds."""
-    return timed([sys.executable, "-m", "apache_wsgi_deploy.summary", f"--inventory={inventory}", *options])
+    return timed([sys.executable, "-m", "apache_wsgi_deploy.runner", f"--inventory={inventory}", *options])
 
 
 def pyinfra(inventory: Path, *options: str) -> float:
@@ -52,11 +53,7 @@ def timed(command: list[str]) -> float:
 
 def sudo(test_host, command: str, check: bool = True) -> str:
     """Run a shell command as root on a test host; its stdout."""
-    run = subprocess.run(
-        ["ssh", "-F", test_host.ssh_config, test_host.alias, "sudo", "sh", "-c", shlex.quote(command)],
-        capture_output=True,
-        text=True,
-    )
+    run = test_host.run_as_root(command, check=False)
     if check and run.returncode != 0:
         raise SystemExit(f"{test_host.alias}: {command!r} failed:\n{run.stderr[-3000:]}")
     return run.stdout

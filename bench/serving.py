@@ -20,6 +20,10 @@ import shlex
 import statistics
 from dataclasses import asdict, dataclass
 
+from pyinfra.facts.hardware import Cpus
+
+from apache_wsgi_deploy import layout
+from apache_wsgi_deploy.facts import answer
 from bench.hosts import sudo
 
 GUNICORN = "gunicorn==27.0.1"
@@ -72,14 +76,14 @@ class Run:
 
 def prepare(test_host, site) -> list[Server]:
     """Install wrk and gunicorn, start the alternatives; return the servers to measure."""
-    name, app_dir, venv = test_host.server_name, site.app_code_dir, site.venv
+    name, app_dir, venv = test_host.server_name, site.paths.app_code_dir, site.paths.venv
     sudo(test_host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl netbase >/dev/null")
     body = sudo(test_host, f"curl -sfk --resolve {name}:443:127.0.0.1 https://{name}/")
     tls = f"{STATIC_DIR}/tls"
     run_as_daemon_user = (
         f"systemd-run -q --uid {site.wsgi_user} --gid {site.wsgi_group} -p WorkingDirectory={app_dir} --unit "
     )
-    processes = site.daemon_processes(int(sudo(test_host, "getconf _NPROCESSORS_ONLN")))
+    processes = site.daemon_processes(answer(Cpus, lambda command: sudo(test_host, command)))
     gunicorn = (
         f"{BENCH_VENV}/bin/gunicorn --workers {processes} --threads {site.wsgi_threads} --worker-class gthread app:app"
     )
@@ -88,8 +92,8 @@ def prepare(test_host, site) -> list[Server]:
         f" {BENCH_VENV}/bin/pip install -q -r {app_dir}/requirements.txt {GUNICORN}; }}",
         f"mkdir -p {STATIC_DIR}/tls && printf %s {shlex.quote(body)} > {STATIC_DIR}/static.txt",
         # The alternatives run as the daemon user and read the certificate and key.
-        f"install -o {site.wsgi_user} -m 600 {site.certificate_path} {site.key_path} {STATIC_DIR}/tls/",
-        f"printf %s {shlex.quote(STATIC_CONF)} > /etc/apache2/conf-enabled/zz-awd-bench.conf",
+        f"install -o {site.wsgi_user} -m 600 {site.paths.certificate_path} {site.paths.key_path} {STATIC_DIR}/tls/",
+        f"printf %s {shlex.quote(STATIC_CONF)} > {layout.conf_link('zz-awd-bench')}",
         "apache2ctl configtest 2>/dev/null && systemctl reload apache2",
         f"grep -q ' {name}$' /etc/hosts || echo '127.0.0.1 {name}' >> /etc/hosts",
         f"systemctl stop {' '.join(SERVICES)} 2>/dev/null || true",
@@ -113,9 +117,9 @@ def prepare(test_host, site) -> list[Server]:
     ]
     for server in servers:
         # Each answers the app's body before any load: a broken setup is no benchmark.
-        answer = sudo(test_host, f"for i in $(seq 50); do curl -sfk {server.url} && exit 0; sleep 0.2; done; exit 1")
-        if answer != body:
-            raise SystemExit(f"{server.name} at {server.url} answers {answer!r}, not the app's {body!r}")
+        served = sudo(test_host, f"for i in $(seq 50); do curl -sfk {server.url} && exit 0; sleep 0.2; done; exit 1")
+        if served != body:
+            raise SystemExit(f"{server.name} at {server.url} answers {served!r}, not the app's {body!r}")
         if not sudo(test_host, f"ps -eo args= | grep -E {shlex.quote(server.processes)} || true"):
             raise SystemExit(f"no process of {server.name} matches {server.processes!r}")
     return servers

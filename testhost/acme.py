@@ -80,6 +80,20 @@ class AcmeServer:
         """The test CA's root, which signed Pebble's API certificate: what certbot trusts."""
         return ca_bundle()
 
+    def host_data(self) -> dict:
+        """Settings of a test host whose certificate comes from this Pebble."""
+        return {
+            "tls_certificate_source": "acme",
+            "tls_certificate_file": None,
+            "tls_chain_file": None,
+            "tls_key_file": None,
+            "acme_agree_tos": True,
+            "acme_directory_url": self.directory_url,
+            "acme_ca_bundle": str(self.api_ca_bundle),
+            # What Pebble's certificates chain to: the probes trust nothing else.
+            "verify_ca_bundle": str(self.roots_file),
+        }
+
     @property
     def roots_file(self) -> Path:
         """Pebble's root, which every certificate it issues chains to (new at each start)."""

@@ -14,17 +14,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shlex
 import subprocess
 import tarfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from apache_wsgi_deploy import PROJECT
 from testhost import pki
 from testhost.image import SSH_UID, SSH_USER, build_image
 from testhost.podman import podman
 
-PROJECT = Path(__file__).resolve().parent.parent
 STATE = PROJECT / ".testhosts"
 CLIENT_KEY = STATE / "id_ed25519"
 DOMAIN = "awd.test"
@@ -49,6 +50,16 @@ class TestHost:
     address: str = ""
     # Settings this fleet's hosts override (e.g. another certificate source).
     data: dict = field(default_factory=dict)
+
+    def run_as_root(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
+        """A shell command run as root on the host, the way an operator with sudo would."""
+        return subprocess.run(
+            # ssh hands the remote shell one string: the command must be quoted in it.
+            ["ssh", "-F", self.ssh_config, self.alias, f"sudo sh -c {shlex.quote(command)}"],
+            capture_output=True,
+            text=True,
+            check=check,
+        )
 
     def inventory_entry(self) -> tuple[str, dict]:
         """This host as pyinfra inventory (host, data): how to reach it and what it serves."""

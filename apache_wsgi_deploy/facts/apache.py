@@ -8,7 +8,8 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-APACHE_DIR = "/etc/apache2"
+from apache_wsgi_deploy.layout import APACHE_DIR
+
 KINDS = ("mods", "sites", "conf")
 
 
@@ -86,9 +87,6 @@ def _link_targets(available: set[str], enabled: dict[str, str]) -> dict[str, str
 
 # The first line of every vhosts file templates/site.conf.j2 renders.
 SITE_MARKER = "# Managed by apache-wsgi-deploy"
-# How a deploy says that a site of ours is on a host but not in its `sites` (the per-host
-# summary picks the names up from it).
-UNDECLARED_SITE = "was deployed here but is not in `sites`"
 
 
 class ManagedSites(FactBase[list[str]]):

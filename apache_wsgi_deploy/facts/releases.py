@@ -1,5 +1,6 @@
 """
-The releases of a site: their folders, which were rolled back, and which is live.
+The releases of a site: their folders, which were rolled back, and which is live; and
+whether a release's copy of its static files is what its code holds.
 """
 
 from __future__ import annotations
@@ -9,14 +10,10 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-ROLLED_BACK = ".rolled-back"
-CURRENT = "current"
-# Every release made live, one name per line, in order: what a rollback goes back along.
-HISTORY = "live-history"
+from apache_wsgi_deploy.layout import CURRENT, FORMER_LAYOUT, HISTORY, RELEASES, ROLLED_BACK
+
 # History lines read: far more switches than releases are ever kept.
 HISTORY_READ = 200
-# Folders of the layout before releases (code, venv and static files in place).
-FORMER_LAYOUT = ("app", "venv", "static")
 
 
 class ReleasesDict(TypedDict):
@@ -25,6 +22,7 @@ class ReleasesDict(TypedDict):
     current: str | None
     history: list[str]
     former_layout: list[str]
+    venvs: dict[str, str]
 
 
 class Releases(FactBase[ReleasesDict]):
@@ -32,8 +30,8 @@ class Releases(FactBase[ReleasesDict]):
     Returns the release folders under ``<install_path>/releases`` (oldest first: names
     start with their UTC creation time), those marked as rolled back, the one the
     ``<install_path>/current`` link names (None without a link), and the releases made
-    live, in order (``<install_path>/live-history``, its last lines), and the folders of
-    the layout before releases still there.
+    live, in order (``<install_path>/live-history``, its last lines), the folders of
+    the layout before releases still there, and the target of each release's ``venv`` link.
 
     .. code:: python
 
@@ -42,23 +40,27 @@ class Releases(FactBase[ReleasesDict]):
          "current": "20261125T101500Z-3f2a9c1b7d4e",
          "history": ["20261125T101500Z-3f2a9c1b7d4e", "20261125T113000Z-9b1c0d2e3f4a",
                      "20261125T101500Z-3f2a9c1b7d4e"],
-         "former_layout": []}
+         "former_layout": [],
+         "venvs": {"20261125T101500Z-3f2a9c1b7d4e": "../../venvs/aa12b31ce288"}}
     """
 
     @staticmethod
     def command(install_path: str) -> str:
         quoted = shlex.quote(install_path)
         return (
-            f'ls -1 {quoted}/releases 2>/dev/null; echo "{CURRENT}=$(readlink {quoted}/{CURRENT})";'
+            f'ls -1 {quoted}/{RELEASES} 2>/dev/null; echo "{CURRENT}=$(readlink {quoted}/{CURRENT})";'
             f" tail -n {HISTORY_READ} {quoted}/{HISTORY} 2>/dev/null | sed 's/^/live=/';"
-            f' for folder in {" ".join(FORMER_LAYOUT)}; do [ ! -d {quoted}/$folder ] || echo "former=$folder"; done'
+            f' for folder in {" ".join(FORMER_LAYOUT)}; do [ ! -d {quoted}/$folder ] || echo "former=$folder"; done;'
+            f" ! cd {quoted}/{RELEASES} 2>/dev/null ||"
+            ' for link in */venv; do [ ! -L "$link" ] || echo "venv=${link%/venv} $(readlink "$link")"; done'
         )
 
     @staticmethod
     def process(output: list[str]) -> ReleasesDict:
         history = [line[len("live=") :] for line in output if line.startswith("live=")]
         former = [line[len("former=") :] for line in output if line.startswith("former=")]
-        entries = [line for line in output if not line.startswith((f"{CURRENT}=", "live=", "former="))]
+        venvs = dict(line[len("venv=") :].split(" ", 1) for line in output if line.startswith("venv="))
+        entries = [line for line in output if not line.startswith((f"{CURRENT}=", "live=", "former=", "venv="))]
         link = next((line for line in output if line.startswith(f"{CURRENT}=")), f"{CURRENT}=")
         target = link.partition("=")[2]
         return {
@@ -67,4 +69,44 @@ class Releases(FactBase[ReleasesDict]):
             "releases": sorted(entry for entry in entries if not entry.endswith(ROLLED_BACK)),
             "rolled_back": sorted(entry[: -len(ROLLED_BACK)] for entry in entries if entry.endswith(ROLLED_BACK)),
             "current": target.rsplit("/", 1)[-1] if target else None,
+            "venvs": venvs,
         }
+
+
+class StaticFilesDict(TypedDict):
+    source: str
+    copy: str
+    public: bool
+
+
+class StaticFiles(FactBase[StaticFilesDict | None]):
+    """
+    Returns digests of a release's static files as its code holds them
+    (``app/<static_dir>``) and as Apache serves them (``static/``), and whether every entry
+    of the copy is root's and world-readable (files 644, folders 755, nothing else);
+    None when the release has no copy.
+
+    .. code:: python
+
+        {"source": "9f2c...", "copy": "9f2c...", "public": True}
+    """
+
+    @staticmethod
+    def command(release: str, static_dir: str) -> str:
+        release, source = shlex.quote(release), shlex.quote(f"app/{static_dir}")
+        listing = "find . -type f -exec sha1sum -- {} + | LC_ALL=C sort | sha1sum | cut -c1-40"
+        wrong = (
+            "find static ! -user root -o ! -group root -o ! \\( -type f -perm 644 -o -type d -perm 755 \\) | head -n 1"
+        )
+        return (
+            f"cd {release} 2>/dev/null && [ -d static ] && ! [ -L static ] && {{"
+            f' echo "source=$(cd {source} 2>/dev/null && {listing})"; echo "copy=$(cd static && {listing})";'
+            f" {wrong} | sed 's/^/wrong=/'; }} || true"
+        )
+
+    @staticmethod
+    def process(output: list[str]) -> StaticFilesDict | None:
+        fields = dict(line.split("=", 1) for line in output if "=" in line)
+        if "copy" not in fields:
+            return None
+        return {"source": fields["source"], "copy": fields["copy"], "public": "wrong" not in fields}

@@ -10,7 +10,8 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-CERTBOT_DIR = "/etc/letsencrypt"
+from apache_wsgi_deploy import layout
+
 # What `openssl x509 -noout` prints first for each field we ask for.
 _FIELDS = {"serial=": "serial", "notAfter=": "not_after", "issuer=": "issuer", "subject=": "subject"}
 
@@ -114,8 +115,8 @@ class CertbotLineage(FactBase[CertbotLineageDict | None]):
 
     @staticmethod
     def command(cert_name: str) -> str:
-        renewal = shlex.quote(f"{CERTBOT_DIR}/renewal/{cert_name}.conf")
-        certificate = shlex.quote(f"{CERTBOT_DIR}/live/{cert_name}/cert.pem")
+        renewal = shlex.quote(layout.certbot_renewal_conf(cert_name))
+        certificate = shlex.quote(f"{layout.certbot_lineage(cert_name)}/cert.pem")
         return (
             f"! test -f {renewal} || {{ grep -E '^(server|key_type) = ' {renewal};"
             f" ! test -f {certificate} || openssl x509 -in {certificate} -noout -ext subjectAltName -ocsp_uri; }}"

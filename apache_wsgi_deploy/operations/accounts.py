@@ -12,7 +12,8 @@ from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.facts.server import Users
 
-NOLOGIN = "/usr/sbin/nologin"
+from apache_wsgi_deploy.layout import NOLOGIN
+
 # userdel refuses a user whose processes still run: the daemon processes of a site whose
 # vhost was just removed stop within mod_wsgi's shutdown timeout (5 s) of the reload.
 PROCESSES_GONE_DEADLINE = 30

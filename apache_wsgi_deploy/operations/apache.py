@@ -18,23 +18,23 @@ import shlex
 from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
 
-from apache_wsgi_deploy.facts.apache import APACHE_DIR, ApacheLinks
+from apache_wsgi_deploy import layout
+from apache_wsgi_deploy.facts.apache import ApacheLinks
 from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.files import FileState
 from apache_wsgi_deploy.operations import managed
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-# Files and links as they were before the changes since Apache's last reload, at the
-# same path below this folder; "<path>.absent" marks one that did not exist. Emptied by
-# every reload, failed or not.
-PREVIOUS_DIR = "/var/lib/apache-wsgi-deploy/apache-config-before"
+# Below layout.CONFIG_BEFORE_DIR, files and links are kept at their own path as they were
+# before the changes since Apache's last reload; "<path>.absent" marks one that did not
+# exist. Emptied by every reload, failed or not.
 ABSENT = ".absent"
 
 
 def keep_previous(path: str) -> StringCommand:
     """Copy `path` (file or link) aside, unless it changed already since the last reload."""
-    copy = shlex.quote(f"{PREVIOUS_DIR}{path}")
-    absent = shlex.quote(f"{PREVIOUS_DIR}{path}{ABSENT}")
+    copy = shlex.quote(f"{layout.CONFIG_BEFORE_DIR}{path}")
+    absent = shlex.quote(f"{layout.CONFIG_BEFORE_DIR}{path}{ABSENT}")
     path = shlex.quote(path)
     return StringCommand(
         f'[ -e {copy} ] || [ -L {copy} ] || [ -e {absent} ] || {{ mkdir -p "$(dirname {copy})" && '
@@ -44,12 +44,13 @@ def keep_previous(path: str) -> StringCommand:
 
 def restore_previous() -> str:
     """Shell that puts back every kept copy (or removes what did not exist), then forgets them."""
+    before = layout.CONFIG_BEFORE_DIR
     return (
-        f"if [ -d {PREVIOUS_DIR} ]; then (cd {PREVIOUS_DIR} && find . ! -type d -printf '%P\\n' |"
+        f"if [ -d {before} ]; then (cd {before} && find . ! -type d -printf '%P\\n' |"
         ' while IFS= read -r kept; do case "$kept" in'
         f' *{ABSENT}) rm -f "/${{kept%{ABSENT}}}" ;;'
         ' *) rm -f "/$kept" && cp -a "$kept" "/$kept" ;;'
-        f" esac; done) && rm -rf {PREVIOUS_DIR}; fi"
+        f" esac; done) && rm -rf {before}; fi"
     )
 
 
@@ -57,10 +58,10 @@ def restore_previous() -> str:
 # restart" and exits. When the MPM enabled on disk is not the one the running parent
 # process loaded, Apache restarts (dropping open connections) instead.
 RELOAD_OR_RESTART = (
-    "mpm=$(sed -n 's/^LoadModule mpm_[a-z]*_module //p' /etc/apache2/mods-enabled/mpm_*.load);"
-    " pid=$(cat /run/apache2/apache2.pid 2>/dev/null);"
+    f"mpm=$(sed -n 's/^LoadModule mpm_[a-z]*_module //p' {layout.module_link('mpm_*')});"
+    f" pid=$(cat {layout.APACHE_PID_FILE} 2>/dev/null);"
     ' if [ -n "$pid" ] && [ -r "/proc/$pid/maps" ] && ! grep -qF "$mpm" "/proc/$pid/maps";'
-    " then systemctl restart apache2.service; else systemctl reload-or-restart apache2.service; fi"
+    f" then systemctl restart {layout.APACHE_SERVICE}; else systemctl reload-or-restart {layout.APACHE_SERVICE}; fi"
 )
 
 
@@ -109,8 +110,8 @@ def _link(kind: str, name: str, enabled: bool):
     # so act unconditionally (the commands are harmless when already in that state).
     known = links is not None
     current = links["sites" if kind == "sites" else "confs"].get(name) if known else None
-    enabled_path = f"{APACHE_DIR}/{kind}-enabled/{name}.conf"
-    wanted = (f"../{kind}-available/{name}.conf", f"{APACHE_DIR}/{kind}-available/{name}.conf")
+    enabled_path = f"{layout.APACHE_DIR}/{kind}-enabled/{name}.conf"
+    wanted = (f"../{kind}-available/{name}.conf", f"{layout.APACHE_DIR}/{kind}-available/{name}.conf")
 
     if enabled:
         if current in wanted:
@@ -225,4 +226,4 @@ def reload():
     restored = "apache-wsgi-deploy: configtest failed; its config changes are undone"
     yield f"apache2ctl configtest || {{ {restore_previous()}; echo {shlex.quote(restored)} >&2; exit 1; }}"
     yield RELOAD_OR_RESTART
-    yield f"rm -rf {PREVIOUS_DIR}"
+    yield f"rm -rf {layout.CONFIG_BEFORE_DIR}"

@@ -18,6 +18,7 @@ from io import BytesIO, StringIO
 from pathlib import Path
 from typing import IO
 
+import click
 from pyinfra import host, logger, state
 from pyinfra.api import FileUploadCommand, OperationValueError, QuoteString, StringCommand, operation
 from pyinfra.api.util import get_template
@@ -25,11 +26,9 @@ from pyinfra.facts.files import FileContents
 from pyinfra.facts.server import Home
 from pyinfra.operations.util.files import chmod, chown, generate_color_diff
 
+from apache_wsgi_deploy import outcome
 from apache_wsgi_deploy.facts.files import FileState, Tree
-
-# With sudo, pyinfra uploads through a temporary file made with the SSH user's umask: a
-# private file's goes through this folder, which only the SSH user can enter.
-PRIVATE_UPLOAD_DIR = ".apache-wsgi-deploy-upload"
+from apache_wsgi_deploy.layout import PRIVATE_UPLOAD_DIR
 
 
 def _mode(mode: str) -> int:
@@ -50,22 +49,28 @@ def _ownership(current: dict | None, path: str, user: str, group: str, mode: int
 
 
 def _log_diff(dest: str, current: dict | None, content: bytes, private: bool) -> None:
-    """What the drift check prints for a file it would write (pyinfra's --diff format)."""
+    """With --diff, what a file it would write changes (pyinfra's format), logged and
+    recorded for the drift check."""
     if not state.config.DIFF:
         return
-    host.log(f"Will {'create' if current is None else 'modify'} {dest}", logger.info)
+    header = f"Will {'create' if current is None else 'modify'} {dest}"
+    host.log(header, logger.info)
     if private:
-        logger.info("  (private file: contents not shown)")
-        return
-    before = [] if current is None else [line + "\n" for line in host.get_fact(FileContents, path=dest) or []]
-    for line in generate_color_diff(before, content.decode().splitlines(keepends=True)):
+        lines = ["(private file: contents not shown)"]
+    else:
+        before = [] if current is None else [line + "\n" for line in host.get_fact(FileContents, path=dest) or []]
+        lines = list(generate_color_diff(before, content.decode().splitlines(keepends=True)))
+    for line in lines:
         logger.info("  %s", line)
     logger.info("")
+    outcome.record(host.name, outcome.DIFFS, [header, *(click.unstyle(line) for line in lines)])
 
 
 def _upload_commands(src: IO, dest: str, private: bool):
     temp_dir = None
     if private:
+        # With sudo, pyinfra uploads through a temporary file made with the SSH user's umask:
+        # a private file's goes through a folder only the SSH user can enter.
         temp_dir = f"{host.get_fact(Home, _sudo=False)}/{PRIVATE_UPLOAD_DIR}"
         yield StringCommand(
             "mkdir", "-p", QuoteString(temp_dir), "&&", "chmod", "700", QuoteString(temp_dir), _sudo=False
@@ -160,15 +165,6 @@ def local_tree(src: Path, exclude: list[str]) -> tuple[list[str], dict[str, Path
         if "\n" in relative:
             raise OperationValueError(f"{src}: a file name holds a newline: {relative!r}")
     return folders, files
-
-
-def tree_digest(src: Path, exclude: list[str]) -> str:
-    """A short digest of a local folder's paths and contents: equal folders, equal digests."""
-    _, files = local_tree(src, list(exclude))
-    digest = hashlib.sha1()
-    for relative, local in files.items():
-        digest.update(f"{relative}\0{hashlib.sha1(local.read_bytes()).hexdigest()}\n".encode())
-    return digest.hexdigest()[:12]
 
 
 @operation()

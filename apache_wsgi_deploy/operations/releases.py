@@ -13,13 +13,13 @@ from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
 from apache_wsgi_deploy.facts.cache import cached_fact
-from apache_wsgi_deploy.facts.files import FileState
-from apache_wsgi_deploy.facts.releases import CURRENT, HISTORY, ROLLED_BACK, Releases, ReleasesDict
+from apache_wsgi_deploy.facts.releases import Releases, ReleasesDict, StaticFiles
+from apache_wsgi_deploy.layout import CURRENT, HISTORY, RELEASES, ROLLED_BACK, VENVS
 
 
 def _go_live(install_path: str, release: str, wsgi_script: str):
     next_link = f"{install_path}/.{CURRENT}-next"
-    yield StringCommand("ln", "-sfn", QuoteString(f"releases/{release}"), QuoteString(next_link))
+    yield StringCommand("ln", "-sfn", QuoteString(f"{RELEASES}/{release}"), QuoteString(next_link))
     # rename(2) replaces the link in one step: every request sees one release or the other.
     yield StringCommand("mv", "-T", QuoteString(next_link), QuoteString(f"{install_path}/{CURRENT}"))
     yield StringCommand("echo", QuoteString(release), ">>", QuoteString(f"{install_path}/{HISTORY}"))
@@ -34,36 +34,75 @@ def _last_live(state: ReleasesDict, release: str) -> int:
 
 
 @operation()
-def from_git(url: str, ref: str, commit: str, cache: str, release: str, group: str, static_dir: str | None = None):
+def from_git(url: str, ref: str, commit: str, cache: str, install_path: str, release: str, group: str):
     """
-    Fill a new release folder with a commit of a git repository, fetched on the host.
+    Fill a new release folder's ``app/`` with a commit of a git repository, fetched on the
+    host: root's, read by ``group`` only.
 
     + url: the repository, as the host's root reaches it
     + ref: the branch or tag (or the commit) to fetch
     + commit: the commit the release holds (what ``ref`` names now)
     + cache: a bare repository on the host that keeps what was fetched
-    + release: the release folder: its ``app/`` gets the code, root's, read by ``group`` only
-    + static_dir: a folder of the commit copied to ``static/``, readable by everyone
+    + install_path: the site's folder
+    + release: the release folder's name under ``releases/``
 
     A release folder that exists is left as it is: a commit never changes. The folder
     appears complete or not at all (it is filled beside and renamed).
     """
-    if host.get_fact(FileState, path=release) is not None:
-        host.noop(f"{release} holds commit {commit[:12]}")
+    if release in cached_fact(Releases, install_path=install_path)["releases"]:
+        host.noop(f"release {release} holds commit {commit[:12]}")
         return
-    filling = f"{release}.filling"
-    code, static = shlex.quote(f"{filling}/app"), shlex.quote(f"{filling}/static")
+    folder = f"{install_path}/{RELEASES}/{release}"
+    filling = f"{folder}.filling"
+    code = shlex.quote(f"{filling}/app")
     git = f"git -C {shlex.quote(cache)}"
     yield f"[ -d {shlex.quote(cache)} ] || git init --quiet --bare {shlex.quote(cache)}"
     yield f"{git} fetch --quiet --no-tags {shlex.quote(url)} {shlex.quote(commit if ref == commit else ref)}"
     yield f"rm -rf {shlex.quote(filling)} && mkdir -p {code}"
     yield f"{git} archive {shlex.quote(commit)} | tar -x -C {code}"
     yield f"chown -R root:{shlex.quote(group)} {code} && chmod -R u=rwX,g=rX,o= {code}"
-    if static_dir is not None:
-        # Public by nature, and read by Apache's own children: not the code's private modes.
-        yield f"cp -R {shlex.quote(f'{filling}/app/{static_dir}')} {static}"
-        yield f"chown -R root:root {static} && chmod -R u=rwX,go=rX {static}"
-    yield f"chmod 755 {shlex.quote(filling)} && mv -T {shlex.quote(filling)} {shlex.quote(release)}"
+    yield f"chmod 755 {shlex.quote(filling)} && mv -T {shlex.quote(filling)} {shlex.quote(folder)}"
+
+
+@operation()
+def venv_linked(install_path: str, release: str, venv: str):
+    """
+    Make a release's ``venv`` link name the virtualenv of its requirements.
+
+    + install_path: the site's folder
+    + release: the release folder's name under ``releases/``
+    + venv: the virtualenv's name under ``venvs/``
+    """
+    target = f"../../{VENVS}/{venv}"
+    if cached_fact(Releases, install_path=install_path)["venvs"].get(release) == target:
+        host.noop(f"release {release} uses virtualenv {venv}")
+        return
+    # -n: a link to a folder is replaced, not followed into it.
+    yield StringCommand("ln", "-sfn", QuoteString(target), QuoteString(f"{install_path}/{RELEASES}/{release}/venv"))
+
+
+@operation()
+def static_files(release: str, static_dir: str):
+    """
+    Make a release's ``static/`` a copy of ``app/<static_dir>`` that Apache's own children
+    can read (root's, files 644, folders 755): public by nature, unlike the code.
+
+    + release: the release folder
+    + static_dir: the folder inside the release's code
+
+    The same for every source of code: the copy is made on the host from the release's own
+    code, compared by digest, and replaced whole (made beside and renamed) when it differs.
+    """
+    copy = cached_fact(StaticFiles, release=release, static_dir=static_dir)
+    if copy is not None and copy["public"] and copy["source"] == copy["copy"]:
+        host.noop(f"{release}/static is a public copy of app/{static_dir}")
+        return
+    source, filling, static = (
+        shlex.quote(f"{release}/{part}") for part in (f"app/{static_dir}", "static.filling", "static")
+    )
+    yield f"rm -rf {filling} && cp -R {source} {filling} && chown -R root:root {filling}"
+    yield f"find {filling} -type d -exec chmod 755 {{}} + && find {filling} -type f -exec chmod 644 {{}} +"
+    yield f"rm -rf {static} && mv -T {filling} {static}"
 
 
 @operation()
@@ -117,15 +156,15 @@ def pruned(install_path: str, keep: int, live: str):
         host.noop(f"{len(state['releases'])} releases, at most {keep} kept")
         return
     for release in removed:
-        folder = f"{install_path}/releases/{release}"
+        folder = f"{install_path}/{RELEASES}/{release}"
         yield StringCommand("rm", "-rf", QuoteString(folder), QuoteString(folder + ROLLED_BACK))
-    venvs = QuoteString(f"{install_path}/venvs")
+    venvs = QuoteString(f"{install_path}/{VENVS}")
     yield StringCommand(
         "cd",
         venvs,
         "&&",
-        "for venv in *; do for link in ../releases/*/venv; do",
-        '[ "$(readlink "$link")" = "../../venvs/$venv" ] && continue 2; done; rm -rf -- "$venv"; done',
+        f"for venv in *; do for link in ../{RELEASES}/*/venv; do",
+        f'[ "$(readlink "$link")" = "../../{VENVS}/$venv" ] && continue 2; done; rm -rf -- "$venv"; done',
     )
 
 
@@ -153,7 +192,7 @@ def rollback(install_path: str, wsgi_script: str):
     if not earlier:
         raise OperationError(f"{install_path}: no release that was live before {current} to roll back to")
     target = max(earlier, key=lambda release: _last_live(state, release))
-    yield StringCommand("touch", QuoteString(f"{install_path}/releases/{current}{ROLLED_BACK}"))
+    yield StringCommand("touch", QuoteString(f"{install_path}/{RELEASES}/{current}{ROLLED_BACK}"))
     yield from _go_live(install_path, target, wsgi_script)
 
 

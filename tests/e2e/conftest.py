@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 import threading
@@ -20,8 +19,11 @@ from pathlib import Path
 import pytest
 
 import testhost
+from apache_wsgi_deploy import PROJECT, schema
+from apache_wsgi_deploy.settings import Settings
 
-PROJECT = Path(__file__).resolve().parents[2]
+# Where the sample app's site (group_data's defaults) lives on a test host.
+SAMPLE = Settings.from_data("sample", {**schema.defaults(), "acme_agree_tos": True}).sites[0].paths
 FLEET = "awd-e2e"
 VENV_BIN = Path(sys.executable).parent
 
@@ -79,14 +81,7 @@ class Fleet:
 
     def sudo(self, command: str, host_index: int = 0) -> subprocess.CompletedProcess:
         """Run a command as root on a test host, the way an operator with sudo would."""
-        test_host = self.hosts[host_index]
-        return subprocess.run(
-            # ssh hands the remote shell one string: the command must be quoted in it.
-            ["ssh", "-F", str(test_host.ssh_config), test_host.alias, f"sudo sh -c {shlex.quote(command)}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        return self.hosts[host_index].run_as_root(command)
 
 
 @pytest.fixture(scope="session")

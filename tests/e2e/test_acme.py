@@ -9,10 +9,11 @@ from __future__ import annotations
 import pytest
 
 import testhost
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.probe import Probe
 from testhost.acme import AcmeServer
 from testhost.fleet import STATE
-from tests.e2e.conftest import Fleet, LoadLoop
+from tests.e2e.conftest import SAMPLE, Fleet, LoadLoop
 from tests.polling import poll
 
 FLEET = "awd-acme"
@@ -32,17 +33,7 @@ def acme_fleet(pebble):
     hosts = testhost.up(
         FLEET,
         count=1,
-        data={
-            "tls_certificate_source": "acme",
-            "tls_certificate_file": None,
-            "tls_chain_file": None,
-            "tls_key_file": None,
-            "acme_agree_tos": True,
-            "acme_directory_url": pebble.directory_url,
-            "acme_ca_bundle": str(pebble.api_ca_bundle),
-            # What Pebble's certificates chain to: the probes trust nothing else.
-            "verify_ca_bundle": str(pebble.roots_file),
-        },
+        data=pebble.host_data(),
     )
     # After the fleet: Pebble listens on podman's bridge, which a running container brings up.
     pebble.start()
@@ -123,12 +114,12 @@ def test_forced_renewal_is_served_without_a_deploy_or_a_restart(issued):
     with LoadLoop(lambda: probe(issued).get("https", name, "/")) as load:
         issued.sudo("certbot renew --force-renewal --no-random-sleep-on-renew --quiet")
         renewed = poll(lambda: serial(issued) != before and serial(issued), 30, "the renewed certificate is served")
-    on_disk = issued.sudo(f"openssl x509 -in /etc/letsencrypt/live/{name}/cert.pem -noout -serial").stdout
+    on_disk = issued.sudo(f"openssl x509 -in {layout.certbot_lineage(name)}/cert.pem -noout -serial").stdout
     assert int(on_disk.strip().removeprefix("serial="), 16) == renewed
     assert load.sent > 0
     # A restart would refuse or reset connections. A graceful reload restarts mod_wsgi's
     # daemon processes, and mod_wsgi 4.9.4 answers 503 to requests old Apache workers had
-    # in flight while the daemon socket was re-created (README: Known limits).
+    # in flight while the daemon socket was re-created (docs/known-limits.md).
     assert set(load.failures) <= {"HTTP 503"}
     print(f"forced renewal under load: {load.sent} requests, {len(load.failures)} failed")
 
@@ -155,4 +146,4 @@ def test_acme_server_down_fails_clearly_and_the_site_keeps_serving(issued, pebbl
     assert serial(issued, alias) == before
     assert probe(issued).get("https", alias, "/").status_code == 200
     # The vhost was not rewritten for a name the certificate does not cover.
-    assert other not in issued.sudo("cat /etc/apache2/sites-available/flaskapp.conf").stdout
+    assert other not in issued.sudo(f"cat {SAMPLE.site_file}").stdout

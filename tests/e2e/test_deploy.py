@@ -6,17 +6,15 @@ drift correction, a configtest failure that must not take the site down, bad set
 import shutil
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
+from apache_wsgi_deploy import PROJECT, layout
 from apache_wsgi_deploy.probe import Probe
-from tests.e2e.conftest import LoadLoop
+from tests.e2e.conftest import SAMPLE, LoadLoop
 from tests.polling import poll
 
-PROJECT = Path(__file__).resolve().parents[2]
-
-SITE = "/etc/apache2/sites-available/flaskapp.conf"
+SITE = SAMPLE.site_file
 # Apache logs this line on every graceful restart (a reload).
 GRACEFUL = "AH00493"
 
@@ -28,7 +26,7 @@ def probe(fleet) -> Probe:
 
 
 def reloads(fleet) -> int:
-    return int(fleet.sudo(f"grep -c {GRACEFUL} /var/log/apache2/error.log || true").stdout)
+    return int(fleet.sudo(f"grep -c {GRACEFUL} {layout.APACHE_ERROR_LOG} || true").stdout)
 
 
 def assert_verified(fleet):
@@ -58,22 +56,25 @@ def test_rerun_changes_nothing(deployed):
 
 DRIFTS = {
     "wsgi module disabled": ("a2dismod -q -f wsgi", "Modules the site uses are enabled"),
-    "ssl module half enabled": ("rm /etc/apache2/mods-enabled/ssl.conf", "Modules the site uses are enabled"),
-    "site unlinked": ("rm /etc/apache2/sites-enabled/flaskapp.conf", "Site is enabled"),
+    "ssl module half enabled": (f"rm {layout.module_link('ssl', 'conf')}", "Modules the site uses are enabled"),
+    "site unlinked": (f"rm {SAMPLE.site_link}", "Site is enabled"),
     "vhost edited": (f"sed -i 's/Strict-Transport-Security/X-Drift/' {SITE}", "VirtualHosts are rendered"),
     "stock site enabled again": ("a2ensite -q 000-default", "Stock site is disabled"),
     "prefork MPM switched on": (
-        "a2dismod -q mpm_event && a2enmod -q mpm_prefork && systemctl restart apache2",
+        f"a2dismod -q mpm_event && a2enmod -q mpm_prefork && systemctl restart {layout.APACHE_SERVICE}",
         "Modules no site needs are disabled",
     ),
-    "apache stopped": ("systemctl stop apache2", "Apache is running and enabled at boot"),
-    "apache disabled at boot": ("systemctl disable -q apache2", "Apache is running and enabled at boot"),
+    "apache stopped": (f"systemctl stop {layout.APACHE_SERVICE}", "Apache is running and enabled at boot"),
+    "apache disabled at boot": (
+        f"systemctl disable -q {layout.APACHE_SERVICE}",
+        "Apache is running and enabled at boot",
+    ),
     "venv deleted": (
-        "rm -rf /srv/flaskapp/venvs/*",
+        f"rm -rf {SAMPLE.venvs_dir}/*",
         "Virtualenv from the host's python3 holds the pinned requirements",
     ),
     "live release's code edited": (
-        "echo 'app = None' >> /srv/flaskapp/current/app/app.py",
+        f"echo 'app = None' >> {SAMPLE.app_code_dir}/app.py",
         "Release holds the app's code, read-only for the daemon",
     ),
 }
@@ -136,7 +137,7 @@ def test_app_update_under_load_loses_no_request(deployed, tmp_path):
 def test_rerun_that_rewrites_the_vhost_reloads_under_load_without_refusing_a_connection(deployed):
     """A graceful reload: no connection is refused or reset. mod_wsgi 4.9.4 can answer 503
     to a request an old Apache worker had in flight while the daemon socket was re-created
-    (README: Known limits), so those are counted and printed, not failed on."""
+    (docs/known-limits.md), so those are counted and printed, not failed on."""
     deployed.sudo(f"sed -i 's/^ *SSLSessionTickets off/    SSLSessionTickets on/' {SITE}")
     name = deployed.hosts[0].server_name
     reloads_before = reloads(deployed)
@@ -154,9 +155,10 @@ def test_rerun_that_rewrites_the_vhost_reloads_under_load_without_refusing_a_con
 
 def test_failed_configtest_stops_the_deploy_and_the_site_keeps_serving(deployed):
     reloads_before = reloads(deployed)
-    deployed.sudo("echo ThisIsNotADirective > /etc/apache2/conf-enabled/zz-planted.conf")
+    planted = layout.conf_link("zz-planted")
+    deployed.sudo(f"echo ThisIsNotADirective > {planted}")
     deployed.sudo(f"sed -i 's/Strict-Transport-Security/X-Drift/' {SITE}")
-    deployed.sudo("rm /etc/apache2/sites-enabled/flaskapp.conf")
+    deployed.sudo(f"rm {SAMPLE.site_link}")
     drifted = deployed.sudo(f"cat {SITE}").stdout
     try:
         result = deployed.deploy()
@@ -169,12 +171,12 @@ def test_failed_configtest_stops_the_deploy_and_the_site_keeps_serving(deployed)
         assert reloads(deployed) == reloads_before
         # Neither the vhost it wrote nor the link it made is left for Apache's next start.
         assert deployed.sudo(f"cat {SITE}").stdout == drifted
-        assert "flaskapp.conf" not in deployed.sudo("ls /etc/apache2/sites-enabled").stdout.split()
+        assert deployed.sudo(f"ls {SAMPLE.site_link} || true").stdout == ""
         test_host = deployed.hosts[0]
         response = probe(deployed).get("https", test_host.server_name, "/")
         assert (response.status_code, response.text) == (200, "Good!")
     finally:
-        deployed.sudo("rm -f /etc/apache2/conf-enabled/zz-planted.conf")
+        deployed.sudo(f"rm -f {planted}")
 
     # Once the cause is gone, a rerun converges.
     result = deployed.deploy()
@@ -218,7 +220,8 @@ def test_selfsigned_certificate_is_made_once_and_names_the_host(deployed, tmp_pa
     assert deployed.deploy(*SELFSIGNED).changed == []
 
     own = tmp_path / "selfsigned.pem"
-    own.write_text(deployed.sudo(f"cat /etc/ssl/apache-wsgi-deploy/{test_host.server_name}/fullchain.pem").stdout)
+    own_tls_dir = f"{SAMPLE.tls_dir}/{test_host.server_name}"
+    own.write_text(deployed.sudo(f"cat {own_tls_dir}/fullchain.pem").stdout)
     served = Probe("127.0.0.1", test_host.http_port, test_host.https_port, str(own)).served_certificate(
         test_host.server_name
     )
@@ -233,13 +236,13 @@ def test_selfsigned_certificate_is_made_once_and_names_the_host(deployed, tmp_pa
 def test_verification_suite_fails_where_hardening_tls_or_daemon_mode_was_broken(deployed):
     deployed.sudo(
         "sed -i 's/^ServerTokens Prod/ServerTokens Full/; s/^TraceEnable Off/TraceEnable On/'"
-        " /etc/apache2/conf-available/hardening.conf"
+        f" {layout.conf_file(layout.HARDENING_CONF)}"
     )
     # TLS 1.0 and 1.1 and CBC suites back, as on a server configured from an old guide;
     # the app asked for in Apache's own processes (refused there, but asked for).
     deployed.sudo(
         "sed -i 's/^ *SSLProtocol .*/SSLProtocol all/; s/^ *SSLCipherSuite .*/SSLCipherSuite ALL:@SECLEVEL=0/;"
-        f" s/WSGIProcessGroup .*/WSGIProcessGroup %{{GLOBAL}}/' {SITE} && systemctl reload apache2"
+        f" s/WSGIProcessGroup .*/WSGIProcessGroup %{{GLOBAL}}/' {SITE} && systemctl reload {layout.APACHE_SERVICE}"
     )
     try:
         result = deployed.verify("-v")
@@ -253,7 +256,7 @@ def test_verification_suite_fails_where_hardening_tls_or_daemon_mode_was_broken(
     finally:
         result = deployed.deploy()
         # The record of a request that asked for embedded mode stays until the log is rotated.
-        deployed.sudo("truncate -s 0 /var/log/apache2/flaskapp-embedded-mode.log")
+        deployed.sudo(f"truncate -s 0 {SAMPLE.embedded_mode_log}")
     assert "Server-wide hardening is rendered" in result.changed
     assert "VirtualHosts are rendered" in result.changed
     assert_verified(deployed)

@@ -6,7 +6,7 @@ diffs on a drifted one, 1 when a host cannot be checked; it changes nothing.
 import subprocess
 import sys
 
-from tests.e2e.conftest import PROJECT
+from apache_wsgi_deploy import PROJECT
 from tests.e2e.test_deploy import SITE
 
 

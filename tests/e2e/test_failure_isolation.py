@@ -10,7 +10,7 @@ import pytest
 
 import testhost
 from testhost.podman import podman
-from tests.e2e.conftest import PROJECT, Fleet
+from tests.e2e.conftest import PROJECT, SAMPLE, Fleet
 from tests.e2e.test_deploy import probe
 from tests.polling import poll
 
@@ -27,7 +27,7 @@ def pair():
 def test_a_host_lost_mid_run_stops_only_itself(pair):
     first, second = (test_host.alias for test_host in pair.hosts)
     deploy = subprocess.Popen(
-        [sys.executable, "-m", "apache_wsgi_deploy.summary"],
+        [sys.executable, "-m", "apache_wsgi_deploy.runner"],
         cwd=PROJECT,
         env=pair.env,
         stderr=subprocess.PIPE,
@@ -36,7 +36,7 @@ def test_a_host_lost_mid_run_stops_only_itself(pair):
     # Once the second host has its packages and the app's folder, take it away: its SSH
     # connection drops in the middle of the run.
     poll(
-        lambda: podman("exec", second, "test", "-d", "/srv/flaskapp", check=False).returncode == 0,
+        lambda: podman("exec", second, "test", "-d", SAMPLE.install_path, check=False).returncode == 0,
         180,
         f"{second} reaches the Application unit",
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from testhost.acme import bridge_gateway
-from tests.e2e.conftest import PROJECT
+from tests.e2e.conftest import PROJECT, SAMPLE
 from tests.e2e.test_deploy import assert_verified, deploy_under_load, probe
 from tests.polling import poll
 
@@ -38,11 +38,11 @@ def body(fleet) -> str:
 
 
 def live_release(fleet) -> str:
-    return fleet.sudo("readlink /srv/flaskapp/current").stdout.strip()
+    return fleet.sudo(f"readlink {SAMPLE.current_dir}").stdout.strip()
 
 
 def releases(fleet) -> list[str]:
-    return fleet.sudo("ls /srv/flaskapp/releases").stdout.split()
+    return fleet.sudo(f"ls {SAMPLE.releases_dir}").stdout.split()
 
 
 def rollback(fleet) -> subprocess.CompletedProcess:
@@ -169,6 +169,8 @@ def test_git_tags_deploy_under_load_and_roll_back(deployed, git_server):
     first = deployed.deploy("--data", git_source(git_server, "v1"))
     assert first.returncode == 0, first.stderr[-4000:]
     assert "Release holds the commit's code, read-only for the daemon" in first.changed
+    # The same pins as the folder it replaces: one pipeline, one virtualenv for both sources.
+    assert "Virtualenv from the host's python3 holds the pinned requirements" not in first.changed
     assert body(deployed) == "Tag one!"
     assert deployed.deploy("--data", git_source(git_server, "v1")).changed == []
 

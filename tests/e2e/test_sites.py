@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from apache_wsgi_deploy.facts.apache import UNDECLARED_SITE
+from apache_wsgi_deploy import PROJECT, layout
 from apache_wsgi_deploy.probe import Probe
 from testhost import pki
 from testhost.fleet import STATE, ca_bundle
 from tests.e2e.conftest import VENV_BIN
 
-PROJECT = Path(__file__).resolve().parents[2]
 # Any WSGI app, not only the sample's app:app: a plain WSGI callable under another name.
 # /env/<NAME> shows what the app finds in os.environ; every other path says "Blog!".
 BLOG_APP = """import os
@@ -51,7 +50,7 @@ class Sites:
         (source / "static" / "hello.txt").write_text("static hello\n")
         shutil.copy(PROJECT / "app" / "requirements.txt", source)
         certificate = pki.issue_certificate(STATE, [self.blog_name])
-        # Outside the repository, as the README advises for secrets.
+        # Outside the repository, as docs/sites.md advises for secrets.
         self.secret_file = folder / "blog-secret"
         self.secret_file.write_text("file-secret-4f1c\n")
         self.blog = {
@@ -175,7 +174,7 @@ def test_a_site_dropped_from_sites_is_named_and_left_serving(sites, two_deployed
     result = sites.fleet.deploy(inventory=dropped)
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.changed == []
-    assert f"site 'blog' (sites-available/blog.conf) {UNDECLARED_SITE}" in result.stderr
+    assert "site 'blog' (sites-available/blog.conf) was deployed here but is not in `sites`" in result.stderr
     assert sites.body(sites.blog_name) == "Blog!"
     verify = sites.fleet.verify(f"--inventory={dropped}", "-v", "-k", "declared")
     assert f"test_every_site_of_ours_is_declared[{sites.fleet.hosts[0].alias}] FAILED" in verify.stdout
@@ -192,7 +191,8 @@ def test_an_absent_site_is_removed_and_the_other_keeps_serving(sites, two_deploy
     assert verify.returncode == 0, verify.stdout[-6000:]
     assert f"test_absent_site_is_gone[{sites.fleet.hosts[0].alias}:blog] PASSED" in verify.stdout
     leftovers = sites.fleet.sudo(
-        "ls /srv /etc/ssl/apache-wsgi-deploy /etc/apache2/sites-available; getent passwd blog || echo no-user-blog"
+        f"ls /srv /etc/ssl/apache-wsgi-deploy {layout.APACHE_DIR}/sites-available;"
+        " getent passwd blog || echo no-user-blog"
     ).stdout.split()
     assert {"blog", sites.blog_name, "blog.conf"} & set(leftovers) == set()
     assert "no-user-blog" in leftovers

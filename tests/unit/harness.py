@@ -42,6 +42,7 @@ def resolve(kind: str, dotted: str):
 class FakeHost:
     """Answers get_fact from the fixture and records noop descriptions and log lines."""
 
+    name = "fake"
     print_prefix = "[fake] "
 
     def __init__(self, facts: dict, diff: bool = False):
@@ -49,7 +50,9 @@ class FakeHost:
         self.noops: list[str] = []
         self.fact_calls: list[str] = []
         # What our operations read of pyinfra's state: no operation has run yet.
-        self.state = SimpleNamespace(current_stage=None, ops={self: {}}, config=SimpleNamespace(DIFF=diff))
+        self.state = SimpleNamespace(
+            current_stage=None, ops={self: {}}, config=SimpleNamespace(DIFF=diff), callback_handlers=[]
+        )
 
     def get_fact(self, fact_class, *args, **kwargs):
         key = f"{fact_class.__module__.rsplit('.', 1)[-1]}.{fact_class.__name__}"

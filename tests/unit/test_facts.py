@@ -52,3 +52,18 @@ def test_hosts_never_see_each_others_cached_answers():
     for fake, expected in ((web1, True), (web2, False), (web1, True)):
         with ctx_host.use(fake):
             assert cached_fact(fact_class)["modules"]["dav"] is expected
+
+
+def test_releases_are_read_from_a_real_folder_and_a_missing_one(tmp_path):
+    from apache_wsgi_deploy.facts.releases import Releases
+    from tests.unit.harness import LocalHost
+
+    site = tmp_path / "shop"
+    assert LocalHost().get_fact(Releases, install_path=str(site))["releases"] == []
+    (site / "releases" / "one").mkdir(parents=True)
+    (site / "releases" / "two").mkdir()
+    (site / "releases" / "one" / "venv").symlink_to("../../venvs/aa12b31ce288")
+    (site / "current").symlink_to("releases/one")
+    found = LocalHost().get_fact(Releases, install_path=str(site))
+    assert (found["releases"], found["current"]) == (["one", "two"], "one")
+    assert found["venvs"] == {"one": "../../venvs/aa12b31ce288"}

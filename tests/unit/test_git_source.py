@@ -2,12 +2,11 @@
 the release's name; the requirements of a folder source."""
 
 import subprocess
-import sys
 
 import pytest
 from pyinfra.api.exceptions import DeployError
 
-from apache_wsgi_deploy.deploys import git_commit
+from apache_wsgi_deploy.sources import git_commit
 
 
 def git(repo, *args) -> str:
@@ -44,7 +43,7 @@ def test_an_unknown_ref_or_repository_stops_the_deploy(repo, tmp_path_factory):
 
 
 def test_requirements_come_from_requirements_txt_or_else_pyproject(tmp_path):
-    from apache_wsgi_deploy.deploys import pinned_requirements
+    from apache_wsgi_deploy.sources import pinned_requirements
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\ndependencies = ["Flask==3.1.3"]\n')
     assert pinned_requirements(tmp_path) == ["Flask==3.1.3"]
@@ -57,20 +56,33 @@ def test_requirements_come_from_requirements_txt_or_else_pyproject(tmp_path):
         pinned_requirements(tmp_path / "app")
 
 
-def test_a_git_release_without_requirements_txt_takes_pyprojects_dependencies(tmp_path):
-    from apache_wsgi_deploy.operations import python
-    from tests.unit.harness import FakeHost, operation_commands, render
+def commit_files(repo, files: dict[str, str]) -> str:
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "files")
+    return git(repo, "rev-parse", "HEAD")
 
-    release = tmp_path / "release"
-    (release / "app").mkdir(parents=True)
-    (release / "app" / "pyproject.toml").write_text('[project]\nname = "shop"\ndependencies = ["Flask==3.1.3"]\n')
-    commands = operation_commands(
-        FakeHost({"files.FileState": None}),
-        python.release_venv,
-        release=str(release),
-        venvs=str(tmp_path / "venvs"),
-        python=sys.executable,
+
+def test_a_commit_is_read_by_the_same_rules_as_a_folder_once(repo, tmp_path, monkeypatch):
+    from apache_wsgi_deploy import sources
+
+    monkeypatch.setattr(sources, "GIT_CACHE", tmp_path / "cache")
+    url = f"file://{repo}"
+    commit = commit_files(repo, {"pyproject.toml": '[project]\nname = "shop"\ndependencies = ["Flask==3.1.3"]\n'})
+    assert sources.git_requirements(url, "main", commit) == ["Flask==3.1.3"]
+    unpinned = commit_files(repo, {"requirements.txt": "Flask>=3\n"})
+    with pytest.raises(DeployError, match=f"{url}@{unpinned[:12]}/requirements.txt: pin every requirement"):
+        sources.git_requirements(url, "main", unpinned)
+    # A commit never changes: once read, the repository is not asked again.
+    git(repo, "update-ref", "-d", "refs/heads/main")
+    assert sources.git_requirements(url, "main", commit) == ["Flask==3.1.3"]
+
+
+def test_equal_pins_name_one_virtualenv_whatever_their_order_or_source(tmp_path):
+    from apache_wsgi_deploy.sources import pinned_requirements, requirements_digest
+
+    (tmp_path / "requirements.txt").write_text("Werkzeug==3.1.3\nFlask==3.1.3\n")
+    assert requirements_digest(pinned_requirements(tmp_path)) == requirements_digest(
+        ["Flask==3.1.3", "Werkzeug==3.1.3"]
     )
-    # The first command writes the release's requirements; the second would run pip.
-    subprocess.run(["sh", "-c", render(next(iter(commands)))], check=True)
-    assert (release / "requirements.txt").read_text() == "Flask==3.1.3\n"

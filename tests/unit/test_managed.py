@@ -13,6 +13,7 @@ from pyinfra.api import OperationValueError
 
 from apache_wsgi_deploy.facts.files import FileState, Tree
 from apache_wsgi_deploy.operations import managed
+from apache_wsgi_deploy.outcome import Recorder
 from tests.unit.harness import LocalHost, operation_commands, render
 
 ROOT = {"user": "root", "group": "root"}
@@ -118,6 +119,20 @@ def test_a_changed_file_is_shown_as_a_diff(tmp_path, caplog):
         )
     assert f"Will modify {dest}" in caplog.text
     assert "Header always set X 1" in caplog.text and "Header always set X 2" in caplog.text
+
+
+def test_a_diff_is_recorded_for_the_drift_check_without_colour(tmp_path):
+    dest = tmp_path / "site.conf"
+    dest.write_text("Header always set X 1\n")
+    host, recorder = LocalHost(diff=True), Recorder()
+    host.state.callback_handlers.append(recorder)
+    operation_commands(host, managed.file, StringIO("Header always set X 2\n"), str(dest), mode="644", **ROOT)
+    assert recorder.notes[host.name]["diffs"] == [
+        f"Will modify {dest}",
+        "@@ -1 +1 @@",
+        "- Header always set X 1",
+        "+ Header always set X 2",
+    ]
 
 
 @pytest.fixture

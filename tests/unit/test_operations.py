@@ -5,6 +5,7 @@ import subprocess
 import pytest
 from pyinfra.api import OperationError, OperationValueError
 
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.operations import apache
 from tests.unit.harness import load, read, run_operation
 
@@ -47,7 +48,7 @@ def sh(command) -> None:
 
 def test_a_failed_configtest_puts_back_the_files_and_links_the_deploy_changed(tmp_path, monkeypatch):
     """The shell config_template/site/conf and reload run, on real files and links."""
-    monkeypatch.setattr(apache, "PREVIOUS_DIR", str(tmp_path / "before"))
+    monkeypatch.setattr(layout, "CONFIG_BEFORE_DIR", str(tmp_path / "before"))
     vhost, new_conf = tmp_path / "site.conf", tmp_path / "new.conf"
     enabled, disabled = tmp_path / "enabled.conf", tmp_path / "disabled.conf"
     vhost.write_text("before\n")

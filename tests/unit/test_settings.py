@@ -3,13 +3,13 @@
 import re
 import runpy
 from dataclasses import fields
-from pathlib import Path
 
 import pytest
 
-from apache_wsgi_deploy.settings import HOST_KEYS, SCHEMA, SITE_KEYS, Settings, SettingsError, Site
+from apache_wsgi_deploy import PROJECT, schema
+from apache_wsgi_deploy.schema import HOST_KEYS, SETTINGS, SITE_KEYS
+from apache_wsgi_deploy.settings import Settings, SettingsError, Site
 
-PROJECT = Path(__file__).resolve().parents[2]
 DEFAULTS = {
     key: value
     for key, value in runpy.run_path(str(PROJECT / "group_data" / "all.py")).items()
@@ -32,9 +32,19 @@ def validate(**overrides):
 
 
 def test_group_data_all_defines_exactly_the_schema():
-    assert list(DEFAULTS) == list(SCHEMA)
+    assert list(DEFAULTS) == list(SETTINGS)
     assert [field.name for field in fields(Settings)] == list(HOST_KEYS)
     assert [field.name for field in fields(Site)] == [*SITE_KEYS, "dedicated_user"]
+
+
+@pytest.mark.parametrize("path", schema.GENERATED, ids=lambda path: str(path.relative_to(PROJECT)))
+def test_generated_files_are_current(path):
+    """group_data/all.py and docs/settings.md follow the schema: `python -m apache_wsgi_deploy.schema`."""
+    assert path.read_text() == schema.GENERATED[path]()
+
+
+def test_every_setting_is_documented_with_its_allowed_form():
+    assert [name for name, setting in SETTINGS.items() if not setting.doc or not setting.validate.form] == []
 
 
 def test_defaults_need_only_the_agreement_to_the_acme_terms():
@@ -212,10 +222,10 @@ def test_each_certificate_source_is_complete_on_its_own():
         "tls_key_file",
     ]
     acme = validate(acme_email="ops@example.com", acme_ca_bundle="pebble.pem", acme_key_type="rsa")
-    assert acme.sites[0].key_path == "/etc/letsencrypt/live/www.example.com/privkey.pem"
+    assert acme.sites[0].paths.key_path == "/etc/letsencrypt/live/www.example.com/privkey.pem"
     assert acme.control_files() == [("app_source", "app"), ("acme_ca_bundle", "pebble.pem")]
     selfsigned = validate(tls_certificate_source="selfsigned", acme_agree_tos=False).sites[0]
-    assert selfsigned.certificate_path == "/etc/ssl/apache-wsgi-deploy/www.example.com/fullchain.pem"
+    assert selfsigned.paths.certificate_path == "/etc/ssl/apache-wsgi-deploy/www.example.com/fullchain.pem"
 
 
 def test_valid_overrides_are_kept():
@@ -236,7 +246,7 @@ def test_auto_daemon_processes_follow_the_host_cpu_count():
 def test_static_files_name_their_folder_on_the_control_machine():
     site = validate(static_url="/assets", static_dir="web/static").sites[0]
     assert ("static_dir", "app/web/static") in site.control_files()
-    assert site.static_path == "/srv/flaskapp/current/static"
+    assert site.paths.static_path == "/srv/flaskapp/current/static"
     assert "static_dir" not in dict(validate().sites[0].control_files())
 
 
@@ -247,7 +257,7 @@ def test_app_env_names_what_the_control_machine_must_provide():
     site = validate(app_env=ENV).sites[0]
     assert ("app_env.DB", "/etc/shop/db") in site.control_files()
     assert site.control_environment() == [("app_env.SECRET_KEY", "SHOP_SECRET")]
-    assert site.env_file == "/srv/flaskapp/environment.json"
+    assert site.paths.env_file == "/srv/flaskapp/environment.json"
     # Values, literal ones included, stay out of the settings' printed form.
     assert "info" not in repr(site)
 
@@ -272,7 +282,7 @@ def test_git_sources_name_no_file_on_the_control_machine():
     site = validate(app_source=source, static_url="/static").sites[0]
     assert site.from_git and site.app_source == source
     assert [key for key, _ in site.control_files()] == []
-    assert site.git_cache == "/srv/flaskapp/git"
+    assert site.paths.git_cache == "/srv/flaskapp/git"
 
 
 def test_auto_gives_each_app_its_own_user_and_folder():

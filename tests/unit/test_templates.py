@@ -1,16 +1,14 @@
 """The templates render the site the issue describes, and none of the seed's defects."""
 
 import re
-from pathlib import Path
 
 import jinja2
 import pytest
 
-from apache_wsgi_deploy.deploys import ACME_WEBROOT
+from apache_wsgi_deploy.deploys.unit import TEMPLATES
 from apache_wsgi_deploy.facts.apache import SITE_MARKER
+from apache_wsgi_deploy.layout import ACME_WEBROOT
 from tests.unit.test_settings import FILES, validate
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
@@ -20,8 +18,9 @@ def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
     settings = validate(**overrides)
     site = settings.sites[0]
     return template.render(
-        s=settings,
+        settings=settings,
         site=site,
+        paths=site.paths,
         ocsp_stapling=ocsp_stapling,
         webroot=ACME_WEBROOT,
         processes=site.daemon_processes(cpu_count),
@@ -294,7 +293,7 @@ def test_wsgi_entry_point_loads_the_apps_environment_before_the_app():
 
 
 def test_app_environment_reads_the_control_machine(monkeypatch, tmp_path):
-    from apache_wsgi_deploy.deploys import app_environment
+    from apache_wsgi_deploy.sources import app_environment
 
     secret_file = tmp_path / "db"
     secret_file.write_text("postgres://db/shop\n")
@@ -302,4 +301,4 @@ def test_app_environment_reads_the_control_machine(monkeypatch, tmp_path):
     site = validate(
         app_env={"A": "1", "SECRET_KEY": {"from_env": "SHOP_SECRET"}, "DB": {"from_file": str(secret_file)}}
     ).sites[0]
-    assert app_environment(site) == {"A": "1", "SECRET_KEY": "s3cr3t", "DB": "postgres://db/shop"}
+    assert app_environment(site.app_env) == {"A": "1", "SECRET_KEY": "s3cr3t", "DB": "postgres://db/shop"}

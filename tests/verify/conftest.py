@@ -14,17 +14,15 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-from pathlib import Path
 
 import testinfra
 from pyinfra.api import State
 from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
+from apache_wsgi_deploy import PROJECT
 from apache_wsgi_deploy.probe import Probe
 from apache_wsgi_deploy.settings import Settings, Site
-
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 def pytest_addoption(parser):
@@ -67,11 +65,13 @@ class Target:
 
 
 class SiteTarget:
-    """One site of a host: its settings (`site`), the host's, and HTTP probes for its names."""
+    """One site of a host: its settings (`site`) and paths on the host, the host's
+    settings, and HTTP probes for its names."""
 
     def __init__(self, target: Target, site: Site):
         self.target = target
         self.site = site
+        self.paths = site.paths
         self.settings = target.settings
         self.id = f"{target.name}:{site.app_name}"
 
@@ -88,7 +88,7 @@ class SiteTarget:
             # A self-signed certificate is its own CA: trust exactly the one on the host.
             own = tempfile.NamedTemporaryFile("w", prefix=f"{self.site.app_name}-", suffix=".pem", delete=False)
             with own:
-                own.write(self.host.file(self.site.certificate_path).content_string)
+                own.write(self.host.file(self.paths.certificate_path).content_string)
             return Probe.for_settings(self.settings, own.name)
         return Probe.for_settings(self.settings, None)
 

@@ -1,19 +1,19 @@
 """The certificate each host serves: its key, every name, time left, and its renewal."""
 
-from apache_wsgi_deploy.deploys import RENEWAL_HOOK
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.facts.tls import certificate_fields
 
 
 def on_disk(site) -> dict:
-    path = site.site.certificate_path
+    path = site.paths.certificate_path
     return certificate_fields(
         site.host.check_output("openssl x509 -in %s -noout -serial -ext subjectAltName", path).splitlines()
     )
 
 
 def test_certificate_matches_its_key(site):
-    certificate_key = site.host.check_output("openssl x509 -in %s -noout -pubkey", site.site.certificate_path)
-    private_key = site.host.check_output("openssl pkey -in %s -pubout", site.site.key_path)
+    certificate_key = site.host.check_output("openssl x509 -in %s -noout -pubkey", site.paths.certificate_path)
+    private_key = site.host.check_output("openssl pkey -in %s -pubout", site.paths.key_path)
     assert certificate_key == private_key
 
 
@@ -24,7 +24,7 @@ def test_certificate_covers_the_name(site, site_name):
 def test_certificate_stays_valid_long_enough(site):
     days = site.settings.verify_certificate_min_days
     check = site.host.run(
-        "openssl x509 -in %s -noout -enddate -checkend %s", site.site.certificate_path, str(days * 86400)
+        "openssl x509 -in %s -noout -enddate -checkend %s", site.paths.certificate_path, str(days * 86400)
     )
     assert check.rc == 0, f"{check.stdout.strip()}: fewer than {days} days left"
 
@@ -36,12 +36,12 @@ def test_served_certificate_is_the_one_on_disk(site, site_name):
 
 
 def test_renewal_timer_is_active(acme_target):
-    timer = acme_target.host.service("certbot.timer")
+    timer = acme_target.host.service(layout.CERTBOT_TIMER)
     assert timer.is_running
     assert timer.is_enabled
 
 
 def test_renewal_reloads_apache(acme_target):
-    hook = acme_target.host.file(RENEWAL_HOOK)
+    hook = acme_target.host.file(layout.RENEWAL_HOOK)
     assert (hook.user, hook.mode) == ("root", 0o755)
     assert "systemctl reload apache2.service" in hook.content_string

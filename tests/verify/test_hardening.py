@@ -3,7 +3,7 @@
 import socket
 import ssl
 
-from apache_wsgi_deploy.deploys import UNUSED_MODULES
+from apache_wsgi_deploy import layout
 
 
 def raw_https(front, request: bytes) -> bytes:
@@ -53,9 +53,9 @@ def test_request_body_over_the_limit_is_refused_before_the_app(front):
 
 def test_daemon_user_has_no_login_shell(site):
     shell = site.host.user(site.site.wsgi_user).shell
-    assert shell in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false")
+    assert shell in layout.NO_LOGIN_SHELLS
 
 
 def test_modules_no_site_needs_are_not_loaded(target):
     loaded = target.host.check_output("apache2ctl -M")
-    assert [module for module in UNUSED_MODULES if f" {module}_module " in loaded] == []
+    assert [module for module in layout.UNUSED_MODULES if f" {module}_module " in loaded] == []

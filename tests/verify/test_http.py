@@ -40,9 +40,9 @@ def test_http2_is_negotiated_as_configured(site):
 
 def test_static_files_are_served_by_apache_with_caching(static_site):
     site = static_site.site
-    first = static_site.host.check_output("cd %s && find . -type f | sort | head -n 1", site.static_path)
-    assert first, f"no static file in {site.static_path} to ask for"
+    first = static_site.host.check_output("cd %s && find . -type f | sort | head -n 1", static_site.paths.static_path)
+    assert first, f"no static file in {static_site.paths.static_path} to ask for"
     response = static_site.probe.get("https", site.server_name, f"{site.static_url}/{first[2:]}")
     assert response.status_code == 200
-    assert response.content == static_site.host.file(f"{site.static_path}/{first[2:]}").content
+    assert response.content == static_site.host.file(f"{static_site.paths.static_path}/{first[2:]}").content
     assert f"max-age={site.static_max_age}" in response.headers.get("Cache-Control", "")

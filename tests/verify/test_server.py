@@ -1,8 +1,11 @@
 """What the deploy put on each server, observed with testinfra."""
 
 import pytest
+from pyinfra.facts.hardware import Cpus
 
-from apache_wsgi_deploy.deploys import APACHE_MODULES, apt_packages
+from apache_wsgi_deploy import layout
+from apache_wsgi_deploy.deploys import apt_packages
+from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.apache import ManagedSites
 
 
@@ -11,36 +14,34 @@ def test_packages_are_installed(target):
     assert missing == []
 
 
-@pytest.mark.parametrize("module", APACHE_MODULES)
+@pytest.mark.parametrize("module", layout.APACHE_MODULES)
 def test_module_is_loaded(target, module):
     loaded = target.host.check_output("apache2ctl -M")
     assert f" {module}_module " in loaded
 
 
 def test_wsgi_module_is_enabled(target):
-    enabled = target.host.file("/etc/apache2/mods-enabled/wsgi.load")
+    enabled = target.host.file(layout.module_link("wsgi"))
     assert enabled.is_symlink
-    assert enabled.linked_to == "/etc/apache2/mods-available/wsgi.load"
+    assert enabled.linked_to == layout.module_file("wsgi")
 
 
 def test_site_is_linked_to_its_file_in_sites_available(site):
-    name = site.site.app_name
-    link = site.host.file(f"/etc/apache2/sites-enabled/{name}.conf")
+    link = site.host.file(site.paths.site_link)
     assert link.is_symlink
-    assert link.linked_to == f"/etc/apache2/sites-available/{name}.conf"
+    assert link.linked_to == site.paths.site_file
 
 
 def test_every_site_of_ours_is_declared(target):
     """A site dropped from `sites` instead of marked absent is left serving; the deploy's
     own fact finds the vhosts files it wrote."""
-    fact = ManagedSites()
-    ours = fact.process(target.host.check_output(fact.command()).splitlines())
+    ours = answer(ManagedSites, target.host.check_output)
     declared = {site.app_name for site in target.settings.sites}
     assert [name for name in ours if name not in declared] == []
 
 
 def test_default_site_is_disabled(target):
-    assert not target.host.file("/etc/apache2/sites-enabled/000-default.conf").exists
+    assert not target.host.file(layout.site_link(layout.DEFAULT_SITE)).exists
 
 
 def test_configtest_passes(target):
@@ -49,22 +50,22 @@ def test_configtest_passes(target):
 
 
 def test_embedded_mode_is_off(target):
-    assert target.host.file("/etc/apache2/conf-enabled/wsgi-daemon-only.conf").exists
+    assert target.host.file(layout.conf_link(layout.DAEMON_ONLY_CONF)).exists
 
 
 def test_apache_is_running(target):
-    assert target.host.service("apache2").is_running
+    assert target.host.service(layout.APACHE_SERVICE).is_running
 
 
 def test_running_apache_uses_the_event_mpm(target):
     """The running parent's MPM, not only the config's: switching MPMs takes a restart."""
-    maps = target.host.check_output("cat /proc/$(cat /run/apache2/apache2.pid)/maps")
+    maps = target.host.check_output(f"cat /proc/$(cat {layout.APACHE_PID_FILE})/maps")
     assert "/mod_mpm_event.so" in maps
     assert "/mod_mpm_prefork.so" not in maps and "/mod_mpm_worker.so" not in maps
 
 
 def test_apache_is_enabled_at_boot(target):
-    assert target.host.service("apache2").is_enabled
+    assert target.host.service(layout.APACHE_SERVICE).is_enabled
 
 
 def daemon_processes(target, app_name: str) -> list:
@@ -75,14 +76,13 @@ def daemon_processes(target, app_name: str) -> list:
 
 def test_daemon_processes_run_as_the_configured_user(site):
     daemons = daemon_processes(site, site.site.app_name)
-    cpu_count = int(site.host.check_output("getconf _NPROCESSORS_ONLN"))
-    assert len(daemons) == site.site.daemon_processes(cpu_count)
+    assert len(daemons) == site.site.daemon_processes(answer(Cpus, site.host.check_output))
     assert {daemon.user for daemon in daemons} == {site.site.wsgi_user}
     assert {daemon.group for daemon in daemons} == {site.site.wsgi_group}
 
 
 def test_private_key_is_0600_root(site):
-    key = site.host.file(site.site.key_path)
+    key = site.host.file(site.paths.key_path)
     if key.is_symlink:  # certbot's live/ links into archive/
         key = site.host.file(key.linked_to)
     assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
@@ -91,7 +91,7 @@ def test_private_key_is_0600_root(site):
 def test_certificate_folder_is_root_only(site):
     # certbot keeps the keys themselves in archive/; live/ only links to them.
     acme = site.site.tls_certificate_source == "acme"
-    folder = site.host.file("/etc/letsencrypt/archive" if acme else site.site.site_tls_dir)
+    folder = site.host.file(layout.CERTBOT_ARCHIVE if acme else site.paths.own_tls_dir)
     assert (folder.user, folder.group, folder.mode) == ("root", "root", 0o700)
 
 
@@ -111,23 +111,24 @@ def test_app_files_are_readable_by_the_daemon_user(site):
 
 def test_live_release_is_a_root_link_into_the_kept_releases(site):
     app = site.site
-    current = site.host.file(app.current_dir)
+    paths = site.paths
+    current = site.host.file(paths.current_dir)
     assert current.is_symlink and current.user == "root"
-    assert current.linked_to.startswith(f"{app.releases_dir}/")
-    releases = site.host.check_output("find %s -mindepth 1 -maxdepth 1 -type d", app.releases_dir).split()
+    assert current.linked_to.startswith(f"{paths.releases_dir}/")
+    releases = site.host.check_output("find %s -mindepth 1 -maxdepth 1 -type d", paths.releases_dir).split()
     assert current.linked_to in releases
     assert len(releases) <= app.releases_kept
 
 
 def test_app_environment_is_readable_by_the_app_alone(site):
-    environment = site.host.file(site.site.env_file)
+    environment = site.host.file(site.paths.env_file)
     assert (environment.user, environment.group, environment.mode) == ("root", site.site.wsgi_group, 0o640)
 
 
 def test_other_apps_cannot_read_the_code(site):
     """Each app's daemon user is kept out of every other app's code, entry point and secrets."""
     app = site.site
-    attempts = [("ls", app.app_code_dir), ("cat", app.wsgi_script), ("cat", app.env_file)]
+    attempts = [("ls", site.paths.app_code_dir), ("cat", site.paths.wsgi_script), ("cat", site.paths.env_file)]
     for other in site.other_sites():
         if other.site.wsgi_user == app.wsgi_user:
             continue  # the same user by configuration: nothing to isolate
@@ -138,8 +139,8 @@ def test_other_apps_cannot_read_the_code(site):
 
 def test_absent_site_is_gone(absent_site):
     removed = absent_site.site
-    assert not absent_site.host.file(f"/etc/apache2/sites-enabled/{removed.app_name}.conf").exists
-    assert not absent_site.host.file(f"/etc/apache2/sites-available/{removed.app_name}.conf").exists
+    assert not absent_site.host.file(absent_site.paths.site_link).exists
+    assert not absent_site.host.file(absent_site.paths.site_file).exists
     assert not absent_site.host.file(removed.app_install_path).exists
     assert daemon_processes(absent_site, removed.app_name) == []
     if removed.dedicated_user:

@@ -3,34 +3,35 @@
 import re
 import uuid
 
+from apache_wsgi_deploy import layout
 from tests.polling import poll
 
 
 def test_venv_is_built_from_the_python_mod_wsgi_links_against(site):
-    linked = site.host.check_output("ldd /usr/lib/apache2/modules/mod_wsgi.so")
+    linked = site.host.check_output("ldd %s", layout.MOD_WSGI_SO)
     mod_wsgi_python = re.search(r"libpython(\d+\.\d+)", linked).group(1)
-    venv = site.host.file(f"{site.site.venv}/pyvenv.cfg").content_string
+    venv = site.host.file(f"{site.paths.venv}/pyvenv.cfg").content_string
     venv_python = re.search(r"^version(?:_info)? = (\d+\.\d+)", venv, re.M).group(1)
     # A mismatch shows as "No module named 'encodings'" in the error log.
     assert venv_python == mod_wsgi_python
 
 
 def test_daemon_user_can_run_the_venv_and_import_the_app(site):
-    app = site.site
+    app, paths = site.site, site.paths
     result = site.host.run(
         "runuser -u %s -- %s/bin/python -c %s",
         app.wsgi_user,
-        app.venv,
-        f"import sys; sys.path.insert(0, '{app.app_code_dir}'); import {app.wsgi_module}; print(sys.prefix)",
+        paths.venv,
+        f"import sys; sys.path.insert(0, '{paths.app_code_dir}'); import {app.wsgi_module}; print(sys.prefix)",
     )
     assert result.rc == 0, result.stderr
-    assert result.stdout.strip() == app.venv
+    assert result.stdout.strip() == paths.venv
 
 
 def test_daemon_sockets_are_reachable_by_apaches_children(target):
     """A 503 with 'Permission denied' otherwise: Apache's children connect to these sockets."""
-    run_user = target.host.check_output(". /etc/apache2/envvars && echo $APACHE_RUN_USER")
-    run_dir = target.host.check_output(". /etc/apache2/envvars && echo $APACHE_RUN_DIR")
+    run_user = target.host.check_output(f". {layout.APACHE_ENVVARS} && echo $APACHE_RUN_USER")
+    run_dir = target.host.check_output(f". {layout.APACHE_ENVVARS} && echo $APACHE_RUN_DIR")
     sockets = target.host.check_output("find %s -maxdepth 1 -name 'wsgi.*.sock' -type s", run_dir).split()
     assert sockets, f"no mod_wsgi daemon socket in {run_dir}"
     for socket_path in sockets:
@@ -41,13 +42,13 @@ def test_no_request_ran_in_embedded_mode(site):
     """Observed, not read from config: a request that reached mod_wsgi without a daemon
     process group lands in the site's embedded-mode log. One request of ours must reach
     the access log (written after that one), and the embedded-mode log must be empty."""
-    app = site.site
+    app, paths = site.site, site.paths
     marker = f"apache-wsgi-deploy-verify/{uuid.uuid4().hex}"
     site.probe.get("https", app.server_name, app.health_check_path, user_agent=marker)
     # The ends of both logs only: a production access log can be gigabytes.
     poll(
-        lambda: site.host.run("tail -c 16M %s | grep -qF %s", app.access_log, marker).rc == 0,
+        lambda: site.host.run("tail -c 16M %s | grep -qF %s", paths.access_log, marker).rc == 0,
         10,
-        f"our request in {app.access_log}",
+        f"our request in {paths.access_log}",
     )
-    assert site.host.check_output("head -n 5 %s", app.embedded_mode_log) == ""
+    assert site.host.check_output("head -n 5 %s", paths.embedded_mode_log) == ""

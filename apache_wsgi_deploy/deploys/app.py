@@ -1,0 +1,174 @@
+"""
+A site's app: its own user and folder, and one release pipeline for every source of
+code. The code arrives (a folder's files uploaded and compared one by one, or a git
+commit fetched on the host); then, whatever brought it, the release gets the virtualenv
+named by its pinned requirements, its public copy of the static files, the app's
+environment and entry point, and goes live once its health check passed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from io import StringIO
+
+from pyinfra.operations import files
+
+from apache_wsgi_deploy import layout, sources
+from apache_wsgi_deploy.deploys.unit import site_deploy, template
+from apache_wsgi_deploy.facts.cache import cached_fact
+from apache_wsgi_deploy.facts.releases import Releases
+from apache_wsgi_deploy.operations import accounts, certbot, managed, python, releases
+
+
+@dataclass(frozen=True)
+class ReleaseSource:
+    """What the control machine knows of a release before the host has it."""
+
+    # Names the release: a folder's digest or a commit, shortened.
+    content: str
+    requirements: list[str]
+    # The full commit of a git source.
+    commit: str | None = None
+
+
+def release_source(site) -> ReleaseSource:
+    if site.from_git:
+        url, ref = site.app_source["git"], site.app_source["ref"]
+        commit = sources.git_commit(url, ref)
+        return ReleaseSource(commit[:12], sources.git_requirements(url, ref, commit), commit)
+    folder = sources.project_path(site.app_source)
+    return ReleaseSource(sources.tree_digest(folder, sources.CODE_EXCLUDE), sources.pinned_requirements(folder))
+
+
+def _code_arrives(site, source: ReleaseSource, release: str, app_files: dict):
+    """The release's app/: the only step where the sources differ."""
+    if site.from_git:
+        return releases.from_git(
+            name="Release holds the commit's code, read-only for the daemon",
+            url=site.app_source["git"],
+            ref=site.app_source["ref"],
+            commit=source.commit,
+            cache=site.paths.git_cache,
+            install_path=site.app_install_path,
+            release=release,
+            group=site.wsgi_group,
+        )
+    # Compared file by file: an edit of the live release on the host is put back.
+    return managed.tree(
+        name="Release holds the app's code, read-only for the daemon",
+        src=str(sources.project_path(site.app_source)),
+        dest=f"{site.paths.release_dir(release)}/app",
+        **app_files,
+        mode="640",
+        dir_mode="750",
+        exclude=sources.CODE_EXCLUDE,
+    )
+
+
+@site_deploy("Application")
+def app_release(site):
+    paths = site.paths
+    # Only the daemon's group reads the code: another app's user cannot. Apache's own
+    # children may only pass through the folder, to find the .wsgi file it maps / to.
+    app_files = {"user": "root", "group": site.wsgi_group}
+    if site.dedicated_user:
+        accounts.system_user(name="The app's own system user exists", user=site.wsgi_user, home=site.app_install_path)
+    files.directory(name="App folder exists, owned by root", path=site.app_install_path, **app_files, mode="751")
+    source = release_source(site)
+    known = cached_fact(Releases, install_path=site.app_install_path)["releases"]
+    release = sources.release_name(source.content, known)
+    release_dir = paths.release_dir(release)
+    code = _code_arrives(site, source, release, app_files)
+    venv = sources.requirements_digest(source.requirements)
+    packages = python.venv_requirements(
+        name="Virtualenv from the host's python3 holds the pinned requirements",
+        requirements=source.requirements,
+        venv=f"{paths.venvs_dir}/{venv}",
+        python=layout.HOST_PYTHON,
+    )
+    releases.venv_linked(
+        name="Release uses the virtualenv of its requirements",
+        install_path=site.app_install_path,
+        release=release,
+        venv=venv,
+    )
+    if site.static_url is not None:
+        releases.static_files(
+            name="Release holds the static files, for Apache", release=release_dir, static_dir=site.static_dir
+        )
+    environment = managed.file(
+        name="App environment is in place, for the app alone",
+        src=StringIO(json.dumps(sources.app_environment(site.app_env), indent=1, sort_keys=True) + "\n"),
+        dest=paths.env_file,
+        **app_files,
+        mode="640",
+        private=True,
+    )
+    entry = managed.template(
+        name="WSGI entry point is rendered",
+        src=template("app.wsgi.j2"),
+        dest=paths.wsgi_script,
+        **app_files,
+        mode="640",
+        site=site,
+        paths=paths,
+    )
+    switched = releases.live(
+        name="Release is live, once its health check passed",
+        install_path=site.app_install_path,
+        release=release,
+        wsgi_script=paths.wsgi_script,
+        health_check=[
+            "runuser",
+            "-u",
+            site.wsgi_user,
+            "--",
+            f"{release_dir}/venv/bin/python",
+            layout.HEALTH_CHECK,
+            release_dir,
+            paths.env_file,
+            site.wsgi_module,
+            site.wsgi_callable,
+            site.health_check_path,
+        ],  # fmt: skip
+    )
+    releases.pruned(
+        name="Only the newest releases are kept",
+        install_path=site.app_install_path,
+        keep=site.releases_kept,
+        live=release,
+    )
+    # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes: new
+    # values, or a live release put back as deployed, are picked up without an Apache reload.
+    files.file(
+        name="Daemon processes restart for a new environment or a repaired release",
+        path=paths.wsgi_script,
+        touch=True,
+        _if=lambda: (
+            (environment.did_change() or code.did_change() or packages.did_change())
+            and not (entry.did_change() or switched.did_change())
+        ),
+    )
+
+
+@site_deploy("Application")
+def former_layout_removed(site):
+    """After the reload: the code and venv folders of the layout before releases."""
+    releases.former_layout_removed(
+        name="Folders of the layout before releases are removed", install_path=site.app_install_path
+    )
+
+
+@site_deploy("Removed app")
+def app_removed(site):
+    """After the reload: an absent site's files, certificate and own user."""
+    files.directory(name="App folder is deleted", path=site.app_install_path, present=False)
+    if site.tls_certificate_source == "acme":
+        certbot.certificate_removed(name="Certificate is deleted", cert_name=site.server_name)
+    else:
+        files.directory(name="Certificate folder is deleted", path=site.paths.own_tls_dir, present=False)
+    if site.dedicated_user:
+        accounts.system_user_removed(
+            name="The app's own user is deleted", user=site.wsgi_user, home=site.app_install_path
+        )

@@ -1,0 +1,56 @@
+"""The certificate and key a site's HTTPS vhost names, from its source."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from pyinfra.operations import files
+
+from apache_wsgi_deploy import layout, sources
+from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy
+from apache_wsgi_deploy.operations import certbot, managed, tls
+
+
+@site_deploy("TLS")
+def site_certificate(site, settings):
+    paths = site.paths
+    source = site.tls_certificate_source
+    if source == "acme":
+        return [
+            certbot.certificate(
+                name="Certificate from the ACME CA covers every name",
+                cert_name=site.server_name,
+                names=site.names(),
+                directory_url=settings.acme_directory_url,
+                webroot=layout.ACME_WEBROOT,
+                key_type=settings.acme_key_type,
+                email=settings.acme_email,
+            )
+        ]
+    # Only Apache's parent process, as root, reads keys and certificates; a private
+    # folder also hides the key in the moment between its copy and its chmod.
+    files.directory(name="Certificate folder exists, root only", path=paths.own_tls_dir, **ROOT_OWNED, mode="700")
+    if source == "selfsigned":
+        generated = tls.selfsigned(
+            name="Self-signed certificate names the site",
+            certificate=paths.certificate_path,
+            key=paths.key_path,
+            names=site.names(),
+        )
+        return [generated]
+    fullchain = managed.file(
+        name="Certificate and chain are in place",
+        src=StringIO(sources.fullchain(site.tls_certificate_file, site.tls_chain_file)),
+        dest=paths.certificate_path,
+        **ROOT_OWNED,
+        mode="644",
+    )
+    key = managed.file(
+        name="Private key is in place, 0600 root",
+        src=str(sources.project_path(site.tls_key_file)),
+        dest=paths.key_path,
+        **ROOT_OWNED,
+        mode="600",
+        private=True,
+    )
+    return [fullchain, key]

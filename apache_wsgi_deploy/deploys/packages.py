@@ -1,0 +1,38 @@
+"""The host's Debian packages and the project's own tools on it."""
+
+from __future__ import annotations
+
+from pyinfra.api import deploy
+
+from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy.deploys.unit import ROOT_OWNED
+from apache_wsgi_deploy.operations import managed, packages
+
+
+def apt_packages(settings) -> list[str]:
+    """What the host's sites need: certbot for ACME certificates, git for git sources."""
+    return (
+        layout.APACHE_PACKAGES
+        + (layout.ACME_PACKAGES if settings.uses_acme() else [])
+        + (layout.GIT_PACKAGES if settings.uses_git() else [])
+    )
+
+
+@deploy("Packages")
+def install_packages(settings):
+    packages.installed(
+        name="Apache, mod_wsgi and venv are installed",
+        packages=apt_packages(settings),
+        cache_time=settings.apt_cache_time,
+    )
+
+
+@deploy("Tools")
+def health_check_tool():
+    managed.file(
+        name="Release health check is in place",
+        src=str(PROJECT / "apache_wsgi_deploy" / "healthcheck.py"),
+        dest=layout.HEALTH_CHECK,
+        **ROOT_OWNED,
+        mode="644",
+    )

@@ -1,0 +1,77 @@
+"""Server-wide Apache: the modules every site needs, daemon-mode-only WSGI, hardening,
+keep-alive; and the service, reloaded once when anything it reads changed."""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.files import File
+from pyinfra.operations import files, systemd
+from pyinfra.operations.util import any_changed
+
+from apache_wsgi_deploy import layout
+from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, template
+from apache_wsgi_deploy.operations import apache
+
+
+def server_conf(conf: str, rendered: str, enabled: str, **variables) -> list:
+    """conf-available/<conf>.conf from templates/<conf>.conf.j2, and its link in conf-enabled."""
+    written = apache.config_template(
+        name=rendered,
+        src=template(f"{conf}.conf.j2"),
+        dest=layout.conf_file(conf),
+        **ROOT_OWNED,
+        mode="644",
+        **variables,
+    )
+    return [written, apache.conf(name=enabled, conf=conf)]
+
+
+@deploy("Apache")
+def apache_server_config(settings):
+    unused = apache.modules(
+        name="Modules no site needs are disabled", modules=layout.UNUSED_MODULES + layout.OTHER_MPMS, enabled=False
+    )
+    modules = apache.modules(
+        name="Modules the site uses are enabled",
+        modules=layout.APACHE_MODULES + ([layout.HTTP2_MODULE] if settings.uses_http2() else []),
+    )
+    daemon_only = server_conf(layout.DAEMON_ONLY_CONF, "Embedded mode is off", "Embedded mode off is enabled")
+    hardening = server_conf(
+        layout.HARDENING_CONF,
+        "Server-wide hardening is rendered",
+        "Server-wide hardening is enabled",
+        settings=settings,
+    )
+    performance = server_conf(
+        layout.PERFORMANCE_CONF,
+        "Keep-alive settings are rendered",
+        "Keep-alive settings are enabled",
+        settings=settings,
+    )
+    # Loaded after ours (conf-enabled is read in name order), it would win.
+    debian_security = apache.conf(
+        name="Debian's security.conf gives way to ours", conf=layout.DEBIAN_SECURITY_CONF, enabled=False
+    )
+    default = apache.site(name="Stock site is disabled", site=layout.DEFAULT_SITE, enabled=False)
+    return [unused, modules, *daemon_only, *hardening, *performance, debian_security, default]
+
+
+@deploy("Apache service")
+def apache_service(reload_when: list):
+    systemd.service(
+        name="Apache is running and enabled at boot",
+        service=layout.APACHE_SERVICE,
+        running=True,
+        enabled=True,
+    )
+    # A reload that failed (configtest) is owed until one succeeds: the next run finds
+    # the files already in place, so only this marker tells it to reload.
+    owed_before = bool(host.get_fact(File, path=layout.RELOAD_OWED))
+    changed = any_changed(*reload_when)
+    files.file(name="Apache owes a reload", path=layout.RELOAD_OWED, **ROOT_OWNED, _if=changed)
+    reload = apache.reload(
+        name="Apache reloads after its configtest passed",
+        _if=lambda: owed_before or changed(),
+    )
+    files.file(name="Apache owes no reload", path=layout.RELOAD_OWED, present=False, _if=reload.did_change)

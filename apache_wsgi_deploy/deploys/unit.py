@@ -1,0 +1,32 @@
+"""What the deploy units share: how a site's unit is named, and who owns what they write."""
+
+from __future__ import annotations
+
+import functools
+
+from pyinfra import host
+
+from apache_wsgi_deploy import PROJECT
+
+TEMPLATES = PROJECT / "templates"
+# Everything the deploy writes belongs to root: the daemon user can read, never write.
+ROOT_OWNED = {"user": "root", "group": "root"}
+
+
+def template(name: str) -> str:
+    return str(TEMPLATES / name)
+
+
+def site_deploy(title: str):
+    """@deploy for one site's operations, named "<title> <app_name>": several sites'
+    operations stay apart in pyinfra's output and the drift check's report."""
+
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(site, *args, **kwargs):
+            with host.deploy(name=f"{title} {site.app_name}", kwargs=None, data=None):
+                return func(site, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,68 @@
+"""A site's VirtualHosts (port 80 redirecting, 443 serving the app), their removal, and
+the sites of ours a host serves that its settings no longer name."""
+
+from __future__ import annotations
+
+from pyinfra import host, logger
+from pyinfra.facts.hardware import Cpus
+
+from apache_wsgi_deploy import outcome, sources
+from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy, template
+from apache_wsgi_deploy.facts.apache import ManagedSites
+from apache_wsgi_deploy.facts.tls import CertbotLineage
+from apache_wsgi_deploy.operations import apache
+
+
+def ocsp_stapling(site) -> bool:
+    """Staple only a certificate that names an OCSP responder: Let's Encrypt's no longer do."""
+    if site.tls_certificate_source == "files":
+        return sources.names_ocsp_responder(site.tls_certificate_file)
+    if site.tls_certificate_source == "acme":
+        # The fact the certificate operation reads anyway. Known once certbot has the
+        # certificate: a first deploy staples from the next run on.
+        lineage = host.get_fact(CertbotLineage, cert_name=site.server_name)
+        return bool(lineage and lineage["ocsp_urls"])
+    return False
+
+
+def daemon_processes(site) -> int:
+    """The host's CPU count is asked for only when the setting is "auto"."""
+    return site.daemon_processes(host.get_fact(Cpus) if site.wsgi_processes == "auto" else 0)
+
+
+@site_deploy("Site")
+def site_vhosts(site):
+    vhosts = apache.config_template(
+        name="VirtualHosts are rendered",
+        src=template("site.conf.j2"),
+        dest=site.paths.site_file,
+        **ROOT_OWNED,
+        mode="644",
+        site=site,
+        paths=site.paths,
+        ocsp_stapling=ocsp_stapling(site),
+        processes=daemon_processes(site),
+    )
+    enabled = apache.site(name="Site is enabled", site=site.app_name)
+    return [vhosts, enabled]
+
+
+@site_deploy("Removed site")
+def site_vhosts_removed(site):
+    """Apache stops serving an absent site at the next reload, its daemon processes with it."""
+    disabled = apache.site(name="Site is disabled", site=site.app_name, enabled=False)
+    deleted = apache.config_absent(name="VirtualHosts are deleted", path=site.paths.site_file)
+    return [disabled, deleted]
+
+
+def undeclared_sites_reported(settings) -> None:
+    """A site dropped from `sites` instead of marked absent keeps serving: the deploy
+    cannot know its folder, user or certificate to remove them. Said, not guessed."""
+    declared = {site.app_name for site in settings.sites}
+    undeclared = [name for name in host.get_fact(ManagedSites) if name not in declared]
+    for name in undeclared:
+        logger.warning(
+            f"{host.name}: site {name!r} (sites-available/{name}.conf) was deployed here but is not in `sites`,"
+            ' so it is left as it is. To remove it, list it with "app_present": False and deploy.'
+        )
+    outcome.record(host.name, outcome.UNDECLARED_SITES, undeclared)

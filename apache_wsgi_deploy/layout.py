@@ -1,0 +1,214 @@
+"""
+Where things are on a Debian server: every path and Debian name the deploy writes or
+reads, the verification suite checks and the tests look at, defined here once.
+
+Server-wide names are constants and small functions; a site's own folders and files
+are a `SitePaths`, made from its settings (`Site.paths`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- Debian packages ---
+APACHE_PACKAGES = ["apache2", "libapache2-mod-wsgi-py3", "python3-venv"]
+# certbot's timer renews; Debian's package also ships a cron entry for hosts without systemd.
+ACME_PACKAGES = ["certbot"]
+# A git source is fetched on the host.
+GIT_PACKAGES = ["git"]
+# The Python Debian's mod_wsgi is built against: every virtualenv is made from it.
+HOST_PYTHON = "/usr/bin/python3"
+MOD_WSGI_SO = "/usr/lib/apache2/modules/mod_wsgi.so"
+NOLOGIN = "/usr/sbin/nologin"
+# Shells that refuse a login: what the verification suite accepts for a daemon user.
+NO_LOGIN_SHELLS = (NOLOGIN, "/sbin/nologin", "/bin/false")
+
+# --- Apache: modules, sites and conf snippets (a2enmod, a2ensite, a2enconf) ---
+APACHE_SERVICE = "apache2.service"
+APACHE_DIR = "/etc/apache2"
+APACHE_ENVVARS = f"{APACHE_DIR}/envvars"
+APACHE_PID_FILE = "/run/apache2/apache2.pid"
+APACHE_LOG_DIR = "/var/log/apache2"
+APACHE_ERROR_LOG = f"{APACHE_LOG_DIR}/error.log"
+# What every site uses: alias (Redirect, ACME challenges), headers (HSTS), ssl and its
+# session and stapling cache, wsgi; http2 when a site asks for it.
+APACHE_MODULES = ["mpm_event", "alias", "headers", "socache_shmcb", "ssl", "wsgi"]
+HTTP2_MODULE = "http2"
+# Never needed by a WSGI site, each a way to run or write files through Apache (DevSec apache-08).
+UNUSED_MODULES = ["cgi", "cgid", "dav", "dav_fs", "include"]
+# One MPM loads at a time: the others go before a2enmod can enable event.
+OTHER_MPMS = ["mpm_prefork", "mpm_worker"]
+DEFAULT_SITE = "000-default"
+# Debian's: ServerTokens OS, ServerSignature On, TraceEnable Off. Ours replaces it.
+DEBIAN_SECURITY_CONF = "security"
+DAEMON_ONLY_CONF = "wsgi-daemon-only"
+HARDENING_CONF = "hardening"
+PERFORMANCE_CONF = "performance"
+ACME_CHALLENGE_CONF = "acme-challenge"
+# Folders Apache serves files from by default: the app must never live there.
+DOCUMENT_ROOTS = ("/var/www", "/usr/share/apache2/default-site")
+
+
+def site_file(site: str) -> str:
+    return f"{APACHE_DIR}/sites-available/{site}.conf"
+
+
+def site_link(site: str) -> str:
+    return f"{APACHE_DIR}/sites-enabled/{site}.conf"
+
+
+def conf_file(conf: str) -> str:
+    return f"{APACHE_DIR}/conf-available/{conf}.conf"
+
+
+def conf_link(conf: str) -> str:
+    return f"{APACHE_DIR}/conf-enabled/{conf}.conf"
+
+
+def module_file(module: str, kind: str = "load") -> str:
+    """mods-available/<module>.load, or its .conf."""
+    return f"{APACHE_DIR}/mods-available/{module}.{kind}"
+
+
+def module_link(module: str, kind: str = "load") -> str:
+    return f"{APACHE_DIR}/mods-enabled/{module}.{kind}"
+
+
+# --- The project's own state on the host ---
+STATE_DIR = "/var/lib/apache-wsgi-deploy"
+# Served at /.well-known/acme-challenge/ on every name, outside any DocumentRoot.
+ACME_WEBROOT = f"{STATE_DIR}/acme"
+ACME_CHALLENGE_DIR = f"{ACME_WEBROOT}/.well-known/acme-challenge"
+# A reload that failed its configtest, owed until one succeeds.
+RELOAD_OWED = f"{STATE_DIR}/apache-reload-owed"
+HEALTH_CHECK = f"{STATE_DIR}/healthcheck.py"
+# Files and links as they were before the changes since Apache's last reload.
+CONFIG_BEFORE_DIR = f"{STATE_DIR}/apache-config-before"
+ACME_CA_FILE = "/usr/local/share/ca-certificates/apache-wsgi-deploy-acme.crt"
+# With sudo, a private file is uploaded through this folder of the SSH user's home.
+PRIVATE_UPLOAD_DIR = ".apache-wsgi-deploy-upload"
+
+# --- certbot ---
+CERTBOT_DIR = "/etc/letsencrypt"
+CERTBOT_LIVE = f"{CERTBOT_DIR}/live"
+# Where certbot keeps the keys themselves: live/ only links into it.
+CERTBOT_ARCHIVE = f"{CERTBOT_DIR}/archive"
+CERTBOT_TIMER = "certbot.timer"
+RENEWAL_HOOK = f"{CERTBOT_DIR}/renewal-hooks/deploy/apache-wsgi-deploy-reload"
+
+
+def certbot_renewal_conf(cert_name: str) -> str:
+    return f"{CERTBOT_DIR}/renewal/{cert_name}.conf"
+
+
+def certbot_lineage(cert_name: str) -> str:
+    return f"{CERTBOT_LIVE}/{cert_name}"
+
+
+# --- Inside a site's folder (app_install_path) ---
+RELEASES = "releases"
+VENVS = "venvs"
+# The link to the live release.
+CURRENT = "current"
+# Every release made live, one name per line, in order: what a rollback goes back along.
+HISTORY = "live-history"
+# Beside a release folder, marks it rolled back.
+ROLLED_BACK = ".rolled-back"
+# Folders of the layout before releases (code, venv and static files in place).
+FORMER_LAYOUT = ("app", "venv", "static")
+
+
+@dataclass(frozen=True)
+class SitePaths:
+    """A site's folders and files on the host, from the settings that place them."""
+
+    app_name: str
+    install_path: str
+    server_name: str
+    log_dir: str
+    tls_dir: str
+    acme: bool
+
+    @property
+    def wsgi_script(self) -> str:
+        return f"{self.install_path}/{self.app_name}.wsgi"
+
+    @property
+    def env_file(self) -> str:
+        """app_env's values, as JSON: the .wsgi file loads them into os.environ."""
+        return f"{self.install_path}/environment.json"
+
+    @property
+    def git_cache(self) -> str:
+        """A bare repository that fetches keep: later fetches bring only what is new."""
+        return f"{self.install_path}/git"
+
+    @property
+    def releases_dir(self) -> str:
+        return f"{self.install_path}/{RELEASES}"
+
+    def release_dir(self, release: str) -> str:
+        return f"{self.releases_dir}/{release}"
+
+    @property
+    def venvs_dir(self) -> str:
+        """One virtualenv per set of requirements, shared by the releases that pin it."""
+        return f"{self.install_path}/{VENVS}"
+
+    @property
+    def current_dir(self) -> str:
+        """The link to the live release: everything the daemon and Apache read goes through it."""
+        return f"{self.install_path}/{CURRENT}"
+
+    @property
+    def app_code_dir(self) -> str:
+        return f"{self.current_dir}/app"
+
+    @property
+    def venv(self) -> str:
+        return f"{self.current_dir}/venv"
+
+    @property
+    def static_path(self) -> str:
+        """Where Apache serves static_url from: the live release's copy, readable by every user."""
+        return f"{self.current_dir}/static"
+
+    @property
+    def site_file(self) -> str:
+        return site_file(self.app_name)
+
+    @property
+    def site_link(self) -> str:
+        return site_link(self.app_name)
+
+    @property
+    def own_tls_dir(self) -> str:
+        """The certificate folder of the "files" and "selfsigned" sources."""
+        return f"{self.tls_dir}/{self.server_name}"
+
+    @property
+    def certificate_dir(self) -> str:
+        """certbot's lineage for the server name, or our own folder for the other sources."""
+        return certbot_lineage(self.server_name) if self.acme else self.own_tls_dir
+
+    @property
+    def certificate_path(self) -> str:
+        """Leaf and chain in one file: SSLCertificateChainFile is deprecated since Apache 2.4.8."""
+        return f"{self.certificate_dir}/fullchain.pem"
+
+    @property
+    def key_path(self) -> str:
+        return f"{self.certificate_dir}/privkey.pem"
+
+    @property
+    def error_log(self) -> str:
+        return f"{self.log_dir}/{self.app_name}-error.log"
+
+    @property
+    def access_log(self) -> str:
+        return f"{self.log_dir}/{self.app_name}-access.log"
+
+    @property
+    def embedded_mode_log(self) -> str:
+        """Requests mod_wsgi was asked to run inside Apache's own processes: none, when right."""
+        return f"{self.log_dir}/{self.app_name}-embedded-mode.log"

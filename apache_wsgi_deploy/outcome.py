@@ -1,0 +1,101 @@
+"""
+What one host's pyinfra run came to, as data: which operations changed, which one
+failed, whether the host was reached at all, and, in a dry run, what would change and
+the diffs. The deploy runner, the drift check and the end-to-end tests read it; none of
+them parses pyinfra's text output.
+
+It comes from pyinfra's own results (the payload its ``--json`` prints, built from its
+state by pyinfra's own functions, also when a failed run prints none) and from a
+`Recorder`, a pyinfra state callback that keeps what the results do not hold: why a host
+was not reached, and what the deploy reported along the way (`record`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import click
+from pyinfra.api import BaseStateCallback
+from pyinfra.context import ctx_state
+
+# What the deploy reports besides operations (record()).
+UNDECLARED_SITES, DIFFS = "undeclared_sites", "diffs"
+
+
+class Recorder(BaseStateCallback):
+    """Kept on a pyinfra state: connection errors, and what the deploy recorded, by host."""
+
+    def __init__(self):
+        self.unreachable: dict[str, str] = {}
+        self.notes: dict[str, dict[str, list]] = {}
+
+    def host_connect_error(self, state, host, error):
+        self.unreachable[host.name] = click.unstyle(str(error.args[0] if error.args else error))
+
+
+def _recorder() -> Recorder | None:
+    if not ctx_state.isset():
+        return None
+    return next((handler for handler in ctx_state.get().callback_handlers if isinstance(handler, Recorder)), None)
+
+
+def record(host_name: str, kind: str, items: list) -> None:
+    """Add to what a host's run reports (UNDECLARED_SITES, DIFFS); nothing when no
+    runner of ours records the run (plain `pyinfra`, whose text output says it)."""
+    recorder = _recorder()
+    if recorder is not None:
+        recorder.notes.setdefault(host_name, {}).setdefault(kind, []).extend(items)
+
+
+@dataclass
+class HostOutcome:
+    host: str
+    exit_status: int = 0
+    changed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    failed_at: str | None = None
+    unreachable: str | None = None
+    # A dry run: the operations that would change something, and the diffs of the files.
+    would_change: list[str] = field(default_factory=list)
+    diffs: list[str] = field(default_factory=list)
+    undeclared_sites: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_results(cls, host: str, payload: dict, notes: dict | None = None, **known) -> HostOutcome:
+        """From pyinfra's --json payload ({"plan": [...], "results": {...} or None})."""
+        notes = notes or {}
+        outcome = cls(host, undeclared_sites=notes.get(UNDECLARED_SITES, []), diffs=notes.get(DIFFS, []), **known)
+        # Guarded operations (_if: the reload, the daemon restart) only follow a change.
+        outcome.would_change = [op["name"] for op in payload.get("plan") or [] if host in op["hosts_with_change"]]
+        operations = (payload.get("results") or {}).get("operations", [])
+        outcome.changed = [op["name"] for op in operations if host in op["success"]]
+        outcome.unchanged = sum(1 for op in operations if host in op["no_change"])
+        # Operations after a failure never ran, and count as errors too: the first is the one.
+        outcome.failed_at = next((op["name"] for op in operations if host in op["error"]), None)
+        return outcome
+
+    @classmethod
+    def from_state(cls, state, host: str, exit_status: int, dry: bool) -> HostOutcome:
+        """From a pyinfra state after its run, with pyinfra's own --json builders."""
+        from pyinfra_cli.prints import build_plan_json, build_results_json
+
+        recorder = next((handler for handler in state.callback_handlers if isinstance(handler, Recorder)), Recorder())
+        initialised = getattr(state, "initialised", False)
+        payload = {
+            "plan": build_plan_json(state) if initialised else [],
+            "results": build_results_json(state) if initialised and not dry else None,
+        }
+        return cls.from_results(
+            host,
+            payload,
+            recorder.notes.get(host),
+            exit_status=exit_status,
+            unreachable=recorder.unreachable.get(host),
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_status == 0 and not self.failed_at and not self.unreachable

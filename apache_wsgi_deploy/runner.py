@@ -1,0 +1,162 @@
+"""
+pyinfra, one process per host, each host's outcome read back as data: what the deploy
+(`./run.sh deploy`, this module's main) and the drift check (`apache_wsgi_deploy.drift`) run.
+
+    .venv/bin/python -m apache_wsgi_deploy.runner [--inventory FILE] [pyinfra options...]
+
+pyinfra stops only a failing host's own operations when a command fails, but pyinfra
+3.10 aborts the whole run, every host with it, when a host's SSH connection drops in the
+middle of an operation (paramiko's EOFError escapes its greenlet). So each host gets its
+own `pyinfra --limit <host>` process, all at once: nothing one host does can stop or
+half-apply another. Settings are validated for every host first, once. Each host's
+output is printed when its run ends, then one line per host (converged, failed at which
+operation, or not reached); the exit status is non-zero when any host did not converge.
+
+The processes are forked from this one once it has imported pyinfra and the deploy's
+modules: a fresh interpreter would spend about 0.45 s of CPU on those imports per host,
+most of a no-change rerun's cost. Each child records its host's outcome
+(`apache_wsgi_deploy.outcome`) in a file its parent reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from pyinfra.api import State
+from pyinfra.context import ctx_state
+
+from apache_wsgi_deploy import PROJECT
+from apache_wsgi_deploy.outcome import HostOutcome, Recorder
+from apache_wsgi_deploy.settings import SettingsError, validate_inventory
+
+
+def _run_pyinfra(host: str, arguments: list[str], result: Path) -> int:
+    """pyinfra's CLI on one host, in this (forked) process, its state recording the run."""
+    import pyinfra_cli.cli
+    from pyinfra_cli.main import main as pyinfra_main
+
+    class RecordingState(State):
+        # init() is where pyinfra (re)sets the callback handlers, before connecting.
+        def init(self, *args, **kwargs):
+            super().init(*args, **kwargs)
+            self.add_callback_handler(Recorder())
+
+    pyinfra_cli.cli.State = RecordingState
+    sys.argv = ["pyinfra", "--limit", host, *arguments]
+    try:
+        pyinfra_main()
+        status = 0
+    except SystemExit as exit:
+        status = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    state = ctx_state.get() if ctx_state.isset() else State()
+    outcome = HostOutcome.from_state(state, host, status, dry="--dry" in arguments)
+    result.write_text(json.dumps(outcome.as_dict()))
+    return status
+
+
+def _fork(host: str, arguments: list[str], log: Path, result: Path) -> int:
+    """Start pyinfra for one host in a child; its pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 1
+    try:
+        output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(os.open(os.devnull, os.O_RDWR), 0)
+        # --json (non-interactive): pyinfra's own JSON on stdout is not needed, the state it
+        # is built from is read once the run ends.
+        os.dup2(os.open(os.devnull, os.O_RDWR), 1)
+        os.dup2(output, 2)
+        # Whatever Python's streams were (a test's capture), they are these files now.
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        os.chdir(PROJECT)
+        status = _run_pyinfra(host, arguments, result)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def run_hosts(hosts: list[str], arguments: list[str]) -> dict[str, tuple[HostOutcome, str]]:
+    """Each host's outcome and pyinfra output, from `pyinfra --json --limit <host> <arguments>`."""
+    with tempfile.TemporaryDirectory(prefix="apache-wsgi-deploy-") as folder:
+        files = {
+            host: (Path(folder) / f"{index}.log", Path(folder) / f"{index}.json") for index, host in enumerate(hosts)
+        }
+        pids = {host: _fork(host, ["--json", *arguments], *files[host]) for host in hosts}
+        results = {}
+        for host, pid in pids.items():
+            _, wait_status = os.waitpid(pid, 0)
+            log, result = files[host]
+            exit_status = os.waitstatus_to_exitcode(wait_status)
+            try:
+                outcome = HostOutcome(**json.loads(result.read_text()))
+            except (OSError, ValueError):  # the child died before it could record
+                outcome = HostOutcome(host)
+            outcome.exit_status = exit_status
+            results[host] = (outcome, log.read_text(errors="replace"))
+    return results
+
+
+def validated_hosts(inventory_file: str) -> list[str]:
+    """The inventory's hosts, once every host's settings are valid (SettingsError otherwise)."""
+    # pyinfra_cli patches ssl (gevent) when imported: only the command itself pays for it.
+    # pyinfra's CLI and the deploy's modules are imported once, here, for every host's run.
+    import pyinfra_cli.main  # noqa: F401
+    from pyinfra_cli.inventory import make_inventory
+
+    import apache_wsgi_deploy.deploys  # noqa: F401
+
+    with ctx_state.use(State()):
+        inventory = make_inventory(inventory_file, cwd=str(PROJECT))
+    validate_inventory(inventory, PROJECT)
+    return [host.name for host in inventory]
+
+
+def summary(outcomes: dict[str, HostOutcome]) -> str:
+    lines = ["--> Per host:"]
+    for host, outcome in sorted(outcomes.items()):
+        if outcome.unreachable:
+            lines.append(f"    {host}: NOT REACHED, {outcome.unreachable}")
+        elif outcome.failed_at:
+            lines.append(f"    {host}: FAILED at '{outcome.failed_at}' ({len(outcome.changed)} changed before)")
+        elif outcome.exit_status != 0:
+            lines.append(f"    {host}: FAILED, pyinfra exited {outcome.exit_status} ({len(outcome.changed)} changed)")
+        else:
+            lines.append(f"    {host}: converged, {len(outcome.changed)} changed, {outcome.unchanged} unchanged")
+        if outcome.undeclared_sites:
+            lines[-1] += f"; left as they are, not in `sites`: {', '.join(outcome.undeclared_sites)}"
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="Deploy every host in its own pyinfra process.")
+    parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
+    args, options = parser.parse_known_args(argv)
+    try:
+        hosts = validated_hosts(args.inventory)
+    except SettingsError as error:
+        print(f"--> pyinfra error: {error}", file=sys.stderr)
+        return 1
+    outcomes = {}
+    for host, (outcome, output) in run_hosts(hosts, ["-y", args.inventory, "deploy.py", *options]).items():
+        print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr, flush=True)
+        outcomes[host] = outcome
+    print(summary(outcomes), file=sys.stderr)
+    return 0 if all(outcome.exit_status == 0 for outcome in outcomes.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,546 @@
+"""
+Every setting, declared once: its default, validator, scope (each site, or the whole
+host) and what it means. Validation reads it; group_data/all.py (the defaults pyinfra
+loads) and docs/settings.md (the reference) are generated from it:
+
+    .venv/bin/python -m apache_wsgi_deploy.schema      # rewrites both; a unit test checks they are current
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy import validators as v
+
+SITE, HOST = "site", "host"
+# The event MPM's ServerLimit and ThreadLimit defaults. Raising either takes a full
+# restart of Apache (a graceful reload ignores them), so the settings stay within.
+MPM_SERVER_LIMIT, MPM_THREAD_LIMIT = 16, 64
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    validate: v.Validator
+    scope: str
+    doc: str
+    # A longer explanation, shown before the setting.
+    notes: str = ""
+    # Kept out of the settings' printed form: a literal value may be a secret.
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    settings: tuple[Setting, ...]
+
+
+def _site(name, default, validate, doc, **more) -> Setting:
+    return Setting(name, default, validate, SITE, doc, **more)
+
+
+def _host(name, default, validate, doc, **more) -> Setting:
+    return Setting(name, default, validate, HOST, doc, **more)
+
+
+SECTIONS = (
+    Section(
+        "Sites",
+        (
+            _host(
+                "sites",
+                [{}],
+                v.sites,
+                "the sites this host serves, each with its own vhosts, app, daemon processes, user, logs and"
+                " certificate",
+                notes="An entry is a dict of the per-site settings (server_name to tls_dir) that differ from their"
+                " defaults here: [{}] is one site of the defaults. A second app is one more entry (docs/sites.md),"
+                ' e.g. [{}, {"app_name": "blog", "server_name": "blog.example.com", "app_source": "../blog"}].'
+                ' To remove a site, deploy once with "app_present": False in its entry, then drop it.',
+            ),
+        ),
+    ),
+    Section(
+        "The site",
+        (
+            _site(
+                "server_name",
+                "www.example.com",
+                v.dns_name,
+                "DNS name the HTTPS vhost serves; port 80 redirects to https://<server_name>",
+            ),
+            _site(
+                "server_aliases",
+                [],
+                v.dns_names,
+                "more DNS names served by the same vhosts (each must be on the certificate)",
+            ),
+        ),
+    ),
+    Section(
+        "The application",
+        (
+            _site(
+                "app_name",
+                "flaskapp",
+                v.identifier,
+                "short name: site file, mod_wsgi daemon process group, log file names, dedicated user",
+            ),
+            _site(
+                "app_present",
+                True,
+                v.boolean,
+                "False removes the site: vhosts, daemon processes, code, venv, certificate and its dedicated user"
+                " (logs stay)",
+            ),
+            _site(
+                "app_source",
+                "app",
+                v.app_source,
+                "folder on the control machine with the WSGI app and its pinned requirements.txt (or pyproject.toml"
+                ' [project] dependencies), or {"git": "<repository URL>", "ref": "<branch, tag or commit>"}'
+                " fetched on the host",
+            ),
+            _site(
+                "app_install_path",
+                "auto",
+                v.auto_or(v.app_install_path),
+                'where code, venv and .wsgi live on the host, never under a DocumentRoot: "auto" is /srv/<app_name>',
+            ),
+            _site(
+                "wsgi_entry",
+                "app:app",
+                v.wsgi_entry,
+                "module:callable of the WSGI application in app_source (any WSGI app, not only Flask)",
+            ),
+            _site(
+                "wsgi_user",
+                "auto",
+                v.auto_or(v.daemon_user),
+                'user the daemon processes run as (never the code\'s owner): "auto" is a system user named'
+                " <app_name>, created for the site alone, so two apps cannot read each other's code",
+            ),
+            _site(
+                "wsgi_group",
+                "auto",
+                v.auto_or(v.unix_name),
+                'group the daemon processes run as, which may read the code: "auto" is the group named like wsgi_user',
+            ),
+            _site(
+                "wsgi_processes",
+                "auto",
+                v.auto_or(v.int_range(1, 64)),
+                'daemon processes: "auto" is one per CPU of the host, or a number',
+                notes="Figures: `./run.sh bench` on 2 cores (docs/benchmarks.md), the sample app at 64 connections:"
+                " 1 process served 0.54x the requests/s of 2 (the GIL lets one process use one core).",
+            ),
+            _site(
+                "wsgi_threads",
+                15,
+                v.int_range(1, 256),
+                "threads per daemon process (mod_wsgi's default): 4 or 15 serve a CPU-bound app alike (6.4k req/s"
+                " either way), and threads are what waits on a database",
+            ),
+            _site(
+                "wsgi_queue_timeout",
+                45,
+                v.int_range(0, 3600),
+                "seconds a request may wait for a free daemon thread before it gets a 504, instead of piling up"
+                " behind a stuck app (0: wait forever)",
+            ),
+            _site(
+                "wsgi_request_timeout",
+                60,
+                v.int_range(0, 3600),
+                "seconds a request may run before mod_wsgi restarts its daemon process to free the thread (0:"
+                " never); matches request_timeout",
+            ),
+            _site(
+                "wsgi_graceful_timeout",
+                15,
+                v.int_range(0, 3600),
+                "seconds a daemon process restart (new code, a timeout) waits for running requests to finish",
+            ),
+            _site(
+                "wsgi_inactivity_timeout",
+                0,
+                v.int_range(0, 86400),
+                "seconds without requests before a daemon process restarts to release memory (0: never; a restart"
+                " costs the next request a cold start)",
+            ),
+            _site(
+                "wsgi_listen_backlog",
+                100,
+                v.int_range(1, 65535),
+                "daemon socket's queue of requests waiting for a thread (mod_wsgi's default)",
+            ),
+            _site(
+                "app_env",
+                {},
+                v.app_env,
+                "environment of the app's daemon processes (os.environ): each value a literal string, or read on the"
+                ' control machine from its environment ({"from_env": "VARIABLE"}) or a file ({"from_file": "path"},'
+                " best outside the repository); on the host readable by the app's group alone, never shown in diffs",
+                notes='E.g. {"LOG_LEVEL": "info", "SECRET_KEY": {"from_env": "SHOP_SECRET_KEY"},'
+                ' "DATABASE_URL": {"from_file": "/etc/shop/database-url"}}.',
+                secret=True,
+            ),
+            _site(
+                "releases_kept",
+                5,
+                v.int_range(2, 100),
+                "release folders kept on the host (at least 2): each deploy of new code is a new one, switched to"
+                " atomically; `./run.sh rollback <app_name>` goes back one",
+            ),
+            _site(
+                "health_check_path",
+                "/",
+                v.request_path,
+                "path a new release must answer with a status below 400 (a WSGI request on the host, before it goes"
+                " live), or it is not switched to",
+            ),
+        ),
+    ),
+    Section(
+        "Static files",
+        (
+            _site(
+                "static_url",
+                None,
+                v.optional(v.url_path),
+                'URL prefix such as "/static" that Apache serves straight from static_dir, never through the app'
+                " (None: the app serves everything)",
+            ),
+            _site(
+                "static_dir",
+                "static",
+                v.relative_dir,
+                "folder inside app_source with the static files; copied into each release, readable by Apache",
+            ),
+            _site(
+                "static_max_age",
+                86400,
+                v.int_range(0, 365 * 24 * 3600),
+                "Cache-Control max-age in seconds for static files (a day; use a long one with fingerprinted file"
+                " names)",
+            ),
+        ),
+    ),
+    Section(
+        "HTTP",
+        (
+            _site(
+                "hsts_max_age",
+                31536000,
+                v.int_range(0, 2 * 365 * 24 * 3600),
+                "Strict-Transport-Security max-age in seconds: one year",
+            ),
+            _site(
+                "log_dir",
+                layout.APACHE_LOG_DIR,
+                v.absolute_path,
+                "per-site logs: <log_dir>/<app_name>-error.log and -access.log",
+            ),
+            _site(
+                "http2",
+                True,
+                v.boolean,
+                "HTTP/2 on the HTTPS vhost (Protocols h2 http/1.1, Mozilla's profile): browsers multiplex a page's"
+                " requests on one connection (no figure: wrk speaks HTTP/1.1 only)",
+            ),
+        ),
+    ),
+    Section(
+        "TLS",
+        (
+            _site(
+                "tls_certificate_source",
+                "acme",
+                v.choice("acme", "files", "selfsigned"),
+                "where the certificate comes from",
+                notes='"acme": certbot on the host gets it from an ACME CA (Let\'s Encrypt by default) and renews it;'
+                ' the CA must reach port 80 of every name, and acme_agree_tos must be True. "files": the three'
+                ' tls_*_file files below are uploaded from the control machine. "selfsigned": generated on the'
+                " host, for staging; browsers will not trust it.",
+            ),
+            _site(
+                "tls_certificate_file",
+                None,
+                v.optional(v.local_path),
+                '"files" only: leaf certificate (control machine)',
+            ),
+            _site(
+                "tls_chain_file",
+                None,
+                v.optional(v.local_path),
+                '"files" only: intermediate chain (control machine)',
+            ),
+            _site(
+                "tls_key_file",
+                None,
+                v.optional(v.local_path),
+                '"files" only: private key (control machine); uploaded 0600 root',
+            ),
+            _site(
+                "tls_dir",
+                "/etc/ssl/apache-wsgi-deploy",
+                v.absolute_path,
+                '"files"/"selfsigned": <tls_dir>/<server_name>/fullchain.pem and privkey.pem',
+            ),
+        ),
+    ),
+    Section(
+        "Hardening (server-wide; conf-available/hardening.conf replaces Debian's security.conf)",
+        (
+            _host(
+                "server_tokens",
+                "Prod",
+                v.choice("Prod", "Major", "Minor", "Minimal", "OS", "Full"),
+                'Server header: "Apache", no version or OS (Debian\'s default "OS" tells both)',
+            ),
+            _host(
+                "server_signature",
+                "Off",
+                v.choice("Off", "On", "EMail"),
+                "no server version line on Apache's own error pages",
+            ),
+            _host(
+                "trace_enable",
+                "Off",
+                v.choice("Off", "On", "extended"),
+                "TRACE answers 405: it can echo cookies back to scripts (cross-site tracing)",
+            ),
+            _host("directory_listings", False, v.boolean, "True allows Options Indexes: never for an app"),
+            _host(
+                "htaccess_overrides",
+                False,
+                v.boolean,
+                "True allows .htaccess files (AllowOverride All); we configure everything centrally",
+            ),
+            _host(
+                "request_body_limit",
+                10485760,
+                v.int_range(0, 2**31 - 1),
+                "LimitRequestBody in bytes (10 MiB; 0 = unlimited): larger requests get 413",
+            ),
+            _host(
+                "request_timeout",
+                60,
+                v.int_range(1, 3600),
+                "Apache's Timeout in seconds (Debian: 300): a slow client cannot hold a worker longer",
+            ),
+        ),
+    ),
+    Section(
+        "Connections (server-wide; conf-available/performance.conf)",
+        (
+            _host(
+                "keepalive_timeout",
+                5,
+                v.int_range(1, 300),
+                "seconds an idle keep-alive connection stays open (Debian's); the event MPM holds it without a thread",
+            ),
+            _host(
+                "keepalive_max_requests",
+                0,
+                v.int_range(0, 1000000),
+                "requests per keep-alive connection, 0 = unlimited: Debian's 100 made wrk see 518 connections closed"
+                " under it in 28.5k requests at 64 connections (a client racing a close must retry)",
+            ),
+            _host(
+                "mpm_threads_per_child",
+                64,
+                v.int_range(1, MPM_THREAD_LIMIT),
+                "threads per Apache child process (at most 64, the default ThreadLimit)",
+                notes="The event MPM (ensured: prefork and worker are disabled) serves every site. A child whose worker"
+                " threads are all busy closes its idle keep-alive connections, and a client that just sent a request"
+                " on one sees it fail: with Debian's 25 threads per child, 1,074 of 44.6k requests at 64 connections"
+                " failed so (wrk read errors); with 64, none. A child reaped as idle closes its keep-alive connections"
+                " too (190 of 126k static requests failed), so children are never reaped: MaxSpareThreads is"
+                " mpm_max_request_workers.",
+            ),
+            _host(
+                "mpm_max_request_workers",
+                256,
+                v.int_range(1, MPM_SERVER_LIMIT * MPM_THREAD_LIMIT),
+                "requests Apache serves at once, 4 children (Debian: 150): a multiple of mpm_threads_per_child, at"
+                " most 16 times it",
+            ),
+        ),
+    ),
+    Section(
+        'ACME (host-wide: one account for every "acme" site)',
+        (
+            _host(
+                "acme_directory_url",
+                "https://acme-v02.api.letsencrypt.org/directory",
+                v.https_url,
+                "ACME directory (staging: https://acme-staging-v02.api.letsencrypt.org/directory)",
+            ),
+            _host("acme_email", None, v.optional(v.email), "contact for the ACME account; None registers without one"),
+            _host(
+                "acme_agree_tos",
+                False,
+                v.boolean,
+                'set True once you agree to the ACME CA\'s terms of service ("acme" refuses to run without)',
+            ),
+            _host(
+                "acme_ca_bundle",
+                None,
+                v.optional(v.local_path),
+                "PEM file (control machine) of the CA behind a private ACME server (step-ca, Pebble): the host"
+                " trusts it",
+            ),
+            _host(
+                "acme_key_type",
+                "ecdsa",
+                v.choice("ecdsa", "rsa"),
+                '"ecdsa" (P-256, smaller and faster handshakes) or "rsa" (2048 bits, for very old clients)',
+            ),
+        ),
+    ),
+    Section(
+        "Packages",
+        (
+            _host(
+                "apt_cache_time",
+                86400,
+                v.int_range(0, 30 * 24 * 3600),
+                "refresh apt's cache before installing only if it is older than this (seconds)",
+            ),
+        ),
+    ),
+    Section(
+        "Verification suite (tests/verify)",
+        (
+            _host(
+                "verify_address",
+                None,
+                v.optional(v.dns_name),
+                "address the HTTP probes connect to; None resolves server_name through DNS",
+            ),
+            _host(
+                "verify_http_port",
+                80,
+                v.int_range(1, 65535),
+                "port the probes use for http:// (the test hosts publish it on a loopback port)",
+            ),
+            _host("verify_https_port", 443, v.int_range(1, 65535), "port the probes use for https://"),
+            _host(
+                "verify_ca_bundle",
+                None,
+                v.optional(v.local_path),
+                "CA file the probes trust; None uses the system's trust store (\"selfsigned\": the host's own"
+                " certificate)",
+            ),
+            _host(
+                "verify_certificate_min_days",
+                14,
+                v.int_range(0, 365),
+                "the certificate on the host must stay valid at least this many more days",
+            ),
+        ),
+    ),
+)
+
+SETTINGS: dict[str, Setting] = {setting.name: setting for section in SECTIONS for setting in section.settings}
+# What a `sites` entry may set: the top-level value of each is every site's default.
+SITE_KEYS = tuple(name for name, setting in SETTINGS.items() if setting.scope == SITE)
+HOST_KEYS = tuple(name for name, setting in SETTINGS.items() if setting.scope == HOST)
+
+
+def defaults() -> dict[str, Any]:
+    """Every setting's default, as group_data/all.py sets it."""
+    return {name: setting.default for name, setting in SETTINGS.items()}
+
+
+GROUP_DATA_FILE = PROJECT / "group_data" / "all.py"
+REFERENCE_FILE = PROJECT / "docs" / "settings.md"
+COMMENT_WIDTH = 100
+
+
+def literal(value: Any) -> str:
+    """A default as Python source, in the project's style (double quotes)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(key)}: {literal(item)}" for key, item in value.items()) + "}"
+    return repr(value)
+
+
+def _comment(text: str) -> list[str]:
+    return textwrap.wrap(text, COMMENT_WIDTH, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False)
+
+
+def group_data() -> str:
+    """group_data/all.py: every setting with its default, what it means above it."""
+    lines = [
+        "# Every setting of apache-wsgi-deploy with its default, generated from apache_wsgi_deploy/schema.py",
+        "# (edit it there, then run `.venv/bin/python -m apache_wsgi_deploy.schema`). Override them per group",
+        "# in group_data/<group>.py, per host in inventory.py, or per run with --data key=value; each value",
+        "# is validated before anything is touched. The reference with allowed values: docs/settings.md.",
+    ]
+    scope = None
+    for section in SECTIONS:
+        if section.settings[0].scope != scope:
+            scope = section.settings[0].scope
+            if scope == SITE:
+                lines += ["", "# ===== Per-site settings: every site's defaults ====="]
+            elif section is not SECTIONS[0]:
+                lines += ["", "# ===== Server-wide settings ====="]
+        lines += ["", f"# --- {section.title} ---"]
+        for setting in section.settings:
+            lines += _comment(setting.doc)
+            lines += _comment(setting.notes) if setting.notes else []
+            lines.append(f"{setting.name} = {literal(setting.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def reference() -> str:
+    """docs/settings.md: every setting's default, scope, allowed values and meaning."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated from `apache_wsgi_deploy/schema.py` by `.venv/bin/python -m apache_wsgi_deploy.schema`,",
+        "with `group_data/all.py`. Set them in `group_data/<group>.py`, as host data in the inventory, or per",
+        "run with `--data key=value`. A per-site setting's top-level value is every site's default; an",
+        "entry of `sites` overrides it for that site.",
+    ]
+    for section in SECTIONS:
+        lines += ["", f"## {section.title}", ""]
+        lines += [f"- `{s.name}`: {s.notes}" for s in section.settings if s.notes]
+        if any(s.notes for s in section.settings):
+            lines.append("")
+        lines += ["| Setting | Scope | Default | Allowed | Meaning |", "|---|---|---|---|---|"]
+        for s in section.settings:
+            cells = [f"`{s.name}`", s.scope, f"`{_cell(literal(s.default))}`", _cell(s.validate.form), _cell(s.doc)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATED = {GROUP_DATA_FILE: group_data, REFERENCE_FILE: reference}
+
+
+def main() -> int:
+    for path, render in GENERATED.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render())
+        print(f"wrote {path.relative_to(PROJECT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""
+What the control machine reads to deploy a site: the release its code makes (a folder's
+digest or a git ref's commit), the pinned requirements of that code, the app's
+environment values and secrets, and the certificate files it uploads. Deploy units ask
+here and hand plain values to operations; nothing here touches a host.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import hashlib
+import os
+import re
+import subprocess
+import time
+import tomllib
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+from pyinfra.api.exceptions import DeployError
+
+from apache_wsgi_deploy import PROJECT
+from apache_wsgi_deploy.operations.managed import local_tree
+from apache_wsgi_deploy.operations.python import PIN
+
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+GIT_TIMEOUT = 60
+# Never part of a release: Python's bytecode, which the host's interpreter makes itself.
+CODE_EXCLUDE = ["*.pyc", "__pycache__"]
+# Requirements of git commits, read once: a commit never changes.
+GIT_CACHE = PROJECT / ".cache" / "git"
+REQUIREMENTS_FILE, PYPROJECT_FILE = "requirements.txt", "pyproject.toml"
+
+
+def project_path(path: str) -> Path:
+    """Settings name control-machine files relative to the project folder."""
+    return PROJECT / path
+
+
+def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )
+
+
+@functools.cache
+def git_commit(url: str, ref: str) -> str:
+    """The commit a branch or tag names now. The control machine asks the repository
+    (git ls-remote, no clone): the deploy names the release before the host has git."""
+    if COMMIT.fullmatch(ref):
+        return ref
+    listed = _git("ls-remote", url, ref, f"{ref}^{{}}")
+    if listed.returncode:
+        raise DeployError(f"git ls-remote {url} {ref} failed: {listed.stderr.strip()}")
+    refs = dict(reversed(line.split("\t", 1)) for line in listed.stdout.splitlines())
+    # An annotated tag's own object first peeled to its commit ("^{}").
+    for name in (f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", f"refs/heads/{ref}", ref):
+        if name in refs:
+            return refs[name]
+    raise DeployError(f"{url} has no branch or tag {ref!r} (a commit must be given in full, 40 hex digits)")
+
+
+def _git_files(url: str, ref: str, commit: str) -> dict[str, str]:
+    """The requirements files of a commit, by name, fetched once into a cache of the
+    control machine (only the commit, and where the server allows it without its other files)."""
+    cache = GIT_CACHE / hashlib.sha1(url.encode()).hexdigest()[:16]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    # Each host's deploy is its own process: one at a time fills a cache.
+    with open(f"{cache}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _cached_git_files(cache, url, ref, commit)
+
+
+def _cached_git_files(cache: Path, url: str, ref: str, commit: str) -> dict[str, str]:
+    if not (cache / "HEAD").exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        _git("init", "--quiet", "--bare", str(cache))
+        # A partial fetch (--filter) needs a named remote to fetch the files it skipped from.
+        _git("remote", "add", "origin", url, cwd=cache)
+    if _git("cat-file", "-e", f"{commit}^{{commit}}", cwd=cache).returncode:
+        wanted = commit if ref == commit else ref
+        fetched = _git("fetch", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none", "origin", wanted, cwd=cache)
+        if fetched.returncode:
+            raise DeployError(f"git fetch {url} {wanted} failed: {fetched.stderr.strip()}")
+    files = {}
+    for name in (REQUIREMENTS_FILE, PYPROJECT_FILE):
+        shown = _git("show", f"{commit}:{name}", cwd=cache)
+        if shown.returncode == 0:
+            files[name] = shown.stdout
+    return files
+
+
+def _pins(where: str, files: dict[str, str]) -> list[str]:
+    """The pins of a requirements.txt, or else of a pyproject.toml's [project] dependencies."""
+    if REQUIREMENTS_FILE in files:
+        source = f"{where}/{REQUIREMENTS_FILE}"
+        lines = [line.split("#", 1)[0].strip() for line in files[REQUIREMENTS_FILE].splitlines()]
+    elif PYPROJECT_FILE in files:
+        source = f"{where}/{PYPROJECT_FILE}"
+        lines = tomllib.loads(files[PYPROJECT_FILE]).get("project", {}).get("dependencies", [])
+    else:
+        raise DeployError(f"{where}: no {REQUIREMENTS_FILE} or {PYPROJECT_FILE} to build the virtualenv from")
+    pins = [line.strip() for line in lines if line.strip()]
+    unpinned = [line for line in pins if not PIN.fullmatch(line)]
+    if unpinned:
+        raise DeployError(f"{source}: pin every requirement as name==version: {unpinned}")
+    return pins
+
+
+def pinned_requirements(source: Path) -> list[str]:
+    """A folder's requirements, each `name==version`: what its release's virtualenv holds."""
+    files = {
+        name: (source / name).read_text() for name in (REQUIREMENTS_FILE, PYPROJECT_FILE) if (source / name).exists()
+    }
+    return _pins(str(source), files)
+
+
+def git_requirements(url: str, ref: str, commit: str) -> list[str]:
+    """A commit's requirements, each `name==version`, by the same rules as a folder's."""
+    return _pins(f"{url}@{commit[:12]}", _git_files(url, ref, commit))
+
+
+def requirements_digest(requirements: list[str]) -> str:
+    """Names the virtualenv of these pins: releases with equal requirements share one,
+    whichever source their code came from."""
+    return hashlib.sha1("\n".join(sorted(requirements)).encode()).hexdigest()[:12]
+
+
+def tree_digest(src: Path, exclude: list[str]) -> str:
+    """A short digest of a local folder's paths and contents: equal folders, equal digests."""
+    _, files = local_tree(src, list(exclude))
+    digest = hashlib.sha1()
+    for relative, local in files.items():
+        digest.update(f"{relative}\0{hashlib.sha1(local.read_bytes()).hexdigest()}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def release_name(content: str, known: list[str]) -> str:
+    """A release is named by its content (a commit, or a folder's digest): the same code is
+    the same release, found again; new code gets the time it was first deployed first."""
+    existing = next((name for name in known if name.endswith(f"-{content}")), None)
+    return existing or f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{content}"
+
+
+def app_environment(app_env: dict) -> dict[str, str]:
+    """app_env's values, read now from the control machine's environment and files."""
+    values = {}
+    for name, source in app_env.items():
+        if isinstance(source, str):
+            values[name] = source
+        elif "from_env" in source:
+            values[name] = os.environ[source["from_env"]]
+        else:
+            values[name] = project_path(source["from_file"]).read_text().rstrip("\n")
+    return values
+
+
+def fullchain(certificate_file: str, chain_file: str) -> str:
+    """Leaf and chain in one PEM, as Apache reads them."""
+    return project_path(certificate_file).read_text().rstrip("\n") + "\n" + project_path(chain_file).read_text()
+
+
+def names_ocsp_responder(certificate_file: str) -> bool:
+    """Whether a certificate on the control machine names an OCSP responder."""
+    leaf = x509.load_pem_x509_certificate(project_path(certificate_file).read_bytes())
+    try:
+        access = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return False
+    return any(item.access_method == AuthorityInformationAccessOID.OCSP for item in access)

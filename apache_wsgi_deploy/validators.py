@@ -1,0 +1,248 @@
+"""
+What a setting's value may be. Each validator returns the value it accepts and raises
+`Invalid` naming the allowed form otherwise; its `form` is that text, for the generated
+settings reference.
+
+Every value that reaches an Apache directive, a file path or a shell word passes a
+whitelist here first, so a newline, quote or angle bracket in group_data can never break
+out of a VirtualHost or a command. The patterns are matched with fullmatch: with match,
+"$" also matches before a trailing newline.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Callable
+from typing import Any
+
+from apache_wsgi_deploy import layout
+
+Validator = Callable[[Any], Any]
+
+DNS_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+DNS_NAME = re.compile(rf"(?=.{{1,253}}$){DNS_LABEL}(\.{DNS_LABEL})*")
+IDENTIFIER = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+PYTHON_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+# Path characters that need no quoting in an Apache directive or a shell word.
+SAFE_PATH = re.compile(r"[A-Za-z0-9._/@+-]+")
+URL_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Repository URLs git and the shell take as one word; no credentials in them (they would
+# be printed): the host's root authenticates (a deploy key, a credential helper).
+_GIT_PATH = r"[A-Za-z0-9._~/+-]*"
+GIT_URL = re.compile(
+    rf"(?:(?:https|git)://[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?/{_GIT_PATH}"
+    rf"|ssh://(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?/{_GIT_PATH}"
+    rf"|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~+-]{_GIT_PATH})"
+)
+# A branch, tag or commit: never an option ('-'), a range ('..') or a refspec (':').
+GIT_REF = re.compile(r"(?!-)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]{1,200}(?<!/)")
+# An https URL whose every character is safe in a shell word and an Apache directive.
+HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
+EMAIL = re.compile(rf"[A-Za-z0-9._+-]{{1,64}}@{DNS_NAME.pattern}")
+
+
+class Invalid(ValueError):
+    """A validator's complaint about one value: carries the allowed form."""
+
+
+def allowing(form: str) -> Callable[[Validator], Validator]:
+    """Give a validator the allowed form the settings reference shows."""
+
+    def decorate(validate: Validator) -> Validator:
+        validate.form = form
+        return validate
+
+    return decorate
+
+
+def matching(pattern: re.Pattern, form: str) -> Validator:
+    """A string the whole of which the pattern matches."""
+
+    @allowing(form)
+    def validate(value: Any) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise Invalid(form)
+        return value
+
+    return validate
+
+
+dns_name = matching(DNS_NAME, "a DNS name in lower case: labels of a-z, 0-9 and '-' joined by dots")
+identifier = matching(IDENTIFIER, "a name of 1-32 characters: a-z first, then a-z, 0-9, '_' or '-'")
+unix_name = matching(UNIX_NAME, "a user or group name: a-z or '_' first, then a-z, 0-9, '_' or '-'")
+https_url = matching(HTTPS_URL, "an https:// URL of letters, digits and . _ ~ / - (no query, quotes or spaces)")
+email = matching(EMAIL, "an e-mail address such as ops@example.com (a DNS name after '@')")
+
+
+@allowing("a list of DNS names")
+def dns_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise Invalid(dns_names.form)
+    return tuple(dns_name(item) for item in value)
+
+
+@allowing("True or False")
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(boolean.form)
+    return value
+
+
+def int_range(low: int, high: int) -> Validator:
+    @allowing(f"a whole number from {low} to {high}")
+    def validate(value: Any) -> int:
+        # bool is an int subclass: True must not pass as 1.
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise Invalid(validate.form)
+        return value
+
+    return validate
+
+
+def choice(*allowed: str) -> Validator:
+    @allowing("one of " + ", ".join(repr(item) for item in allowed))
+    def validate(value: Any) -> str:
+        if value not in allowed:
+            raise Invalid(validate.form)
+        return value
+
+    return validate
+
+
+def either(special: Any, shown: str, validator: Validator) -> Validator:
+    """validator, also accepting `special` (written `shown` in the allowed form)."""
+
+    @allowing(f"{shown} or {validator.form}")
+    def validate(value: Any) -> Any:
+        if value == special:
+            return value
+        try:
+            return validator(value)
+        except Invalid as error:
+            raise Invalid(f"{shown} or {error}") from None
+
+    return validate
+
+
+def auto_or(validator: Validator) -> Validator:
+    return either("auto", '"auto"', validator)
+
+
+def optional(validator: Validator) -> Validator:
+    return either(None, "None", validator)
+
+
+@allowing("an absolute path such as /srv/app of letters, digits and . _ / @ + - (normalised, no trailing '/')")
+def absolute_path(value: Any) -> str:
+    """A path on the host: it reaches Apache directives and shell words unquoted."""
+    if not isinstance(value, str) or not SAFE_PATH.fullmatch(value):
+        raise Invalid("a path of letters, digits and . _ / @ + - (no spaces or quotes)")
+    if "/../" in f"/{value}/" or "//" in value:
+        raise Invalid("a normalised path without '..' or '//'")
+    if not value.startswith("/") or value == "/" or value.endswith("/"):
+        raise Invalid("an absolute path such as /srv/app (not '/', no trailing '/')")
+    return value
+
+
+@allowing("an absolute path outside any DocumentRoot (not under /var/www), e.g. /srv/app")
+def app_install_path(value: Any) -> str:
+    path = absolute_path(value)
+    if any(path == root or path.startswith(root + "/") for root in layout.DOCUMENT_ROOTS):
+        raise Invalid(app_install_path.form)
+    return path
+
+
+@allowing("a path on the control machine, relative to the project folder or absolute")
+def local_path(value: Any) -> str:
+    """Only Python on the control machine reads it."""
+    if not isinstance(value, str) or not value or any(ord(char) < 32 for char in value):
+        raise Invalid(local_path.form)
+    return value
+
+
+@allowing("module:callable of Python names, such as app:app or myproject.wsgi:application")
+def wsgi_entry(value: Any) -> str:
+    """It becomes an import line in the .wsgi file."""
+    module, _, name = value.partition(":") if isinstance(value, str) else ("", "", "")
+    parts = [*module.split("."), name]
+    if not all(PYTHON_NAME.fullmatch(part) and not keyword.iskeyword(part) for part in parts):
+        raise Invalid(wsgi_entry.form)
+    return value
+
+
+@allowing("an unprivileged user name (not root)")
+def daemon_user(value: Any) -> str:
+    name = unix_name(value)
+    if name == "root":
+        raise Invalid("an unprivileged user: a daemon running as root could rewrite its own code")
+    return name
+
+
+@allowing("a URL path such as /static: '/' then segments of letters, digits and . _ ~ - (no trailing '/')")
+def url_path(value: Any) -> str:
+    """A URL prefix: it becomes an Alias argument."""
+    segments = value.split("/")[1:] if isinstance(value, str) and value.startswith("/") else []
+    if not segments or not all(URL_SEGMENT.fullmatch(part) and part not in (".", "..") for part in segments):
+        raise Invalid(url_path.form)
+    return value
+
+
+@allowing(f"/ or {url_path.form}")
+def request_path(value: Any) -> str:
+    """A path to ask the app for: it becomes one argument of a command."""
+    return value if value == "/" else url_path(value)
+
+
+@allowing("a folder inside app_source such as static: names of letters, digits and . _ ~ - joined by '/'")
+def relative_dir(value: Any) -> str:
+    parts = value.split("/") if isinstance(value, str) else []
+    if not parts or not all(URL_SEGMENT.fullmatch(part) and part not in (".", "..") for part in parts):
+        raise Invalid(relative_dir.form)
+    return value
+
+
+@allowing('a dict of environment variable names to a string, {"from_env": "VARIABLE"} or {"from_file": "path"}')
+def app_env(value: Any) -> dict:
+    """Literal strings, or where to read each value on the control machine."""
+    if not isinstance(value, dict):
+        raise Invalid('a dict of environment variables, e.g. {"SECRET_KEY": {"from_env": "SHOP_SECRET_KEY"}}')
+    for name, source in value.items():
+        if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
+            raise Invalid("environment variable names of letters, digits and '_', not starting with a digit")
+        if isinstance(source, str) and "\0" not in source:
+            continue
+        kind, reference = next(iter(source.items())) if isinstance(source, dict) and len(source) == 1 else (None, None)
+        if kind == "from_env" and isinstance(reference, str) and ENV_NAME.fullmatch(reference):
+            continue
+        if kind == "from_file" and isinstance(reference, str):
+            local_path(reference)
+            continue
+        raise Invalid(
+            f'for {name}: a string, {{"from_env": "VARIABLE"}} (the control machine\'s environment) or'
+            ' {"from_file": "path"} (a file on the control machine, best outside the repository)'
+        )
+    return value
+
+
+@allowing('a folder on the control machine, or {"git": "<repository URL>", "ref": "<branch, tag or commit>"}')
+def app_source(value: Any) -> str | dict:
+    if not isinstance(value, dict):
+        return local_path(value)
+    if set(value) != {"git", "ref"} or not isinstance(value["git"], str) or not isinstance(value["ref"], str):
+        raise Invalid('a folder, or {"git": "<repository URL>", "ref": "<branch, tag or commit>"}')
+    if not GIT_URL.fullmatch(value["git"]):
+        raise Invalid("a git URL: https://, git://, ssh:// or user@host:path, without credentials, quotes or spaces")
+    if not GIT_REF.fullmatch(value["ref"]):
+        raise Invalid("a git ref: a branch, tag or commit of letters, digits and . _ / - (no '..', no leading '-')")
+    return value
+
+
+@allowing('a non-empty list of dicts, one per site, e.g. [{}] or [{}, {"app_name": "blog", ...}]')
+def sites(value: Any) -> list[dict]:
+    """The shape only: each entry's keys and values are validated as the settings they name."""
+    if not isinstance(value, list) or not value or not all(isinstance(entry, dict) for entry in value):
+        raise Invalid(sites.form)
+    return value

@@ -1,0 +1,97 @@
+"""
+The per-host runner reads each host's outcome from pyinfra's own results, on real pyinfra
+runs against this machine (@local) and an address nothing listens on; the deploy's
+summary and the drift check's report are made from those outcomes.
+"""
+
+import textwrap
+
+import pytest
+
+from apache_wsgi_deploy.drift import report
+from apache_wsgi_deploy.outcome import HostOutcome
+from apache_wsgi_deploy.runner import run_hosts, summary
+
+DEPLOY = """
+from pyinfra import host
+from pyinfra.operations import server
+
+from apache_wsgi_deploy import outcome
+
+outcome.record(host.name, outcome.UNDECLARED_SITES, ["oldapp"])
+server.shell(name="Works", commands=["true"])
+server.shell(name="Fails", commands=["false"])
+server.shell(name="Never runs", commands=["true"])
+"""
+
+
+@pytest.fixture
+def deploy_file(tmp_path):
+    path = tmp_path / "deploy.py"
+    path.write_text(textwrap.dedent(DEPLOY))
+    return str(path)
+
+
+def test_a_run_is_read_from_pyinfras_results_up_to_the_failed_operation(deploy_file):
+    ((outcome, log),) = run_hosts(["@local"], ["-y", "@local", deploy_file]).values()
+    assert outcome.exit_status == 1
+    assert (outcome.changed, outcome.failed_at, outcome.unreachable) == (["Works"], "Fails", None)
+    assert outcome.undeclared_sites == ["oldapp"]
+    assert "Starting operation: Fails" in log
+
+
+def test_a_dry_run_says_what_would_change_and_changes_nothing(deploy_file):
+    ((outcome, _),) = run_hosts(["@local"], ["--dry", "@local", deploy_file]).values()
+    assert (outcome.exit_status, outcome.changed, outcome.failed_at) == (0, [], None)
+    assert outcome.would_change == ["Works", "Fails", "Never runs"]
+
+
+def test_a_host_that_cannot_be_reached_says_why(deploy_file, tmp_path):
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text("web_servers = [('gone', {'ssh_hostname': '127.0.0.1', 'ssh_port': 9})]\n")
+    ((outcome, _),) = run_hosts(["gone"], ["-y", str(inventory), deploy_file]).values()
+    assert outcome.exit_status != 0
+    assert outcome.unreachable.startswith("Could not connect")
+
+
+def test_each_host_gets_one_line():
+    outcomes = {
+        "web1": HostOutcome("web1", changed=["a", "b"], unchanged=1, undeclared_sites=["oldapp"]),
+        "w2": HostOutcome("w2", exit_status=1, failed_at="Application | App code is in place"),
+        "gone": HostOutcome("gone", exit_status=1, unreachable="Could not connect (port 22 on 10.0.0.9)"),
+        "crashed": HostOutcome("crashed", exit_status=1, changed=["a", "b", "c"]),
+    }
+    assert summary(outcomes).splitlines() == [
+        "--> Per host:",
+        "    crashed: FAILED, pyinfra exited 1 (3 changed)",
+        "    gone: NOT REACHED, Could not connect (port 22 on 10.0.0.9)",
+        "    w2: FAILED at 'Application | App code is in place' (0 changed before)",
+        "    web1: converged, 2 changed, 1 unchanged; left as they are, not in `sites`: oldapp",
+    ]
+
+
+def test_outcome_of_pyinfras_json_payload_counts_only_unguarded_changes():
+    plan = [
+        {"name": "Site | VirtualHosts are rendered", "hosts_with_change": ["w2"], "hosts_with_conditional_change": []},
+        {"name": "Apache service | Apache reloads", "hosts_with_change": [], "hosts_with_conditional_change": ["w2"]},
+    ]
+    outcome = HostOutcome.from_results("w2", {"plan": plan, "results": None}, {"diffs": ["Will modify /x"]})
+    assert outcome.would_change == ["Site | VirtualHosts are rendered"]
+    assert outcome.diffs == ["Will modify /x"]
+
+
+def test_drift_report_lists_every_host_and_a_total():
+    outcomes = {
+        "web1": HostOutcome("web1"),
+        "w2": HostOutcome(
+            "w2", would_change=["Site | VirtualHosts are rendered"], diffs=["Will modify /x", "@@ -1 +1 @@"]
+        ),
+        "gone": HostOutcome("gone", exit_status=1, unreachable="Could not connect (port 9)"),
+    }
+    text = report(outcomes)
+    assert "web1: matches" in text
+    assert (
+        "w2: DRIFTED, 1 operation(s) would change:\n  - Site | VirtualHosts are rendered\n    Will modify /x\n" in text
+    )
+    assert "gone: NOT CHECKED, Could not connect (port 9)" in text
+    assert text.endswith("drift check: 1 of 3 host(s) match, 1 drifted, 1 not checked")
