@@ -66,20 +66,19 @@ def _code_arrives(site, source: ReleaseSource, release: str, app_files: dict):
     )
 
 
-@site_deploy("Application")
-def app_release(site):
+def _app_files(site) -> dict:
+    # Only the daemon's group reads the code: another app's user cannot.
+    return {"user": "root", "group": site.wsgi_group}
+
+
+def _release_made(site) -> tuple[str, list]:
+    """The release of the site's code, with its virtualenv and static files: its name, and
+    the operations whose change means the daemons must load it again."""
     paths = site.paths
-    # Only the daemon's group reads the code: another app's user cannot. Apache's own
-    # children may only pass through the folder, to find the .wsgi file it maps / to.
-    app_files = {"user": "root", "group": site.wsgi_group}
-    if site.dedicated_user:
-        accounts.system_user(name="The app's own system user exists", user=site.wsgi_user, home=site.app_install_path)
-    files.directory(name="App folder exists, owned by root", path=site.app_install_path, **app_files, mode="751")
     source = release_source(site)
     known = cached_fact(Releases, install_path=site.app_install_path)["releases"]
     release = sources.release_name(source.content, known)
-    release_dir = paths.release_dir(release)
-    code = _code_arrives(site, source, release, app_files)
+    code = _code_arrives(site, source, release, _app_files(site))
     venv = sources.requirements_digest(source.requirements)
     packages = python.venv_requirements(
         name="Virtualenv from the host's python3 holds the pinned requirements",
@@ -95,13 +94,21 @@ def app_release(site):
     )
     if site.static_url is not None:
         releases.static_files(
-            name="Release holds the static files, for Apache", release=release_dir, static_dir=site.static_dir
+            name="Release holds the static files, for Apache",
+            release=paths.release_dir(release),
+            static_dir=site.static_dir,
         )
+    return release, [code, packages]
+
+
+def _release_live(site, release: str, reloaded: list) -> None:
+    """The app's environment and entry point, then the release live once healthy."""
+    paths, release_dir = site.paths, site.paths.release_dir(release)
     environment = managed.file(
         name="App environment is in place, for the app alone",
         src=StringIO(json.dumps(sources.app_environment(site.app_env), indent=1, sort_keys=True) + "\n"),
         dest=paths.env_file,
-        **app_files,
+        **_app_files(site),
         mode="640",
         private=True,
     )
@@ -109,29 +116,20 @@ def app_release(site):
         name="WSGI entry point is rendered",
         src=template("app.wsgi.j2"),
         dest=paths.wsgi_script,
-        **app_files,
+        **_app_files(site),
         mode="640",
         site=site,
         paths=paths,
     )
+    # The release's app answers a real request on the host, as its own user, before it is live.
+    run_as_app = ["runuser", "-u", site.wsgi_user, "--", f"{release_dir}/venv/bin/python", layout.HEALTH_CHECK]
+    checked = [release_dir, paths.env_file, site.wsgi_module, site.wsgi_callable, site.health_check_path]
     switched = releases.live(
         name="Release is live, once its health check passed",
         install_path=site.app_install_path,
         release=release,
         wsgi_script=paths.wsgi_script,
-        health_check=[
-            "runuser",
-            "-u",
-            site.wsgi_user,
-            "--",
-            f"{release_dir}/venv/bin/python",
-            layout.HEALTH_CHECK,
-            release_dir,
-            paths.env_file,
-            site.wsgi_module,
-            site.wsgi_callable,
-            site.health_check_path,
-        ],  # fmt: skip
+        health_check=run_as_app + checked,
     )
     releases.pruned(
         name="Only the newest releases are kept",
@@ -146,10 +144,20 @@ def app_release(site):
         path=paths.wsgi_script,
         touch=True,
         _if=lambda: (
-            (environment.did_change() or code.did_change() or packages.did_change())
+            any(operation.did_change() for operation in [environment, *reloaded])
             and not (entry.did_change() or switched.did_change())
         ),
     )
+
+
+@site_deploy("Application")
+def app_release(site):
+    if site.dedicated_user:
+        accounts.system_user(name="The app's own system user exists", user=site.wsgi_user, home=site.app_install_path)
+    # Apache's own children may only pass through the folder, to the .wsgi file it maps / to.
+    files.directory(name="App folder exists, owned by root", path=site.app_install_path, **_app_files(site), mode="751")
+    release, reloaded = _release_made(site)
+    _release_live(site, release, reloaded)
 
 
 @site_deploy("Application")
