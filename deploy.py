@@ -15,8 +15,9 @@ from apache_wsgi_deploy.deploys import (
     apache_service,
     app_release,
     app_removed,
+    app_runs_unprivileged,
     former_layout_removed,
-    health_check_tool,
+    host_tools,
     install_packages,
     site_certificate,
     site_vhosts,
@@ -31,8 +32,11 @@ settings = validate_inventory(inventory, PROJECT)[host.name]
 
 # A no-change rerun is mostly fact commands: about 40 ms less for each.
 disable_nagle(host)
+# Before anything changes: no app may run as an account that can become root.
+for site in host.loop(settings.present_sites):
+    app_runs_unprivileged(site)
 install_packages(settings)
-health_check_tool()
+host_tools()
 for site in host.loop(settings.present_sites):
     app_release(site)
 reload_when = apache_server_config(settings) + acme_challenges(settings)

@@ -47,6 +47,11 @@ PERFORMANCE_CONF = "performance"
 ACME_CHALLENGE_CONF = "acme-challenge"
 # Folders Apache serves files from by default: the app must never live there.
 DOCUMENT_ROOTS = ("/var/www", "/usr/share/apache2/default-site")
+# Sites and confs Debian's apache2 ships: an app's site file must never take their names.
+DEBIAN_APACHE_NAMES = (
+    "000-default", "default-ssl", "security", "charset", "localized-error-pages",
+    "other-vhosts-access-log", "serve-cgi-bin", "javascript-common",
+)  # fmt: skip
 
 
 def site_file(site: str) -> str:
@@ -74,6 +79,33 @@ def module_link(module: str, kind: str = "load") -> str:
     return f"{APACHE_DIR}/mods-enabled/{module}.{kind}"
 
 
+# --- The system's own folders and accounts ---
+# Apache's own user and group (APACHE_RUN_USER, APACHE_RUN_GROUP in envvars).
+APACHE_USER = APACHE_GROUP = "www-data"
+
+# Never a folder the deploy makes (and removes with a site): the system's own folders.
+SYSTEM_DIRS = (
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media",
+    "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local",
+    "/var", "/var/backups", "/var/cache", "/var/lib", "/var/local", "/var/log", "/var/mail",
+    "/var/opt", "/var/spool", "/var/tmp", "/var/www",
+)  # fmt: skip
+# Nor anything inside the folders that hold the system (/etc is allowed for certificates).
+SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin",
+                "/sys", "/usr")  # fmt: skip
+# Debian's system accounts and groups: never an app's own user (app_name names it).
+DEBIAN_ACCOUNTS = (
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
+    "www-data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "_apt", "messagebus", "sshd",
+    "systemd-network", "systemd-resolve", "systemd-timesync", "systemd-journal", "systemd-coredump",
+    "adm", "tty", "disk", "kmem", "dialout", "fax", "voice", "cdrom", "floppy", "tape", "sudo",
+    "audio", "dip", "operator", "src", "shadow", "utmp", "video", "sasl", "plugdev", "staff",
+    "users", "input", "kvm", "render", "netdev", "crontab", "ssl-cert", "docker", "lxd", "wheel",
+)  # fmt: skip
+# Groups whose members can become root or read every secret on the host.
+PRIVILEGED_GROUPS = ("root", "sudo", "wheel", "adm", "shadow", "disk", "docker", "lxd", "systemd-journal", "kmem")
+
+
 # --- The project's own state on the host ---
 STATE_DIR = "/var/lib/apache-wsgi-deploy"
 # Served at /.well-known/acme-challenge/ on every name, outside any DocumentRoot.
@@ -81,7 +113,12 @@ ACME_WEBROOT = f"{STATE_DIR}/acme"
 ACME_CHALLENGE_DIR = f"{ACME_WEBROOT}/.well-known/acme-challenge"
 # A reload that failed its configtest, owed until one succeeds.
 RELOAD_OWED = f"{STATE_DIR}/apache-reload-owed"
-HEALTH_CHECK = f"{STATE_DIR}/healthcheck.py"
+# The scripts of apache_wsgi_deploy/host_tools, which the deploy runs on the host.
+TOOLS_DIR = f"{STATE_DIR}/tools"
+HEALTH_CHECK = f"{TOOLS_DIR}/healthcheck.py"
+# Apache's reload: checked before (configtest, tlscheck.py: each enabled vhost's
+# certificate has its key and names), watched after.
+RELOAD_TOOL = f"{TOOLS_DIR}/reload.py"
 # Files and links as they were before the changes since Apache's last reload.
 CONFIG_BEFORE_DIR = f"{STATE_DIR}/apache-config-before"
 ACME_CA_FILE = "/usr/local/share/ca-certificates/apache-wsgi-deploy-acme.crt"

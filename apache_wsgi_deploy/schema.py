@@ -90,7 +90,7 @@ SECTIONS = (
             _site(
                 "app_name",
                 "flaskapp",
-                v.identifier,
+                v.app_name,
                 "short name: site file, mod_wsgi daemon process group, log file names, dedicated user",
             ),
             _site(
@@ -130,7 +130,7 @@ SECTIONS = (
             _site(
                 "wsgi_group",
                 "auto",
-                v.auto_or(v.unix_name),
+                v.auto_or(v.daemon_group),
                 'group the daemon processes run as, which may read the code: "auto" is the group named like wsgi_user',
             ),
             _site(
@@ -245,7 +245,7 @@ SECTIONS = (
             _site(
                 "log_dir",
                 layout.APACHE_LOG_DIR,
-                v.absolute_path,
+                v.folder_of_its_own(),
                 "per-site logs: <log_dir>/<app_name>-error.log and -access.log",
             ),
             _site(
@@ -291,7 +291,7 @@ SECTIONS = (
             _site(
                 "tls_dir",
                 "/etc/ssl/apache-wsgi-deploy",
-                v.absolute_path,
+                v.folder_of_its_own(certificates=True),
                 '"files"/"selfsigned": <tls_dir>/<server_name>/fullchain.pem and privkey.pem',
             ),
         ),

@@ -16,7 +16,7 @@ from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
 
-from apache_wsgi_deploy import layout
+from apache_wsgi_deploy import layout, sources
 from apache_wsgi_deploy.schema import HOST_KEYS, MPM_SERVER_LIMIT, SETTINGS, SITE_KEYS
 from apache_wsgi_deploy.validators import Invalid
 
@@ -213,10 +213,12 @@ def _site_values(index: int, entry: dict, defaults: dict[str, Any]) -> tuple[dic
     return values, problems
 
 
+def _label(sites: list, index: int) -> str:
+    return f"sites[{index}]." if len(sites) > 1 else ""
+
+
 def _site_problems(label: str, values: dict[str, Any], entry: dict) -> list[str]:
     """A site's settings that are valid alone but not together."""
-    if values["wsgi_user"] == "auto" and values["app_name"] == "root":
-        return [f"setting '{label}app_name' = 'root' would name the daemon user: rename the app"]
     source = values["tls_certificate_source"]
     if source == "files":
         return [
@@ -233,9 +235,14 @@ def _site_problems(label: str, values: dict[str, Any], entry: dict) -> list[str]
     ]
 
 
-def _host_problems(values: dict[str, Any], sites: list[Site]) -> list[str]:
-    """Host-wide settings that contradict each other or the sites."""
-    problems = []
+def _host_problems(values: dict[str, Any], sites: list[Site], ssh_user: str | None) -> list[str]:
+    """Host-wide settings that contradict each other, the sites or the SSH user."""
+    problems = [
+        f"setting '{_label(sites, index)}wsgi_user' = {ssh_user!r} is the SSH user the deploy logs in as, who can"
+        " become root: give the app an unprivileged user of its own"
+        for index, site in enumerate(sites)
+        if site.wsgi_user == ssh_user
+    ]
     acme = any(site.tls_certificate_source == "acme" for site in sites)
     if acme and not values["acme_agree_tos"]:
         problems.append(
@@ -257,12 +264,16 @@ def _host_problems(values: dict[str, Any], sites: list[Site]) -> list[str]:
 
 
 def _clashes(sites: list[Site]) -> list[str]:
-    """Two sites of one host must not share a name, a DNS name or a folder."""
+    """Two sites of one host must not share a name, a DNS name, a folder, or the account
+    their daemons run as (each app's user is kept out of the others' code and secrets)."""
     problems = []
     owners: dict[tuple[str, str], int] = {}
     for index, site in enumerate(sites):
         claims = [("app_name", site.app_name), ("app_install_path", site.app_install_path)]
-        claims += [("server_name/server_aliases", name) for name in site.names()]
+        claims += [("wsgi_user", site.wsgi_user), ("wsgi_group", site.wsgi_group)]
+        claims += [("server_name/server_aliases", name) for name in dict.fromkeys(site.names())]
+        if len(set(site.names())) < len(site.names()):
+            problems.append(f"sites[{index}] names a DNS name twice in server_name and server_aliases: name it once")
         for claim in claims:
             if claim in owners:
                 problems.append(
@@ -289,10 +300,27 @@ def _settings_from_data(cls, host_name: str, data: dict[str, Any]) -> Settings:
         problems += entry_problems
         sites.append(resolve_site(site_values))
     if not problems:
-        problems = _host_problems(values, sites)
+        problems = _host_problems(values, sites, data.get("ssh_user"))
     if problems:
         raise SettingsError(f"host {host_name}: " + f"\nhost {host_name}: ".join(problems))
     return cls(**{**{key: values[key] for key in HOST_KEYS}, "sites": tuple(sites)})
+
+
+def _certificate_problems(settings: Settings, project: Path) -> list[str]:
+    """The uploaded certificates that would not serve their site, each setting named
+    sites[N].<key> when there are several sites."""
+    several = len(settings.sites) > 1
+    problems = []
+    for index, site in enumerate(settings.sites):
+        if site.tls_certificate_source != "files" or not site.app_present:
+            continue
+        found = sources.uploaded_certificate_problems(
+            site.tls_certificate_file, site.tls_chain_file, site.tls_key_file, site.names(), project
+        )
+        problems += [
+            problem.replace("setting '", f"setting 'sites[{index}].", 1) if several else problem for problem in found
+        ]
+    return problems
 
 
 def validate_inventory(inventory, project: Path) -> dict[str, Settings]:
@@ -315,6 +343,10 @@ def validate_inventory(inventory, project: Path) -> dict[str, Settings]:
                     f"host {inventory_host.name}: setting {key!r} = {path!r}"
                     f" names no file on the control machine (looked in {project})"
                 )
+        if all((project / path).exists() for _, path in host_settings.control_files()):
+            problems += [
+                f"host {inventory_host.name}: {problem}" for problem in _certificate_problems(host_settings, project)
+            ]
         for key, variable in host_settings.control_environment():
             if variable not in os.environ:
                 problems.append(

@@ -7,6 +7,7 @@ here and hand plain values to operations; nothing here touches a host.
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import functools
 import hashlib
@@ -18,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra.api.exceptions import DeployError
 
@@ -166,6 +168,57 @@ def app_environment(app_env: dict) -> dict[str, str]:
 def fullchain(certificate_file: str, chain_file: str) -> str:
     """Leaf and chain in one PEM, as Apache reads them."""
     return project_path(certificate_file).read_text().rstrip("\n") + "\n" + project_path(chain_file).read_text()
+
+
+def _covers(pattern: str, name: str) -> bool:
+    """A certificate's DNS name covers a host name (a wildcard covers one label)."""
+    if pattern.startswith("*."):
+        return "." in name and name.split(".", 1)[1] == pattern[2:]
+    return pattern == name
+
+
+def uploaded_certificate_problems(
+    certificate_file: str, chain_file: str, key_file: str, names: list[str], project: Path = PROJECT
+) -> list[str]:
+    """Why the certificate files a site uploads would not serve it: unreadable PEM, a key
+    that is not the certificate's, a name the certificate does not cover, an expired one.
+    Each problem names its setting; Apache would otherwise refuse them only at a reload."""
+    try:
+        leaf = x509.load_pem_x509_certificate((project / certificate_file).read_bytes())
+    except ValueError:
+        return [f"setting 'tls_certificate_file' = {certificate_file!r} holds no PEM certificate"]
+    problems = []
+    try:
+        x509.load_pem_x509_certificates((project / chain_file).read_bytes())
+    except ValueError:
+        problems.append(f"setting 'tls_chain_file' = {chain_file!r} holds no PEM certificate")
+    try:
+        key = serialization.load_pem_private_key((project / key_file).read_bytes(), password=None)
+    except (ValueError, TypeError):
+        problems.append(f"setting 'tls_key_file' = {key_file!r} holds no unencrypted PEM private key")
+    else:
+        if key.public_key() != leaf.public_key():
+            problems.append(
+                f"setting 'tls_key_file' = {key_file!r} is not the key of tls_certificate_file {certificate_file!r}"
+                " (Apache would refuse to start with them)"
+            )
+    try:
+        covered = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName
+        )
+    except x509.ExtensionNotFound:
+        covered = []
+    missing = [name for name in names if not any(_covers(pattern, name) for pattern in covered)]
+    if missing:
+        problems.append(
+            f"setting 'tls_certificate_file' = {certificate_file!r} does not cover {', '.join(missing)}"
+            f" (it names {', '.join(covered) or 'no DNS name'}): clients would refuse the connection"
+        )
+    if leaf.not_valid_after_utc <= datetime.datetime.now(datetime.UTC):
+        problems.append(
+            f"setting 'tls_certificate_file' = {certificate_file!r} expired on {leaf.not_valid_after_utc:%Y-%m-%d}"
+        )
+    return problems
 
 
 def names_ocsp_responder(certificate_file: str) -> bool:

@@ -147,12 +147,47 @@ def absolute_path(value: Any) -> str:
     return value
 
 
+def _inside(path: str, folders: tuple[str, ...]) -> bool:
+    return any(path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def folder_of_its_own(certificates: bool = False) -> Validator:
+    """A folder the deploy makes, and may remove with its site: never one of the system's
+    own folders, nor inside one that holds the system (/etc only for certificates)."""
+    trees = tuple(tree for tree in layout.SYSTEM_TREES if not (certificates and tree == "/etc"))
+    form = (
+        "an absolute path of a folder of its own, such as /srv/app: not a system folder (/, /etc, /usr, /var,"
+        " /var/lib, /opt, /srv, /home, /tmp...) nor inside " + ", ".join(trees)
+    )
+
+    @allowing(form)
+    def validate(value: Any) -> str:
+        path = absolute_path(value)
+        if path in layout.SYSTEM_DIRS or _inside(path, trees):
+            raise Invalid(form)
+        return path
+
+    return validate
+
+
 @allowing("an absolute path outside any DocumentRoot (not under /var/www), e.g. /srv/app")
 def app_install_path(value: Any) -> str:
     path = absolute_path(value)
-    if any(path == root or path.startswith(root + "/") for root in layout.DOCUMENT_ROOTS):
+    if path in layout.DOCUMENT_ROOTS or _inside(path, layout.DOCUMENT_ROOTS):
         raise Invalid(app_install_path.form)
-    return path
+    return folder_of_its_own()(path)
+
+
+@allowing("a name of 1-32 characters (a-z first, then a-z, 0-9, '_' or '-') that Debian does not use already")
+def app_name(value: Any) -> str:
+    """It names the site's file, its daemon process group, its logs and its own user."""
+    name = identifier(value)
+    if name in layout.DEBIAN_APACHE_NAMES or name in layout.DEBIAN_ACCOUNTS:
+        raise Invalid(
+            f"a name of the app's own, not {name!r}: Debian's Apache or system already has a site, conf, user"
+            " or group of that name"
+        )
+    return name
 
 
 @allowing("a path on the control machine, relative to the project folder or absolute")
@@ -173,11 +208,25 @@ def wsgi_entry(value: Any) -> str:
     return value
 
 
-@allowing("an unprivileged user name (not root)")
+@allowing("an unprivileged user of the app's own: not root, Apache's own user or a system account")
 def daemon_user(value: Any) -> str:
     name = unix_name(value)
     if name == "root":
         raise Invalid("an unprivileged user: a daemon running as root could rewrite its own code")
+    if name == layout.APACHE_USER:
+        raise Invalid(f"an unprivileged user of the app's own: {name} is Apache's, which could then read its secrets")
+    if name in layout.DEBIAN_ACCOUNTS:
+        raise Invalid(f"an unprivileged user of the app's own: {name} is a system account of Debian's")
+    return name
+
+
+@allowing("a group of the app's own: not root (gid 0), Apache's group or one that grants privileges (sudo, adm...)")
+def daemon_group(value: Any) -> str:
+    name = unix_name(value)
+    if name in layout.PRIVILEGED_GROUPS:
+        raise Invalid(f"a group of the app's own: members of {name} can become root or read the host's secrets")
+    if name == layout.APACHE_GROUP:
+        raise Invalid(f"a group of the app's own: {name} is Apache's, whose children could then read the code")
     return name
 
 

@@ -1,7 +1,8 @@
 """
-The deploy units deploy.py composes, in the order it runs them: the packages and host
-tools, each site's app release, the server-wide Apache config and ACME, each site's
-certificate and vhosts, Apache's service, and what removed sites leave behind.
+The deploy units deploy.py composes, in the order it runs them: the check that no app
+runs privileged, the packages and host tools, each site's app release, the server-wide
+Apache config and ACME, each site's certificate and vhosts, Apache's service, and what
+removed sites leave behind.
 
 Host-wide units take the host's validated Settings, per-site units one of its Sites;
 units that return operations return those whose changes Apache must reload for, and
@@ -10,9 +11,9 @@ apache_service reloads once for all. Units read the control machine through
 """
 
 from apache_wsgi_deploy.deploys.acme import acme_challenges
-from apache_wsgi_deploy.deploys.app import app_release, app_removed, former_layout_removed
+from apache_wsgi_deploy.deploys.app import app_release, app_removed, app_runs_unprivileged, former_layout_removed
 from apache_wsgi_deploy.deploys.certificates import site_certificate
-from apache_wsgi_deploy.deploys.packages import apt_packages, health_check_tool, install_packages
+from apache_wsgi_deploy.deploys.packages import apt_packages, host_tools, install_packages
 from apache_wsgi_deploy.deploys.server import apache_server_config, apache_service
 from apache_wsgi_deploy.deploys.vhosts import site_vhosts, site_vhosts_removed, undeclared_sites_reported
 
@@ -22,9 +23,10 @@ __all__ = [
     "apache_service",
     "app_release",
     "app_removed",
+    "app_runs_unprivileged",
     "apt_packages",
     "former_layout_removed",
-    "health_check_tool",
+    "host_tools",
     "install_packages",
     "site_certificate",
     "site_vhosts",

@@ -16,8 +16,10 @@ from apache_wsgi_deploy.operations import apache, managed
 # certbot runs deploy hooks after each renewal: a graceful reload serves the new
 # certificate without a restart, and never with a config that fails its test.
 RENEWAL_HOOK_SCRIPT = f"""#!/bin/sh
-# Managed by apache-wsgi-deploy: serve a renewed certificate without dropping requests.
-apache2ctl configtest && exec systemctl reload {layout.APACHE_SERVICE}
+# Managed by apache-wsgi-deploy: serve a renewed certificate without dropping requests,
+# with a graceful reload checked before (configtest, certificates) and watched after.
+exec {layout.HOST_PYTHON} {layout.RELOAD_TOOL} {layout.CONFIG_BEFORE_DIR} {layout.APACHE_DIR} \\
+    {layout.APACHE_ERROR_LOG} {layout.APACHE_PID_FILE} {layout.APACHE_SERVICE}
 """
 
 

@@ -150,6 +150,15 @@ def _release_live(site, release: str, reloaded: list) -> None:
     )
 
 
+@site_deploy("Accounts")
+def app_runs_unprivileged(site):
+    """First of all: a deploy that would run an app as an account that can become root
+    changes nothing."""
+    accounts.unprivileged(
+        name="The app's user and group have no privileges", user=site.wsgi_user, group=site.wsgi_group
+    )
+
+
 @site_deploy("Application")
 def app_release(site):
     if site.dedicated_user:

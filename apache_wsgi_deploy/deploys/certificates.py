@@ -8,7 +8,7 @@ from pyinfra.operations import files
 
 from apache_wsgi_deploy import layout, sources
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy
-from apache_wsgi_deploy.operations import certbot, managed, tls
+from apache_wsgi_deploy.operations import apache, certbot, tls
 
 
 @site_deploy("TLS")
@@ -38,14 +38,14 @@ def site_certificate(site, settings):
             names=site.names(),
         )
         return [generated]
-    fullchain = managed.file(
+    fullchain = apache.config_file(
         name="Certificate and chain are in place",
         src=StringIO(sources.fullchain(site.tls_certificate_file, site.tls_chain_file)),
         dest=paths.certificate_path,
         **ROOT_OWNED,
         mode="644",
     )
-    key = managed.file(
+    key = apache.config_file(
         name="Private key is in place, 0600 root",
         src=str(sources.project_path(site.tls_key_file)),
         dest=paths.key_path,

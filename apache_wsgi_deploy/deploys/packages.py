@@ -8,6 +8,8 @@ from apache_wsgi_deploy import PROJECT, layout
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED
 from apache_wsgi_deploy.operations import managed, packages
 
+HOST_TOOLS = PROJECT / "apache_wsgi_deploy" / "host_tools"
+
 
 def apt_packages(settings) -> list[str]:
     """What the host's sites need: certbot for ACME certificates, git for git sources."""
@@ -28,11 +30,15 @@ def install_packages(settings):
 
 
 @deploy("Tools")
-def health_check_tool():
-    managed.file(
-        name="Release health check is in place",
-        src=str(PROJECT / "apache_wsgi_deploy" / "healthcheck.py"),
-        dest=layout.HEALTH_CHECK,
+def host_tools():
+    """What the deploy runs on the host: a release's health check, before it goes live,
+    and Apache's reload with its certificate check."""
+    managed.tree(
+        name="Host tools are in place (release health check, checked reload)",
+        src=str(HOST_TOOLS),
+        dest=layout.TOOLS_DIR,
         **ROOT_OWNED,
         mode="644",
+        dir_mode="755",
+        exclude=["__pycache__", "*.pyc"],
     )

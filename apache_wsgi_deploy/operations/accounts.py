@@ -1,7 +1,8 @@
 """
-A site's own system user: made for one app, and only ever changed or removed by the
-deploy when its home is that app's folder, so an existing account that happens to share
-the app's name (``backup``, ``www-data``) is never taken over or deleted.
+The accounts an app runs as. A site's own system user is made for one app, and only ever
+changed or removed by the deploy when its home is that app's folder, so an existing
+account that happens to share the app's name (``backup``, ``www-data``) is never taken
+over or deleted; and no app runs as an account that could become root.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.facts.server import Users
 
+from apache_wsgi_deploy import layout
+from apache_wsgi_deploy.facts.accounts import Identity
 from apache_wsgi_deploy.layout import NOLOGIN
 
 # userdel refuses a user whose processes still run: the daemon processes of a site whose
@@ -73,3 +76,39 @@ def system_user_removed(user: str, home: str):
         f" while pgrep -u {shlex.quote(user)} >/dev/null && [ $(date +%s) -lt $deadline ]; do sleep 0.2; done"
     )
     yield StringCommand("userdel", QuoteString(user))
+
+
+def privileges(user: str, group: str, identity: dict) -> list[str]:
+    """Why this user and group could do more than run an app, if they could."""
+    reasons = []
+    if identity["uid"] == 0:
+        reasons.append(f"user {user} has uid 0")
+    if identity["group_gid"] == 0 or 0 in identity["gids"]:
+        reasons.append(f"{'group ' + group if identity['group_gid'] == 0 else 'user ' + user} has gid 0")
+    reasons += [f"user {user} is in group {name}" for name in identity["groups"] if name in layout.PRIVILEGED_GROUPS]
+    if identity["sudo"]:
+        reasons.append(f"sudo lets user {user} run commands")
+    if user == identity["login"]:
+        reasons.append(f"user {user} is the SSH user the deploy logs in as")
+    return reasons
+
+
+@operation()
+def unprivileged(user: str, group: str):
+    """
+    Fail, before anything is changed, when the daemon processes' user or group could
+    become root or read the host's secrets: uid or gid 0, a member of a privileged group
+    (sudo, adm, shadow, docker...), a user sudo lets run commands, or the SSH user.
+
+    + user: the daemon processes' user (one the deploy makes may not exist yet)
+    + group: their group
+    """
+    reasons = privileges(user, group, host.get_fact(Identity, user=user, group=group))
+    if reasons:
+        raise OperationError(
+            f"refusing to run an app as user {user}, group {group}: {'; '.join(reasons)}."
+            ' Set wsgi_user and wsgi_group to an unprivileged account of the app\'s own ("auto" makes one)'
+        )
+    host.noop(f"user {user} and group {group} have no privileges")
+    # An operation is a generator, even one that only checks.
+    yield from ()

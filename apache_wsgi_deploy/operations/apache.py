@@ -1,19 +1,20 @@
 """
 Manage Apache on Debian/Ubuntu: modules, sites and conf snippets through a2en*/a2dis*,
-run only when the ApacheLinks fact shows a difference, config files it reads, and a
-reload guarded by its configtest.
+run only when the ApacheLinks fact shows a difference, the config and certificate files
+it reads, and a reload guarded by its configtest and a certificate check.
 
-A failed configtest must not leave the failing files in place for Apache's next start:
-config_template(), site() and conf() keep a copy of each file or link as it was before
-their first change since Apache's last reload, and reload() puts those copies back when
-the test fails. (Testing before switching would need a second, rewritten tree: every Include in
-Debian's apache2.conf is relative to /etc/apache2.)
+A failed test, or an Apache that stops after its reload, must not leave the failing files
+in place: config_template(), config_file(), site() and conf() keep a copy of each file or
+link as it was before their first change since Apache's last reload, and reload() puts
+those copies back. (Testing before switching would need a second, rewritten tree: every
+Include in Debian's apache2.conf is relative to /etc/apache2.)
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
@@ -40,29 +41,6 @@ def keep_previous(path: str) -> StringCommand:
         f'[ -e {copy} ] || [ -L {copy} ] || [ -e {absent} ] || {{ mkdir -p "$(dirname {copy})" && '
         f"if [ -e {path} ] || [ -L {path} ]; then cp -a {path} {copy}; else touch {absent}; fi; }}"
     )
-
-
-def restore_previous() -> str:
-    """Shell that puts back every kept copy (or removes what did not exist), then forgets them."""
-    before = layout.CONFIG_BEFORE_DIR
-    return (
-        f"if [ -d {before} ]; then (cd {before} && find . ! -type d -printf '%P\\n' |"
-        ' while IFS= read -r kept; do case "$kept" in'
-        f' *{ABSENT}) rm -f "/${{kept%{ABSENT}}}" ;;'
-        ' *) rm -f "/$kept" && cp -a "$kept" "/$kept" ;;'
-        f" esac; done) && rm -rf {before}; fi"
-    )
-
-
-# A graceful reload cannot switch MPMs: Apache logs "The MPM cannot be changed during
-# restart" and exits. When the MPM enabled on disk is not the one the running parent
-# process loaded, Apache restarts (dropping open connections) instead.
-RELOAD_OR_RESTART = (
-    f"mpm=$(sed -n 's/^LoadModule mpm_[a-z]*_module //p' {layout.module_link('mpm_*')});"
-    f" pid=$(cat {layout.APACHE_PID_FILE} 2>/dev/null);"
-    ' if [ -n "$pid" ] && [ -r "/proc/$pid/maps" ] && ! grep -qF "$mpm" "/proc/$pid/maps";'
-    f" then systemctl restart {layout.APACHE_SERVICE}; else systemctl reload-or-restart {layout.APACHE_SERVICE}; fi"
-)
 
 
 def _check_name(what: str, name: str) -> None:
@@ -184,7 +162,25 @@ def config_template(src: str, dest: str, user: str, group: str, mode: str, **dat
                                dest="/etc/apache2/sites-available/app.conf",
                                user="root", group="root", mode="644", s=settings)
     """
-    commands = list(managed.file_commands(managed.render(src, **data), dest, user, group, mode))
+    yield from _kept_and_written(managed.render(src, **data), dest, user, group, mode)
+
+
+@operation()
+def config_file(src: str | StringIO, dest: str, user: str, group: str, mode: str, private: bool = False):
+    """
+    Put a file Apache reads (a certificate, a key) on the host, as ``managed.file``,
+    keeping the version it replaces for ``reload`` to put back.
+
+    + src: local file path, or a StringIO with the content
+    + dest: absolute path on the host
+    + user, group, mode: its owner and permissions
+    + private: as ``managed.file`` (keys)
+    """
+    yield from _kept_and_written(managed.content(src), dest, user, group, mode, private)
+
+
+def _kept_and_written(content: bytes, dest: str, user: str, group: str, mode: str, private: bool = False):
+    commands = list(managed.file_commands(content, dest, user, group, mode, private))
     if commands:
         yield keep_previous(dest)
         yield from commands
@@ -208,13 +204,14 @@ def config_absent(path: str):
 @operation(is_idempotent=False)
 def reload():
     """
-    Reload Apache gracefully, only after ``apache2ctl configtest`` passed (restart it
-    when the MPM changed, which a graceful reload cannot do).
+    Reload Apache gracefully, only after ``apache2ctl configtest`` and the certificate
+    check passed, and see it resume serving (``host_tools/reload.py``, on the host).
 
-    Both commands live in one operation so no reload can run untested: a failed test
-    stops the host's deploy with Apache's own message, undoes the config changes made
-    since the last reload (see ``config_template``), and the running server keeps serving its previous
-    configuration. Starts Apache if it is stopped. Use it as a handler, under
+    One operation, so no reload can run untested: a failed test stops the host's deploy
+    with the cause, undoes the config changes made since the last reload (see
+    ``config_template``), and the running server keeps serving its previous
+    configuration. If Apache stops after its reload, the same files are put back and it
+    is started on them. Starts Apache if it is stopped. Use it as a handler, under
     ``_if=any_changed(...)``.
 
     **Example:**
@@ -223,7 +220,7 @@ def reload():
 
         apache.reload(name="Reload Apache", _if=any_changed(vhost, certificate))
     """
-    restored = "apache-wsgi-deploy: configtest failed; its config changes are undone"
-    yield f"apache2ctl configtest || {{ {restore_previous()}; echo {shlex.quote(restored)} >&2; exit 1; }}"
-    yield RELOAD_OR_RESTART
-    yield f"rm -rf {layout.CONFIG_BEFORE_DIR}"
+    yield StringCommand(
+        layout.HOST_PYTHON, layout.RELOAD_TOOL, layout.CONFIG_BEFORE_DIR, layout.APACHE_DIR,
+        layout.APACHE_ERROR_LOG, layout.APACHE_PID_FILE, layout.APACHE_SERVICE,
+    )  # fmt: skip

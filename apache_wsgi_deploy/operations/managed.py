@@ -16,7 +16,6 @@ import os
 import posixpath
 from io import BytesIO, StringIO
 from pathlib import Path
-from typing import IO
 
 import click
 from pyinfra import host, logger, state
@@ -29,6 +28,9 @@ from pyinfra.operations.util.files import chmod, chown, generate_color_diff
 from apache_wsgi_deploy import outcome
 from apache_wsgi_deploy.facts.files import FileState, Tree
 from apache_wsgi_deploy.layout import PRIVATE_UPLOAD_DIR
+
+# Beside a file being replaced: the new one, until it is complete and renamed over it.
+STAGING_SUFFIX = ".apache-wsgi-deploy-new"
 
 
 def _mode(mode: str) -> int:
@@ -66,7 +68,7 @@ def _log_diff(dest: str, current: dict | None, content: bytes, private: bool) ->
     outcome.record(host.name, outcome.DIFFS, [header, *(click.unstyle(line) for line in lines)])
 
 
-def _upload_commands(src: IO, dest: str, private: bool):
+def _upload_commands(content: bytes, dest: str, private: bool):
     temp_dir = None
     if private:
         # With sudo, pyinfra uploads through a temporary file made with the SSH user's umask:
@@ -75,7 +77,22 @@ def _upload_commands(src: IO, dest: str, private: bool):
         yield StringCommand(
             "mkdir", "-p", QuoteString(temp_dir), "&&", "chmod", "700", QuoteString(temp_dir), _sudo=False
         )
-    yield FileUploadCommand(src, dest, remote_temp_filename=host.get_temp_filename(dest, temp_directory=temp_dir))
+    temp_file = host.get_temp_filename(dest, temp_directory=temp_dir)
+    yield FileUploadCommand(BytesIO(content), dest, remote_temp_filename=temp_file)
+
+
+def _replace_commands(content: bytes, dest: str, user: str, group: str, mode: int, private: bool):
+    """Write the new file beside `dest`, give it its owner and mode, then rename it over
+    `dest`: a full disk or a lost connection leaves the old file whole, and a reader sees
+    the old file or the new one, never a part or the wrong mode."""
+    staging = f"{posixpath.dirname(dest)}/.{posixpath.basename(dest)}{STAGING_SUFFIX}"
+    # Root's and private before a byte is written: pyinfra's upload copies into it, keeping both.
+    yield StringCommand("install", "-m", "600", "/dev/null", QuoteString(staging))
+    yield from _upload_commands(content, staging, private)
+    yield chown(staging, user, group)
+    yield chmod(staging, f"{mode:o}")
+    # -T: a link to a folder at `dest` is replaced, never moved into.
+    yield StringCommand("mv", "-fT", QuoteString(staging), QuoteString(dest))
 
 
 def file_commands(content: bytes, dest: str, user: str, group: str, mode: str, private: bool = False):
@@ -92,9 +109,8 @@ def file_commands(content: bytes, dest: str, user: str, group: str, mode: str, p
         yield StringCommand("mkdir", "-p", QuoteString(posixpath.dirname(dest)))
     if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
         _log_diff(dest, current, content, private)
-        yield from _upload_commands(BytesIO(content), dest, private)
-        # The upload replaced the file: set both, whatever the old one had.
-        current = None
+        yield from _replace_commands(content, dest, user, group, wanted_mode, private)
+        return
     yield from _ownership(current, dest, user, group, wanted_mode)
 
 
@@ -116,8 +132,12 @@ def file(src: str | StringIO, dest: str, user: str, group: str, mode: str, priva
         managed.file(src="certs/key.pem", dest="/etc/ssl/site/privkey.pem",
                      user="root", group="root", mode="600", private=True)
     """
-    content = src.getvalue().encode() if isinstance(src, StringIO) else Path(src).read_bytes()
-    yield from file_commands(content, dest, user, group, mode, private)
+    yield from file_commands(content(src), dest, user, group, mode, private)
+
+
+def content(src: str | StringIO) -> bytes:
+    """What a file operation's src holds: a local file's bytes, or a StringIO's text."""
+    return src.getvalue().encode() if isinstance(src, StringIO) else Path(src).read_bytes()
 
 
 def render(src: str, **data) -> bytes:
@@ -224,6 +244,9 @@ def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, e
             current = None
         if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
             _log_diff(path, current, content, private=False)
-            yield from _upload_commands(BytesIO(content), path, private=False)
-            current = None
+            if current is not None:
+                yield from _replace_commands(content, path, user, group, file_mode, private=False)
+                continue
+            # A file the folder did not have: nothing reads it yet (a new release), nothing to keep whole.
+            yield from _upload_commands(content, path, private=False)
         yield from _ownership(current, path, user, group, file_mode)

@@ -13,11 +13,14 @@ import importlib
 import json
 import posixpath
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 from pyinfra.api import FileUploadCommand, StringCommand
 from pyinfra.context import ctx_host, ctx_state
+
+from apache_wsgi_deploy.deploys.packages import HOST_TOOLS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PACKAGES = {
@@ -93,6 +96,14 @@ class LocalHost(FakeHost):
                 Path(command.dest).write_bytes(command.src.read())
             else:
                 subprocess.run(["sh", "-c", command.get_raw_value()], check=True)
+
+
+def host_tool(name: str):
+    """A script of host_tools, imported as it runs on the host: its own folder on sys.path."""
+    folder = str(HOST_TOOLS)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(name)
 
 
 def render(command) -> str:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from apache_wsgi_deploy import healthcheck
+from tests.unit.harness import host_tool
+
+healthcheck = host_tool("healthcheck")
 
 APP = """import os
 

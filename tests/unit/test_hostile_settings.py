@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.settings import SettingsError
-from tests.unit.test_settings import FILES
+from tests.unit.test_settings import FILES, validate
 from tests.unit.test_templates import render
 
 TEMPLATES = ["site.conf.j2", "hardening.conf.j2", "app.wsgi.j2", "acme-challenge.conf.j2"]
@@ -62,3 +63,40 @@ def test_hostile_value_is_refused_or_stays_one_argument(key, value):
     assert not re.search(r"[\s\"'<>`$;&|\\]", value), f"{key}={value!r} was accepted"
     for name, config in rendered.items():
         assert shape(config) == shape(BASELINES[key][name]), name
+
+
+SYSTEM_PATHS = st.sampled_from([*layout.SYSTEM_DIRS, *(f"{tree}/app" for tree in layout.SYSTEM_TREES)])
+FOLDER_SETTINGS = ["app_install_path", "log_dir", "tls_dir"]
+
+
+@hypothesis_settings(max_examples=200)
+@given(key=st.sampled_from(FOLDER_SETTINGS), path=SYSTEM_PATHS)
+def test_a_system_folder_or_one_inside_the_system_is_never_a_site_folder(key, path):
+    """What the deploy makes it may remove: never a folder of the system, whatever the setting."""
+    if key == "tls_dir" and path.startswith("/etc/"):
+        return  # certificates may live under /etc, as Debian's own do
+    try:
+        validate(**{key: path})
+    except SettingsError as error:
+        assert f"setting {key!r} = {path!r} is invalid" in str(error)
+    else:
+        raise AssertionError(f"{key}={path!r} was accepted")
+
+
+ACCOUNTS = st.sampled_from([*layout.DEBIAN_ACCOUNTS, layout.APACHE_USER])
+NAMED = st.one_of(
+    st.tuples(st.just("app_name"), st.one_of(ACCOUNTS, st.sampled_from(layout.DEBIAN_APACHE_NAMES))),
+    st.tuples(st.just("wsgi_user"), ACCOUNTS),
+)
+
+
+@hypothesis_settings(max_examples=200)
+@given(named=NAMED)
+def test_debians_own_names_are_never_an_apps(named):
+    key, name = named
+    try:
+        validate(**{key: name})
+    except SettingsError as error:
+        assert f"setting {key!r} = {name!r} is invalid" in str(error)
+    else:
+        raise AssertionError(f"{key}={name!r} was accepted")

@@ -58,7 +58,8 @@ def test_file_state_reads_kind_owner_mode_and_checksum(tmp_path):
 def test_a_file_is_written_once_then_left_alone_and_only_its_mode_repaired(tmp_path):
     dest = str(tmp_path / "sub" / "app.conf")
     first = converge(managed.file, StringIO("one\n"), dest, mode="640", **ROOT)
-    assert first[0] == f"mkdir -p {tmp_path}/sub" and f"upload {dest} through /tmp" in first
+    staging = f"{tmp_path}/sub/.app.conf.apache-wsgi-deploy-new"
+    assert first[0] == f"mkdir -p {tmp_path}/sub" and f"upload {staging} through /tmp" in first
     assert (tmp_path / "sub" / "app.conf").read_text() == "one\n" and mode(dest) == 0o640
 
     assert converge(managed.file, StringIO("one\n"), dest, mode="640", **ROOT) == []
@@ -67,8 +68,30 @@ def test_a_file_is_written_once_then_left_alone_and_only_its_mode_repaired(tmp_p
     assert converge(managed.file, StringIO("one\n"), dest, mode="640", **ROOT) == [f"chmod 640 {dest}"]
 
     changed = converge(managed.file, StringIO("two\n"), dest, mode="640", **ROOT)
-    assert changed == [f"upload {dest} through /tmp", f"chown root:root {dest}", f"chmod 640 {dest}"]
+    # Written beside, owned and moded, then renamed over: never a half-written or open file.
+    assert changed == [
+        f"install -m 600 /dev/null {staging}",
+        f"upload {staging} through /tmp",
+        f"chown root:root {staging}",
+        f"chmod 640 {staging}",
+        f"mv -fT {staging} {dest}",
+    ]
     assert (tmp_path / "sub" / "app.conf").read_text() == "two\n"
+    assert sorted(path.name for path in (tmp_path / "sub").iterdir()) == ["app.conf"]
+
+
+def test_a_write_cut_off_before_the_rename_leaves_the_old_file_whole(tmp_path):
+    """As on a full disk or a lost connection: the upload stops, the file stays as it was."""
+    dest = tmp_path / "environment.json"
+    converge(managed.file, StringIO('{"A": "old"}\n'), str(dest), mode="640", **ROOT)
+    host = LocalHost()
+    commands = operation_commands(host, managed.file, StringIO('{"A": "new"}\n'), str(dest), mode="640", **ROOT)
+    rendered = [render(command) for command in commands]
+    host.execute(commands[: rendered.index(f"mv -fT {tmp_path}/.environment.json.apache-wsgi-deploy-new {dest}")])
+    assert dest.read_text() == '{"A": "old"}\n' and mode(dest) == 0o640
+    # The next run writes it whole.
+    converge(managed.file, StringIO('{"A": "new"}\n'), str(dest), mode="640", **ROOT)
+    assert dest.read_text() == '{"A": "new"}\n'
 
 
 def test_a_link_where_the_file_belongs_is_replaced_not_written_through(tmp_path):
@@ -103,9 +126,10 @@ def test_a_private_file_goes_through_the_ssh_users_own_folder_and_is_never_shown
         "mkdir -p /home/deploy/.apache-wsgi-deploy-upload && chmod 700 /home/deploy/.apache-wsgi-deploy-upload"
         in rendered
     )
-    assert f"upload {dest} through /home/deploy/.apache-wsgi-deploy-upload" in rendered
+    staging = f"{tmp_path}/.privkey.pem.apache-wsgi-deploy-new"
+    assert f"upload {staging} through /home/deploy/.apache-wsgi-deploy-upload" in rendered
     assert commands[
-        rendered.index(f"upload {dest} through /home/deploy/.apache-wsgi-deploy-upload") - 1
+        rendered.index(f"upload {staging} through /home/deploy/.apache-wsgi-deploy-upload") - 1
     ].connector_arguments == {"_sudo": False}
     assert f"Will create {dest}" in caplog.text and "SECRET" not in caplog.text
 
@@ -175,11 +199,14 @@ def test_tree_uploads_only_what_differs_and_removes_what_the_source_lacks(source
 
     changed = tree(source, dest)
 
+    staging = f"{dest}/.app.py.apache-wsgi-deploy-new"
     assert changed == [
         f"rm -rf {dest}/stray",
-        f"upload {dest}/app.py through /tmp",
-        f"chown root:root {dest}/app.py",
-        f"chmod 644 {dest}/app.py",
+        f"install -m 600 /dev/null {staging}",
+        f"upload {staging} through /tmp",
+        f"chown root:root {staging}",
+        f"chmod 644 {staging}",
+        f"mv -fT {staging} {dest}/app.py",
         f"chmod 644 {dest}/templates/index.html",
     ]
     assert (dest / "app.py").read_text() == "app = 2\n" and (dest / "__pycache__").is_dir()

@@ -7,7 +7,7 @@ from pyinfra.api import OperationError, OperationValueError
 
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.operations import apache
-from tests.unit.harness import load, read, run_operation
+from tests.unit.harness import host_tool, load, read, run_operation
 
 
 @pytest.mark.parametrize(("operation", "path"), load("operations"), ids=lambda value: getattr(value, "stem", value))
@@ -47,7 +47,7 @@ def sh(command) -> None:
 
 
 def test_a_failed_configtest_puts_back_the_files_and_links_the_deploy_changed(tmp_path, monkeypatch):
-    """The shell config_template/site/conf and reload run, on real files and links."""
+    """The shell config_template/site/conf run and the reload tool's restore, on real files and links."""
     monkeypatch.setattr(layout, "CONFIG_BEFORE_DIR", str(tmp_path / "before"))
     vhost, new_conf = tmp_path / "site.conf", tmp_path / "new.conf"
     enabled, disabled = tmp_path / "enabled.conf", tmp_path / "disabled.conf"
@@ -62,10 +62,45 @@ def test_a_failed_configtest_puts_back_the_files_and_links_the_deploy_changed(tm
     enabled.unlink()
     disabled.symlink_to(vhost)
 
-    sh(apache.restore_previous())
+    host_tool("reload").restore(tmp_path / "before")
 
     assert vhost.read_text() == "before\n"
     assert not new_conf.exists()
     assert enabled.is_symlink() and enabled.resolve() == vhost
     assert not disabled.is_symlink()
     assert not (tmp_path / "before").exists()
+
+
+CLEAN = {"login": "deploy", "uid": 998, "groups": ["shop"], "gids": [998], "group_gid": 998, "sudo": False}
+
+
+@pytest.mark.parametrize(
+    ("identity", "reason"),
+    [
+        ({"uid": 0}, "user shop has uid 0"),
+        ({"group_gid": 0}, "group shop has gid 0"),
+        ({"gids": [998, 0]}, "user shop has gid 0"),
+        ({"groups": ["shop", "docker"]}, "user shop is in group docker"),
+        ({"sudo": True}, "sudo lets user shop run commands"),
+        ({"login": "shop"}, "user shop is the SSH user the deploy logs in as"),
+    ],
+)
+def test_an_app_never_runs_as_an_account_that_can_become_root(identity, reason):
+    with pytest.raises(OperationError, match=f"refusing to run an app as user shop, group shop: {reason}"):
+        run_operation(
+            "accounts.unprivileged",
+            {"kwargs": {"user": "shop", "group": "shop"}, "facts": {"accounts.Identity": {**CLEAN, **identity}}},
+        )
+
+
+def test_the_reload_says_why_apache_stopped_from_what_it_logged_since():
+    logged = """[Tue Dec 01 12:25:26.486408 2026] [mpm_event:notice] [pid 1184:tid 1184] AH00493: SIGUSR1 received.
+AH00558: apache2: Could not reliably determine the server's fully qualified domain name
+(98)Address already in use: AH00072: make_sock: could not bind to address [::]:22
+(98)Address already in use: AH00072: make_sock: could not bind to address 0.0.0.0:22
+[Tue Dec 01 12:25:26.541520 2026] [mpm_event:alert] [pid 1184:tid 1184] no listening sockets available, shutting down
+"""
+    cause = host_tool("reload")._cause(logged)
+    assert cause.startswith("(98)Address already in use: AH00072: make_sock: could not bind to address [::]:22 | ")
+    assert cause.endswith("no listening sockets available, shutting down")
+    assert "AH00493" not in cause and "AH00558" not in cause

@@ -95,6 +95,23 @@ HOSTILE = [
         ("app_install_path", "/srv/my app", "no spaces or quotes"),
         ("app_install_path", "/var/www/html/app", "outside any DocumentRoot"),
         ("app_install_path", "/var/www", "outside any DocumentRoot"),
+        # Folders the deploy makes, and removes with their site, are never the system's.
+        *[
+            ("app_install_path", path, "a folder of its own")
+            for path in ("/opt", "/srv", "/home", "/etc", "/usr/local")
+        ],
+        *[("app_install_path", path, "a folder of its own") for path in ("/etc/app", "/usr/lib/app", "/run/app")],
+        ("log_dir", "/var/log", "a folder of its own"),
+        ("log_dir", "/etc/app-logs", "a folder of its own"),
+        ("tls_dir", "/etc", "a folder of its own"),
+        ("tls_dir", "/usr/share/certs", "a folder of its own"),
+        # Names Debian already gives a site, a conf, a user or a group.
+        *[("app_name", name, "a name of the app's own") for name in ("default-ssl", "security", "www-data", "shadow")],
+        # Identities that could become root or read every app's secrets.
+        ("wsgi_user", "www-data", "www-data is Apache's"),
+        ("wsgi_user", "nobody", "a system account of Debian's"),
+        *[("wsgi_group", name, "can become root") for name in ("root", "shadow", "sudo", "adm", "docker")],
+        ("wsgi_group", "www-data", "www-data is Apache's"),
         ("log_dir", "logs", "an absolute path"),
         ("tls_dir", "/etc/ssl/x'y", "no spaces or quotes"),
         ("wsgi_entry", "app", "module:callable of Python names"),
@@ -293,8 +310,8 @@ def test_auto_gives_each_app_its_own_user_and_folder():
         "/srv/shop",
         True,
     )
-    shared = validate(wsgi_user="www-data").sites[0]
-    assert (shared.wsgi_user, shared.wsgi_group, shared.dedicated_user) == ("www-data", "www-data", False)
+    named = validate(wsgi_user="shopd").sites[0]
+    assert (named.wsgi_user, named.wsgi_group, named.dedicated_user) == ("shopd", "shopd", False)
 
 
 BLOG = {"app_name": "blog", "server_name": "blog.example.com", "wsgi_threads": 4}
@@ -333,7 +350,7 @@ def test_absent_sites_are_told_apart():
             [{}, {**BLOG, "wsgi_user": "root"}],
             "setting 'sites[1].wsgi_user' = 'root' is invalid: expected \"auto\" or an unprivileged",
         ),
-        ([{"app_name": "root"}], "setting 'sites[0].app_name' = 'root' would name the daemon user"),
+        ([{"app_name": "root"}], "setting 'sites[0].app_name' = 'root' is invalid: expected a name of the app's own"),
         (
             [{}, {**BLOG, "server_name": "www.example.com"}],
             "sites[0] and sites[1] both have server_name/server_aliases 'www.example.com'",
@@ -349,6 +366,12 @@ def test_absent_sites_are_told_apart():
             "'/srv/flaskapp/blog' is inside another site's '/srv/flaskapp'",
         ),
         ([{}, {**BLOG, "tls_certificate_source": "files"}], "setting 'sites[1].tls_certificate_file' is None but"),
+        ([{}, {**BLOG, "wsgi_user": "flaskapp"}], "sites[0] and sites[1] both have wsgi_user 'flaskapp'"),
+        ([{}, {**BLOG, "wsgi_group": "flaskapp"}], "sites[0] and sites[1] both have wsgi_group 'flaskapp'"),
+        (
+            [{"server_aliases": ["www.example.com"]}],
+            "sites[0] names a DNS name twice in server_name and server_aliases",
+        ),
     ],
 )
 def test_bad_sites_are_refused_naming_the_entry(sites, complaint):
@@ -360,3 +383,9 @@ def test_acme_terms_are_needed_only_when_a_site_uses_acme():
     validate(**FILES, acme_agree_tos=False)
     with pytest.raises(SettingsError, match="'acme_agree_tos' is False"):
         validate(**FILES, acme_agree_tos=False, sites=[{}, {**BLOG, "tls_certificate_source": "acme"}])
+
+
+def test_the_ssh_user_is_never_an_apps_user():
+    with pytest.raises(SettingsError, match="setting 'wsgi_user' = 'deploy' is the SSH user the deploy logs in as"):
+        validate(ssh_user="deploy", wsgi_user="deploy")
+    assert validate(ssh_user="deploy").sites[0].wsgi_user == "flaskapp"

@@ -44,4 +44,4 @@ def test_renewal_timer_is_active(acme_target):
 def test_renewal_reloads_apache(acme_target):
     hook = acme_target.host.file(layout.RENEWAL_HOOK)
     assert (hook.user, hook.mode) == ("root", 0o755)
-    assert "systemctl reload apache2.service" in hook.content_string
+    assert layout.RELOAD_TOOL in hook.content_string

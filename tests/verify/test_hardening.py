@@ -4,6 +4,9 @@ import socket
 import ssl
 
 from apache_wsgi_deploy import layout
+from apache_wsgi_deploy.facts import answer
+from apache_wsgi_deploy.facts.accounts import Identity
+from apache_wsgi_deploy.operations.accounts import privileges
 
 
 def raw_https(front, request: bytes) -> bytes:
@@ -59,3 +62,9 @@ def test_daemon_user_has_no_login_shell(site):
 def test_modules_no_site_needs_are_not_loaded(target):
     loaded = target.host.check_output("apache2ctl -M")
     assert [module for module in layout.UNUSED_MODULES if f" {module}_module " in loaded] == []
+
+
+def test_daemon_user_and_group_have_no_privileges(site):
+    """Not root, not gid 0, in no group that grants power, no sudo rights, not the SSH user."""
+    user, group = site.site.wsgi_user, site.site.wsgi_group
+    assert privileges(user, group, answer(Identity, site.host.check_output, user=user, group=group)) == []

@@ -1,0 +1,59 @@
+"""
+Facts about the accounts an app's daemon processes run as.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TypedDict
+
+from pyinfra.api import FactBase
+
+
+class IdentityDict(TypedDict):
+    login: str
+    uid: int | None
+    groups: list[str]
+    gids: list[int]
+    group_gid: int | None
+    sudo: bool
+
+
+class Identity(FactBase[IdentityDict]):
+    """
+    Returns what a user and a group could do on the host: the user's uid, groups and
+    gids (None and empty when there is no such user), the group's gid (None when there is
+    none), whether sudo lets the user run anything, and the SSH user the deploy logs in as
+    (who sudo ran the fact for).
+
+    + user: the daemon processes' user
+    + group: their group
+
+    .. code:: python
+
+        {"login": "deploy", "uid": 998, "groups": ["shop"], "gids": [998], "group_gid": 998, "sudo": False}
+    """
+
+    @staticmethod
+    def command(user: str, group: str) -> str:
+        user, group = shlex.quote(user), shlex.quote(group)
+        return (
+            'echo "login=${SUDO_USER:-$(id -un)}";'
+            f' if id {user} >/dev/null 2>&1; then echo "uid=$(id -u {user})";'
+            f' echo "groups=$(id -Gn {user})"; echo "gids=$(id -G {user})"; fi;'
+            f' echo "group_gid=$(getent group {group} | cut -d: -f3)";'
+            f" if command -v sudo >/dev/null && sudo -n -l -U {user} 2>/dev/null | grep -q ' may run '; then"
+            " echo sudo=yes; fi"
+        )
+
+    @staticmethod
+    def process(output: list[str]) -> IdentityDict:
+        fields = dict(line.split("=", 1) for line in output if "=" in line)
+        return {
+            "login": fields.get("login", ""),
+            "uid": int(fields["uid"]) if fields.get("uid") else None,
+            "groups": fields.get("groups", "").split(),
+            "gids": [int(gid) for gid in fields.get("gids", "").split()],
+            "group_gid": int(fields["group_gid"]) if fields.get("group_gid") else None,
+            "sudo": fields.get("sudo") == "yes",
+        }

@@ -1,0 +1,127 @@
+"""
+Apache's reload, run on the host, never leaving it down:
+
+1. `apache2ctl configtest`, then the certificate check (tlscheck.py): on failure the
+   files the deploy changed since the last reload are put back, and nothing reloads;
+2. a graceful reload (a restart when the MPM changed, which a graceful reload cannot do);
+3. then Apache must say it resumed serving: a reload that fails stops Apache's parent,
+   every site with it, after `systemctl reload` has already returned success. If it
+   stopped, the files are put back and Apache is started on them.
+
+The deploy keeps each file and link as it was before its first change since the last
+reload below <before> (at its own path; "<path>.absent" for one that did not exist);
+every reload that ends, failed or not, forgets them.
+
+    python3 reload.py <before> <apache dir> <error log> <pid file> <service>
+
+Exit status 0 when Apache serves the new configuration, 1 otherwise (the cause on stderr).
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import tlscheck
+
+ABSENT = ".absent"
+# Apache's notice once a start or a graceful restart has read its configuration.
+RESUMED = "resuming normal operations"
+RESUME_DEADLINE = 30
+MPM = re.compile(r"^LoadModule (mpm_\w+_module) ", re.M)
+
+
+def restore(before: Path) -> None:
+    """Put back every kept file and link (remove what did not exist), then forget them."""
+    if not before.is_dir():
+        return
+    for kept in sorted(path for path in before.rglob("*") if not path.is_dir() or path.is_symlink()):
+        original = Path("/") / kept.relative_to(before)
+        if kept.name.endswith(ABSENT):
+            original = original.with_name(original.name[: -len(ABSENT)])
+            original.unlink(missing_ok=True)
+            continue
+        original.unlink(missing_ok=True)
+        shutil.copy2(kept, original, follow_symlinks=False)
+    shutil.rmtree(before)
+
+
+def _run(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def _size(error_log: Path) -> int:
+    try:
+        return error_log.stat().st_size
+    except OSError:
+        return 0
+
+
+def _logged_since(error_log: Path, offset: int) -> str:
+    """What Apache logged since offset (all of it, if the log was rotated since)."""
+    try:
+        with error_log.open("rb") as log:
+            log.seek(offset if _size(error_log) >= offset else 0)
+            return log.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _mpm_changed(apache_dir: Path, pid: Path) -> bool:
+    """Whether the MPM enabled on disk is not the one the running parent loaded."""
+    enabled = "".join(path.read_text() for path in apache_dir.glob("mods-enabled/mpm_*.load"))
+    module = MPM.search(enabled)
+    if module is None or not pid.exists():
+        return False
+    library = f"mod_{module.group(1).removesuffix('_module')}.so"
+    maps = Path(f"/proc/{pid.read_text().strip()}/maps")
+    return maps.exists() and library not in maps.read_text(errors="replace")
+
+
+def _cause(logged: str) -> str:
+    """Why Apache stopped, from what it logged since the reload (not its notices)."""
+    lines = [line for line in logged.splitlines() if line.strip() and ":notice]" not in line and "AH00558" not in line]
+    return " | ".join(lines[-4:]) or "it logged no reason"
+
+
+def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: str) -> int:
+    before_dir, log = Path(before), Path(error_log)
+    test = _run("apache2ctl", "configtest")
+    if test.returncode:
+        restore(before_dir)
+        print(test.stderr.strip() or test.stdout.strip(), file=sys.stderr)
+        print("apache-wsgi-deploy: configtest failed; its config changes are undone", file=sys.stderr)
+        return 1
+    if tlscheck.main(f"{apache_dir}/sites-enabled"):
+        restore(before_dir)
+        print("apache-wsgi-deploy: a certificate would stop Apache; its config changes are undone", file=sys.stderr)
+        return 1
+    offset = _size(log)
+    # A graceful reload cannot switch MPMs ("The MPM cannot be changed during restart").
+    action = "restart" if _mpm_changed(Path(apache_dir), Path(pid_file)) else "reload-or-restart"
+    _run("systemctl", action, service)
+    deadline = time.monotonic() + RESUME_DEADLINE
+    while _run("systemctl", "is-active", "--quiet", service).returncode == 0:
+        if RESUMED in _logged_since(log, offset):
+            shutil.rmtree(before_dir, ignore_errors=True)
+            return 0
+        if time.monotonic() > deadline:
+            print(f"apache-wsgi-deploy: Apache did not resume within {RESUME_DEADLINE} s", file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+    cause = _cause(_logged_since(log, offset))
+    restore(before_dir)
+    started = _run("systemctl", "start", service).returncode == 0
+    print(
+        f"apache-wsgi-deploy: Apache stopped after its {action} ({cause}); the configuration before this deploy's"
+        " changes is back and Apache "
+        + ("was started on it" if started else "did not start on it either: see journalctl -u " + service),
+        file=sys.stderr,
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))

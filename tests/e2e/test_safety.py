@@ -1,0 +1,95 @@
+"""
+A deploy under mistakes (issue 15): settings that would take Apache down, remove what the
+deploy did not create or give an app privileges are refused before anything changes;
+an Apache that stops after its reload fails the deploy with the cause.
+"""
+
+import shutil
+
+import pytest
+
+from apache_wsgi_deploy import layout
+from testhost import pki
+from testhost.fleet import STATE
+from tests.e2e.test_deploy import SITE, assert_verified, probe
+
+
+def host_state(fleet) -> str:
+    """What a refused deploy must leave as it was: the vhosts, the apps' folders, the accounts."""
+    return fleet.sudo(f"stat -c %Y {SITE}; ls /srv; getent passwd | cut -d: -f1").stdout
+
+
+def serves(fleet) -> bool:
+    response = probe(fleet).get("https", fleet.hosts[0].server_name, "/")
+    return (response.status_code, response.text) == (200, "Good!")
+
+
+@pytest.fixture
+def other_key(tmp_path):
+    """A key of the test CA's, but another certificate's."""
+    key = tmp_path / "other-key.pem"
+    shutil.copy(pki.issue_certificate(STATE, ["other.awd.test"]) / "privkey.pem", key)
+    return str(key)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            "app_install_path=/opt",
+            "setting 'app_install_path' = '/opt' is invalid: expected \"auto\" or an absolute path of a folder",
+        ),
+        ("wsgi_group=shadow", "members of shadow can become root"),
+        ("wsgi_user=www-data", "www-data is Apache's"),
+        ("app_name=default-ssl", "not 'default-ssl': Debian's Apache or system already has"),
+    ],
+)
+def test_a_setting_that_would_harm_the_host_is_refused_before_any_change(deployed, data, message):
+    before = host_state(deployed)
+    result = deployed.deploy("--data", data)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert host_state(deployed) == before and serves(deployed)
+
+
+def test_a_key_that_is_not_the_certificates_is_refused_before_any_change(deployed, other_key):
+    before = host_state(deployed)
+    result = deployed.deploy("--data", f"tls_key_file={other_key}")
+    assert result.returncode != 0
+    assert f"setting 'tls_key_file' = '{other_key}' is not the key of tls_certificate_file" in result.stderr
+    assert host_state(deployed) == before and serves(deployed)
+
+
+def test_the_ssh_user_as_the_apps_user_is_refused_on_the_host_before_any_change(deployed):
+    """The SSH user comes from the ssh config here, so only the host can tell."""
+    before = host_state(deployed)
+    result = deployed.deploy("--data", "wsgi_user=deploy", "--data", "wsgi_group=deploy")
+    assert result.returncode != 0
+    failed = result.stderr.split("--> Starting operation: ")[-1]
+    assert failed.startswith("Accounts flaskapp | The app's user and group have no privileges")
+    assert "refusing to run an app as user deploy, group deploy: " in failed
+    assert "sudo lets user deploy run commands" in failed and "is the SSH user the deploy logs in as" in failed
+    assert host_state(deployed) == before and serves(deployed)
+
+
+def test_an_apache_that_stops_after_its_reload_fails_the_deploy_naming_the_cause(deployed):
+    """A conf the deploy did not write passes configtest but makes the graceful reload
+    stop Apache (its port is taken). The deploy says so instead of "converged"."""
+    planted = layout.conf_link("zz-planted-listen")
+    deployed.sudo(f"echo 'Listen 22' > {planted}")
+    deployed.sudo(f"sed -i 's/Strict-Transport-Security/X-Drift/' {SITE}")
+    try:
+        result = deployed.deploy()
+        assert result.returncode != 0
+        failed = result.stderr.split("--> Starting operation: ")[-1]
+        assert failed.startswith("Apache service | Apache reloads after its configtest passed")
+        assert "apache-wsgi-deploy: Apache stopped after its reload-or-restart (" in failed
+        assert "Address already in use" in failed or "could not bind" in failed
+        assert "did not start on it either" in failed
+    finally:
+        deployed.sudo(f"rm -f {planted}")
+    result = deployed.deploy()
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Apache is running and enabled at boot" in result.changed
+    assert serves(deployed)
+    assert_verified(deployed)
