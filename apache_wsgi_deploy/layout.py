@@ -153,6 +153,10 @@ HISTORY = "live-history"
 ROLLED_BACK = ".rolled-back"
 # Folders of the layout before releases (code, venv and static files in place).
 FORMER_LAYOUT = ("app", "venv", "static")
+# The app's environment (app_env), as JSON, and the bare repository git sources fetch into.
+ENV_FILE, GIT_CACHE = "environment.json", "git"
+# A site's certificate (leaf and chain) and key, in certbot's lineage or our own folder.
+FULLCHAIN, PRIVKEY = "fullchain.pem", "privkey.pem"
 
 
 @dataclass(frozen=True)
@@ -167,18 +171,33 @@ class SitePaths:
     acme: bool
 
     @property
+    def made_in_install_path(self) -> list[str]:
+        """Everything the deploy makes in the site's folder: all that its removal deletes."""
+        made = [RELEASES, VENVS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, ENV_FILE, self.wsgi_file]
+        return made + list(FORMER_LAYOUT)
+
+    @property
+    def made_in_own_tls_dir(self) -> list[str]:
+        """The certificate and key of the "files" and "selfsigned" sources."""
+        return [FULLCHAIN, PRIVKEY]
+
+    @property
+    def wsgi_file(self) -> str:
+        return f"{self.app_name}.wsgi"
+
+    @property
     def wsgi_script(self) -> str:
-        return f"{self.install_path}/{self.app_name}.wsgi"
+        return f"{self.install_path}/{self.wsgi_file}"
 
     @property
     def env_file(self) -> str:
         """app_env's values, as JSON: the .wsgi file loads them into os.environ."""
-        return f"{self.install_path}/environment.json"
+        return f"{self.install_path}/{ENV_FILE}"
 
     @property
     def git_cache(self) -> str:
         """A bare repository that fetches keep: later fetches bring only what is new."""
-        return f"{self.install_path}/git"
+        return f"{self.install_path}/{GIT_CACHE}"
 
     @property
     def releases_dir(self) -> str:
@@ -231,11 +250,11 @@ class SitePaths:
     @property
     def certificate_path(self) -> str:
         """Leaf and chain in one file: SSLCertificateChainFile is deprecated since Apache 2.4.8."""
-        return f"{self.certificate_dir}/fullchain.pem"
+        return f"{self.certificate_dir}/{FULLCHAIN}"
 
     @property
     def key_path(self) -> str:
-        return f"{self.certificate_dir}/privkey.pem"
+        return f"{self.certificate_dir}/{PRIVKEY}"
 
     @property
     def error_log(self) -> str:

@@ -22,15 +22,66 @@ from pyinfra.context import ctx_state
 UNDECLARED_SITES, DIFFS = "undeclared_sites", "diffs"
 
 
+# Lines of a failed command's error output a one-line cause shows.
+CAUSE_LINES = 2
+
+
 class Recorder(BaseStateCallback):
-    """Kept on a pyinfra state: connection errors, and what the deploy recorded, by host."""
+    """Kept on a pyinfra state, by host: connection errors, the operation running (one
+    that never ends was cut off), and what the deploy recorded."""
 
     def __init__(self):
         self.unreachable: dict[str, str] = {}
+        self.running: dict[str, str] = {}
+        self.lost: set[str] = set()
         self.notes: dict[str, dict[str, list]] = {}
 
     def host_connect_error(self, state, host, error):
         self.unreachable[host.name] = click.unstyle(str(error.args[0] if error.args else error))
+
+    def operation_host_start(self, state, host, op_hash):
+        self.running[host.name] = op_hash
+
+    def operation_host_success(self, state, host, op_hash, retry_count=0):
+        self.running.pop(host.name, None)
+
+    def operation_host_error(self, state, host, op_hash, retry_count=0, max_retries=0):
+        self.running.pop(host.name, None)
+        # Asked now: pyinfra closes every connection once the run ends.
+        if not _connected(host):
+            self.lost.add(host.name)
+
+
+def _connected(host) -> bool:
+    client = getattr(host.connector, "client", None)
+    transport = client.get_transport() if client is not None else None
+    # Connectors without an SSH transport (@local) do not lose their connection.
+    return transport is None or transport.is_active()
+
+
+def _failure(state, host_name: str, recorder: Recorder, error: BaseException | None) -> tuple[str | None, str | None]:
+    """The operation a run was stopped in (a lost connection, an operation's refusal), and
+    why; or the failed operation's own last error lines."""
+    from pyinfra_cli.prints import pretty_op_name
+
+    host = next((host for host in state.inventory if host.name == host_name), None)
+    if host is None:
+        return None, None
+    if host_name in recorder.running:
+        op_hash = recorder.running[host_name]
+        if isinstance(error, (EOFError, OSError)):
+            reason = f"connection lost ({type(error).__name__})"
+        else:
+            reason = str(error).strip().splitlines()[0] if error and str(error).strip() else "pyinfra stopped in it"
+        return pretty_op_name(state.op_meta[op_hash]), reason
+    for op_hash in state.get_op_order():
+        meta = state.ops[host].get(op_hash)
+        if meta is not None and meta.operation_meta.is_complete() and meta.operation_meta.did_error():
+            if host_name in recorder.lost:
+                return None, "connection lost"
+            lines = [click.unstyle(line).strip() for line in meta.operation_meta.stderr_lines if line.strip()]
+            return None, " / ".join(lines[-CAUSE_LINES:]) or None
+    return None, None
 
 
 def _recorder() -> Recorder | None:
@@ -59,6 +110,8 @@ class HostOutcome:
     would_change: list[str] = field(default_factory=list)
     diffs: list[str] = field(default_factory=list)
     undeclared_sites: list[str] = field(default_factory=list)
+    # Why it failed, in a line: the failed command's last error output, "connection lost".
+    cause: str | None = None
 
     @classmethod
     def from_results(cls, host: str, payload: dict, notes: dict | None = None, **known) -> HostOutcome:
@@ -75,8 +128,11 @@ class HostOutcome:
         return outcome
 
     @classmethod
-    def from_state(cls, state, host: str, exit_status: int, dry: bool) -> HostOutcome:
-        """From a pyinfra state after its run, with pyinfra's own --json builders."""
+    def from_state(
+        cls, state, host: str, exit_status: int, dry: bool, error: BaseException | None = None
+    ) -> HostOutcome:
+        """From a pyinfra state after its run, with pyinfra's own --json builders; error:
+        what stopped the run, if an exception did."""
         from pyinfra_cli.prints import build_plan_json, build_results_json
 
         recorder = next((handler for handler in state.callback_handlers if isinstance(handler, Recorder)), Recorder())
@@ -85,13 +141,17 @@ class HostOutcome:
             "plan": build_plan_json(state) if initialised else [],
             "results": build_results_json(state) if initialised and not dry else None,
         }
-        return cls.from_results(
+        outcome = cls.from_results(
             host,
             payload,
             recorder.notes.get(host),
             exit_status=exit_status,
             unreachable=recorder.unreachable.get(host),
         )
+        if initialised and exit_status != 0:
+            stopped_in, outcome.cause = _failure(state, host, recorder, error)
+            outcome.failed_at = stopped_in or outcome.failed_at
+        return outcome
 
     def as_dict(self) -> dict:
         return asdict(self)

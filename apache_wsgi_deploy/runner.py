@@ -8,9 +8,10 @@ pyinfra stops only a failing host's own operations when a command fails, but pyi
 3.10 aborts the whole run, every host with it, when a host's SSH connection drops in the
 middle of an operation (paramiko's EOFError escapes its greenlet). So each host gets its
 own `pyinfra --limit <host>` process, all at once: nothing one host does can stop or
-half-apply another. Settings are validated for every host first, once. Each host's
-output is printed when its run ends, then one line per host (converged, failed at which
-operation, or not reached); the exit status is non-zero when any host did not converge.
+half-apply another. Settings are validated for every host first, once. The run ends
+with one line per host (converged; failed at which operation, and why; or not reached);
+each host's pyinfra output is kept under .logs/ (and printed with -v). The exit status is
+non-zero when any host did not converge.
 
 The processes are forked from this one once it has imported pyinfra and the deploy's
 modules: a fresh interpreter would spend about 0.45 s of CPU on those imports per host,
@@ -23,8 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -35,10 +38,16 @@ from apache_wsgi_deploy import PROJECT
 from apache_wsgi_deploy.outcome import HostOutcome, Recorder
 from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 
+# Each deploy's output per host, for the runs kept (the oldest go first).
+LOGS = PROJECT / ".logs"
+LOGS_KEPT = 20
+
 
 def _run_pyinfra(host: str, arguments: list[str], result: Path) -> int:
     """pyinfra's CLI on one host, in this (forked) process, its state recording the run."""
+    import click
     import pyinfra_cli.cli
+    import pyinfra_cli.main
     from pyinfra_cli.main import main as pyinfra_main
 
     class RecordingState(State):
@@ -48,17 +57,32 @@ def _run_pyinfra(host: str, arguments: list[str], result: Path) -> int:
             self.add_callback_handler(Recorder())
 
     pyinfra_cli.cli.State = RecordingState
+    failures = []
+
+    def cli_keeping_its_error():
+        # As click's standalone mode does (show the error, exit with its code), keeping
+        # the error pyinfra wrapped: the cause of the run's end.
+        try:
+            return pyinfra_cli.cli.cli.main(standalone_mode=False)
+        except click.ClickException as error:
+            failures.append(getattr(error, "exception", error))
+            error.show()
+            sys.exit(error.exit_code)
+
+    pyinfra_cli.main.cli = cli_keeping_its_error
     sys.argv = ["pyinfra", "--limit", host, *arguments]
     try:
         pyinfra_main()
         status = 0
     except SystemExit as exit:
         status = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
-    except BaseException:
+    except BaseException as unexpected:
         traceback.print_exc()
         status = 1
+        failures.append(unexpected)
+    error = failures[0] if failures else None
     state = ctx_state.get() if ctx_state.isset() else State()
-    outcome = HostOutcome.from_state(state, host, status, dry="--dry" in arguments)
+    outcome = HostOutcome.from_state(state, host, status, dry="--dry" in arguments, error=error)
     result.write_text(json.dumps(outcome.as_dict()))
     return status
 
@@ -131,7 +155,8 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
         if outcome.unreachable:
             lines.append(f"    {host}: NOT REACHED, {outcome.unreachable}")
         elif outcome.failed_at:
-            lines.append(f"    {host}: FAILED at '{outcome.failed_at}' ({len(outcome.changed)} changed before)")
+            cause = f": {outcome.cause}" if outcome.cause else ""
+            lines.append(f"    {host}: FAILED at '{outcome.failed_at}'{cause} ({len(outcome.changed)} changed before)")
         elif outcome.exit_status != 0:
             lines.append(f"    {host}: FAILED, pyinfra exited {outcome.exit_status} ({len(outcome.changed)} changed)")
         else:
@@ -150,12 +175,28 @@ def main(argv: list[str]) -> int:
     except SettingsError as error:
         print(f"--> pyinfra error: {error}", file=sys.stderr)
         return 1
-    outcomes = {}
-    for host, (outcome, output) in run_hosts(hosts, ["-y", args.inventory, "deploy.py", *options]).items():
-        print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr, flush=True)
-        outcomes[host] = outcome
+    runs = run_hosts(hosts, ["-y", args.inventory, "deploy.py", *options])
+    logs = _kept_logs(runs)
+    # pyinfra's own output, tracebacks included, only when asked for: the summary says what failed.
+    verbose = any(option.startswith("-v") for option in options)
+    for host, (_, output) in runs.items():
+        if verbose:
+            print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr, flush=True)
+    outcomes = {host: outcome for host, (outcome, _) in runs.items()}
     print(summary(outcomes), file=sys.stderr)
+    print(f"--> Each host's pyinfra output: {logs}/<host>.log (-v prints it)", file=sys.stderr)
     return 0 if all(outcome.exit_status == 0 for outcome in outcomes.values()) else 1
+
+
+def _kept_logs(runs: dict[str, tuple[HostOutcome, str]]) -> Path:
+    """Each host's output in a folder of this run under .logs/, the newest runs kept."""
+    folder = LOGS / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    folder.mkdir(parents=True, exist_ok=True)
+    for host, (_, output) in runs.items():
+        (folder / f"{host.replace('/', '_')}.log").write_text(output)
+    for older in sorted(LOGS.iterdir())[:-LOGS_KEPT]:
+        shutil.rmtree(older, ignore_errors=True)
+    return folder.relative_to(PROJECT)
 
 
 if __name__ == "__main__":

@@ -180,11 +180,17 @@ def former_layout_removed(site):
 @site_deploy("Removed app")
 def app_removed(site):
     """After the reload: an absent site's files, certificate and own user."""
-    files.directory(name="App folder is deleted", path=site.app_install_path, present=False)
+    managed.folder_removed(
+        name="App folder is deleted", path=site.app_install_path, entries=site.paths.made_in_install_path
+    )
     if site.tls_certificate_source == "acme":
         certbot.certificate_removed(name="Certificate is deleted", cert_name=site.server_name)
     else:
-        files.directory(name="Certificate folder is deleted", path=site.paths.own_tls_dir, present=False)
+        managed.folder_removed(
+            name="Certificate folder is deleted",
+            path=site.paths.own_tls_dir,
+            entries=site.paths.made_in_own_tls_dir,
+        )
     if site.dedicated_user:
         accounts.system_user_removed(
             name="The app's own user is deleted", user=site.wsgi_user, home=site.app_install_path

@@ -105,3 +105,25 @@ class Tree(FactBase[dict[str, FileStateDict] | None]):
             if path in entries:
                 entries[path]["sha1"] = sha1
         return entries
+
+
+class FolderEntries(FactBase[list[str] | None]):
+    """
+    Returns the names in a folder (hidden ones included), or None when the path is not
+    a folder.
+
+    .. code:: python
+
+        ["current", "environment.json", "releases", "vendor-data"]
+    """
+
+    @staticmethod
+    def command(path: str) -> str:
+        quoted = shlex.quote(path)
+        return f"if [ -d {quoted} ] && [ ! -L {quoted} ]; then echo folder; ls -A -- {quoted}; fi"
+
+    @staticmethod
+    def process(output: list[str]) -> list[str] | None:
+        if not output or output[0] != "folder":
+            return None
+        return sorted(output[1:])

@@ -26,7 +26,7 @@ from pyinfra.facts.server import Home
 from pyinfra.operations.util.files import chmod, chown, generate_color_diff
 
 from apache_wsgi_deploy import outcome
-from apache_wsgi_deploy.facts.files import FileState, Tree
+from apache_wsgi_deploy.facts.files import FileState, FolderEntries, Tree
 from apache_wsgi_deploy.layout import PRIVATE_UPLOAD_DIR
 
 # Beside a file being replaced: the new one, until it is complete and renamed over it.
@@ -250,3 +250,43 @@ def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, e
             # A file the folder did not have: nothing reads it yet (a new release), nothing to keep whole.
             yield from _upload_commands(content, path, private=False)
         yield from _ownership(current, path, user, group, file_mode)
+
+
+@operation()
+def folder_removed(path: str, entries: list[str]):
+    """
+    Remove what the deploy made in a folder, then the folder if nothing else is left:
+    what someone else put there stays, and so does the folder holding it.
+
+    + path: the folder
+    + entries: the names the deploy makes in it (their staging files go too)
+
+    **Example:**
+
+    .. code:: python
+
+        managed.folder_removed(path="/srv/blog", entries=["releases", "venvs", "current"])
+    """
+    _check_path(path)
+    present = host.get_fact(FolderEntries, path=path)
+    if present is None:
+        host.noop(f"{path} is absent")
+        return
+    ours = [name for name in present if name in entries or _staging_of(name) in entries]
+    others = [name for name in present if name not in ours]
+    if not ours and others:
+        host.noop(f"{path} holds only what the deploy did not make: {', '.join(others)}")
+        return
+    if ours:
+        yield StringCommand("rm", "-rf", "--", *(QuoteString(f"{path}/{name}") for name in ours))
+    if others:
+        logger.warning(f"{host.name}: {path} is kept for what the deploy did not make: {', '.join(others)}")
+        return
+    yield StringCommand("rmdir", QuoteString(path))
+
+
+def _staging_of(name: str) -> str | None:
+    """The file a staging file (".<name>.apache-wsgi-deploy-new") is written for."""
+    if name.startswith(".") and name.endswith(STAGING_SUFFIX):
+        return name[1 : -len(STAGING_SUFFIX)]
+    return None

@@ -199,3 +199,23 @@ def test_an_absent_site_is_removed_and_the_other_keeps_serving(sites, two_deploy
 
     again = sites.fleet.deploy(inventory=removed, env={TOKEN_VARIABLE: "env-token-9a7e"})
     assert (again.returncode, again.changed) == (0, [])
+
+
+def test_removing_a_site_keeps_what_the_deploy_did_not_make(sites, two_deployed):
+    """Someone else's file in the app's folder: the folder stays, holding just that."""
+    redeployed = sites.fleet.deploy(inventory=two_deployed, env={TOKEN_VARIABLE: "env-token-9a7e"})
+    assert redeployed.returncode == 0, redeployed.stderr[-4000:]
+    sites.fleet.sudo("echo 'a vendor keeps this' > /srv/blog/vendor-data")
+    removed = sites.inventory("blog_absent", [{}, {**sites.blog, "app_present": False}])
+    try:
+        result = sites.fleet.deploy(inventory=removed, env={TOKEN_VARIABLE: "env-token-9a7e"})
+        assert result.returncode == 0, result.stderr[-4000:]
+        assert "/srv/blog is kept for what the deploy did not make: vendor-data" in result.stderr
+        assert sites.fleet.sudo("ls -A /srv/blog").stdout.split() == ["vendor-data"]
+        assert "no-user-blog" in sites.fleet.sudo("getent passwd blog || echo no-user-blog").stdout
+        verify = sites.fleet.verify(f"--inventory={removed}", "-v", "-k", "absent")
+        assert f"test_absent_site_is_gone[{sites.fleet.hosts[0].alias}:blog] PASSED" in verify.stdout
+        again = sites.fleet.deploy(inventory=removed, env={TOKEN_VARIABLE: "env-token-9a7e"})
+        assert (again.returncode, again.changed) == (0, [])
+    finally:
+        sites.fleet.sudo("rm -rf /srv/blog")

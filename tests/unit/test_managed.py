@@ -219,3 +219,23 @@ def test_tree_replaces_a_link_where_the_folder_belongs(source, tmp_path):
     dest.symlink_to(elsewhere)
     tree(source, dest)
     assert not dest.is_symlink() and (dest / "app.py").exists() and not (elsewhere / "app.py").exists()
+
+
+def test_a_removed_folder_loses_only_what_the_deploy_made_in_it(tmp_path):
+    site = tmp_path / "blog"
+    (site / "releases" / "one").mkdir(parents=True)
+    (site / "environment.json").write_text("{}\n")
+    (site / ".environment.json.apache-wsgi-deploy-new").write_text("{")
+    (site / "vendor-data").write_text("not ours\n")
+    made = ["releases", "environment.json", "current"]
+
+    converge(managed.folder_removed, str(site), made)
+    assert sorted(path.name for path in site.iterdir()) == ["vendor-data"]
+    # Kept for what is left; a rerun finds nothing of ours to remove and changes nothing.
+    assert converge(managed.folder_removed, str(site), made) == []
+
+    (site / "vendor-data").unlink()
+    (site / "current").symlink_to("releases/one")
+    converge(managed.folder_removed, str(site), made)
+    assert not site.exists()
+    assert converge(managed.folder_removed, str(site), made) == []

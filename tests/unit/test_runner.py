@@ -20,7 +20,7 @@ from apache_wsgi_deploy import outcome
 
 outcome.record(host.name, outcome.UNDECLARED_SITES, ["oldapp"])
 server.shell(name="Works", commands=["true"])
-server.shell(name="Fails", commands=["false"])
+server.shell(name="Fails", commands=["echo 'write error: No space left on device' >&2; false"])
 server.shell(name="Never runs", commands=["true"])
 """
 
@@ -36,6 +36,7 @@ def test_a_run_is_read_from_pyinfras_results_up_to_the_failed_operation(deploy_f
     ((outcome, log),) = run_hosts(["@local"], ["-y", "@local", deploy_file]).values()
     assert outcome.exit_status == 1
     assert (outcome.changed, outcome.failed_at, outcome.unreachable) == (["Works"], "Fails", None)
+    assert outcome.cause == "write error: No space left on device"
     assert outcome.undeclared_sites == ["oldapp"]
     assert "Starting operation: Fails" in log
 
@@ -57,7 +58,7 @@ def test_a_host_that_cannot_be_reached_says_why(deploy_file, tmp_path):
 def test_each_host_gets_one_line():
     outcomes = {
         "web1": HostOutcome("web1", changed=["a", "b"], unchanged=1, undeclared_sites=["oldapp"]),
-        "w2": HostOutcome("w2", exit_status=1, failed_at="Application | App code is in place"),
+        "w2": HostOutcome("w2", exit_status=1, failed_at="Application | App code is in place", cause="disk full"),
         "gone": HostOutcome("gone", exit_status=1, unreachable="Could not connect (port 22 on 10.0.0.9)"),
         "crashed": HostOutcome("crashed", exit_status=1, changed=["a", "b", "c"]),
     }
@@ -65,7 +66,7 @@ def test_each_host_gets_one_line():
         "--> Per host:",
         "    crashed: FAILED, pyinfra exited 1 (3 changed)",
         "    gone: NOT REACHED, Could not connect (port 22 on 10.0.0.9)",
-        "    w2: FAILED at 'Application | App code is in place' (0 changed before)",
+        "    w2: FAILED at 'Application | App code is in place': disk full (0 changed before)",
         "    web1: converged, 2 changed, 1 unchanged; left as they are, not in `sites`: oldapp",
     ]
 
@@ -95,3 +96,27 @@ def test_drift_report_lists_every_host_and_a_total():
     )
     assert "gone: NOT CHECKED, Could not connect (port 9)" in text
     assert text.endswith("drift check: 1 of 3 host(s) match, 1 drifted, 1 not checked")
+
+
+REFUSING = """
+from pyinfra.api import OperationError, operation
+from pyinfra.operations import server
+
+
+@operation()
+def refuses():
+    raise OperationError("refusing: the app's user is in group sudo")
+    yield
+
+
+server.shell(name="Works", commands=["true"])
+refuses(name="Refuses")
+"""
+
+
+def test_an_operation_that_refuses_is_named_with_its_reason(tmp_path):
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(textwrap.dedent(REFUSING))
+    ((outcome, _),) = run_hosts(["@local"], ["-y", "@local", str(deploy)]).values()
+    assert (outcome.exit_status, outcome.failed_at) == (1, "Refuses")
+    assert outcome.cause == "refusing: the app's user is in group sudo"

@@ -277,7 +277,7 @@ def test_static_files_are_aliased_with_caching_only_when_asked_for(site):
     assert "Alias /static/ /srv/flaskapp/current/static/\n" in https
     assert re.search(
         r"<Directory /srv/flaskapp/current/static>\s+Require all granted\s+"
-        r'Header set Cache-Control "public, max-age=600"\s+</Directory>',
+        r'Header set Cache-Control "public, max-age=600"\s+#[^\n]*\s+UnsetEnv no-gzip\s+</Directory>',
         https,
     )
     # mod_wsgi gives an Alias precedence whatever the order, but the reader expects it after.
@@ -302,3 +302,10 @@ def test_app_environment_reads_the_control_machine(monkeypatch, tmp_path):
         app_env={"A": "1", "SECRET_KEY": {"from_env": "SHOP_SECRET"}, "DB": {"from_file": str(secret_file)}}
     ).sites[0]
     assert app_environment(site.app_env) == {"A": "1", "SECRET_KEY": "s3cr3t", "DB": "postgres://db/shop"}
+
+
+def test_the_apps_responses_are_never_compressed_but_static_files_may_be(site):
+    https = vhost(render("site.conf.j2", static_url="/static"), 443)
+    assert "SetEnv no-gzip 1\n" in https
+    static = re.search(r"<Directory /srv/flaskapp/current/static>(.*?)</Directory>", https, re.S).group(1)
+    assert "UnsetEnv no-gzip" in static

@@ -46,3 +46,10 @@ def test_static_files_are_served_by_apache_with_caching(static_site):
     assert response.status_code == 200
     assert response.content == static_site.host.file(f"{static_site.paths.static_path}/{first[2:]}").content
     assert f"max-age={site.static_max_age}" in response.headers.get("Cache-Control", "")
+
+
+def test_the_apps_responses_are_not_compressed(site):
+    """BREACH: a compressed response over TLS leaks the length of the secrets in it."""
+    response = site.probe.get("https", site.site.server_name, site.site.health_check_path)
+    assert response.request.headers["Accept-Encoding"].startswith("gzip")
+    assert "Content-Encoding" not in response.headers
