@@ -415,6 +415,13 @@ SECTIONS = (
                 v.int_range(0, 30 * 24 * 3600),
                 "refresh apt's cache before installing only if it is older than this (seconds)",
             ),
+            _host(
+                "apt_lock_timeout",
+                300,
+                v.int_range(0, 3600),
+                "seconds a deploy waits for apt's and dpkg's locks while another apt holds them (unattended-upgrades"
+                " on a fresh server), before it fails",
+            ),
         ),
     ),
     Section(

@@ -162,6 +162,9 @@ acme_key_type = "ecdsa"
 # --- Packages ---
 # refresh apt's cache before installing only if it is older than this (seconds)
 apt_cache_time = 86400
+# seconds a deploy waits for apt's and dpkg's locks while another apt holds them
+# (unattended-upgrades on a fresh server), before it fails
+apt_lock_timeout = 300
 
 # --- Verification suite (tests/verify) ---
 # address the HTTP probes connect to; None resolves server_name through DNS

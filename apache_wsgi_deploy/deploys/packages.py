@@ -26,6 +26,7 @@ def install_packages(settings):
         name="Apache, mod_wsgi and venv are installed",
         packages=apt_packages(settings),
         cache_time=settings.apt_cache_time,
+        lock_timeout=settings.apt_lock_timeout,
     )
 
 

@@ -4,6 +4,7 @@ deploy did not create or give an app privileges are refused before anything chan
 an Apache that stops after its reload fails the deploy with the cause.
 """
 
+import shlex
 import shutil
 
 import pytest
@@ -12,6 +13,7 @@ from apache_wsgi_deploy import layout
 from testhost import pki
 from testhost.fleet import STATE
 from tests.e2e.test_deploy import SITE, assert_verified, probe
+from tests.polling import poll
 
 
 def host_state(fleet) -> str:
@@ -92,4 +94,44 @@ def test_an_apache_that_stops_after_its_reload_fails_the_deploy_naming_the_cause
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Apache is running and enabled at boot" in result.changed
     assert serves(deployed)
+    assert_verified(deployed)
+
+
+APT_LOCK_HOLDER = """import fcntl, sys, time
+locks = [open(path, "w") for path in ("/var/lib/apt/lists/lock", "/var/lib/dpkg/lock-frontend")]
+for lock in locks:
+    fcntl.lockf(lock, fcntl.LOCK_EX)
+open("/run/awd-apt-locked", "w").close()
+time.sleep(float(sys.argv[1]))
+"""
+
+
+def hold_apt_locks(fleet, seconds: float) -> None:
+    """Another apt (unattended-upgrades on a fresh server) holding apt's and dpkg's locks."""
+    fleet.sudo(f"rm -f /run/awd-apt-locked; printf %s {shlex.quote(APT_LOCK_HOLDER)} > /run/awd-apt-lock.py")
+    fleet.sudo(f"nohup python3 /run/awd-apt-lock.py {seconds} >/dev/null 2>&1 &")
+    poll(
+        lambda: fleet.sudo("test -e /run/awd-apt-locked && echo held || true").stdout.strip(), 10, "the locks are held"
+    )
+
+
+def test_a_deploy_waits_for_apts_lock_then_fails_past_its_timeout(deployed):
+    deployed.sudo("apt-get remove -y -qq python3-venv >/dev/null")
+    hold_apt_locks(deployed, 6)
+    waited = deployed.deploy("--data", "apt_cache_time=0")
+    assert waited.returncode == 0, waited.stderr[-4000:]
+    assert "Apache, mod_wsgi and venv are installed" in waited.changed
+
+    deployed.sudo("apt-get remove -y -qq python3-venv >/dev/null")
+    hold_apt_locks(deployed, 30)
+    try:
+        result = deployed.deploy("--data", "apt_cache_time=0", "--data", "apt_lock_timeout=2")
+        assert result.returncode != 0
+        failed = result.stderr.split("--> Starting operation: ")[-1]
+        assert failed.startswith("Packages | Apache, mod_wsgi and venv are installed")
+        assert "Could not get lock /var/lib/apt/lists/lock" in failed
+        assert serves(deployed)
+    finally:
+        deployed.sudo("pkill -f 'python3 /run/[a]wd-apt-lock.py' || true")
+    assert deployed.deploy().returncode == 0
     assert_verified(deployed)
