@@ -84,16 +84,14 @@ def _failure(state, host_name: str, recorder: Recorder, error: BaseException | N
     return None, None
 
 
-def _recorder() -> Recorder | None:
-    if not ctx_state.isset():
-        return None
-    return next((handler for handler in ctx_state.get().callback_handlers if isinstance(handler, Recorder)), None)
+def _recorder_of(state) -> Recorder | None:
+    return next((handler for handler in state.callback_handlers if isinstance(handler, Recorder)), None)
 
 
 def record(host_name: str, kind: str, items: list) -> None:
     """Add to what a host's run reports (UNDECLARED_SITES, DIFFS); nothing when no
     runner of ours records the run (plain `pyinfra`, whose text output says it)."""
-    recorder = _recorder()
+    recorder = _recorder_of(ctx_state.get()) if ctx_state.isset() else None
     if recorder is not None:
         recorder.notes.setdefault(host_name, {}).setdefault(kind, []).extend(items)
 
@@ -135,7 +133,7 @@ class HostOutcome:
         what stopped the run, if an exception did."""
         from pyinfra_cli.prints import build_plan_json, build_results_json
 
-        recorder = next((handler for handler in state.callback_handlers if isinstance(handler, Recorder)), Recorder())
+        recorder = _recorder_of(state) or Recorder()
         initialised = getattr(state, "initialised", False)
         payload = {
             "plan": build_plan_json(state) if initialised else [],
@@ -155,7 +153,3 @@ class HostOutcome:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.exit_status == 0 and not self.failed_at and not self.unreachable

@@ -113,11 +113,13 @@ def _fork(host: str, arguments: list[str], log: Path, result: Path) -> int:
         os._exit(status)
 
 
-def run_hosts(hosts: list[str], arguments: list[str]) -> dict[str, tuple[HostOutcome, str]]:
-    """Each host's outcome and pyinfra output, from `pyinfra --json --limit <host> <arguments>`."""
+def run_hosts(hosts: list[str], arguments: list[str], logs: Path | None = None) -> dict[str, tuple[HostOutcome, str]]:
+    """Each host's outcome and pyinfra output, from `pyinfra --json --limit <host> <arguments>`;
+    logs: the folder that keeps each host's output as <host>.log (none: it is not kept)."""
     with tempfile.TemporaryDirectory(prefix="apache-wsgi-deploy-") as folder:
         files = {
-            host: (Path(folder) / f"{index}.log", Path(folder) / f"{index}.json") for index, host in enumerate(hosts)
+            host: ((logs or Path(folder)) / f"{host.replace('/', '_')}.log", Path(folder) / f"{index}.json")
+            for index, host in enumerate(hosts)
         }
         pids = {host: _fork(host, ["--json", *arguments], *files[host]) for host in hosts}
         results = {}
@@ -175,28 +177,25 @@ def main(argv: list[str]) -> int:
     except SettingsError as error:
         print(f"--> pyinfra error: {error}", file=sys.stderr)
         return 1
-    runs = run_hosts(hosts, ["-y", args.inventory, "deploy.py", *options])
-    logs = _kept_logs(runs)
+    logs = _run_logs()
+    runs = run_hosts(hosts, ["-y", args.inventory, "deploy.py", *options], logs)
     # pyinfra's own output, tracebacks included, only when asked for: the summary says what failed.
-    verbose = any(option.startswith("-v") for option in options)
-    for host, (_, output) in runs.items():
-        if verbose:
+    if any(option.startswith("-v") for option in options):
+        for host, (_, output) in runs.items():
             print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr, flush=True)
     outcomes = {host: outcome for host, (outcome, _) in runs.items()}
     print(summary(outcomes), file=sys.stderr)
-    print(f"--> Each host's pyinfra output: {logs}/<host>.log (-v prints it)", file=sys.stderr)
+    print(f"--> Each host's pyinfra output: {logs.relative_to(PROJECT)}/<host>.log (-v prints it)", file=sys.stderr)
     return 0 if all(outcome.exit_status == 0 for outcome in outcomes.values()) else 1
 
 
-def _kept_logs(runs: dict[str, tuple[HostOutcome, str]]) -> Path:
-    """Each host's output in a folder of this run under .logs/, the newest runs kept."""
+def _run_logs() -> Path:
+    """This run's folder under .logs/, the older runs beyond the newest LOGS_KEPT removed."""
     folder = LOGS / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     folder.mkdir(parents=True, exist_ok=True)
-    for host, (_, output) in runs.items():
-        (folder / f"{host.replace('/', '_')}.log").write_text(output)
     for older in sorted(LOGS.iterdir())[:-LOGS_KEPT]:
         shutil.rmtree(older, ignore_errors=True)
-    return folder.relative_to(PROJECT)
+    return folder
 
 
 if __name__ == "__main__":

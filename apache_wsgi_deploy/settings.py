@@ -110,9 +110,8 @@ class _SettingsMethods:
 
     def _per_site(self, pairs) -> list[tuple[str, str]]:
         """Each site's (setting, value) pairs, the setting named sites[N].<key> when there are several."""
-        several = len(self.sites) > 1
         return [
-            (f"sites[{index}].{key}" if several else key, value)
+            (f"{_label(self.sites, index)}{key}", value)
             for index, site in enumerate(self.sites)
             for key, value in pairs(site)
         ]
@@ -213,7 +212,8 @@ def _site_values(index: int, entry: dict, defaults: dict[str, Any]) -> tuple[dic
     return values, problems
 
 
-def _label(sites: list, index: int) -> str:
+def _label(sites, index: int) -> str:
+    """How a site's settings are named in messages: sites[N].<key> when there are several."""
     return f"sites[{index}]." if len(sites) > 1 else ""
 
 
@@ -307,19 +307,18 @@ def _settings_from_data(cls, host_name: str, data: dict[str, Any]) -> Settings:
 
 
 def _certificate_problems(settings: Settings, project: Path) -> list[str]:
-    """The uploaded certificates that would not serve their site, each setting named
-    sites[N].<key> when there are several sites."""
-    several = len(settings.sites) > 1
+    """The uploaded certificates that would not serve their site."""
     problems = []
     for index, site in enumerate(settings.sites):
-        if site.tls_certificate_source != "files" or not site.app_present:
-            continue
-        found = sources.uploaded_certificate_problems(
-            site.tls_certificate_file, site.tls_chain_file, site.tls_key_file, site.names(), project
-        )
-        problems += [
-            problem.replace("setting '", f"setting 'sites[{index}].", 1) if several else problem for problem in found
-        ]
+        if site.tls_certificate_source == "files" and site.app_present:
+            problems += sources.uploaded_certificate_problems(
+                site.tls_certificate_file,
+                site.tls_chain_file,
+                site.tls_key_file,
+                site.names(),
+                project,
+                _label(settings.sites, index),
+            )
     return problems
 
 

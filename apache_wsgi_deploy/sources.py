@@ -178,29 +178,30 @@ def _covers(pattern: str, name: str) -> bool:
 
 
 def uploaded_certificate_problems(
-    certificate_file: str, chain_file: str, key_file: str, names: list[str], project: Path = PROJECT
+    certificate_file: str, chain_file: str, key_file: str, names: list[str], project: Path = PROJECT, label: str = ""
 ) -> list[str]:
     """Why the certificate files a site uploads would not serve it: unreadable PEM, a key
     that is not the certificate's, a name the certificate does not cover, an expired one.
-    Each problem names its setting; Apache would otherwise refuse them only at a reload."""
+    Each problem names its setting (`label` first: "sites[1]."); Apache would otherwise
+    refuse them only at a reload."""
     try:
         leaf = x509.load_pem_x509_certificate((project / certificate_file).read_bytes())
     except ValueError:
-        return [f"setting 'tls_certificate_file' = {certificate_file!r} holds no PEM certificate"]
+        return [f"setting '{label}tls_certificate_file' = {certificate_file!r} holds no PEM certificate"]
     problems = []
     try:
         x509.load_pem_x509_certificates((project / chain_file).read_bytes())
     except ValueError:
-        problems.append(f"setting 'tls_chain_file' = {chain_file!r} holds no PEM certificate")
+        problems.append(f"setting '{label}tls_chain_file' = {chain_file!r} holds no PEM certificate")
     try:
         key = serialization.load_pem_private_key((project / key_file).read_bytes(), password=None)
     except (ValueError, TypeError):
-        problems.append(f"setting 'tls_key_file' = {key_file!r} holds no unencrypted PEM private key")
+        problems.append(f"setting '{label}tls_key_file' = {key_file!r} holds no unencrypted PEM private key")
     else:
         if key.public_key() != leaf.public_key():
             problems.append(
-                f"setting 'tls_key_file' = {key_file!r} is not the key of tls_certificate_file {certificate_file!r}"
-                " (Apache would refuse to start with them)"
+                f"setting '{label}tls_key_file' = {key_file!r} is not the key of tls_certificate_file"
+                f" {certificate_file!r} (Apache would refuse to start with them)"
             )
     try:
         covered = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
@@ -211,12 +212,13 @@ def uploaded_certificate_problems(
     missing = [name for name in names if not any(_covers(pattern, name) for pattern in covered)]
     if missing:
         problems.append(
-            f"setting 'tls_certificate_file' = {certificate_file!r} does not cover {', '.join(missing)}"
+            f"setting '{label}tls_certificate_file' = {certificate_file!r} does not cover {', '.join(missing)}"
             f" (it names {', '.join(covered) or 'no DNS name'}): clients would refuse the connection"
         )
     if leaf.not_valid_after_utc <= datetime.datetime.now(datetime.UTC):
         problems.append(
-            f"setting 'tls_certificate_file' = {certificate_file!r} expired on {leaf.not_valid_after_utc:%Y-%m-%d}"
+            f"setting '{label}tls_certificate_file' = {certificate_file!r} expired on"
+            f" {leaf.not_valid_after_utc:%Y-%m-%d}"
         )
     return problems
 

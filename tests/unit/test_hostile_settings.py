@@ -65,6 +65,15 @@ def test_hostile_value_is_refused_or_stays_one_argument(key, value):
         assert shape(config) == shape(BASELINES[key][name]), name
 
 
+def assert_refused(key: str, value) -> None:
+    try:
+        validate(**{key: value})
+    except SettingsError as error:
+        assert f"setting {key!r} = {value!r} is invalid" in str(error)
+    else:
+        raise AssertionError(f"{key}={value!r} was accepted")
+
+
 SYSTEM_PATHS = st.sampled_from([*layout.SYSTEM_DIRS, *(f"{tree}/app" for tree in layout.SYSTEM_TREES)])
 FOLDER_SETTINGS = ["app_install_path", "log_dir", "tls_dir"]
 
@@ -75,12 +84,7 @@ def test_a_system_folder_or_one_inside_the_system_is_never_a_site_folder(key, pa
     """What the deploy makes it may remove: never a folder of the system, whatever the setting."""
     if key == "tls_dir" and path.startswith("/etc/"):
         return  # certificates may live under /etc, as Debian's own do
-    try:
-        validate(**{key: path})
-    except SettingsError as error:
-        assert f"setting {key!r} = {path!r} is invalid" in str(error)
-    else:
-        raise AssertionError(f"{key}={path!r} was accepted")
+    assert_refused(key, path)
 
 
 ACCOUNTS = st.sampled_from([*layout.DEBIAN_ACCOUNTS, layout.APACHE_USER])
@@ -93,10 +97,4 @@ NAMED = st.one_of(
 @hypothesis_settings(max_examples=200)
 @given(named=NAMED)
 def test_debians_own_names_are_never_an_apps(named):
-    key, name = named
-    try:
-        validate(**{key: name})
-    except SettingsError as error:
-        assert f"setting {key!r} = {name!r} is invalid" in str(error)
-    else:
-        raise AssertionError(f"{key}={name!r} was accepted")
+    assert_refused(*named)
