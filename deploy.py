@@ -24,6 +24,7 @@ from apache_wsgi_deploy.deploys import (
     site_vhosts_removed,
     undeclared_sites_reported,
 )
+from apache_wsgi_deploy.lock import hold_deploy_lock
 from apache_wsgi_deploy.settings import validate_inventory
 
 # Every host is validated before this host's first operation is built: one bad value
@@ -32,6 +33,8 @@ settings = validate_inventory(inventory, PROJECT)[host.name]
 
 # A no-change rerun is mostly fact commands: about 40 ms less for each.
 disable_nagle(host)
+# Before the first fact: another run's changes must not be half seen, nor its releases pruned.
+hold_deploy_lock(host, settings.deploy_lock_timeout)
 # Before anything changes: no app may run as an account that can become root.
 for site in host.loop(settings.present_sites):
     app_runs_unprivileged(site)

@@ -27,7 +27,8 @@ def not_checked(outcome: HostOutcome) -> str | None:
     if outcome.unreachable:
         return outcome.unreachable
     if outcome.exit_status != 0:
-        return f"pyinfra exited {outcome.exit_status}" + (f" at '{outcome.failed_at}'" if outcome.failed_at else "")
+        where = f" at '{outcome.failed_at}'" if outcome.failed_at else ""
+        return f"pyinfra exited {outcome.exit_status}{where}" + (f": {outcome.cause}" if outcome.cause else "")
     return None
 
 

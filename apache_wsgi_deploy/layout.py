@@ -113,6 +113,9 @@ ACME_WEBROOT = f"{STATE_DIR}/acme"
 ACME_CHALLENGE_DIR = f"{ACME_WEBROOT}/.well-known/acme-challenge"
 # A reload that failed its configtest, owed until one succeeds.
 RELOAD_OWED = f"{STATE_DIR}/apache-reload-owed"
+# One deploy at a time (apache_wsgi_deploy.lock): under /run, so a reboot, which ends
+# every run, also clears it.
+DEPLOY_LOCK = "/run/apache-wsgi-deploy.lock"
 # The scripts of apache_wsgi_deploy/host_tools, which the deploy runs on the host.
 TOOLS_DIR = f"{STATE_DIR}/tools"
 HEALTH_CHECK = f"{TOOLS_DIR}/healthcheck.py"

@@ -81,7 +81,9 @@ def _failure(state, host_name: str, recorder: Recorder, error: BaseException | N
                 return None, "connection lost"
             lines = [click.unstyle(line).strip() for line in meta.operation_meta.stderr_lines if line.strip()]
             return None, " / ".join(lines[-CAUSE_LINES:]) or None
-    return None, None
+    # Stopped before any operation ran: while the deploy was being prepared (the deploy lock).
+    message = str(error).strip() if error else ""
+    return None, message.splitlines()[0] if message else None
 
 
 def _recorder_of(state) -> Recorder | None:

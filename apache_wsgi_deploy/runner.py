@@ -160,7 +160,8 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
             cause = f": {outcome.cause}" if outcome.cause else ""
             lines.append(f"    {host}: FAILED at '{outcome.failed_at}'{cause} ({len(outcome.changed)} changed before)")
         elif outcome.exit_status != 0:
-            lines.append(f"    {host}: FAILED, pyinfra exited {outcome.exit_status} ({len(outcome.changed)} changed)")
+            cause = outcome.cause or f"pyinfra exited {outcome.exit_status}"
+            lines.append(f"    {host}: FAILED, {cause} ({len(outcome.changed)} changed)")
         else:
             lines.append(f"    {host}: converged, {len(outcome.changed)} changed, {outcome.unchanged} unchanged")
         if outcome.undeclared_sites:

@@ -422,6 +422,13 @@ SECTIONS = (
                 "seconds a deploy waits for apt's and dpkg's locks while another apt holds them (unattended-upgrades"
                 " on a fresh server), before it fails",
             ),
+            _host(
+                "deploy_lock_timeout",
+                600,
+                v.int_range(0, 86400),
+                "seconds a deploy (or a drift check) waits for the host's deploy lock while another run holds it,"
+                " before it fails naming the holder",
+            ),
         ),
     ),
     Section(

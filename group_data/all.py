@@ -165,6 +165,9 @@ apt_cache_time = 86400
 # seconds a deploy waits for apt's and dpkg's locks while another apt holds them
 # (unattended-upgrades on a fresh server), before it fails
 apt_lock_timeout = 300
+# seconds a deploy (or a drift check) waits for the host's deploy lock while another run holds it,
+# before it fails naming the holder
+deploy_lock_timeout = 600
 
 # --- Verification suite (tests/verify) ---
 # address the HTTP probes connect to; None resolves server_name through DNS

@@ -1,15 +1,18 @@
 """
 A deploy under mistakes (issue 15): settings that would take Apache down, remove what the
 deploy did not create or give an app privileges are refused before anything changes;
-an Apache that stops after its reload fails the deploy with the cause.
+an Apache that stops after its reload fails the deploy with the cause; two deploys at
+once run one after the other.
 """
 
 import shlex
 import shutil
+import threading
 
 import pytest
 
-from apache_wsgi_deploy import layout
+from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy.lock import holder_script
 from testhost import pki
 from testhost.fleet import STATE
 from tests.e2e.test_deploy import SITE, assert_verified, probe
@@ -135,3 +138,56 @@ def test_a_deploy_waits_for_apts_lock_then_fails_past_its_timeout(deployed):
         deployed.sudo("pkill -f 'python3 /run/[a]wd-apt-lock.py' || true")
     assert deployed.deploy().returncode == 0
     assert_verified(deployed)
+
+
+OTHER_RUN = "a deploy by ops@elsewhere (pid 7), started 2026-12-01T09:00:00Z"
+
+
+def test_a_deploy_waits_for_another_runs_lock_then_fails_naming_it(deployed):
+    # Another run's shell holding the lock, fed no heartbeat: it gives up after 60 s at most.
+    script = holder_script(layout.DEPLOY_LOCK, False, 0, OTHER_RUN, 60)
+    deployed.sudo(f"sleep 60 | nohup bash -c {shlex.quote(script)} >/run/awd-lock-held 2>&1 &")
+    poll(lambda: "LOCKED" in deployed.sudo("cat /run/awd-lock-held").stdout, 10, "the other run holds the lock")
+    before = host_state(deployed)
+    try:
+        result = deployed.deploy("--data", "deploy_lock_timeout=1", "--data", "app_env={'CHANGED': '1'}")
+        assert result.returncode != 0
+        assert f"the deploy lock {layout.DEPLOY_LOCK} is held by {OTHER_RUN}; gave up after 1 s" in result.stderr
+        assert "--> Starting operation" not in result.stderr
+        assert host_state(deployed) == before
+        assert serves(deployed)
+    finally:
+        deployed.sudo("pkill -f '[s]leep 60$' || true")
+    # The holder ended with its run: the next deploy takes the lock at once.
+    assert deployed.deploy().changed == []
+
+
+def test_two_deploys_at_once_run_one_after_the_other(deployed, tmp_path):
+    """Each makes a release and prunes to one: without the lock, one pruned the release the
+    other was health-checking."""
+    sources = {}
+    for word in ("First", "Second"):
+        sources[word] = tmp_path / word
+        shutil.copytree(PROJECT / "app", sources[word])
+        app = sources[word] / "app.py"
+        app.write_text(app.read_text().replace('"Good!"', f'"{word}!"'))
+    results = {}
+
+    def deploy(word):
+        results[word] = deployed.deploy("--data", f"app_source={sources[word]}", "--data", "releases_kept=1")
+
+    threads = [threading.Thread(target=deploy, args=(word,)) for word in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results.values():
+        assert result.returncode == 0, result.stderr[-4000:]
+        assert "Release is live, once its health check passed" in result.changed
+    waited = [word for word, result in results.items() if "for the deploy lock, held by a deploy by" in result.stderr]
+    assert len(waited) == 1, {word: result.stderr[-2000:] for word, result in results.items()}
+    # The run that waited ran last: its release is the one live.
+    response = probe(deployed).get("https", deployed.hosts[0].server_name, "/")
+    assert response.text == f"{waited[0]}!"
+    assert deployed.deploy().returncode == 0
+    assert serves(deployed)

@@ -1,0 +1,149 @@
+"""
+One deploy at a time per host: a lock on the host that a deploy holds from before its
+first fact until its run ends, and that drift checks share (they only read, but a deploy
+halfway through its changes would show as drift).
+
+The lock is flock(1) on layout.DEPLOY_LOCK, held by a shell on the host for as long as
+this run lives: it runs on a channel of the run's own SSH connection and reads this
+run's heartbeat. However the run ends (done, failed, killed, its connection dropped),
+the shell ends with it, and the kernel releases a dead holder's flock: a stale lock
+cannot outlive its run, it is taken over by the next one. A control machine that
+vanished without closing its connection (a laptop's network gone) stops sending the
+heartbeat, and the holder gives the lock up after HEARTBEAT_TIMEOUT.
+
+Holding it is no pyinfra operation: a no-change rerun still reports no change.
+"""
+
+from __future__ import annotations
+
+import getpass
+import inspect
+import os
+import shlex
+import socket
+import subprocess
+import time
+
+import click
+import gevent
+from pyinfra import logger
+from pyinfra.api.arguments import pop_global_arguments
+from pyinfra.api.command import StringCommand
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.host import Host
+from pyinfra.connectors.local import LocalConnector
+from pyinfra.connectors.ssh import SSHConnector
+from pyinfra.connectors.util import make_unix_command, make_unix_command_for_host
+
+from apache_wsgi_deploy.layout import DEPLOY_LOCK
+
+# The holder's shell gives the lock up when no heartbeat came for this long. Long enough
+# for a run busy on the control machine (a large folder's digest, another run's git
+# fetch) to send none for minutes.
+HEARTBEAT_TIMEOUT = 300
+HEARTBEAT_INTERVAL = 15
+
+# The shells holding this process's locks, by host: each lives as long as its channel.
+_held: dict[str, object] = {}
+
+
+class DeployLockError(PyinfraError):
+    """Another run holds the host's lock beyond the wait allowed, or it could not be taken.
+
+    A PyinfraError, so pyinfra's CLI prints the message rather than a traceback."""
+
+
+def holder_script(path: str, shared: bool, timeout: int, holder: str, heartbeat_timeout: float) -> str:
+    """bash on the host: takes the lock (waiting at most timeout s), says so, and holds it
+    while heartbeats arrive on stdin. Prints BUSY <holder> before it waits, TIMEOUT
+    <holder> when the wait ran out, LOCKED once it holds it."""
+    mode = "-s" if shared else "-x"
+    lock, who = shlex.quote(path), shlex.quote(holder)
+    return "\n".join(
+        (
+            f"umask 077 && exec 9<>{lock} || exit 1",
+            f"if ! flock -n {mode} 9; then",
+            f"  echo BUSY $(head -c 300 {lock})",
+            f"  flock -w {int(timeout)} {mode} 9 || {{ echo TIMEOUT $(head -c 300 {lock}); exit 1; }}",
+            "fi",
+            f"printf '%s\\n' {who} >{lock}",
+            "echo LOCKED",
+            f"while read -r -t {float(heartbeat_timeout)} _; do :; done",
+        )
+    )
+
+
+def _this_run(shared: bool) -> str:
+    """Who holds the lock, in the words a waiting run prints."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    run = "a drift check" if shared else "a deploy"
+    return f"{run} by {getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()}), started {started}"
+
+
+class _Shell:
+    """The holder's shell: its output lines, its stdin, its error output."""
+
+    def __init__(self, host: Host, command: str):
+        if isinstance(host.connector, SSHConnector):
+            self.channel = host.connector.client.get_transport().open_session()
+            self.channel.exec_command(command)
+            self.stdout, self.stderr = self.channel.makefile("rb"), self.channel.makefile_stderr("rb")
+            self.send = self.channel.sendall
+        else:
+            self.process = subprocess.Popen(  # noqa: S602 - pyinfra's own command line, as its @local runs it
+                command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            self.stdout, self.stderr = self.process.stdout, self.process.stderr
+
+            def send(data: bytes) -> None:
+                self.process.stdin.write(data)
+                self.process.stdin.flush()
+
+            self.send = send
+
+    def heartbeat(self) -> None:
+        try:
+            while True:
+                self.send(b"\n")
+                gevent.sleep(HEARTBEAT_INTERVAL)
+        except OSError:  # the shell or the connection is gone: nothing left to hold
+            return
+
+
+def _dry_run() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.params.get("dry"))
+
+
+def hold_deploy_lock(host: Host, timeout: int, path: str = DEPLOY_LOCK) -> None:
+    """Take the host's lock for this run (shared in a dry run), waiting at most timeout s;
+    DeployLockError naming its holder when the wait runs out."""
+    if not isinstance(host.connector, (SSHConnector, LocalConnector)):
+        logger.warning(f"{host.name}: no deploy lock over a {type(host.connector).__name__}")
+        return
+    shared = _dry_run()
+    script = holder_script(path, shared, timeout, _this_run(shared), HEARTBEAT_TIMEOUT)
+    arguments, _ = pop_global_arguments(host.state, host, {})
+    accepted = inspect.signature(make_unix_command).parameters
+    escalation = {key: value for key, value in arguments.items() if key in accepted}
+    escalation["_shell_executable"] = "bash"
+    command = make_unix_command_for_host(host.state, host, StringCommand(script), **escalation)
+    shell = _Shell(host, command.get_raw_value())
+    for raw in iter(shell.stdout.readline, b""):
+        line = raw.decode(errors="replace").strip()
+        word, _, holder = line.partition(" ")
+        if word == "LOCKED":
+            _held[host.name] = shell
+            gevent.spawn(shell.heartbeat)
+            return
+        if word == "BUSY":
+            logger.warning(f"{host.name}: waiting up to {timeout} s for the deploy lock, held by {holder or 'a run'}")
+        elif word == "TIMEOUT":
+            raise DeployLockError(
+                f"{host.name}: the deploy lock {path} is held by {holder or 'another run'}; gave up after"
+                f" {timeout} s (deploy_lock_timeout)"
+            )
+    error = shell.stderr.read().decode(errors="replace").strip().splitlines()
+    raise DeployLockError(
+        f"{host.name}: could not take the deploy lock {path}: {' / '.join(error[-2:]) or 'no answer'}"
+    )
