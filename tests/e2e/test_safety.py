@@ -146,11 +146,12 @@ OTHER_RUN = "a deploy by ops@elsewhere (pid 7), started 2026-12-01T09:00:00Z"
 def test_a_deploy_waits_for_another_runs_lock_then_fails_naming_it(deployed):
     # Another run's shell holding the lock, fed no heartbeat: it gives up after 60 s at most.
     script = holder_script(layout.DEPLOY_LOCK, False, 0, OTHER_RUN, 60)
-    deployed.sudo(f"sleep 60 | nohup bash -c {shlex.quote(script)} >/run/awd-lock-held 2>&1 &")
+    holding = f"sleep 60 | bash -c {shlex.quote(script)}"
+    deployed.sudo(f"setsid sh -c {shlex.quote(holding)} </dev/null >/run/awd-lock-held 2>&1 &")
     poll(lambda: "LOCKED" in deployed.sudo("cat /run/awd-lock-held").stdout, 10, "the other run holds the lock")
     before = host_state(deployed)
     try:
-        result = deployed.deploy("--data", "deploy_lock_timeout=1", "--data", "app_env={'CHANGED': '1'}")
+        result = deployed.deploy("--data", "deploy_lock_timeout=1", "--data", "wsgi_threads=14")
         assert result.returncode != 0
         assert f"the deploy lock {layout.DEPLOY_LOCK} is held by {OTHER_RUN}; gave up after 1 s" in result.stderr
         assert "--> Starting operation" not in result.stderr
@@ -163,7 +164,7 @@ def test_a_deploy_waits_for_another_runs_lock_then_fails_naming_it(deployed):
 
 
 def test_two_deploys_at_once_run_one_after_the_other(deployed, tmp_path):
-    """Each makes a release and prunes to one: without the lock, one pruned the release the
+    """Each makes a release and prunes: without the lock, one pruned the release the
     other was health-checking."""
     sources = {}
     for word in ("First", "Second"):
@@ -174,7 +175,7 @@ def test_two_deploys_at_once_run_one_after_the_other(deployed, tmp_path):
     results = {}
 
     def deploy(word):
-        results[word] = deployed.deploy("--data", f"app_source={sources[word]}", "--data", "releases_kept=1")
+        results[word] = deployed.deploy("--data", f"app_source={sources[word]}", "--data", "releases_kept=2")
 
     threads = [threading.Thread(target=deploy, args=(word,)) for word in sources]
     for thread in threads:
