@@ -119,6 +119,8 @@ DEPLOY_LOCK = "/run/apache-wsgi-deploy.lock"
 # The scripts of apache_wsgi_deploy/host_tools, which the deploy runs on the host.
 TOOLS_DIR = f"{STATE_DIR}/tools"
 HEALTH_CHECK = f"{TOOLS_DIR}/healthcheck.py"
+# Runs a command in a release's context (its folder, virtualenv, the app's environment).
+IN_APP = f"{TOOLS_DIR}/inapp.py"
 # Apache's reload: checked before (configtest, tlscheck.py: each enabled vhost's
 # certificate has its key and names), watched after.
 RELOAD_TOOL = f"{TOOLS_DIR}/reload.py"
@@ -162,6 +164,13 @@ ENV_FILE, GIT_CACHE = "environment.json", "git"
 FULLCHAIN, PRIVKEY = "fullchain.pem", "privkey.pem"
 
 
+# What the deploy adds to the app's environment (app_env may not set it).
+DATA_DIR_VARIABLE = "APP_DATA_DIR"
+DEPLOY_ENVIRONMENT = (DATA_DIR_VARIABLE,)
+# In a release folder: the digest of the release commands that ran in it.
+COMMANDS_DONE = "release-commands.done"
+
+
 @dataclass(frozen=True)
 class SitePaths:
     """A site's folders and files on the host, from the settings that place them."""
@@ -172,12 +181,18 @@ class SitePaths:
     log_dir: str
     tls_dir: str
     acme: bool
+    # The app's own writable folder, outside its install path.
+    data_dir: str
 
     @property
     def made_in_install_path(self) -> list[str]:
         """Everything the deploy makes in the site's folder: all that its removal deletes."""
         made = [RELEASES, VENVS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, ENV_FILE, self.wsgi_file]
         return made + list(FORMER_LAYOUT)
+
+    def linked_dir(self, name: str) -> str:
+        """Where a release's linked folder (linked_dirs) leads: the data's folder of that name."""
+        return f"{self.data_dir}/{name}"
 
     @property
     def made_in_own_tls_dir(self) -> list[str]:

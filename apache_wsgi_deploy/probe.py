@@ -62,13 +62,21 @@ class Probe:
 
     def get(self, scheme: str, name: str, path: str, user_agent: str | None = None) -> requests.Response:
         """GET scheme://name/path without following redirects; raises on TLS errors."""
+        return self.request("GET", scheme, name, path, user_agent=user_agent)
+
+    def request(
+        self, method: str, scheme: str, name: str, path: str, data: dict | None = None, user_agent: str | None = None
+    ) -> requests.Response:
+        """Any method, with a form's data, without following redirects."""
         port = self.http_port if scheme == "http" else self.https_port
         url = f"{scheme}://{self.address or name}:{port}{path}"
         with requests.Session() as session:
             if scheme == "https":
                 session.mount("https://", _PinnedNameAdapter(name))
-            return session.get(
+            return session.request(
+                method,
                 url,
+                data=data,
                 headers={"Host": name, **({"User-Agent": user_agent} if user_agent else {})},
                 allow_redirects=False,
                 timeout=TIMEOUT,

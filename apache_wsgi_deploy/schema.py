@@ -109,9 +109,16 @@ SECTIONS = (
                 " fetched on the host",
             ),
             _site(
+                "app_source_exclude",
+                [".git", ".venv", "venv", "__pycache__", "*.pyc", "node_modules", ".env", "instance"],
+                v.name_patterns,
+                "names a folder source leaves out of its releases, wherever they are in it (fnmatch patterns): add"
+                " to the list or replace it; a git source holds what its commit holds",
+            ),
+            _site(
                 "app_install_path",
                 "auto",
-                v.auto_or(v.app_install_path),
+                v.auto_or(v.app_folder),
                 'where code, venv and .wsgi live on the host, never under a DocumentRoot: "auto" is /srv/<app_name>',
             ),
             _site(
@@ -191,6 +198,38 @@ SECTIONS = (
                 notes='E.g. {"LOG_LEVEL": "info", "SECRET_KEY": {"from_env": "SHOP_SECRET_KEY"},'
                 ' "DATABASE_URL": {"from_file": "/etc/shop/database-url"}}.',
                 secret=True,
+            ),
+            _site(
+                "data_dir",
+                "auto",
+                v.auto_or(v.app_folder),
+                "the app's own writable folder, which outlives its releases: the app's user's, mode 0750, its"
+                ' path in the app\'s environment as APP_DATA_DIR; "auto" is /var/lib/<app_name>',
+            ),
+            _site(
+                "linked_dirs",
+                [],
+                v.linked_dirs,
+                "folders of the app's code that are its data's instead (Flask's instance, Django's media): in every"
+                " release each is a link to the folder of that name in data_dir, and a folder source leaves it out",
+            ),
+            _site(
+                "data_removed_with_site",
+                False,
+                v.boolean,
+                "True: removing the site (present = False) deletes data_dir too; otherwise it stays, and the deploy"
+                " says so",
+            ),
+            _site(
+                "release_commands",
+                [],
+                v.commands,
+                "shell commands run once in each new release before its health check (migrations, an init-db), as"
+                " the app's user, in the release's code folder, its virtualenv first on PATH, with the app's"
+                " environment: one that fails stops the release, and the live one keeps serving",
+                notes='E.g. ["flask --app flaskr init-db"] or ["python manage.py migrate --noinput"]. They run'
+                " while the previous release still serves: a migration must leave a schema the live release can"
+                " use (add columns and tables; drop them in a later release). See docs/releases.md.",
             ),
             _site(
                 "releases_kept",

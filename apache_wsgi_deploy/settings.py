@@ -43,11 +43,17 @@ class _SiteMethods:
             log_dir=self.log_dir,
             tls_dir=self.tls_dir,
             acme=self.tls_certificate_source == "acme",
+            data_dir=self.data_dir,
         )
 
     @property
     def from_git(self) -> bool:
         return isinstance(self.app_source, dict)
+
+    @property
+    def code_exclude(self) -> list[str]:
+        """What a folder source leaves out of a release: the names excluded, and the linked folders."""
+        return [*self.app_source_exclude, *(f"/{name}" for name in self.linked_dirs)]
 
     @property
     def static_source(self) -> str:
@@ -165,6 +171,7 @@ def resolve_site(values: dict[str, Any]) -> Site:
         **{
             **values,
             "app_install_path": f"/srv/{values['app_name']}" if install_path == "auto" else install_path,
+            "data_dir": f"/var/lib/{values['app_name']}" if values["data_dir"] == "auto" else values["data_dir"],
             "wsgi_user": user,
             # Debian gives each system user a group of its own name.
             "wsgi_group": user if values["wsgi_group"] == "auto" else values["wsgi_group"],
@@ -219,6 +226,15 @@ def _label(sites, index: int) -> str:
 
 def _site_problems(label: str, values: dict[str, Any], entry: dict) -> list[str]:
     """A site's settings that are valid alone but not together."""
+    problems = [
+        f"setting '{label}app_env' sets {name}, which the deploy sets itself (the path of data_dir): use another name"
+        for name in values["app_env"]
+        if name in layout.DEPLOY_ENVIRONMENT
+    ]
+    return problems + _certificate_file_problems(label, values, entry)
+
+
+def _certificate_file_problems(label: str, values: dict[str, Any], entry: dict) -> list[str]:
     source = values["tls_certificate_source"]
     if source == "files":
         return [
@@ -285,7 +301,30 @@ def _clashes(sites: list[Site]) -> list[str]:
             inner, outer = sorted((site.app_install_path, other.app_install_path), key=len, reverse=True)
             if inner.startswith(outer + "/"):
                 problems.append(f"app_install_path {inner!r} is inside another site's {outer!r}: use separate folders")
+    return problems + _data_dir_problems(sites)
+
+
+def _data_dir_problems(sites: list[Site]) -> list[str]:
+    """A data folder is the app's to write: it may hold no folder the deploy makes (the
+    app could replace its own code, logs or keys), nor lie in one."""
+    problems = []
+    for index, site in enumerate(sites):
+        label = _label(sites, index)
+        folders = [(key, getattr(other, key)) for other in sites for key in ("app_install_path", "log_dir", "tls_dir")]
+        folders += [("data_dir", other.data_dir) for other in sites if other is not site]
+        folders.append(("the deploy's own folder", layout.STATE_DIR))
+        for key, folder in folders:
+            if site.data_dir == folder or _within(folder, site.data_dir) or _within(site.data_dir, folder):
+                problems.append(
+                    f"setting '{label}data_dir' = {site.data_dir!r} overlaps {key} {folder!r}: the app writes in its"
+                    " data folder, so it must be a folder of its own"
+                )
+                break
     return problems
+
+
+def _within(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
 
 
 def _settings_from_data(cls, host_name: str, data: dict[str, Any]) -> Settings:

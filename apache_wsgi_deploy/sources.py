@@ -29,8 +29,6 @@ from apache_wsgi_deploy.operations.python import PIN
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 GIT_TIMEOUT = 60
-# Never part of a release: Python's bytecode, which the host's interpreter makes itself.
-CODE_EXCLUDE = ["*.pyc", "__pycache__"]
 # Requirements of git commits, read once: a commit never changes.
 GIT_CACHE = PROJECT / ".cache" / "git"
 REQUIREMENTS_FILE, PYPROJECT_FILE = "requirements.txt", "pyproject.toml"

@@ -41,6 +41,9 @@ GIT_URL = re.compile(
 GIT_REF = re.compile(r"(?!-)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]{1,200}(?<!/)")
 # An https URL whose every character is safe in a shell word and an Apache directive.
 HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
+# fnmatch patterns of file names; one shell command of printable characters, on one line.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9._~+*?\[\]-]{1,100}")
+COMMAND = re.compile(r"(?=.*\S)[^\x00-\x1f\x7f]{1,1000}")
 EMAIL = re.compile(rf"[A-Za-z0-9._+-]{{1,64}}@{DNS_NAME.pattern}")
 
 
@@ -171,10 +174,11 @@ def folder_of_its_own(certificates: bool = False) -> Validator:
 
 
 @allowing("an absolute path outside any DocumentRoot (not under /var/www), e.g. /srv/app")
-def app_install_path(value: Any) -> str:
+def app_folder(value: Any) -> str:
+    """The app's code or its data: never where Apache serves files from."""
     path = absolute_path(value)
     if path in layout.DOCUMENT_ROOTS or _inside(path, layout.DOCUMENT_ROOTS):
-        raise Invalid(app_install_path.form)
+        raise Invalid(app_folder.form)
     return folder_of_its_own()(path)
 
 
@@ -273,6 +277,33 @@ def app_env(value: Any) -> dict:
             f'for {name}: a string, {{"from_env": "VARIABLE"}} (the control machine\'s environment) or'
             ' {"from_file": "path"} (a file on the control machine, best outside the repository)'
         )
+    return value
+
+
+@allowing("a list of file name patterns such as .git or *.pyc (letters, digits and . _ - ~ + * ? [ ])")
+def name_patterns(value: Any) -> list[str]:
+    """fnmatch patterns, each matched against every name of a path."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and NAME_PATTERN.fullmatch(item) for item in value):
+        raise Invalid(name_patterns.form)
+    return value
+
+
+@allowing("a list of folder names inside the app's code, such as instance or media (letters, digits and . _ ~ -)")
+def linked_dirs(value: Any) -> list[str]:
+    """Each becomes a link in a release: one name, never '.', '..' or a path."""
+    names = value if isinstance(value, list) else [None]
+    if not all(isinstance(name, str) and URL_SEGMENT.fullmatch(name) and name not in (".", "..") for name in names):
+        raise Invalid(linked_dirs.form)
+    if len(set(names)) < len(names):
+        raise Invalid("a list of distinct folder names")
+    return value
+
+
+@allowing("a list of shell commands, each one line, such as flask --app flaskr init-db")
+def commands(value: Any) -> list[str]:
+    """Each is one argument of `sh -c` on the host, quoted."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and COMMAND.fullmatch(item) for item in value):
+        raise Invalid(commands.form)
     return value
 
 

@@ -30,6 +30,9 @@ app_present = True
 # [project] dependencies), or {"git": "<repository URL>", "ref": "<branch, tag or commit>"} fetched
 # on the host
 app_source = "app"
+# names a folder source leaves out of its releases, wherever they are in it (fnmatch patterns): add
+# to the list or replace it; a git source holds what its commit holds
+app_source_exclude = [".git", ".venv", "venv", "__pycache__", "*.pyc", "node_modules", ".env", "instance"]
 # where code, venv and .wsgi live on the host, never under a DocumentRoot: "auto" is /srv/<app_name>
 app_install_path = "auto"
 # module:callable of the WSGI application in app_source (any WSGI app, not only Flask)
@@ -67,6 +70,22 @@ wsgi_listen_backlog = 100
 # E.g. {"LOG_LEVEL": "info", "SECRET_KEY": {"from_env": "SHOP_SECRET_KEY"}, "DATABASE_URL":
 # {"from_file": "/etc/shop/database-url"}}.
 app_env = {}
+# the app's own writable folder, which outlives its releases: the app's user's, mode 0750, its path
+# in the app's environment as APP_DATA_DIR; "auto" is /var/lib/<app_name>
+data_dir = "auto"
+# folders of the app's code that are its data's instead (Flask's instance, Django's media): in every
+# release each is a link to the folder of that name in data_dir, and a folder source leaves it out
+linked_dirs = []
+# True: removing the site (present = False) deletes data_dir too; otherwise it stays, and the deploy
+# says so
+data_removed_with_site = False
+# shell commands run once in each new release before its health check (migrations, an init-db), as
+# the app's user, in the release's code folder, its virtualenv first on PATH, with the app's
+# environment: one that fails stops the release, and the live one keeps serving
+# E.g. ["flask --app flaskr init-db"] or ["python manage.py migrate --noinput"]. They run while the
+# previous release still serves: a migration must leave a schema the live release can use (add
+# columns and tables; drop them in a later release). See docs/releases.md.
+release_commands = []
 # release folders kept on the host (at least 2): each deploy of new code is a new one, switched to
 # atomically; `./run.sh rollback <app_name>` goes back one
 releases_kept = 5

@@ -2,8 +2,9 @@
 A site's app: its own user and folder, and one release pipeline for every source of
 code. The code arrives (a folder's files uploaded and compared one by one, or a git
 commit fetched on the host); then, whatever brought it, the release gets the virtualenv
-named by its pinned requirements, its public copy of the static files, the app's
-environment and entry point, and goes live once its health check passed.
+named by its pinned requirements, its links into the app's data folder (which outlives
+releases), its public copy of the static files, the app's environment and entry point,
+its release commands, and goes live once its health check passed.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import json
 from dataclasses import dataclass
 from io import StringIO
 
+from pyinfra import host, logger
 from pyinfra.operations import files
 
 from apache_wsgi_deploy import layout, sources
 from apache_wsgi_deploy.deploys.unit import site_deploy, template
 from apache_wsgi_deploy.facts.cache import cached_fact
+from apache_wsgi_deploy.facts.files import FolderEntries
 from apache_wsgi_deploy.facts.releases import Releases
 from apache_wsgi_deploy.operations import accounts, certbot, managed, python, releases
 
@@ -38,7 +41,7 @@ def release_source(site) -> ReleaseSource:
         commit = sources.git_commit(url, ref)
         return ReleaseSource(commit[:12], sources.git_requirements(url, ref, commit), commit)
     folder = sources.project_path(site.app_source)
-    return ReleaseSource(sources.tree_digest(folder, sources.CODE_EXCLUDE), sources.pinned_requirements(folder))
+    return ReleaseSource(sources.tree_digest(folder, site.code_exclude), sources.pinned_requirements(folder))
 
 
 def _code_arrives(site, source: ReleaseSource, release: str, app_files: dict):
@@ -62,7 +65,7 @@ def _code_arrives(site, source: ReleaseSource, release: str, app_files: dict):
         **app_files,
         mode="640",
         dir_mode="750",
-        exclude=sources.CODE_EXCLUDE,
+        exclude=site.code_exclude,
     )
 
 
@@ -92,6 +95,11 @@ def _release_made(site) -> tuple[str, list]:
         release=release,
         venv=venv,
     )
+    if site.linked_dirs:
+        managed.links(
+            name="Release's linked folders lead to the data folder",
+            links={f"{paths.release_dir(release)}/app/{name}": paths.linked_dir(name) for name in site.linked_dirs},
+        )
     if site.static_url is not None:
         releases.static_files(
             name="Release holds the static files, for Apache",
@@ -101,12 +109,34 @@ def _release_made(site) -> tuple[str, list]:
     return release, [code, packages]
 
 
+def app_environment(site) -> dict[str, str]:
+    """What the app's processes find in os.environ: app_env, and where its data folder is."""
+    return {**sources.app_environment(site.app_env), layout.DATA_DIR_VARIABLE: site.data_dir}
+
+
+def _in_app(site, release_dir: str) -> list[str]:
+    """The command (argv) that runs what follows it as the app's user, in the release's context."""
+    python = f"{release_dir}/venv/bin/python"
+    return [
+        "runuser",
+        "-u",
+        site.wsgi_user,
+        "--",
+        python,
+        layout.IN_APP,
+        release_dir,
+        site.paths.env_file,
+        site.data_dir,
+        "--",
+    ]
+
+
 def _release_live(site, release: str, reloaded: list) -> None:
-    """The app's environment and entry point, then the release live once healthy."""
+    """The app's environment and entry point, the release commands, then the release live once healthy."""
     paths, release_dir = site.paths, site.paths.release_dir(release)
     environment = managed.file(
         name="App environment is in place, for the app alone",
-        src=StringIO(json.dumps(sources.app_environment(site.app_env), indent=1, sort_keys=True) + "\n"),
+        src=StringIO(json.dumps(app_environment(site), indent=1, sort_keys=True) + "\n"),
         dest=paths.env_file,
         **_app_files(site),
         mode="640",
@@ -121,6 +151,14 @@ def _release_live(site, release: str, reloaded: list) -> None:
         site=site,
         paths=paths,
     )
+    if site.release_commands:
+        releases.commands_ran(
+            name="Release commands ran in the release, as the app's user",
+            install_path=site.app_install_path,
+            release=release,
+            commands=site.release_commands,
+            run_in_app=_in_app(site, release_dir),
+        )
     # The release's app answers a real request on the host, as its own user, before it is live.
     run_as_app = ["runuser", "-u", site.wsgi_user, "--", f"{release_dir}/venv/bin/python", layout.HEALTH_CHECK]
     checked = [release_dir, paths.env_file, site.wsgi_module, site.wsgi_callable, site.health_check_path]
@@ -165,6 +203,13 @@ def app_release(site):
         accounts.system_user(name="The app's own system user exists", user=site.wsgi_user, home=site.app_install_path)
     # Apache's own children may only pass through the folder, to the .wsgi file it maps / to.
     files.directory(name="App folder exists, owned by root", path=site.app_install_path, **_app_files(site), mode="751")
+    managed.folders(
+        name="Data folder exists, the app's own, kept across releases",
+        paths=[site.data_dir, *map(site.paths.linked_dir, site.linked_dirs)],
+        user=site.wsgi_user,
+        group=site.wsgi_group,
+        mode="750",
+    )
     release, reloaded = _release_made(site)
     _release_live(site, release, reloaded)
 
@@ -191,6 +236,12 @@ def app_removed(site):
             path=site.paths.own_tls_dir,
             entries=site.paths.made_in_own_tls_dir,
         )
+    if site.data_removed_with_site:
+        files.directory(
+            name="Data folder is deleted, as data_removed_with_site asks", path=site.data_dir, present=False
+        )
+    elif host.get_fact(FolderEntries, path=site.data_dir) is not None:
+        logger.warning(f"{host.name}: {site.data_dir} is kept: the app's data stays unless data_removed_with_site")
     if site.dedicated_user:
         accounts.system_user_removed(
             name="The app's own user is deleted", user=site.wsgi_user, home=site.app_install_path

@@ -127,3 +127,52 @@ class FolderEntries(FactBase[list[str] | None]):
         if not output or output[0] != "folder":
             return None
         return sorted(output[1:])
+
+
+class PathStateDict(TypedDict):
+    kind: str
+    user: str
+    group: str
+    mode: int
+    # Where a link leads (None for anything else).
+    target: str | None
+
+
+class PathStates(FactBase[dict[str, PathStateDict | None]]):
+    """
+    Returns what is at each of several paths, itself (a link is not followed): its kind
+    (``file``, ``directory``, ``link`` or ``other``), owner, group, mode and, for a link,
+    its target. None for a path where nothing is.
+
+    .. code:: python
+
+        {"/var/lib/blog": {"kind": "directory", "user": "blog", "group": "blog", "mode": 0o750, "target": None},
+         "/var/lib/blog/instance": None}
+    """
+
+    @staticmethod
+    def command(paths: list[str]) -> str:
+        quoted = " ".join(shlex.quote(path) for path in paths)
+        return (
+            f'for path in {quoted}; do printf "%s\\t%s\\t%s\\n" "$path" "$(stat -c "%U %G %a %F" -- "$path"'
+            ' 2>/dev/null)" "$(readlink -- "$path")"; done'
+        )
+
+    @staticmethod
+    def process(output: list[str]) -> dict[str, PathStateDict | None]:
+        states: dict[str, PathStateDict | None] = {}
+        for line in output:
+            path, status, target = line.split("\t", 2)
+            if not status:
+                states[path] = None
+                continue
+            user, group, mode, kind = status.split(" ", 3)
+            kind = KINDS.get(kind, "other")
+            states[path] = {
+                "kind": kind,
+                "user": user,
+                "group": group,
+                "mode": int(mode, 8),
+                "target": target if kind == "link" else None,
+            }
+        return states

@@ -10,7 +10,7 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy.layout import CURRENT, FORMER_LAYOUT, HISTORY, RELEASES, ROLLED_BACK
+from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, FORMER_LAYOUT, HISTORY, RELEASES, ROLLED_BACK
 
 # History lines read: far more switches than releases are ever kept.
 HISTORY_READ = 200
@@ -23,6 +23,7 @@ class ReleasesDict(TypedDict):
     history: list[str]
     former_layout: list[str]
     venvs: dict[str, str]
+    commands_done: dict[str, str]
 
 
 class Releases(FactBase[ReleasesDict]):
@@ -31,7 +32,8 @@ class Releases(FactBase[ReleasesDict]):
     start with their UTC creation time), those marked as rolled back, the one the
     ``<install_path>/current`` link names (None without a link), and the releases made
     live, in order (``<install_path>/live-history``, its last lines), the folders of
-    the layout before releases still there, and the target of each release's ``venv`` link.
+    the layout before releases still there, the target of each release's ``venv`` link,
+    and the digest of the release commands that ran in each release.
 
     .. code:: python
 
@@ -41,7 +43,8 @@ class Releases(FactBase[ReleasesDict]):
          "history": ["20261125T101500Z-3f2a9c1b7d4e", "20261125T113000Z-9b1c0d2e3f4a",
                      "20261125T101500Z-3f2a9c1b7d4e"],
          "former_layout": [],
-         "venvs": {"20261125T101500Z-3f2a9c1b7d4e": "../../venvs/aa12b31ce288"}}
+         "venvs": {"20261125T101500Z-3f2a9c1b7d4e": "../../venvs/aa12b31ce288"},
+         "commands_done": {"20261125T101500Z-3f2a9c1b7d4e": "5d41402abc4b"}}
     """
 
     @staticmethod
@@ -52,7 +55,8 @@ class Releases(FactBase[ReleasesDict]):
             f" tail -n {HISTORY_READ} {quoted}/{HISTORY} 2>/dev/null | sed 's/^/live=/';"
             f' for folder in {" ".join(FORMER_LAYOUT)}; do [ ! -d {quoted}/$folder ] || echo "former=$folder"; done;'
             f" ! cd {quoted}/{RELEASES} 2>/dev/null ||"
-            ' for link in */venv; do [ ! -L "$link" ] || echo "venv=${link%/venv} $(readlink "$link")"; done'
+            ' { for link in */venv; do [ ! -L "$link" ] || echo "venv=${link%/venv} $(readlink "$link")"; done;'
+            f' for done in */{COMMANDS_DONE}; do [ ! -f "$done" ] || echo "done=${{done%/*}} $(cat "$done")"; done; }}'
         )
 
     @staticmethod
@@ -60,7 +64,10 @@ class Releases(FactBase[ReleasesDict]):
         history = [line[len("live=") :] for line in output if line.startswith("live=")]
         former = [line[len("former=") :] for line in output if line.startswith("former=")]
         venvs = dict(line[len("venv=") :].split(" ", 1) for line in output if line.startswith("venv="))
-        entries = [line for line in output if not line.startswith((f"{CURRENT}=", "live=", "former=", "venv="))]
+        done = dict(line[len("done=") :].split(" ", 1) for line in output if line.startswith("done="))
+        entries = [
+            line for line in output if not line.startswith((f"{CURRENT}=", "live=", "former=", "venv=", "done="))
+        ]
         link = next((line for line in output if line.startswith(f"{CURRENT}=")), f"{CURRENT}=")
         target = link.partition("=")[2]
         return {
@@ -70,6 +77,7 @@ class Releases(FactBase[ReleasesDict]):
             "rolled_back": sorted(entry[: -len(ROLLED_BACK)] for entry in entries if entry.endswith(ROLLED_BACK)),
             "current": target.rsplit("/", 1)[-1] if target else None,
             "venvs": venvs,
+            "commands_done": done,
         }
 
 

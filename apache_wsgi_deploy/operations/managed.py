@@ -19,14 +19,14 @@ from pathlib import Path
 
 import click
 from pyinfra import host, logger, state
-from pyinfra.api import FileUploadCommand, OperationValueError, QuoteString, StringCommand, operation
+from pyinfra.api import FileUploadCommand, OperationError, OperationValueError, QuoteString, StringCommand, operation
 from pyinfra.api.util import get_template
 from pyinfra.facts.files import FileContents
 from pyinfra.facts.server import Home
 from pyinfra.operations.util.files import chmod, chown, generate_color_diff
 
 from apache_wsgi_deploy import outcome
-from apache_wsgi_deploy.facts.files import FileState, FolderEntries, Tree
+from apache_wsgi_deploy.facts.files import FileState, FolderEntries, PathStates, Tree
 from apache_wsgi_deploy.layout import PRIVATE_UPLOAD_DIR
 
 # Beside a file being replaced: the new one, until it is complete and renamed over it.
@@ -166,20 +166,30 @@ def template(src: str, dest: str, user: str, group: str, mode: str, **data):
 
 
 def _excluded(relative: str, exclude: list[str]) -> bool:
-    return any(fnmatch.fnmatch(part, pattern) for part in relative.split("/") for pattern in exclude)
+    """A name pattern matches any name of the path; one starting with '/' the path from the top."""
+    names = relative.split("/")
+    for pattern in exclude:
+        if pattern.startswith("/"):
+            if fnmatch.fnmatch(relative, pattern[1:]) or any(
+                fnmatch.fnmatch("/".join(names[:depth]), pattern[1:]) for depth in range(1, len(names))
+            ):
+                return True
+        elif any(fnmatch.fnmatch(name, pattern) for name in names):
+            return True
+    return False
 
 
 def local_tree(src: Path, exclude: list[str]) -> tuple[list[str], dict[str, Path]]:
     """Folders and files below `src` (relative POSIX paths), without excluded names."""
     folders, files = [], {}
     for root, dirnames, filenames in os.walk(src):
-        dirnames[:] = sorted(name for name in dirnames if not _excluded(name, exclude))
         relative_root = Path(root).relative_to(src).as_posix()
         prefix = "" if relative_root == "." else f"{relative_root}/"
+        dirnames[:] = sorted(name for name in dirnames if not _excluded(prefix + name, exclude))
         for name in dirnames:
             folders.append(prefix + name)
         for name in sorted(filenames):
-            if not _excluded(name, exclude):
+            if not _excluded(prefix + name, exclude):
                 files[prefix + name] = Path(root) / name
     for relative in [*folders, *files]:
         if "\n" in relative:
@@ -196,7 +206,8 @@ def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, e
     + dest: absolute folder on the host (missing parents are made, root's, 755)
     + user, group: owner of every folder and file
     + mode, dir_mode: permissions of files and of folders
-    + exclude: name patterns (fnmatch) neither copied nor removed (``*.pyc``)
+    + exclude: name patterns (fnmatch) neither copied nor removed (``*.pyc``); one that
+      starts with ``/`` matches a path from the top (``/instance``)
 
     Files that differ are uploaded; entries the local folder does not have are removed.
 
@@ -250,6 +261,48 @@ def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, e
             # A file the folder did not have: nothing reads it yet (a new release), nothing to keep whole.
             yield from _upload_commands(content, path, private=False)
         yield from _ownership(current, path, user, group, file_mode)
+
+
+@operation()
+def folders(paths: list[str], user: str, group: str, mode: str):
+    """
+    Make folders exist with an owner and mode, read by one command; what they hold is
+    never looked at nor touched.
+
+    + paths: absolute folders, each after the one it lies in (missing parents are made, root's)
+    + user, group, mode: of each folder
+
+    A file or link where a folder belongs is an error: it may be someone's data.
+    """
+    states = host.get_fact(PathStates, paths=paths)
+    folder_mode = _mode(mode)
+    for path in paths:
+        _check_path(path)
+        current = states.get(path)
+        if current is not None and current["kind"] != "directory":
+            raise OperationError(f"{path} is a {current['kind']}, where the deploy keeps a folder: move it away")
+        if current is None:
+            yield StringCommand("mkdir", "-p", QuoteString(path))
+        yield from _ownership(current, path, user, group, folder_mode)
+
+
+@operation()
+def links(links: dict[str, str]):
+    """
+    Make each path a symbolic link to its target, read by one command. Whatever is at a
+    path and is not that link is removed first (a release's own copy of a folder that
+    is the data's instead), also what an earlier operation of this run puts there.
+
+    + links: absolute path of each link: its target
+    """
+    states = host.get_fact(PathStates, paths=list(links))
+    for path, target in links.items():
+        _check_path(path)
+        current = states.get(path)
+        if current is not None and current["target"] == target:
+            continue
+        yield StringCommand("rm", "-rf", "--", QuoteString(path))
+        yield StringCommand("ln", "-s", QuoteString(target), QuoteString(path))
 
 
 @operation()

@@ -7,6 +7,7 @@ mtime, without an Apache reload. Old releases are pruned; one can be rolled back
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 
 from pyinfra import host
@@ -14,7 +15,7 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
 from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.releases import Releases, ReleasesDict, StaticFiles
-from apache_wsgi_deploy.layout import CURRENT, HISTORY, RELEASES, ROLLED_BACK, VENVS
+from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, HISTORY, RELEASES, ROLLED_BACK, VENVS
 
 
 def _go_live(install_path: str, release: str, wsgi_script: str):
@@ -103,6 +104,41 @@ def static_files(release: str, static_dir: str):
     yield f"rm -rf {filling} && cp -R {source} {filling} && chown -R root:root {filling}"
     yield f"find {filling} -type d -exec chmod 755 {{}} + && find {filling} -type f -exec chmod 644 {{}} +"
     yield f"rm -rf {static} && mv -T {filling} {static}"
+
+
+def commands_digest(commands: list[str]) -> str:
+    return hashlib.sha1("\n".join(commands).encode()).hexdigest()[:12]
+
+
+@operation()
+def commands_ran(install_path: str, release: str, commands: list[str], run_in_app: list[str]):
+    """
+    Run the release commands in a release once: again only when the commands change.
+
+    + install_path: the site's folder
+    + release: the release folder's name under ``releases/``
+    + commands: shell commands, each run by ``sh -c``
+    + run_in_app: the command (argv) that runs what follows it in the app's context
+
+    A command that fails stops the operation with its exit status, after its output
+    (all of it on stderr): the release is not marked, the next deploy runs them again.
+    """
+    digest = commands_digest(commands)
+    if cached_fact(Releases, install_path=install_path)["commands_done"].get(release) == digest:
+        host.noop(f"release {release} ran its {len(commands)} release command(s)")
+        return
+    for command in commands:
+        yield StringCommand(
+            *(QuoteString(part) for part in run_in_app),
+            "sh",
+            "-c",
+            QuoteString(command),
+            ">&2 || { status=$?; printf 'release command %s exited %s\\n'",
+            QuoteString(shlex.quote(command)),
+            '"$status" >&2; exit $status; }',
+        )
+    done = QuoteString(f"{install_path}/{RELEASES}/{release}/{COMMANDS_DONE}")
+    yield StringCommand("echo", digest, ">", done)
 
 
 @operation()

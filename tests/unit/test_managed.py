@@ -239,3 +239,17 @@ def test_a_removed_folder_loses_only_what_the_deploy_made_in_it(tmp_path):
     converge(managed.folder_removed, str(site), made)
     assert not site.exists()
     assert converge(managed.folder_removed, str(site), made) == []
+
+
+def test_a_linked_folder_is_left_out_from_the_top_only(source, tmp_path):
+    (source / "media").mkdir()
+    (source / "media" / "upload.png").write_bytes(b"\0")
+    (source / "templates" / "media").mkdir()
+    (source / "templates" / "media" / "logo.svg").write_text("<svg/>")
+    dest = tmp_path / "dest"
+    converge(managed.tree, str(source), str(dest), mode="644", dir_mode="755", exclude=["/media"], **ROOT)
+    assert (dest / "templates" / "media" / "logo.svg").exists()
+    assert not (dest / "media").exists()
+    # The link a release has there is not the tree's to remove.
+    (dest / "media").symlink_to(tmp_path)
+    assert converge(managed.tree, str(source), str(dest), mode="644", dir_mode="755", exclude=["/media"], **ROOT) == []

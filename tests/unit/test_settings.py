@@ -389,3 +389,42 @@ def test_the_ssh_user_is_never_an_apps_user():
     with pytest.raises(SettingsError, match="setting 'wsgi_user' = 'deploy' is the SSH user the deploy logs in as"):
         validate(ssh_user="deploy", wsgi_user="deploy")
     assert validate(ssh_user="deploy").sites[0].wsgi_user == "flaskapp"
+
+
+def test_the_data_folder_is_the_apps_own_by_default_and_in_its_environment():
+    (site,) = validate().sites
+    assert site.data_dir == f"/var/lib/{site.app_name}"
+    assert site.paths.linked_dir("instance") == f"/var/lib/{site.app_name}/instance"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [
+        # The app could rename its own code away, or rewrite its logs or keys.
+        ({"data_dir": "/srv"}, "setting 'data_dir' = '/srv' is invalid"),
+        ({"data_dir": "/srv/flaskapp"}, "setting 'data_dir' = '/srv/flaskapp' overlaps app_install_path"),
+        ({"app_install_path": "/var/lib/flaskapp/code"}, "overlaps app_install_path '/var/lib/flaskapp/code'"),
+        ({"data_dir": "/var/log/apache2/flaskapp"}, "overlaps log_dir '/var/log/apache2'"),
+        ({"data_dir": "/var/lib/apache-wsgi-deploy"}, "overlaps the deploy's own folder"),
+        ({"app_env": {"APP_DATA_DIR": "/tmp"}}, "setting 'app_env' sets APP_DATA_DIR, which the deploy sets itself"),
+        ({"linked_dirs": ["instance/db"]}, "setting 'linked_dirs' = ['instance/db'] is invalid: expected a list of"),
+        ({"linked_dirs": [".."]}, "setting 'linked_dirs' = ['..'] is invalid"),
+        ({"linked_dirs": ["media", "media"]}, "expected a list of distinct folder names"),
+        ({"release_commands": ["migrate\nrm -rf /"]}, "setting 'release_commands' = ['migrate\\nrm -rf /'] is invalid"),
+        ({"release_commands": [" "]}, "setting 'release_commands' = [' '] is invalid"),
+        ({"app_source_exclude": ["a/b"]}, "setting 'app_source_exclude' = ['a/b'] is invalid"),
+    ],
+)
+def test_a_data_folder_the_app_could_escape_from_and_bad_release_settings_are_refused(overrides, complaint):
+    with pytest.raises(SettingsError, match=re.escape(complaint)):
+        validate(**overrides)
+
+
+def test_two_sites_cannot_share_a_data_folder():
+    with pytest.raises(SettingsError, match=re.escape("setting 'sites[1].data_dir' = '/var/lib/shared' overlaps")):
+        validate(sites=[{"data_dir": "/var/lib/shared"}, {"app_name": "blog", "data_dir": "/var/lib/shared"}])
+
+
+def test_a_folder_source_leaves_out_the_excluded_names_and_the_linked_folders():
+    (site,) = validate(linked_dirs=["instance", "media"]).sites
+    assert site.code_exclude == [*DEFAULTS["app_source_exclude"], "/instance", "/media"]
