@@ -125,7 +125,8 @@ SECTIONS = (
                 "wsgi_entry",
                 "app:app",
                 v.wsgi_entry,
-                "module:callable of the WSGI application in app_source (any WSGI app, not only Flask)",
+                "module:callable of the WSGI application in app_source (any WSGI app, not only Flask), or"
+                " module:factory() of an application factory, called with no arguments once per daemon process",
             ),
             _site(
                 "wsgi_user",
@@ -243,7 +244,8 @@ SECTIONS = (
                 "/",
                 v.request_path,
                 "path a new release must answer with a status below 400 (a WSGI request on the host, before it goes"
-                " live), or it is not switched to",
+                " live, as https://<server_name><path>; redirects within the site are followed), or it is not"
+                " switched to",
             ),
         ),
     ),

@@ -66,7 +66,13 @@ class _SiteMethods:
 
     @property
     def wsgi_callable(self) -> str:
-        return self.wsgi_entry.partition(":")[2]
+        """The application, or the factory that makes it (without its "()")."""
+        return self.wsgi_entry.partition(":")[2].removesuffix("()")
+
+    @property
+    def wsgi_factory(self) -> bool:
+        """wsgi_entry is module:factory(): called once per daemon process for the application."""
+        return self.wsgi_entry.endswith("()")
 
     def names(self) -> list[str]:
         """Every name the site serves, and its certificate must cover: server name first."""

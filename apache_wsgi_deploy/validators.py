@@ -28,6 +28,9 @@ UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # Path characters that need no quoting in an Apache directive or a shell word.
 SAFE_PATH = re.compile(r"[A-Za-z0-9._/@+-]+")
 URL_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+# A request path: "/", or segments of URL_SEGMENT's characters (never "." or "..", which a
+# client would resolve away) after each "/", with or without a trailing "/". No query.
+REQUEST_PATH = re.compile(r"(?=/)(?:/(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]+)*/?")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Repository URLs git and the shell take as one word; no credentials in them (they would
 # be printed): the host's root authenticates (a deploy key, a credential helper).
@@ -202,11 +205,14 @@ def local_path(value: Any) -> str:
     return value
 
 
-@allowing("module:callable of Python names, such as app:app or myproject.wsgi:application")
+@allowing(
+    "module:callable or module:factory() of Python names, such as app:app, myproject.wsgi:application"
+    " or flaskr:create_app()"
+)
 def wsgi_entry(value: Any) -> str:
-    """It becomes an import line in the .wsgi file."""
+    """It becomes an import line in the .wsgi file; a factory is called there with no arguments."""
     module, _, name = value.partition(":") if isinstance(value, str) else ("", "", "")
-    parts = [*module.split("."), name]
+    parts = [*module.split("."), name.removesuffix("()")]
     if not all(PYTHON_NAME.fullmatch(part) and not keyword.iskeyword(part) for part in parts):
         raise Invalid(wsgi_entry.form)
     return value
@@ -243,10 +249,11 @@ def url_path(value: Any) -> str:
     return value
 
 
-@allowing(f"/ or {url_path.form}")
-def request_path(value: Any) -> str:
-    """A path to ask the app for: it becomes one argument of a command."""
-    return value if value == "/" else url_path(value)
+request_path = matching(
+    REQUEST_PATH,
+    "a path the app serves, such as /health or /admin/login/: '/' then segments of letters, digits and"
+    " . _ ~ - (a trailing '/' allowed; no '.' or '..' segment, no query string)",
+)
 
 
 @allowing("a folder inside app_source such as static: names of letters, digits and . _ ~ - joined by '/'")

@@ -35,7 +35,8 @@ app_source = "app"
 app_source_exclude = [".git", ".venv", "venv", "__pycache__", "*.pyc", "node_modules", ".env", "instance"]
 # where code, venv and .wsgi live on the host, never under a DocumentRoot: "auto" is /srv/<app_name>
 app_install_path = "auto"
-# module:callable of the WSGI application in app_source (any WSGI app, not only Flask)
+# module:callable of the WSGI application in app_source (any WSGI app, not only Flask), or
+# module:factory() of an application factory, called with no arguments once per daemon process
 wsgi_entry = "app:app"
 # user the daemon processes run as (never the code's owner): "auto" is a system user named
 # <app_name>, created for the site alone, so two apps cannot read each other's code
@@ -90,7 +91,8 @@ release_commands = []
 # atomically; `./run.sh rollback <app_name>` goes back one
 releases_kept = 5
 # path a new release must answer with a status below 400 (a WSGI request on the host, before it goes
-# live), or it is not switched to
+# live, as https://<server_name><path>; redirects within the site are followed), or it is not
+# switched to
 health_check_path = "/"
 
 # --- Static files ---

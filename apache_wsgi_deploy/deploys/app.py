@@ -161,7 +161,8 @@ def _release_live(site, release: str, reloaded: list) -> None:
         )
     # The release's app answers a real request on the host, as its own user, before it is live.
     run_as_app = ["runuser", "-u", site.wsgi_user, "--", f"{release_dir}/venv/bin/python", layout.HEALTH_CHECK]
-    checked = [release_dir, paths.env_file, site.wsgi_module, site.wsgi_callable, site.health_check_path]
+    # Asked for as https://<server_name><health_check_path>, as Apache would pass the request on.
+    checked = [release_dir, paths.env_file, site.wsgi_entry, site.server_name, site.health_check_path]
     switched = releases.live(
         name="Release is live, once its health check passed",
         install_path=site.app_install_path,

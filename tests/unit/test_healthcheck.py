@@ -1,4 +1,4 @@
-"""The release health check, run here as on a host: one real HTTP request to the app."""
+"""The release health check, run here as on a host: real HTTP requests to the app."""
 
 import json
 import subprocess
@@ -11,12 +11,38 @@ from tests.unit.harness import host_tool
 
 healthcheck = host_tool("healthcheck")
 
+SERVER_NAME = "www.example.com"
+# Answers only its own name over HTTPS, as Django does with ALLOWED_HOSTS = [SERVER_NAME]
+# and SECURE_SSL_REDIRECT: any other Host is a 400, plain HTTP a redirect to HTTPS.
 APP = """import os
 
+ROUTES = {
+    "/": ("200 OK", None),
+    "/login": ("302 Found", "/"),
+    "/broken": ("500 Internal Server Error", None),
+    "/admin/": ("302 Found", "login/?next=/admin/"),
+    "/admin/login/?next=/admin/": ("500 Internal Server Error", None),
+    "/moved": ("301 Moved Permanently", "https://www.example.com:443/broken"),
+    "/sso": ("302 Found", "https://login.example.net/broken"),
+    "/plain": ("302 Found", "http://www.example.com/broken"),
+    "/loop": ("302 Found", "/loop"),
+}
+
+
 def application(environ, start_response):
-    status = {"/": "200 OK", "/login": "302 Found", "/broken": "500 Internal Server Error"}[environ["PATH_INFO"]]
-    start_response(status, [("Location", "/")] if status.startswith("302") else [])
+    host, query = environ["HTTP_HOST"], environ.get("QUERY_STRING")
+    if host != "www.example.com":
+        status, location = "400 Bad Request", None
+    elif environ["wsgi.url_scheme"] != "https" or environ.get("HTTPS") != "on" or environ["SERVER_PORT"] != "443":
+        status, location = "301 Moved Permanently", f"https://{host}{environ['PATH_INFO']}"
+    else:
+        status, location = ROUTES[environ["PATH_INFO"] + (f"?{query}" if query else "")]
+    start_response(status, [("Location", location)] if location else [])
     return [os.environ["GREETING"].encode()]
+
+
+def create_app():
+    return application
 """
 
 
@@ -28,22 +54,68 @@ def release(tmp_path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(("path", "status"), [("/", 0), ("/login", 0), ("/broken", 1)])
-def test_status_below_400_passes_with_the_apps_environment(release, path, status):
-    result = subprocess.run(
+def check(release: Path, path: str, entry: str = "site_app:application") -> subprocess.CompletedProcess:
+    return subprocess.run(
         [
             sys.executable,
             healthcheck.__file__,
             str(release),
             str(release / "environment.json"),
-            "site_app",
-            "application",
+            entry,
+            SERVER_NAME,
             path,
         ],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/", 0),
+        ("/login", 0),  # a redirect within the site, followed to a page that answers
+        ("/sso", 0),  # a redirect leaving the site is the answer: a 302, below 400
+        ("/plain", 0),  # so is one to plain HTTP, which Apache's port 80 only redirects back
+        ("/broken", 1),
+    ],
+)
+def test_status_below_400_passes_with_the_apps_environment_host_and_https(release, path, status):
+    result = check(release, path)
     assert result.returncode == status, result.stderr
     if status:
         assert f"GET {path} answered 500" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "failure"),
+    [
+        ("/admin/", "GET /admin/login/?next=/admin/ answered 500 after redirects from /admin/"),
+        ("/moved", "GET /broken answered 500 after redirects from /moved"),
+        ("/loop", "GET /loop answered 302 after redirects from /loop -> /loop -> /loop -> /loop -> /loop: more than 5"),
+    ],
+)
+def test_redirects_within_the_site_are_followed_to_the_final_answer(release, path, failure):
+    result = check(release, path)
+    assert result.returncode == 1
+    assert f"health check of {release}: {failure}" in result.stderr
+
+
+def test_a_login_redirect_from_the_home_page_is_followed(release):
+    """Most apps behind a login answer / with a redirect: the login page must answer too."""
+    (release / "app" / "login_app.py").write_text(
+        "def application(environ, start_response):\n"
+        "    home = environ['PATH_INFO'] == '/'\n"
+        "    start_response('302 Found' if home else '500 Internal Server Error', [('Location', '/login/')])\n"
+        "    return [b'']\n"
+    )
+    result = check(release, "/", "login_app:application")
+    assert result.returncode == 1
+    assert "GET /login/ answered 500 after redirects from /" in result.stderr
+
+
+def test_an_application_factory_is_called(release):
+    assert check(release, "/", "site_app:create_app()").returncode == 0
+    factory = check(release, "/broken", "site_app:create_app()")
+    assert "GET /broken answered 500" in factory.stderr

@@ -34,6 +34,7 @@ STRING_SETTINGS = [
     "acme_email",
     "static_url",
     "static_dir",
+    "health_check_path",
 ]
 # Characters that end or extend an Apache directive or a shell word, mixed into the values.
 HOSTILE = st.text(alphabet=st.sampled_from(list("\n\r\t \"'<>`$;&|\\#%{}()") + list("az.-/_@09")), max_size=40)
@@ -44,6 +45,8 @@ BASELINES = {
     key: {name: render(name, **FILES, **({key: BENIGN[key]} if key in BENIGN else {})) for name in TEMPLATES}
     for key in STRING_SETTINGS
 }
+# An application factory's entry point has a line of its own, which calls it.
+FACTORY_BASELINE = {name: render(name, **FILES, wsgi_entry="app:create_app()") for name in TEMPLATES}
 
 
 def shape(config: str) -> list[tuple[str, int]]:
@@ -61,8 +64,9 @@ def test_hostile_value_is_refused_or_stays_one_argument(key, value):
         assert f"setting {key!r}" in str(error)
         return
     assert not re.search(r"[\s\"'<>`$;&|\\]", value), f"{key}={value!r} was accepted"
+    baseline = FACTORY_BASELINE if key == "wsgi_entry" and value.endswith("()") else BASELINES[key]
     for name, config in rendered.items():
-        assert shape(config) == shape(BASELINES[key][name]), name
+        assert shape(config) == shape(baseline[name]), name
 
 
 def assert_refused(key: str, value) -> None:
@@ -98,3 +102,33 @@ NAMED = st.one_of(
 @given(named=NAMED)
 def test_debians_own_names_are_never_an_apps(named):
     assert_refused(*named)
+
+
+# Paths made of the characters that could climb out of the site or break a word.
+PATHS = st.text(alphabet=st.sampled_from(list("/.a~-?&% \n")), max_size=12)
+
+
+@hypothesis_settings(max_examples=400)
+@given(path=PATHS)
+def test_a_health_check_path_never_climbs_or_carries_a_query(path):
+    try:
+        site = validate(health_check_path=path).sites[0]
+    except SettingsError as error:
+        assert f"setting 'health_check_path' = {path!r} is invalid" in str(error)
+        return
+    segments = site.health_check_path.split("/")
+    assert segments[0] == "" and "." not in segments and ".." not in segments, path
+    assert "" not in segments[1:-1] and not re.search(r"[?&% \n]", path), path
+
+
+@hypothesis_settings(max_examples=300)
+@given(call=st.text(alphabet=st.sampled_from(list("()a_1 ,'\"=*.:")), max_size=10))
+def test_a_factory_is_called_with_no_arguments_or_refused(call):
+    entry = f"app:create_app{call}"
+    try:
+        rendered = render("app.wsgi.j2", **FILES, wsgi_entry=entry)
+    except SettingsError as error:
+        assert f"setting 'wsgi_entry' = {entry!r} is invalid" in str(error)
+        return
+    assert re.fullmatch(r"[a_1]*(\(\))?", call), entry
+    compile(rendered, "app.wsgi", "exec")

@@ -114,11 +114,22 @@ HOSTILE = [
         ("wsgi_group", "www-data", "www-data is Apache's"),
         ("log_dir", "logs", "an absolute path"),
         ("tls_dir", "/etc/ssl/x'y", "no spaces or quotes"),
-        ("wsgi_entry", "app", "module:callable of Python names"),
-        ("wsgi_entry", "app:app\nimport os", "module:callable of Python names"),
-        ("wsgi_entry", "os; os.system('x'):app", "module:callable of Python names"),
-        ("wsgi_entry", "import:app", "module:callable of Python names"),
-        ("wsgi_entry", "my-app:app", "module:callable of Python names"),
+        ("wsgi_entry", "app", "module:callable or module:factory() of Python names"),
+        ("wsgi_entry", "app:app\nimport os", "module:callable or module:factory() of Python names"),
+        ("wsgi_entry", "os; os.system('x'):app", "module:callable or module:factory() of Python names"),
+        ("wsgi_entry", "import:app", "module:callable or module:factory() of Python names"),
+        ("wsgi_entry", "my-app:app", "module:callable or module:factory() of Python names"),
+        ("wsgi_entry", "app:create_app(1)", "module:factory() of Python names, such as app:app"),
+        ("wsgi_entry", "app:create_app( )", "module:factory()"),
+        ("wsgi_entry", "app:()", "module:factory()"),
+        ("wsgi_entry", "app():app", "module:factory()"),
+        ("health_check_path", "/admin/../secret", "such as /health or /admin/login/"),
+        ("health_check_path", "/./health", "no '.' or '..' segment"),
+        ("health_check_path", "/admin//login", "a path the app serves"),
+        ("health_check_path", "health", "a path the app serves"),
+        ("health_check_path", "/health?full=1", "no query string"),
+        ("health_check_path", "/health\n", "a path the app serves"),
+        ("health_check_path", "/he alth", "a path the app serves"),
         ("wsgi_user", "root user", "a user or group name"),
         ("wsgi_user", "_\n", "a user or group name"),  # found by the hypothesis test
         ("wsgi_group", "", "a user or group name"),
@@ -250,6 +261,24 @@ def test_valid_overrides_are_kept():
     assert settings.sites[0].server_aliases == ("example.com",)
     assert settings.sites[0].wsgi_processes == 4
     assert settings.verify_address == "127.0.0.1"
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/admin/login/", "/api/v1.2/status~/", "/.well-known/ok"])
+def test_any_path_the_app_serves_is_a_health_check_path(path):
+    assert validate(health_check_path=path).sites[0].health_check_path == path
+
+
+@pytest.mark.parametrize(
+    ("entry", "module", "name", "factory"),
+    [
+        ("app:app", "app", "app", False),
+        ("myproject.wsgi:application", "myproject.wsgi", "application", False),
+        ("flaskr:create_app()", "flaskr", "create_app", True),
+    ],
+)
+def test_wsgi_entry_names_an_application_or_its_factory(entry, module, name, factory):
+    site = validate(wsgi_entry=entry).sites[0]
+    assert (site.wsgi_module, site.wsgi_callable, site.wsgi_factory) == (module, name, factory)
 
 
 def test_auto_daemon_processes_follow_the_host_cpu_count():

@@ -215,6 +215,14 @@ def test_wsgi_entry_point_imports_the_configured_callable():
     )
 
 
+def test_wsgi_entry_point_calls_an_application_factory_once():
+    entry = render("app.wsgi.j2", wsgi_entry="flaskr:create_app()")
+    assert "from flaskr import create_app  # noqa: E402\n" in entry
+    assert entry.endswith("\napplication = create_app()\n")
+    assert entry.count("create_app()") == 1 and " as application" not in entry
+    compile(entry, "flaskapp.wsgi", "exec")
+
+
 def test_wsgi_entry_point_logs_to_stderr_and_imports_the_app():
     entry = render("app.wsgi.j2")
     assert "logging.basicConfig(stream=sys.stderr" in entry
