@@ -1,3 +1,0 @@
-from notes import create_app
-
-app = create_app()
