@@ -24,7 +24,8 @@ from apache_wsgi_deploy.settings import Settings
 
 # Where the sample app's site (group_data's defaults) lives on a test host.
 SAMPLE = Settings.from_data("sample", {**schema.defaults(), "acme_agree_tos": True}).sites[0].paths
-FLEET = "awd-e2e"
+# Two suites at once (two checkouts, a helper trying one test) each need a fleet of their own.
+FLEET = os.environ.get("AWD_E2E_FLEET", "awd-e2e")
 VENV_BIN = Path(sys.executable).parent
 
 
