@@ -10,7 +10,11 @@
 #   ./run.sh check [ARGS]      drift check: what a deploy would change, changing nothing;
 #                              exit 0 all match, 2 drifted, 1 not checked (--inventory=FILE)
 #   ./run.sh rollback APP [ARGS]  the site APP (its app_name) back to its previous release
-#                              (ARGS: --inventory=FILE first, then pyinfra options)
+#                              (ARGS: --inventory=FILE, pyinfra options)
+#   ./run.sh status [ARGS]     each host's live releases, their history and health now
+#                              (--inventory=FILE)
+#   ./run.sh app APP [ARGS] -- COMMAND  a command in the site APP's live release, as its
+#                              user, on each host (--inventory=FILE, --limit=HOST)
 #   ./run.sh bench [ARGS]      the benchmark on local test hosts (python -m bench --help)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -77,12 +81,15 @@ rollback)
     setup
     app=${1:?usage: ./run.sh rollback APP_NAME [--inventory=FILE] [pyinfra options]}
     shift
-    inventory=inventory.py
-    if [[ ${1:-} == --inventory=* ]]; then
-        inventory=${1#--inventory=}
-        shift
-    fi
-    AWD_ROLLBACK_APP=$app .venv/bin/pyinfra -y "$inventory" rollback.py "$@"
+    AWD_ROLLBACK_APP=$app .venv/bin/python -m apache_wsgi_deploy.runner --deploy=rollback.py "$@"
+    ;;
+status)
+    setup
+    .venv/bin/python -m apache_wsgi_deploy.status "$@"
+    ;;
+app)
+    setup
+    .venv/bin/python -m apache_wsgi_deploy.appcommand "$@"
     ;;
 bench)
     setup
@@ -90,7 +97,7 @@ bench)
     .venv/bin/python -m bench "$@"
     ;;
 *)
-    sed -n '2,14p' "$0" >&2
+    sed -n '2,18p' "$0" >&2
     exit 2
     ;;
 esac

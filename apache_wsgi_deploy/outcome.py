@@ -18,8 +18,10 @@ import click
 from pyinfra.api import BaseStateCallback
 from pyinfra.context import ctx_state
 
-# What the deploy reports besides operations (record()).
-UNDECLARED_SITES, DIFFS = "undeclared_sites", "diffs"
+# What the deploy reports besides operations (record()): sites on the host it does not
+# know, a dry run's diffs, lines the summary shows under the host's (a rollback's
+# releases), and what `./run.sh status` prints of each site.
+UNDECLARED_SITES, DIFFS, NOTICES, SITES = "undeclared_sites", "diffs", "notices", "sites"
 
 
 # Lines of a failed command's error output a one-line cause shows.
@@ -91,7 +93,7 @@ def _recorder_of(state) -> Recorder | None:
 
 
 def record(host_name: str, kind: str, items: list) -> None:
-    """Add to what a host's run reports (UNDECLARED_SITES, DIFFS); nothing when no
+    """Add to what a host's run reports (UNDECLARED_SITES, DIFFS, NOTICES, SITES); nothing when no
     runner of ours records the run (plain `pyinfra`, whose text output says it)."""
     recorder = _recorder_of(ctx_state.get()) if ctx_state.isset() else None
     if recorder is not None:
@@ -110,6 +112,8 @@ class HostOutcome:
     would_change: list[str] = field(default_factory=list)
     diffs: list[str] = field(default_factory=list)
     undeclared_sites: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    sites: list[dict] = field(default_factory=list)
     # Why it failed, in a line: the failed command's last error output, "connection lost".
     cause: str | None = None
 
@@ -117,7 +121,8 @@ class HostOutcome:
     def from_results(cls, host: str, payload: dict, notes: dict | None = None, **known) -> HostOutcome:
         """From pyinfra's --json payload ({"plan": [...], "results": {...} or None})."""
         notes = notes or {}
-        outcome = cls(host, undeclared_sites=notes.get(UNDECLARED_SITES, []), diffs=notes.get(DIFFS, []), **known)
+        recorded = {kind: notes.get(kind, []) for kind in (UNDECLARED_SITES, DIFFS, NOTICES, SITES)}
+        outcome = cls(host, **recorded, **known)
         # Guarded operations (_if: the reload, the daemon restart) only follow a change.
         outcome.would_change = [op["name"] for op in payload.get("plan") or [] if host in op["hosts_with_change"]]
         operations = (payload.get("results") or {}).get("operations", [])

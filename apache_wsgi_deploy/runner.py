@@ -166,12 +166,14 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
             lines.append(f"    {host}: converged, {len(outcome.changed)} changed, {outcome.unchanged} unchanged")
         if outcome.undeclared_sites:
             lines[-1] += f"; left as they are, not in `sites`: {', '.join(outcome.undeclared_sites)}"
+        lines += [f"      {notice}" for notice in outcome.notices]
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Deploy every host in its own pyinfra process.")
     parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
+    parser.add_argument("--deploy", default="deploy.py", help="pyinfra deploy file (default: deploy.py)")
     args, options = parser.parse_known_args(argv)
     try:
         hosts = validated_hosts(args.inventory)
@@ -179,7 +181,7 @@ def main(argv: list[str]) -> int:
         print(f"--> pyinfra error: {error}", file=sys.stderr)
         return 1
     logs = _run_logs()
-    runs = run_hosts(hosts, ["-y", args.inventory, "deploy.py", *options], logs)
+    runs = run_hosts(hosts, ["-y", args.inventory, args.deploy, *options], logs)
     # pyinfra's own output, tracebacks included, only when asked for: the summary says what failed.
     if any(option.startswith("-v") for option in options):
         for host, (_, output) in runs.items():

@@ -169,6 +169,7 @@ def _release_live(site, release: str, reloaded: list) -> None:
         release=release,
         wsgi_script=paths.wsgi_script,
         health_check=run_as_app + checked,
+        source=f"git {site.app_source['git']} {site.app_source['ref']}" if site.from_git else "folder",
     )
     releases.pruned(
         name="Only the newest releases are kept",

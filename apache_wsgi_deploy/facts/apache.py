@@ -4,6 +4,7 @@ Facts about Apache on Debian/Ubuntu, read from the a2enmod/a2ensite/a2enconf lay
 
 from __future__ import annotations
 
+import shlex
 from typing import TypedDict
 
 from pyinfra.api import FactBase
@@ -111,3 +112,35 @@ class ManagedSites(FactBase[list[str]]):
 
     def process(self, output: list[str]) -> list[str]:
         return sorted(filename[: -len(".conf")] for filename in output if filename.endswith(".conf"))
+
+
+# Run by the host's python3: one HTTPS request to Apache on the host itself, for the
+# site's name (SNI and Host), not verifying the certificate (the verification suite does).
+_ASK = """
+import socket, ssl, sys
+name, path = sys.argv[1:3]
+context = ssl.create_default_context()
+context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+try:
+    with socket.create_connection(("127.0.0.1", 443), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            tls.sendall(f"GET {path} HTTP/1.1\\r\\nHost: {name}\\r\\nConnection: close\\r\\n\\r\\n".encode())
+            print(tls.recv(200).split(b"\\r\\n")[0].decode(errors="replace"))
+except OSError as error:
+    print(f"no answer: {error}")
+"""
+
+
+class SiteAnswer(FactBase[str]):
+    """
+    Returns what Apache on the host answers to ``GET <path>`` over HTTPS for a site's
+    name: its status line (``HTTP/1.1 200 OK``), or ``no answer: <error>``.
+    """
+
+    @staticmethod
+    def command(server_name: str, path: str) -> str:
+        return f"python3 -c {shlex.quote(_ASK)} {shlex.quote(server_name)} {shlex.quote(path)}"
+
+    @staticmethod
+    def process(output: list[str]) -> str:
+        return output[0] if output else "no answer"

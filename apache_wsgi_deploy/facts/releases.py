@@ -24,6 +24,10 @@ class ReleasesDict(TypedDict):
     former_layout: list[str]
     venvs: dict[str, str]
     commands_done: dict[str, str]
+    # For each release, its last history line's words after its name: when, and how.
+    went_live: dict[str, str]
+    # For each release deployed since history lines say how: where its code came from.
+    deployed_from: dict[str, str]
 
 
 class Releases(FactBase[ReleasesDict]):
@@ -33,7 +37,9 @@ class Releases(FactBase[ReleasesDict]):
     ``<install_path>/current`` link names (None without a link), and the releases made
     live, in order (``<install_path>/live-history``, its last lines), the folders of
     the layout before releases still there, the target of each release's ``venv`` link,
-    and the digest of the release commands that ran in each release.
+    the digest of the release commands that ran in each release, and for each release
+    when and how it last went live and where its code came from (history lines:
+    ``<release> <UTC time> deploy folder|deploy git <url> <ref>|rollback from <release>``).
 
     .. code:: python
 
@@ -44,7 +50,12 @@ class Releases(FactBase[ReleasesDict]):
                      "20261125T101500Z-3f2a9c1b7d4e"],
          "former_layout": [],
          "venvs": {"20261125T101500Z-3f2a9c1b7d4e": "../../venvs/aa12b31ce288"},
-         "commands_done": {"20261125T101500Z-3f2a9c1b7d4e": "5d41402abc4b"}}
+         "commands_done": {"20261125T101500Z-3f2a9c1b7d4e": "5d41402abc4b"},
+         "went_live": {
+             "20261125T101500Z-3f2a9c1b7d4e": "2026-11-25T12:00:00Z rollback from 20261125T113000Z-9b1c0d2e3f4a",
+             "20261125T113000Z-9b1c0d2e3f4a": "2026-11-25T11:30:05Z deploy folder",
+         },
+         "deployed_from": {"20261125T113000Z-9b1c0d2e3f4a": "folder"}}
     """
 
     @staticmethod
@@ -61,7 +72,14 @@ class Releases(FactBase[ReleasesDict]):
 
     @staticmethod
     def process(output: list[str]) -> ReleasesDict:
-        history = [line[len("live=") :] for line in output if line.startswith("live=")]
+        history_lines = [line[len("live=") :].split(" ", 1) for line in output if line.startswith("live=")]
+        history = [words[0] for words in history_lines]
+        went_live = {words[0]: words[1] if len(words) > 1 else "" for words in history_lines}
+        deployed_from = {
+            words[0]: words[1].split(" ", 2)[2]
+            for words in history_lines
+            if len(words) > 1 and words[1].split(" ")[1:2] == ["deploy"] and words[1].count(" ") >= 2
+        }
         former = [line[len("former=") :] for line in output if line.startswith("former=")]
         venvs = dict(line[len("venv=") :].split(" ", 1) for line in output if line.startswith("venv="))
         done = dict(line[len("done=") :].split(" ", 1) for line in output if line.startswith("done="))
@@ -78,6 +96,8 @@ class Releases(FactBase[ReleasesDict]):
             "current": target.rsplit("/", 1)[-1] if target else None,
             "venvs": venvs,
             "commands_done": done,
+            "went_live": went_live,
+            "deployed_from": deployed_from,
         }
 
 

@@ -13,17 +13,22 @@ import shlex
 from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
+from apache_wsgi_deploy import outcome
 from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.releases import Releases, ReleasesDict, StaticFiles
 from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, HISTORY, RELEASES, ROLLED_BACK, VENVS
 
 
-def _go_live(install_path: str, release: str, wsgi_script: str):
+def _go_live(install_path: str, release: str, wsgi_script: str, how: str):
     next_link = f"{install_path}/.{CURRENT}-next"
     yield StringCommand("ln", "-sfn", QuoteString(f"{RELEASES}/{release}"), QuoteString(next_link))
     # rename(2) replaces the link in one step: every request sees one release or the other.
     yield StringCommand("mv", "-T", QuoteString(next_link), QuoteString(f"{install_path}/{CURRENT}"))
-    yield StringCommand("echo", QuoteString(release), ">>", QuoteString(f"{install_path}/{HISTORY}"))
+    # The history line: the release, when it went live (the host's clock), and how.
+    history = QuoteString(f"{install_path}/{HISTORY}")
+    yield StringCommand(
+        "echo", QuoteString(release), '"$(date -u +%Y-%m-%dT%H:%M:%SZ)"', QuoteString(how), ">>", history
+    )
     # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes.
     yield StringCommand("touch", QuoteString(wsgi_script))
 
@@ -142,7 +147,7 @@ def commands_ran(install_path: str, release: str, commands: list[str], run_in_ap
 
 
 @operation()
-def live(install_path: str, release: str, wsgi_script: str, health_check: list[str]):
+def live(install_path: str, release: str, wsgi_script: str, health_check: list[str], source: str):
     """
     Make a release the live one, if its health check passes.
 
@@ -150,6 +155,7 @@ def live(install_path: str, release: str, wsgi_script: str, health_check: list[s
     + release: the release folder's name under ``releases/``
     + wsgi_script: the .wsgi file, touched to restart the daemon processes
     + health_check: the command (argv) that must succeed first
+    + source: where its code came from, for the history (``folder``, ``git <url> <ref>``)
 
     A release that was rolled back is not made live again: the rollback holds until
     other code is deployed.
@@ -159,10 +165,13 @@ def live(install_path: str, release: str, wsgi_script: str, health_check: list[s
         host.noop(f"release {release} is live")
         return
     if release in state["rolled_back"]:
-        host.noop(f"release {release} was rolled back; {state['current']} stays live until other code is deployed")
+        current = state["current"]
+        held = f"{install_path}: release {release} was rolled back; {current} stays live until other code is deployed"
+        host.noop(held)
+        outcome.record(host.name, outcome.NOTICES, [held])
         return
     yield StringCommand(*(QuoteString(part) for part in health_check))
-    yield from _go_live(install_path, release, wsgi_script)
+    yield from _go_live(install_path, release, wsgi_script, f"deploy {source}")
 
 
 @operation()
@@ -228,8 +237,9 @@ def rollback(install_path: str, wsgi_script: str):
     if not earlier:
         raise OperationError(f"{install_path}: no release that was live before {current} to roll back to")
     target = max(earlier, key=lambda release: _last_live(state, release))
+    outcome.record(host.name, outcome.NOTICES, [f"{install_path}: from {current} back to {target}"])
     yield StringCommand("touch", QuoteString(f"{install_path}/{RELEASES}/{current}{ROLLED_BACK}"))
-    yield from _go_live(install_path, target, wsgi_script)
+    yield from _go_live(install_path, target, wsgi_script, f"rollback from {current}")
 
 
 @operation()

@@ -1,14 +1,16 @@
 """
 A team's own app (issue 14): a Flask app with an application factory and a SQLite
 database in its data folder, which a release command creates. Its data outlives new
-releases and a rollback; a release whose command fails never goes live, and the data
-and the live release stay as they were.
+releases and a rollback, `./run.sh status` tells that history, and `./run.sh app` runs
+a command in the live release; a release whose command fails never goes live, and the
+data and the live release stay as they were.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 
 import pytest
 
@@ -33,6 +35,10 @@ def deploy_notes(fleet, source, commands=(INIT_DB,)):
         *("--data", f"app_source={source}", "--data", "wsgi_entry=notes:create_app()"),
         *("--data", 'linked_dirs=["instance"]', "--data", f"release_commands={json.dumps(list(commands))}"),
     )
+
+
+def run_sh(fleet, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["./run.sh", *args], cwd=PROJECT, env=fleet.env, capture_output=True, text=True)
 
 
 def notes(fleet) -> str:
@@ -63,8 +69,29 @@ def test_the_apps_data_outlives_releases_and_a_rollback(notes_app, tmp_path):
         result = deploy_notes(notes_app, notes_version(tmp_path, version))
         assert result.returncode == 0, result.stderr[-4000:]
         assert notes(notes_app) == f"{version}: kept"
-    assert rollback(notes_app).returncode == 0
+    rolled = rollback(notes_app)
+    assert rolled.returncode == 0, rolled.stderr[-4000:]
     assert notes(notes_app) == "two: kept"
+    releases = notes_app.sudo("ls /srv/flaskapp/releases").stdout.split()
+    *earlier, two, three = (name for name in releases if not name.endswith(".rolled-back"))
+    assert f"/srv/flaskapp: from {three} back to {two}" in rolled.stderr
+
+    status = run_sh(notes_app, "status")
+    assert status.returncode == 0, status.stderr[-4000:]
+    lines = status.stdout.splitlines()
+    assert lines[0] == f"{notes_app.hosts[0].alias}:"
+    assert lines[1].startswith(f"  flaskapp: {two}, live since ")
+    assert lines[1].endswith(f"(rollback from {three}); folder, digest {two.rsplit('-', 1)[1]}")
+    assert lines[2] == "    GET /: HTTP/1.1 200 OK"
+    assert lines[3] == f"    releases kept: {', '.join([*earlier, f'{two} (live)', f'{three} (rolled back)'])}"
+
+    # A command in the live release's context, with the app's own code and environment.
+    add = "from notes import create_app; app = create_app(); app.test_client().post('/', data={'text': 'by hand'})"
+    command = run_sh(notes_app, "app", "flaskapp", "--", "python", "-c", add)
+    assert command.returncode == 0, command.stderr[-4000:]
+    assert notes(notes_app) == "two: kept, by hand"
+    failing = run_sh(notes_app, "app", "flaskapp", "--", "sh", "-c", "id -un; exit 4")
+    assert (failing.returncode, failing.stdout) == (4, "flaskapp\n")
     database = notes_app.sudo("stat -c '%U %a' /var/lib/flaskapp /var/lib/flaskapp/instance/notes.sqlite").stdout
     assert database.split("\n")[0] == "flaskapp 750", database
 

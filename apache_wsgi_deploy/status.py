@@ -1,0 +1,92 @@
+"""
+What is live on each host: `./run.sh status [--inventory FILE]`.
+
+For each host and site: the live release, where its code came from, when it went live
+and how (a deploy, a rollback), the releases kept (rolled-back ones marked), and what
+Apache on the host answers for the site's health_check_path now. Reads only (status.py
+in pyinfra's dry mode, one process per host as the deploy runs). Exit status 0 when
+every host was read and every site answers below 400, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from apache_wsgi_deploy.drift import not_checked
+from apache_wsgi_deploy.runner import run_hosts, validated_hosts
+from apache_wsgi_deploy.settings import SettingsError
+
+STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
+
+
+def answers(site: dict) -> bool:
+    status = STATUS_LINE.match(site["answer"])
+    return status is not None and int(status.group(1)) < 400
+
+
+def _source(site: dict, release: str) -> str:
+    came_from = site["deployed_from"].get(release)
+    content = release.rsplit("-", 1)[-1]
+    if came_from is None:
+        return f"content {content}"
+    if came_from.startswith("git "):
+        return f"{came_from}, commit {content}"
+    return f"{came_from}, digest {content}"
+
+
+def site_lines(site: dict) -> list[str]:
+    current = site["current"]
+    answer = f"GET {site['health_check_path']}: {site['answer']}"
+    if current is None:
+        return [f"  {site['app_name']}: no live release; {answer}"]
+    when, _, how = site["went_live"].get(current, "").partition(" ")
+    since = f"live since {when} ({how})" if when else "live (since before the history kept times)"
+    kept = [
+        release + (" (live)" if release == current else " (rolled back)" if release in site["rolled_back"] else "")
+        for release in site["releases"]
+    ]
+    return [
+        f"  {site['app_name']}: {current}, {since}; {_source(site, current)}",
+        f"    {answer}",
+        f"    releases kept: {', '.join(kept)}",
+    ]
+
+
+def report(outcomes: dict) -> tuple[str, bool]:
+    """The printed status, and whether every host was read and every site answers."""
+    lines, healthy = [], True
+    for host, outcome in outcomes.items():
+        reason = not_checked(outcome)
+        if reason:
+            lines.append(f"{host}: NOT READ, {reason}")
+            healthy = False
+            continue
+        lines.append(f"{host}:")
+        for site in outcome.sites:
+            lines += site_lines(site)
+            healthy = healthy and answers(site)
+    return "\n".join(lines), healthy
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="What is live on each host, changing nothing.")
+    parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
+    args = parser.parse_args(argv)
+    try:
+        hosts = validated_hosts(args.inventory)
+    except SettingsError as error:
+        print(f"--> pyinfra error: {error}", file=sys.stderr)
+        return 1
+    runs = run_hosts(hosts, ["--dry", args.inventory, "status.py"])
+    for host, (outcome, output) in runs.items():
+        if not_checked(outcome) and not outcome.unreachable:
+            print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr)
+    text, healthy = report({host: outcome for host, (outcome, _) in runs.items()})
+    print(text)
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
