@@ -136,11 +136,13 @@ def run_hosts(hosts: list[str], arguments: list[str], logs: Path | None = None) 
     return results
 
 
-def validated_hosts(inventory_file: str) -> list[str]:
-    """The inventory's hosts, once every host's settings are valid (SettingsError otherwise)."""
+def validated_hosts(inventory_file: str, limit: list[str] | None = None, exclude: list[str] | None = None) -> list[str]:
+    """The inventory's hosts (those --limit and --exclude patterns pick, as pyinfra picks
+    them), once every host's settings are valid (SettingsError otherwise)."""
     # pyinfra_cli patches ssl (gevent) when imported: only the command itself pays for it.
     # pyinfra's CLI and the deploy's modules are imported once, here, for every host's run.
     import pyinfra_cli.main  # noqa: F401
+    from pyinfra_cli.cli import _apply_inventory_exclude, _apply_inventory_limit
     from pyinfra_cli.inventory import make_inventory
 
     import apache_wsgi_deploy.deploys  # noqa: F401
@@ -148,7 +150,8 @@ def validated_hosts(inventory_file: str) -> list[str]:
     with ctx_state.use(State()):
         inventory = make_inventory(inventory_file, cwd=str(PROJECT))
     validate_inventory(inventory, PROJECT)
-    return [host.name for host in inventory]
+    picked = _apply_inventory_exclude(inventory, _apply_inventory_limit(inventory, limit), exclude)
+    return [host.name for host in inventory if picked is None or host in picked]
 
 
 def summary(outcomes: dict[str, HostOutcome]) -> str:
@@ -174,11 +177,18 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Deploy every host in its own pyinfra process.")
     parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
     parser.add_argument("--deploy", default="deploy.py", help="pyinfra deploy file (default: deploy.py)")
+    # Picked here: each host's own pyinfra gets --limit <host> alone (a second --limit
+    # would add hosts to every process, not narrow them).
+    parser.add_argument("--limit", action="append", help="hosts or groups to deploy, as pyinfra's --limit")
+    parser.add_argument("--exclude", action="append", help="hosts or groups to leave out, as pyinfra's --exclude")
     args, options = parser.parse_known_args(argv)
     try:
-        hosts = validated_hosts(args.inventory)
+        hosts = validated_hosts(args.inventory, args.limit, args.exclude)
     except SettingsError as error:
         print(f"--> pyinfra error: {error}", file=sys.stderr)
+        return 1
+    if not hosts:
+        print(f"--> pyinfra error: no host of {args.inventory} left by --limit and --exclude", file=sys.stderr)
         return 1
     logs = _run_logs()
     runs = run_hosts(hosts, ["-y", args.inventory, args.deploy, *options], logs)

@@ -10,7 +10,7 @@ import pytest
 
 from apache_wsgi_deploy.drift import report
 from apache_wsgi_deploy.outcome import HostOutcome
-from apache_wsgi_deploy.runner import run_hosts, summary
+from apache_wsgi_deploy.runner import run_hosts, summary, validated_hosts
 
 DEPLOY = """
 from pyinfra import host
@@ -120,3 +120,12 @@ def test_an_operation_that_refuses_is_named_with_its_reason(tmp_path):
     ((outcome, _),) = run_hosts(["@local"], ["-y", "@local", str(deploy)]).values()
     assert (outcome.exit_status, outcome.failed_at) == (1, "Refuses")
     assert outcome.cause == "refusing: the app's user is in group sudo"
+
+
+def test_limit_and_exclude_pick_hosts_and_groups_as_pyinfra_does(tmp_path):
+    inventory = tmp_path / "inventory.py"
+    data = "{'acme_agree_tos': True}"
+    inventory.write_text(f"web_servers = [('web1', {data}), ('web2', {data})]\nstaging = [('web3', {data})]\n")
+    assert validated_hosts(str(inventory)) == ["web1", "web2", "web3"]
+    assert validated_hosts(str(inventory), limit=["web_servers"], exclude=["web2"]) == ["web1"]
+    assert validated_hosts(str(inventory), limit=["web*", "staging"]) == ["web1", "web2", "web3"]
