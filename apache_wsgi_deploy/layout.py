@@ -121,6 +121,8 @@ TOOLS_DIR = f"{STATE_DIR}/tools"
 HEALTH_CHECK = f"{TOOLS_DIR}/healthcheck.py"
 # Runs a command in a release's context (its folder, virtualenv, the app's environment).
 IN_APP = f"{TOOLS_DIR}/inapp.py"
+# Loads a release's application, with its environment: the .wsgi file and the health check.
+ENTRY_POINT = f"{TOOLS_DIR}/entrypoint.py"
 # Apache's reload: checked before (configtest, tlscheck.py: each enabled vhost's
 # certificate has its key and names), watched after.
 RELOAD_TOOL = f"{TOOLS_DIR}/reload.py"
@@ -156,10 +158,14 @@ CURRENT = "current"
 HISTORY = "live-history"
 # Beside a release folder, marks it rolled back.
 ROLLED_BACK = ".rolled-back"
-# Folders of the layout before releases (code, venv and static files in place).
-FORMER_LAYOUT = ("app", "venv", "static")
-# The app's environment (app_env), as JSON, and the bare repository git sources fetch into.
-ENV_FILE, GIT_CACHE = "environment.json", "git"
+# In each release: the app's environment (app_env and APP_DATA_DIR) as JSON, and its
+# entry point (wsgi_entry): a settings change is a new release, health-checked like code.
+ENV_FILE, ENTRY_FILE = "environment.json", "wsgi-entry"
+# Beside the releases before they held their own settings, and of the layout before
+# releases (code, venv and static files in place).
+FORMER_LAYOUT = (ENV_FILE, "app", "venv", "static")
+# The bare repository git sources fetch into.
+GIT_CACHE = "git"
 # A site's certificate (leaf and chain) and key, in certbot's lineage or our own folder.
 FULLCHAIN, PRIVKEY = "fullchain.pem", "privkey.pem"
 
@@ -187,7 +193,7 @@ class SitePaths:
     @property
     def made_in_install_path(self) -> list[str]:
         """Everything the deploy makes in the site's folder: all that its removal deletes."""
-        made = [RELEASES, VENVS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, ENV_FILE, self.wsgi_file]
+        made = [RELEASES, VENVS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, self.wsgi_file]
         return made + list(FORMER_LAYOUT)
 
     def linked_dir(self, name: str) -> str:
@@ -207,10 +213,18 @@ class SitePaths:
     def wsgi_script(self) -> str:
         return f"{self.install_path}/{self.wsgi_file}"
 
+    def release_env_file(self, release: str) -> str:
+        """A release's environment, as JSON: the .wsgi file loads it into os.environ."""
+        return f"{self.release_dir(release)}/{ENV_FILE}"
+
+    def release_entry_file(self, release: str) -> str:
+        """A release's wsgi_entry: what the .wsgi file and the health check load."""
+        return f"{self.release_dir(release)}/{ENTRY_FILE}"
+
     @property
     def env_file(self) -> str:
-        """app_env's values, as JSON: the .wsgi file loads them into os.environ."""
-        return f"{self.install_path}/{ENV_FILE}"
+        """The live release's environment."""
+        return f"{self.current_dir}/{ENV_FILE}"
 
     @property
     def git_cache(self) -> str:

@@ -81,7 +81,9 @@ def _failure(state, host_name: str, recorder: Recorder, error: BaseException | N
         if meta is not None and meta.operation_meta.is_complete() and meta.operation_meta.did_error():
             if host_name in recorder.lost:
                 return None, "connection lost"
-            lines = [click.unstyle(line).strip() for line in meta.operation_meta.stderr_lines if line.strip()]
+            lines = [click.unstyle(line).strip() for line in meta.operation_meta.stderr_lines]
+            # Python's traceback marks the failing expression with a line of carets.
+            lines = [line for line in lines if line.strip("^~ ")]
             return None, " / ".join(lines[-CAUSE_LINES:]) or None
     # Stopped before any operation ran: while the deploy was being prepared (the deploy lock).
     message = str(error).strip() if error else ""

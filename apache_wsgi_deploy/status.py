@@ -28,7 +28,8 @@ def answers(site: dict) -> bool:
 
 def _source(site: dict, release: str) -> str:
     came_from = site["deployed_from"].get(release)
-    content = release.rsplit("-", 1)[-1]
+    # <time>-<code>[-<settings>]
+    content = release.split("-")[1]
     if came_from is None:
         return f"content {content}"
     if came_from.startswith("git "):

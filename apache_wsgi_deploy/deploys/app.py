@@ -9,6 +9,7 @@ its release commands, and goes live once its health check passed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from io import StringIO
@@ -74,13 +75,19 @@ def _app_files(site) -> dict:
     return {"user": "root", "group": site.wsgi_group}
 
 
-def _release_made(site) -> tuple[str, list]:
-    """The release of the site's code, with its virtualenv and static files: its name, and
-    the operations whose change means the daemons must load it again."""
+def _generation(environment: str, entry: str) -> str:
+    """What names a release besides its code: its settings. Other settings, same code: a
+    new release, health-checked before it goes live, while the live one keeps its own."""
+    return hashlib.sha1(f"{entry}\n{environment}".encode()).hexdigest()[:8]
+
+
+def _release_made(site, environment: str) -> tuple[str, list]:
+    """The release of the site's code and settings, with its virtualenv and static files:
+    its name, and the operations whose change means the daemons must load it again."""
     paths = site.paths
     source = release_source(site)
     known = cached_fact(Releases, install_path=site.app_install_path)["releases"]
-    release = sources.release_name(source.content, known)
+    release = sources.release_name(f"{source.content}-{_generation(environment, site.wsgi_entry)}", known)
     code = _code_arrives(site, source, release, _app_files(site))
     venv = sources.requirements_digest(source.requirements)
     packages = python.venv_requirements(
@@ -109,9 +116,10 @@ def _release_made(site) -> tuple[str, list]:
     return release, [code, packages]
 
 
-def app_environment(site) -> dict[str, str]:
-    """What the app's processes find in os.environ: app_env, and where its data folder is."""
-    return {**sources.app_environment(site.app_env), layout.DATA_DIR_VARIABLE: site.data_dir}
+def app_environment(site) -> str:
+    """What the app's processes find in os.environ (app_env, and where its data folder is), as JSON."""
+    values = {**sources.app_environment(site.app_env), layout.DATA_DIR_VARIABLE: site.data_dir}
+    return json.dumps(values, indent=1, sort_keys=True) + "\n"
 
 
 def _in_app(site, release_dir: str) -> list[str]:
@@ -125,32 +133,32 @@ def _in_app(site, release_dir: str) -> list[str]:
         python,
         layout.IN_APP,
         release_dir,
-        site.paths.env_file,
         site.data_dir,
         "--",
     ]
 
 
-def _release_live(site, release: str, reloaded: list) -> None:
-    """The app's environment and entry point, the release commands, then the release live once healthy."""
+def _release_live(site, release: str, environment: str, reloaded: list) -> None:
+    """The release's environment and entry point, its release commands, then the release
+    live once healthy, and the .wsgi file that loads the live release."""
     paths, release_dir = site.paths, site.paths.release_dir(release)
-    environment = managed.file(
-        name="App environment is in place, for the app alone",
-        src=StringIO(json.dumps(app_environment(site), indent=1, sort_keys=True) + "\n"),
-        dest=paths.env_file,
-        **_app_files(site),
-        mode="640",
-        private=True,
-    )
-    entry = managed.template(
-        name="WSGI entry point is rendered",
-        src=template("app.wsgi.j2"),
-        dest=paths.wsgi_script,
-        **_app_files(site),
-        mode="640",
-        site=site,
-        paths=paths,
-    )
+    settings = [
+        managed.file(
+            name="Release holds the app's environment, for the app alone",
+            src=StringIO(environment),
+            dest=paths.release_env_file(release),
+            **_app_files(site),
+            mode="640",
+            private=True,
+        ),
+        managed.file(
+            name="Release holds the app's entry point",
+            src=StringIO(site.wsgi_entry + "\n"),
+            dest=paths.release_entry_file(release),
+            **_app_files(site),
+            mode="640",
+        ),
+    ]
     if site.release_commands:
         releases.commands_ran(
             name="Release commands ran in the release, as the app's user",
@@ -162,7 +170,7 @@ def _release_live(site, release: str, reloaded: list) -> None:
     # The release's app answers a real request on the host, as its own user, before it is live.
     run_as_app = ["runuser", "-u", site.wsgi_user, "--", f"{release_dir}/venv/bin/python", layout.HEALTH_CHECK]
     # Asked for as https://<server_name><health_check_path>, as Apache would pass the request on.
-    checked = [release_dir, paths.env_file, site.wsgi_entry, site.server_name, site.health_check_path]
+    checked = [release_dir, site.server_name, site.health_check_path]
     switched = releases.live(
         name="Release is live, once its health check passed",
         install_path=site.app_install_path,
@@ -171,21 +179,32 @@ def _release_live(site, release: str, reloaded: list) -> None:
         health_check=run_as_app + checked,
         source=f"git {site.app_source['git']} {site.app_source['ref']}" if site.from_git else "folder",
     )
+    # After the switch: a release from before releases held their settings cannot be loaded by it.
+    loader = managed.template(
+        name="WSGI entry point loads the live release",
+        src=template("app.wsgi.j2"),
+        dest=paths.wsgi_script,
+        **_app_files(site),
+        mode="640",
+        site=site,
+        paths=paths,
+        entry_point=layout.ENTRY_POINT,
+    )
     releases.pruned(
         name="Only the newest releases are kept",
         install_path=site.app_install_path,
         keep=site.releases_kept,
         live=release,
     )
-    # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes: new
-    # values, or a live release put back as deployed, are picked up without an Apache reload.
+    # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes: a live
+    # release put back as deployed is picked up without an Apache reload.
     files.file(
-        name="Daemon processes restart for a new environment or a repaired release",
+        name="Daemon processes restart for a repaired release",
         path=paths.wsgi_script,
         touch=True,
         _if=lambda: (
-            any(operation.did_change() for operation in [environment, *reloaded])
-            and not (entry.did_change() or switched.did_change())
+            any(operation.did_change() for operation in [*settings, *reloaded])
+            and not (loader.did_change() or switched.did_change())
         ),
     )
 
@@ -212,8 +231,9 @@ def app_release(site):
         group=site.wsgi_group,
         mode="750",
     )
-    release, reloaded = _release_made(site)
-    _release_live(site, release, reloaded)
+    environment = app_environment(site)
+    release, reloaded = _release_made(site, environment)
+    _release_live(site, release, environment, reloaded)
 
 
 @site_deploy("Application")

@@ -10,7 +10,7 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, FORMER_LAYOUT, HISTORY, RELEASES, ROLLED_BACK
+from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, ENTRY_FILE, FORMER_LAYOUT, HISTORY, RELEASES, ROLLED_BACK
 
 # History lines read: far more switches than releases are ever kept.
 HISTORY_READ = 200
@@ -28,6 +28,8 @@ class ReleasesDict(TypedDict):
     went_live: dict[str, str]
     # For each release deployed since history lines say how: where its code came from.
     deployed_from: dict[str, str]
+    # The releases that hold their own settings (environment and entry point).
+    self_contained: list[str]
 
 
 class Releases(FactBase[ReleasesDict]):
@@ -35,11 +37,12 @@ class Releases(FactBase[ReleasesDict]):
     Returns the release folders under ``<install_path>/releases`` (oldest first: names
     start with their UTC creation time), those marked as rolled back, the one the
     ``<install_path>/current`` link names (None without a link), and the releases made
-    live, in order (``<install_path>/live-history``, its last lines), the folders of
-    the layout before releases still there, the target of each release's ``venv`` link,
-    the digest of the release commands that ran in each release, and for each release
-    when and how it last went live and where its code came from (history lines:
-    ``<release> <UTC time> deploy folder|deploy git <url> <ref>|rollback from <release>``).
+    live, in order (``<install_path>/live-history``, its last lines), what is left of
+    the layouts before releases and before releases held their settings, the target of
+    each release's ``venv`` link, the digest of the release commands that ran in each
+    release, for each release when and how it last went live and where its code came
+    from (history lines: ``<release> <UTC time> deploy folder|deploy git <url>
+    <ref>|rollback from <release>``), and the releases holding their own settings.
 
     .. code:: python
 
@@ -55,7 +58,8 @@ class Releases(FactBase[ReleasesDict]):
              "20261125T101500Z-3f2a9c1b7d4e": "2026-11-25T12:00:00Z rollback from 20261125T113000Z-9b1c0d2e3f4a",
              "20261125T113000Z-9b1c0d2e3f4a": "2026-11-25T11:30:05Z deploy folder",
          },
-         "deployed_from": {"20261125T113000Z-9b1c0d2e3f4a": "folder"}}
+         "deployed_from": {"20261125T113000Z-9b1c0d2e3f4a": "folder"},
+         "self_contained": ["20261125T101500Z-3f2a9c1b7d4e", "20261125T113000Z-9b1c0d2e3f4a"]}
     """
 
     @staticmethod
@@ -64,10 +68,11 @@ class Releases(FactBase[ReleasesDict]):
         return (
             f'ls -1 {quoted}/{RELEASES} 2>/dev/null; echo "{CURRENT}=$(readlink {quoted}/{CURRENT})";'
             f" tail -n {HISTORY_READ} {quoted}/{HISTORY} 2>/dev/null | sed 's/^/live=/';"
-            f' for folder in {" ".join(FORMER_LAYOUT)}; do [ ! -d {quoted}/$folder ] || echo "former=$folder"; done;'
+            f' for entry in {" ".join(FORMER_LAYOUT)}; do [ ! -e {quoted}/$entry ] || echo "former=$entry"; done;'
             f" ! cd {quoted}/{RELEASES} 2>/dev/null ||"
             ' { for link in */venv; do [ ! -L "$link" ] || echo "venv=${link%/venv} $(readlink "$link")"; done;'
-            f' for done in */{COMMANDS_DONE}; do [ ! -f "$done" ] || echo "done=${{done%/*}} $(cat "$done")"; done; }}'
+            f' for done in */{COMMANDS_DONE}; do [ ! -f "$done" ] || echo "done=${{done%/*}} $(cat "$done")"; done;'
+            f' for entry in */{ENTRY_FILE}; do [ ! -f "$entry" ] || echo "entry=${{entry%/*}}"; done; }}'
         )
 
     @staticmethod
@@ -83,9 +88,8 @@ class Releases(FactBase[ReleasesDict]):
         former = [line[len("former=") :] for line in output if line.startswith("former=")]
         venvs = dict(line[len("venv=") :].split(" ", 1) for line in output if line.startswith("venv="))
         done = dict(line[len("done=") :].split(" ", 1) for line in output if line.startswith("done="))
-        entries = [
-            line for line in output if not line.startswith((f"{CURRENT}=", "live=", "former=", "venv=", "done="))
-        ]
+        prefixes = (f"{CURRENT}=", "live=", "former=", "venv=", "done=", "entry=")
+        entries = [line for line in output if not line.startswith(prefixes)]
         link = next((line for line in output if line.startswith(f"{CURRENT}=")), f"{CURRENT}=")
         target = link.partition("=")[2]
         return {
@@ -98,6 +102,7 @@ class Releases(FactBase[ReleasesDict]):
             "commands_done": done,
             "went_live": went_live,
             "deployed_from": deployed_from,
+            "self_contained": sorted(line[len("entry=") :] for line in output if line.startswith("entry=")),
         }
 
 

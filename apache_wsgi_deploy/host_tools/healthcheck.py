@@ -1,18 +1,15 @@
 """
 The health check of a release before it goes live, run on the host as the app's user
-with the release's virtualenv: the app, imported from the release with the app's
-environment, answers HTTP requests on a loopback port (wsgiref) as it would behind the
-site's HTTPS vhost, and the check passes when the final answer's status is below 400.
-A redirect within the site is followed (MAX_REDIRECTS at most); one that leaves the site
-is the answer. Standard library only: it runs in any virtualenv.
+with the release's virtualenv: the app, loaded from the release as the .wsgi file loads
+it (entrypoint.py: its code, environment and entry point), answers HTTP requests on a
+loopback port (wsgiref) as it would behind the site's HTTPS vhost, and the check passes
+when the final answer's status is below 400. A redirect within the site is followed
+(MAX_REDIRECTS at most); one that leaves the site is the answer. Standard library only:
+it runs in any virtualenv.
 
-    python healthcheck.py <release folder> <environment.json> <wsgi_entry> <server_name> <path>
-
-wsgi_entry is module:callable, or module:factory() whose call makes the application.
+    python healthcheck.py <release folder> <server_name> <path>
 """
 
-import importlib
-import json
 import os
 import sys
 import threading
@@ -20,6 +17,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from entrypoint import release_application
 
 TIMEOUT = 30
 # A login page's redirect, a trailing slash added: a few hops; more is a loop.
@@ -36,13 +35,6 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args):
         return None
-
-
-def _load(entry: str):
-    """The application wsgi_entry names, made by calling it when it is a factory."""
-    module, _, name = entry.partition(":")
-    loaded = getattr(importlib.import_module(module), name.removesuffix("()"))
-    return loaded() if name.endswith("()") else loaded
 
 
 def _behind_apache(application, server_name: str):
@@ -90,13 +82,12 @@ def _ask(opener, port: int, server_name: str, path: str) -> tuple[int, str | Non
     return status, _within_site(location, server_name, path) if 300 <= status < 400 else None
 
 
-def main(release: str, environment: str, entry: str, server_name: str, path: str) -> int:
-    code = os.path.join(release, "app")
-    sys.path.insert(0, code)
-    os.chdir(code)
-    with open(environment) as values:
-        os.environ.update(json.load(values))
-    server = make_server("127.0.0.1", 0, _behind_apache(_load(entry), server_name), handler_class=_Quiet)
+def main(release: str, server_name: str, path: str) -> int:
+    # The daemon processes' working folder (WSGIDaemonProcess home=).
+    os.chdir(os.path.join(release, "app"))
+    server = make_server(
+        "127.0.0.1", 0, _behind_apache(release_application(release), server_name), handler_class=_Quiet
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     opener = urllib.request.build_opener(_NoRedirects)
     asked = [path]

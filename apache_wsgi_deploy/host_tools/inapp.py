@@ -3,7 +3,7 @@ A command in a release's context, run on the host as the app's user: in the rele
 code folder, its virtualenv first on PATH, with the app's environment, HOME in the
 app's data folder. What release commands run.
 
-    python inapp.py <release folder> <environment.json> <data folder> -- COMMAND [ARGS...]
+    python inapp.py <release folder> <data folder> -- COMMAND [ARGS...]
 """
 
 import json
@@ -11,11 +11,11 @@ import os
 import sys
 
 
-def main(release: str, environment: str, data_dir: str, separator: str, *command: str) -> int:
+def main(release: str, data_dir: str, separator: str, *command: str) -> int:
     if separator != "--" or not command:
         print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
         return 2
-    with open(environment) as values:
+    with open(os.path.join(release, "environment.json")) as values:
         app_environment = json.load(values)
     venv = os.path.join(release, "venv")
     os.environ.update(app_environment)

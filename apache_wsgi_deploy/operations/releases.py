@@ -229,9 +229,10 @@ def rollback(install_path: str, wsgi_script: str):
     current = state["current"]
     if current is None:
         raise OperationError(f"{install_path} has no live release to roll back from")
+    # A release from before releases held their settings cannot be loaded any more.
     earlier = [
         release
-        for release in state["releases"]
+        for release in state["self_contained"]
         if release != current and release not in state["rolled_back"] and _last_live(state, release) >= 0
     ]
     if not earlier:

@@ -3,7 +3,8 @@ A team's own app (issue 14): a Flask app with an application factory and a SQLit
 database in its data folder, which a release command creates. Its data outlives new
 releases and a rollback, `./run.sh status` tells that history, and `./run.sh app` runs
 a command in the live release; a release whose command fails never goes live, and the
-data and the live release stay as they were.
+data and the live release stay as they were; nor does a settings change (an entry point, an
+environment) the app cannot start with.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import subprocess
 
 import pytest
 
-from tests.e2e.conftest import PROJECT
+from tests.e2e.conftest import PROJECT, LoadLoop
 from tests.e2e.test_deploy import assert_verified, probe
 from tests.e2e.test_releases import live_release, rollback
+from tests.polling import poll
 
 NOTES = PROJECT / "tests" / "e2e" / "apps" / "notes"
 INIT_DB = "flask --app notes init-db"
@@ -30,10 +32,11 @@ def notes_version(tmp_path, version: str):
     return folder
 
 
-def deploy_notes(fleet, source, commands=(INIT_DB,)):
+def deploy_notes(fleet, source, *args: str, commands=(INIT_DB,)):
     return fleet.deploy(
         *("--data", f"app_source={source}", "--data", "wsgi_entry=notes:create_app()"),
         *("--data", 'linked_dirs=["instance"]', "--data", f"release_commands={json.dumps(list(commands))}"),
+        *args,
     )
 
 
@@ -108,3 +111,34 @@ def test_a_release_whose_command_fails_never_goes_live(notes_app, tmp_path):
     assert "exited 3" in failed
     assert live_release(notes_app) == before
     assert notes(notes_app).startswith("one: ")
+
+
+def test_a_settings_change_that_breaks_the_app_never_reaches_the_live_one(deployed):
+    """A wsgi_entry naming nothing is a new release of the same code, whose health check
+    fails: the live release keeps its own entry point, and no request fails."""
+    name = deployed.hosts[0].server_name
+    with LoadLoop(lambda: probe(deployed).get("https", name, "/"), clients=4) as load:
+        poll(lambda: load.sent > 20, 30, "load is flowing")
+        result = deployed.deploy("--data", "wsgi_entry=app:no_such_app")
+        sent_by_then = load.sent
+        poll(lambda: load.sent > sent_by_then + 50, 30, "requests flow after the deploy")
+    assert result.returncode != 0
+    failed = result.stderr.split("--> Starting operation: ")[-1]
+    assert failed.startswith("Application flaskapp | Release is live, once its health check passed")
+    assert "no_such_app" in failed
+    assert (load.failures, load.sent > 70) == ([], True)
+    assert deployed.deploy().changed == []
+
+
+def test_an_environment_the_app_cannot_start_with_never_reaches_the_live_one(notes_app, tmp_path):
+    needs_secret = notes_version(tmp_path, "secret")
+    module = needs_secret / "notes" / "__init__.py"
+    module.write_text(module.read_text() + '\nSECRET = os.environ["NOTES_SECRET"]\n')
+    with_secret = ("--data", 'app_env={"NOTES_SECRET": "s3cr3t"}')
+    assert deploy_notes(notes_app, needs_secret, *with_secret).returncode == 0
+    before = live_release(notes_app)
+    result = deploy_notes(notes_app, needs_secret)
+    assert result.returncode != 0
+    assert "KeyError: 'NOTES_SECRET'" in result.stderr
+    assert live_release(notes_app) == before
+    assert notes(notes_app).startswith("secret: ")

@@ -55,16 +55,9 @@ def release(tmp_path) -> Path:
 
 
 def check(release: Path, path: str, entry: str = "site_app:application") -> subprocess.CompletedProcess:
+    (release / "wsgi-entry").write_text(entry + "\n")
     return subprocess.run(
-        [
-            sys.executable,
-            healthcheck.__file__,
-            str(release),
-            str(release / "environment.json"),
-            entry,
-            SERVER_NAME,
-            path,
-        ],
+        [sys.executable, healthcheck.__file__, str(release), SERVER_NAME, path],
         capture_output=True,
         text=True,
         timeout=60,

@@ -303,7 +303,7 @@ def test_app_env_names_what_the_control_machine_must_provide():
     site = validate(app_env=ENV).sites[0]
     assert ("app_env.DB", "/etc/shop/db") in site.control_files()
     assert site.control_environment() == [("app_env.SECRET_KEY", "SHOP_SECRET")]
-    assert site.paths.env_file == "/srv/flaskapp/environment.json"
+    assert site.paths.env_file == "/srv/flaskapp/current/environment.json"
     # Values, literal ones included, stay out of the settings' printed form.
     assert "info" not in repr(site)
 

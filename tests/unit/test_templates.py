@@ -1,13 +1,16 @@
 """The templates render the site the issue describes, and none of the seed's defects."""
 
 import re
+import subprocess
+import sys
 
 import jinja2
 import pytest
 
 from apache_wsgi_deploy.deploys.unit import TEMPLATES
 from apache_wsgi_deploy.facts.apache import SITE_MARKER
-from apache_wsgi_deploy.layout import ACME_WEBROOT
+from apache_wsgi_deploy.layout import ACME_WEBROOT, ENTRY_POINT
+from tests.unit.harness import HOST_TOOLS
 from tests.unit.test_settings import FILES, validate
 
 
@@ -23,6 +26,7 @@ def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
         paths=site.paths,
         ocsp_stapling=ocsp_stapling,
         webroot=ACME_WEBROOT,
+        entry_point=ENTRY_POINT,
         processes=site.daemon_processes(cpu_count),
     )
 
@@ -209,28 +213,6 @@ def test_keep_alive_and_mpm_settings_reach_the_performance_conf():
     ]
 
 
-def test_wsgi_entry_point_imports_the_configured_callable():
-    assert "from myproject.wsgi import application as application" in render(
-        "app.wsgi.j2", wsgi_entry="myproject.wsgi:application"
-    )
-
-
-def test_wsgi_entry_point_calls_an_application_factory_once():
-    entry = render("app.wsgi.j2", wsgi_entry="flaskr:create_app()")
-    assert "from flaskr import create_app  # noqa: E402\n" in entry
-    assert entry.endswith("\napplication = create_app()\n")
-    assert entry.count("create_app()") == 1 and " as application" not in entry
-    compile(entry, "flaskapp.wsgi", "exec")
-
-
-def test_wsgi_entry_point_logs_to_stderr_and_imports_the_app():
-    entry = render("app.wsgi.j2")
-    assert "logging.basicConfig(stream=sys.stderr" in entry
-    assert 'sys.path.insert(0, "/srv/flaskapp/current/app")' in entry
-    assert "from app import app as application" in entry
-    compile(entry, "flaskapp.wsgi", "exec")
-
-
 def test_embedded_mode_is_off():
     assert "WSGIRestrictEmbedded On" in render("wsgi-daemon-only.conf.j2")
 
@@ -293,11 +275,29 @@ def test_static_files_are_aliased_with_caching_only_when_asked_for(site):
     assert "Alias /static" not in vhost(site, 443) and "Alias" not in vhost(site, 80).replace("ServerAlias", "")
 
 
-def test_wsgi_entry_point_loads_the_apps_environment_before_the_app():
-    entry = render("app.wsgi.j2")
-    load = 'with open("/srv/flaskapp/environment.json") as environment:\n    os.environ.update(json.load(environment))'
-    assert load in entry
-    assert entry.index(load) < entry.index("from app import app as application")
+@pytest.mark.parametrize(("entry", "answer"), [("shop:application", "hi"), ("shop:create_app()", "made once: hi")])
+def test_the_wsgi_file_loads_the_live_releases_code_environment_and_entry(tmp_path, entry, answer):
+    """Run as mod_wsgi runs it, against a release on disk: the release `current` names
+    when the process starts, with the environment and entry point that release holds."""
+    release = tmp_path / "releases" / "one"
+    (release / "app").mkdir(parents=True)
+    (release / "app" / "shop.py").write_text(
+        "import os\n"
+        "greeting = os.environ['GREETING']\n"
+        "def application(environ, start_response):\n    return [greeting]\n"
+        "def create_app():\n    return lambda environ, start_response: ['made once: ' + greeting]\n"
+    )
+    (release / "environment.json").write_text('{"GREETING": "hi"}')
+    (release / "wsgi-entry").write_text(entry + "\n")
+    (tmp_path / "current").symlink_to("releases/one")
+    wsgi = render("app.wsgi.j2", app_install_path=str(tmp_path)).replace(ENTRY_POINT, str(HOST_TOOLS / "entrypoint.py"))
+    assert "logging.basicConfig(stream=sys.stderr" in wsgi
+    (tmp_path / "flaskapp.wsgi").write_text(wsgi)
+    run = "import runpy, sys; print(runpy.run_path(sys.argv[1])['application']({}, None)[0])"
+    result = subprocess.run(
+        [sys.executable, "-c", run, str(tmp_path / "flaskapp.wsgi")], capture_output=True, text=True
+    )
+    assert (result.returncode, result.stdout) == (0, f"{answer}\n"), result.stderr
 
 
 def test_app_environment_reads_the_control_machine(monkeypatch, tmp_path):
