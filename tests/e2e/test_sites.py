@@ -124,10 +124,10 @@ def test_secrets_reach_their_app_alone_and_are_never_printed(sites, two_deployed
     }
     assert env == {"BLOG_MODE": "test", "BLOG_SECRET": "file-secret-4f1c", "BLOG_TOKEN": "env-token-9a7e"}
     assert "file-secret-4f1c" not in sites.first_output and "env-token-9a7e" not in sites.first_output
-    other_app = sites.fleet.sudo("runuser -u flaskapp -- cat /srv/blog/environment.json 2>&1 || true").stdout
+    other_app = sites.fleet.sudo("runuser -u flaskapp -- cat /srv/blog/current/environment.json 2>&1 || true").stdout
     assert "Permission denied" in other_app and "env-token" not in other_app
 
-    # A new value restarts the app's daemon processes, and the drift check hides both.
+    # A new value is a new release of the same code, and the drift check hides both.
     drift = subprocess.run(
         [str(VENV_BIN / "python"), "-m", "apache_wsgi_deploy.drift", f"--inventory={two_deployed}"],
         cwd=PROJECT,
@@ -136,7 +136,7 @@ def test_secrets_reach_their_app_alone_and_are_never_printed(sites, two_deployed
         text=True,
     )
     assert drift.returncode == 2, drift.stdout[-3000:] + drift.stderr[-3000:]
-    assert "App environment is in place" in drift.stdout
+    assert "Release holds the app's environment, for the app alone" in drift.stdout
     assert "env-token" not in drift.stdout + drift.stderr
     rotated = sites.fleet.deploy(inventory=two_deployed, env={TOKEN_VARIABLE: "env-token-rotated"})
     assert rotated.returncode == 0, rotated.stderr[-4000:]
