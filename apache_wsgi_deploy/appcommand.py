@@ -41,11 +41,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("app_name")
     parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
     parser.add_argument("--limit", action="append", help="only this host (repeatable)")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
-    args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    # Everything after "--" is the command's, its options included.
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, command = parser.parse_args(argv[:split]), argv[split + 1 :]
     if not command:
-        parser.error("no command: ./run.sh app APP_NAME -- COMMAND [ARGS...]")
+        parser.error("no command: ./run.sh app APP_NAME [--inventory=FILE] [--limit=HOST] -- COMMAND [ARGS...]")
 
     from pyinfra.api import State
     from pyinfra.context import ctx_state

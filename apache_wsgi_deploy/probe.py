@@ -47,6 +47,24 @@ class _PinnedNameAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
+class _Session(requests.Session):
+    """Asks for one name, never following redirects (each is an answer to check), with
+    a timeout, and verifying the certificate with the CA bundle given (passed with each
+    request: requests lets REQUESTS_CA_BUNDLE override a session's own)."""
+
+    def __init__(self, name: str, ca_bundle: str | None):
+        super().__init__()
+        self.mount("https://", _PinnedNameAdapter(name))
+        self.headers["Host"] = name
+        self._ca_bundle = ca_bundle
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("verify", self._ca_bundle or True)
+        kwargs.setdefault("allow_redirects", False)
+        kwargs.setdefault("timeout", TIMEOUT)
+        return super().request(method, url, **kwargs)
+
+
 @dataclass(frozen=True)
 class Probe:
     """Where and how to reach one host's site; address None means resolve the name."""
@@ -64,23 +82,24 @@ class Probe:
         """GET scheme://name/path without following redirects; raises on TLS errors."""
         return self.request("GET", scheme, name, path, user_agent=user_agent)
 
+    def url(self, scheme: str, name: str, path: str) -> str:
+        port = self.http_port if scheme == "http" else self.https_port
+        return f"{scheme}://{self.address or name}:{port}{path}"
+
+    def session(self, name: str) -> requests.Session:
+        """A session (its cookies kept) that asks for name, verifying its certificate."""
+        return _Session(name, self.ca_bundle)
+
     def request(
         self, method: str, scheme: str, name: str, path: str, data: dict | None = None, user_agent: str | None = None
     ) -> requests.Response:
         """Any method, with a form's data, without following redirects."""
-        port = self.http_port if scheme == "http" else self.https_port
-        url = f"{scheme}://{self.address or name}:{port}{path}"
-        with requests.Session() as session:
-            if scheme == "https":
-                session.mount("https://", _PinnedNameAdapter(name))
+        with self.session(name) as session:
             return session.request(
                 method,
-                url,
+                self.url(scheme, name, path),
                 data=data,
-                headers={"Host": name, **({"User-Agent": user_agent} if user_agent else {})},
-                allow_redirects=False,
-                timeout=TIMEOUT,
-                verify=self.ca_bundle or True,
+                headers={"User-Agent": user_agent} if user_agent else {},
             )
 
     def served_certificate(self, name: str) -> x509.Certificate:

@@ -210,7 +210,7 @@ SECTIONS = (
             _site(
                 "linked_dirs",
                 [],
-                v.linked_dirs,
+                v.code_folders,
                 "folders of the app's code that are its data's instead (Flask's instance, Django's media): in every"
                 " release each is a link to the folder of that name in data_dir, and a folder source leaves it out",
             ),
@@ -231,6 +231,14 @@ SECTIONS = (
                 notes='E.g. ["flask --app flaskr init-db"] or ["python manage.py migrate --noinput"]. They run'
                 " while the previous release still serves: a migration must leave a schema the live release can"
                 " use (add columns and tables; drop them in a later release). See docs/releases.md.",
+            ),
+            _site(
+                "build_dirs",
+                [],
+                v.code_folders,
+                "folders of the app's code that its release commands make (collectstatic's STATIC_ROOT): in each new"
+                " release each is an empty folder the app's user may write during the commands, then root's and"
+                " read-only, like the code; a folder source leaves it out; static_dir may name one",
             ),
             _site(
                 "releases_kept",

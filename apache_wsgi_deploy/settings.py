@@ -53,7 +53,7 @@ class _SiteMethods:
     @property
     def code_exclude(self) -> list[str]:
         """What a folder source leaves out of a release: the names excluded, and the linked folders."""
-        return [*self.app_source_exclude, *(f"/{name}" for name in self.linked_dirs)]
+        return [*self.app_source_exclude, *(f"/{name}" for name in [*self.linked_dirs, *self.build_dirs])]
 
     @property
     def static_source(self) -> str:
@@ -89,7 +89,8 @@ class _SiteMethods:
         """(setting, path) of the files the site names on the control machine."""
         files = [] if self.from_git else [("app_source", self.app_source)]
         files += [(key, getattr(self, key)) for key in TLS_FILES if getattr(self, key) is not None]
-        if self.static_url is not None and not self.from_git:
+        # A folder its release commands make exists on the host alone.
+        if self.static_url is not None and not self.from_git and self.static_dir.split("/")[0] not in self.build_dirs:
             files.append(("static_dir", self.static_source))
         return files + [(f"app_env.{name}", path) for name, path in self._env_sources("from_file")]
 
@@ -236,6 +237,13 @@ def _site_problems(label: str, values: dict[str, Any], entry: dict) -> list[str]
         f"setting '{label}app_env' sets {name}, which the deploy sets itself (the path of data_dir): use another name"
         for name in values["app_env"]
         if name in layout.DEPLOY_ENVIRONMENT
+    ]
+    if values["build_dirs"] and not values["release_commands"]:
+        problems.append(f"setting '{label}build_dirs' names folders but no release_commands make them: add the command")
+    problems += [
+        f"setting '{label}build_dirs' has {name!r}, which linked_dirs has too: a folder is the data's or the release's"
+        for name in values["build_dirs"]
+        if name in values["linked_dirs"]
     ]
     return problems + _certificate_file_problems(label, values, entry)
 

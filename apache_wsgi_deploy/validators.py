@@ -295,12 +295,12 @@ def name_patterns(value: Any) -> list[str]:
     return value
 
 
-@allowing("a list of folder names inside the app's code, such as instance or media (letters, digits and . _ ~ -)")
-def linked_dirs(value: Any) -> list[str]:
-    """Each becomes a link in a release: one name, never '.', '..' or a path."""
+@allowing("a list of folder names at the top of the app's code, such as instance (letters, digits and . _ ~ -)")
+def code_folders(value: Any) -> list[str]:
+    """Each names a folder of a release: one name, never '.', '..' or a path."""
     names = value if isinstance(value, list) else [None]
     if not all(isinstance(name, str) and URL_SEGMENT.fullmatch(name) and name not in (".", "..") for name in names):
-        raise Invalid(linked_dirs.form)
+        raise Invalid(code_folders.form)
     if len(set(names)) < len(names):
         raise Invalid("a list of distinct folder names")
     return value

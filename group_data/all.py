@@ -87,6 +87,10 @@ data_removed_with_site = False
 # previous release still serves: a migration must leave a schema the live release can use (add
 # columns and tables; drop them in a later release). See docs/releases.md.
 release_commands = []
+# folders of the app's code that its release commands make (collectstatic's STATIC_ROOT): in each
+# new release each is an empty folder the app's user may write during the commands, then root's and
+# read-only, like the code; a folder source leaves it out; static_dir may name one
+build_dirs = []
 # release folders kept on the host (at least 2): each deploy of new code is a new one, switched to
 # atomically; `./run.sh rollback <app_name>` goes back one
 releases_kept = 5

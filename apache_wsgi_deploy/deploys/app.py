@@ -82,8 +82,8 @@ def _generation(environment: str, entry: str) -> str:
 
 
 def _release_made(site, environment: str) -> tuple[str, list]:
-    """The release of the site's code and settings, with its virtualenv and static files:
-    its name, and the operations whose change means the daemons must load it again."""
+    """The release of the site's code and settings, with its virtualenv and links: its
+    name, and the operations whose change means the daemons must load it again."""
     paths = site.paths
     source = release_source(site)
     known = cached_fact(Releases, install_path=site.app_install_path)["releases"]
@@ -106,12 +106,6 @@ def _release_made(site, environment: str) -> tuple[str, list]:
         managed.links(
             name="Release's linked folders lead to the data folder",
             links={f"{paths.release_dir(release)}/app/{name}": paths.linked_dir(name) for name in site.linked_dirs},
-        )
-    if site.static_url is not None:
-        releases.static_files(
-            name="Release holds the static files, for Apache",
-            release=paths.release_dir(release),
-            static_dir=site.static_dir,
         )
     return release, [code, packages]
 
@@ -166,6 +160,16 @@ def _release_live(site, release: str, environment: str, reloaded: list) -> None:
             release=release,
             commands=site.release_commands,
             run_in_app=_in_app(site, release_dir),
+            build_dirs=site.build_dirs,
+            user=site.wsgi_user,
+            group=site.wsgi_group,
+        )
+    # After the commands: static_dir may be a folder they made (collectstatic's).
+    if site.static_url is not None:
+        releases.static_files(
+            name="Release holds the static files, for Apache",
+            release=release_dir,
+            static_dir=site.static_dir,
         )
     # The release's app answers a real request on the host, as its own user, before it is live.
     run_as_app = ["runuser", "-u", site.wsgi_user, "--", f"{release_dir}/venv/bin/python", layout.HEALTH_CHECK]

@@ -116,7 +116,15 @@ def commands_digest(commands: list[str]) -> str:
 
 
 @operation()
-def commands_ran(install_path: str, release: str, commands: list[str], run_in_app: list[str]):
+def commands_ran(
+    install_path: str,
+    release: str,
+    commands: list[str],
+    run_in_app: list[str],
+    build_dirs: list[str] = (),
+    user: str = "root",
+    group: str = "root",
+):
     """
     Run the release commands in a release once: again only when the commands change.
 
@@ -124,6 +132,8 @@ def commands_ran(install_path: str, release: str, commands: list[str], run_in_ap
     + release: the release folder's name under ``releases/``
     + commands: shell commands, each run by ``sh -c``
     + run_in_app: the command (argv) that runs what follows it in the app's context
+    + build_dirs: folders of the release's ``app/`` the commands write: made empty and
+      ``user``'s before them, root's and readable by ``group`` alone after them
 
     A command that fails stops the operation with its exit status, after its output
     (all of it on stderr): the release is not marked, the next deploy runs them again.
@@ -132,6 +142,9 @@ def commands_ran(install_path: str, release: str, commands: list[str], run_in_ap
     if cached_fact(Releases, install_path=install_path)["commands_done"].get(release) == digest:
         host.noop(f"release {release} ran its {len(commands)} release command(s)")
         return
+    built = [QuoteString(f"{install_path}/{RELEASES}/{release}/app/{name}") for name in build_dirs]
+    for folder in built:
+        yield StringCommand("rm", "-rf", folder, "&&", "install", "-d", "-o", user, "-g", group, "-m", "750", folder)
     for command in commands:
         yield StringCommand(
             *(QuoteString(part) for part in run_in_app),
@@ -142,6 +155,9 @@ def commands_ran(install_path: str, release: str, commands: list[str], run_in_ap
             QuoteString(shlex.quote(command)),
             '"$status" >&2; exit $status; }',
         )
+    # What the commands made is the release's now, as read-only for the app as its code.
+    for folder in built:
+        yield StringCommand("chown", "-R", f"root:{group}", folder, "&&", "chmod", "-R", "u=rwX,g=rX,o=", folder)
     done = QuoteString(f"{install_path}/{RELEASES}/{release}/{COMMANDS_DONE}")
     yield StringCommand("echo", digest, ">", done)
 

@@ -1,5 +1,7 @@
 """
-A team's own app (issue 14): a Flask app with an application factory and a SQLite
+A team's own app (issue 14): a Django project made by `django-admin startproject`, its
+migrations and collectstatic run as release commands, its admin logged in to over
+HTTPS with a superuser made by `./run.sh app`; a Flask app with an application factory and a SQLite
 database in its data folder, which a release command creates. Its data outlives new
 releases and a rollback, `./run.sh status` tells that history, and `./run.sh app` runs
 a command in the live release; a release whose command fails never goes live, and the
@@ -9,15 +11,16 @@ environment) the app cannot start with.
 
 from __future__ import annotations
 
-import json
+import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
-from tests.e2e.conftest import PROJECT, LoadLoop
+from tests.e2e.conftest import PROJECT, VENV_BIN, LoadLoop
 from tests.e2e.test_deploy import assert_verified, probe
-from tests.e2e.test_releases import live_release, rollback
+from tests.e2e.test_releases import live_release
 from tests.polling import poll
 
 NOTES = PROJECT / "tests" / "e2e" / "apps" / "notes"
@@ -32,12 +35,23 @@ def notes_version(tmp_path, version: str):
     return folder
 
 
-def deploy_notes(fleet, source, *args: str, commands=(INIT_DB,)):
-    return fleet.deploy(
-        *("--data", f"app_source={source}", "--data", "wsgi_entry=notes:create_app()"),
-        *("--data", 'linked_dirs=["instance"]', "--data", f"release_commands={json.dumps(list(commands))}"),
-        *args,
-    )
+def app_inventory(fleet, folder, **settings) -> str:
+    """An inventory of the test host with these settings: what the deploy and the
+    verification suite both read."""
+    alias, data = fleet.hosts[0].inventory_entry()
+    path = folder / "app_inventory.py"
+    path.write_text(f"web_servers = [({alias!r}, {{**{data!r}, **{settings!r}}})]\n")
+    return str(path)
+
+
+def deploy_notes(fleet, source, commands=(INIT_DB,), **settings):
+    notes_settings = {
+        "wsgi_entry": "notes:create_app()",
+        "linked_dirs": ["instance"],
+        "release_commands": list(commands),
+    }
+    inventory = app_inventory(fleet, source.parent, app_source=str(source), **notes_settings, **settings)
+    return fleet.deploy(inventory=inventory)
 
 
 def run_sh(fleet, *args: str) -> subprocess.CompletedProcess:
@@ -51,38 +65,49 @@ def notes(fleet) -> str:
 
 
 @pytest.fixture
-def notes_app(deployed):
+def own_app(deployed):
+    """The fleet, to deploy an app of the test's own to; the sample app deployed and
+    verified again after it."""
     yield deployed
     restored = deployed.deploy()
     assert restored.returncode == 0, restored.stderr[-4000:]
     assert_verified(deployed)
 
 
-def test_the_apps_data_outlives_releases_and_a_rollback(notes_app, tmp_path):
-    first = deploy_notes(notes_app, NOTES)
+def test_the_apps_data_outlives_releases_and_a_rollback(own_app, tmp_path):
+    first = deploy_notes(own_app, notes_version(tmp_path, "one"))
     assert first.returncode == 0, first.stderr[-4000:]
     assert "Release commands ran in the release, as the app's user" in first.changed
-    added = probe(notes_app).request("POST", "https", notes_app.hosts[0].server_name, "/", data={"text": "kept"})
+    added = probe(own_app).request("POST", "https", own_app.hosts[0].server_name, "/", data={"text": "kept"})
     assert added.status_code == 201, added.text
-    assert notes(notes_app) == "one: kept"
+    assert notes(own_app) == "one: kept"
     # The commands ran once: a rerun runs nothing.
-    assert deploy_notes(notes_app, NOTES).changed == []
+    assert deploy_notes(own_app, notes_version(tmp_path, "one")).changed == []
+    inventory = str(tmp_path / "app_inventory.py")
+    verified = own_app.verify(f"--inventory={inventory}")
+    assert verified.returncode == 0, verified.stdout[-6000:]
 
     for version in ("two", "three"):
-        result = deploy_notes(notes_app, notes_version(tmp_path, version))
+        result = deploy_notes(own_app, notes_version(tmp_path, version))
         assert result.returncode == 0, result.stderr[-4000:]
-        assert notes(notes_app) == f"{version}: kept"
-    rolled = rollback(notes_app)
+        assert notes(own_app) == f"{version}: kept"
+    rolled = subprocess.run(
+        ["./run.sh", "rollback", "flaskapp", f"--inventory={inventory}"],
+        cwd=PROJECT,
+        env=own_app.env,
+        capture_output=True,
+        text=True,
+    )
     assert rolled.returncode == 0, rolled.stderr[-4000:]
-    assert notes(notes_app) == "two: kept"
-    releases = notes_app.sudo("ls /srv/flaskapp/releases").stdout.split()
+    assert notes(own_app) == "two: kept"
+    releases = own_app.sudo("ls /srv/flaskapp/releases").stdout.split()
     *earlier, two, three = (name for name in releases if not name.endswith(".rolled-back"))
     assert f"/srv/flaskapp: from {three} back to {two}" in rolled.stderr
 
-    status = run_sh(notes_app, "status")
+    status = run_sh(own_app, "status", f"--inventory={inventory}")
     assert status.returncode == 0, status.stderr[-4000:]
     lines = status.stdout.splitlines()
-    assert lines[0] == f"{notes_app.hosts[0].alias}:"
+    assert lines[0] == f"{own_app.hosts[0].alias}:"
     assert lines[1].startswith(f"  flaskapp: {two}, live since ")
     assert lines[1].endswith(f"(rollback from {three}); folder, digest {two.rsplit('-', 1)[1]}")
     assert lines[2] == "    GET /: HTTP/1.1 200 OK"
@@ -90,27 +115,27 @@ def test_the_apps_data_outlives_releases_and_a_rollback(notes_app, tmp_path):
 
     # A command in the live release's context, with the app's own code and environment.
     add = "from notes import create_app; app = create_app(); app.test_client().post('/', data={'text': 'by hand'})"
-    command = run_sh(notes_app, "app", "flaskapp", "--", "python", "-c", add)
+    command = run_sh(own_app, "app", "flaskapp", f"--inventory={inventory}", "--", "python", "-c", add)
     assert command.returncode == 0, command.stderr[-4000:]
-    assert notes(notes_app) == "two: kept, by hand"
-    failing = run_sh(notes_app, "app", "flaskapp", "--", "sh", "-c", "id -un; exit 4")
+    assert notes(own_app) == "two: kept, by hand"
+    failing = run_sh(own_app, "app", "flaskapp", f"--inventory={inventory}", "--", "sh", "-c", "id -un; exit 4")
     assert (failing.returncode, failing.stdout) == (4, "flaskapp\n")
-    database = notes_app.sudo("stat -c '%U %a' /var/lib/flaskapp /var/lib/flaskapp/instance/notes.sqlite").stdout
+    database = own_app.sudo("stat -c '%U %a' /var/lib/flaskapp /var/lib/flaskapp/instance/notes.sqlite").stdout
     assert database.split("\n")[0] == "flaskapp 750", database
 
 
-def test_a_release_whose_command_fails_never_goes_live(notes_app, tmp_path):
-    assert deploy_notes(notes_app, NOTES).returncode == 0
-    before = live_release(notes_app)
+def test_a_release_whose_command_fails_never_goes_live(own_app, tmp_path):
+    assert deploy_notes(own_app, notes_version(tmp_path, "one")).returncode == 0
+    before = live_release(own_app)
     failing = "echo 'no such column: note.author' >&2; exit 3"
-    result = deploy_notes(notes_app, notes_version(tmp_path, "broken"), commands=(INIT_DB, failing))
+    result = deploy_notes(own_app, notes_version(tmp_path, "broken"), commands=(INIT_DB, failing))
     assert result.returncode != 0
     failed = result.stderr.split("--> Starting operation: ")[-1]
     assert failed.startswith("Application flaskapp | Release commands ran in the release, as the app's user")
     assert "no such column: note.author" in failed
     assert "exited 3" in failed
-    assert live_release(notes_app) == before
-    assert notes(notes_app).startswith("one: ")
+    assert live_release(own_app) == before
+    assert notes(own_app).startswith("one: ")
 
 
 def test_a_settings_change_that_breaks_the_app_never_reaches_the_live_one(deployed):
@@ -130,15 +155,91 @@ def test_a_settings_change_that_breaks_the_app_never_reaches_the_live_one(deploy
     assert deployed.deploy().changed == []
 
 
-def test_an_environment_the_app_cannot_start_with_never_reaches_the_live_one(notes_app, tmp_path):
+def test_an_environment_the_app_cannot_start_with_never_reaches_the_live_one(own_app, tmp_path):
     needs_secret = notes_version(tmp_path, "secret")
     module = needs_secret / "notes" / "__init__.py"
     module.write_text(module.read_text() + '\nSECRET = os.environ["NOTES_SECRET"]\n')
-    with_secret = ("--data", 'app_env={"NOTES_SECRET": "s3cr3t"}')
-    assert deploy_notes(notes_app, needs_secret, *with_secret).returncode == 0
-    before = live_release(notes_app)
-    result = deploy_notes(notes_app, needs_secret)
+    assert deploy_notes(own_app, needs_secret, app_env={"NOTES_SECRET": "s3cr3t"}).returncode == 0
+    before = live_release(own_app)
+    result = deploy_notes(own_app, needs_secret)
     assert result.returncode != 0
     assert "KeyError: 'NOTES_SECRET'" in result.stderr
-    assert live_release(notes_app) == before
-    assert notes(notes_app).startswith("secret: ")
+    assert live_release(own_app) == before
+    assert notes(own_app).startswith("secret: ")
+
+
+DJANGO_SETTINGS = """
+import os
+
+ALLOWED_HOSTS = [{server_name!r}]
+SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+DEBUG = False
+DATABASES["default"]["NAME"] = os.path.join(os.environ["APP_DATA_DIR"], "db.sqlite3")
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+"""
+DJANGO_RELEASE_COMMANDS = ["python manage.py migrate --noinput", "python manage.py collectstatic --noinput"]
+
+
+@pytest.fixture
+def django_project(tmp_path, own_app):
+    """A project as `django-admin startproject` makes it, set for production: only the
+    site's name allowed, its database in the data folder, its static files collected."""
+    project = tmp_path / "shop"
+    project.mkdir()
+    subprocess.run([str(VENV_BIN / "django-admin"), "startproject", "shop", str(project)], check=True)
+    settings = project / "shop" / "settings.py"
+    settings.write_text(settings.read_text() + DJANGO_SETTINGS.format(server_name=own_app.hosts[0].server_name))
+    (project / "requirements.txt").write_text("asgiref==3.13.0\nDjango==5.2.19\nsqlparse==0.6.1\n")
+    return project
+
+
+def django_inventory(fleet, project) -> str:
+    return app_inventory(
+        fleet,
+        project.parent,
+        app_source=str(project),
+        wsgi_entry="shop.wsgi:application",
+        static_url="/static",
+        static_dir="staticfiles",
+        build_dirs=["staticfiles"],
+        release_commands=DJANGO_RELEASE_COMMANDS,
+        health_check_path="/admin/login/",
+        app_env={"DJANGO_SECRET_KEY": "e2e-not-secret"},
+    )
+
+
+def test_a_django_project_is_served_with_its_admin_and_its_static_files(own_app, django_project):
+    deployed, inventory = own_app, django_inventory(own_app, django_project)
+    started = time.monotonic()
+    result = deployed.deploy(inventory=inventory)
+    assert result.returncode == 0, result.stderr[-4000:]
+    name, probe_ = deployed.hosts[0].server_name, probe(deployed)
+    login = probe_.get("https", name, "/admin/login/")
+    print(f"Django: from deploy to the admin login page served: {time.monotonic() - started:.1f} s")
+    assert login.status_code == 200 and "csrfmiddlewaretoken" in login.text
+    # The admin's CSS, which only collectstatic gathers, served by Apache from the release.
+    css = probe_.get("https", name, "/static/admin/css/base.css")
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    assert deployed.deploy(inventory=inventory).changed == []
+    verified = deployed.verify(f"--inventory={inventory}")
+    assert verified.returncode == 0, verified.stdout[-6000:]
+
+    password = "e2e-admin-Pa55"
+    create = run_sh(
+        deployed, "app", "flaskapp", f"--inventory={inventory}", "--", "env", f"DJANGO_SUPERUSER_PASSWORD={password}",
+        "python", "manage.py", "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
+    )  # fmt: skip
+    assert create.returncode == 0, create.stderr[-2000:]
+
+    with probe_.session(name) as browser:
+        form = browser.get(probe_.url("https", name, "/admin/login/"))
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+        logged_in = browser.post(
+            probe_.url("https", name, "/admin/login/?next=/admin/"),
+            data={"csrfmiddlewaretoken": token, "username": "admin", "password": password, "next": "/admin/"},
+            headers={"Origin": f"https://{name}", "Referer": f"https://{name}/admin/login/"},
+        )
+        assert (logged_in.status_code, logged_in.headers.get("Location")) == (302, "/admin/"), logged_in.text[-2000:]
+        admin = browser.get(probe_.url("https", name, "/admin/"))
+        assert admin.status_code == 200 and "Site administration" in admin.text
