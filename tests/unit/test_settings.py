@@ -442,6 +442,11 @@ def test_the_data_folder_is_the_apps_own_by_default_and_in_its_environment():
         ({"release_commands": ["migrate\nrm -rf /"]}, "setting 'release_commands' = ['migrate\\nrm -rf /'] is invalid"),
         ({"release_commands": [" "]}, "setting 'release_commands' = [' '] is invalid"),
         ({"app_source_exclude": ["a/b"]}, "setting 'app_source_exclude' = ['a/b'] is invalid"),
+        ({"build_dirs": ["staticfiles"]}, "setting 'build_dirs' names folders but no release_commands make them"),
+        (
+            {"build_dirs": ["media"], "linked_dirs": ["media"], "release_commands": ["true"]},
+            "setting 'build_dirs' has 'media', which linked_dirs has too",
+        ),
     ],
 )
 def test_a_data_folder_the_app_could_escape_from_and_bad_release_settings_are_refused(overrides, complaint):
@@ -454,6 +459,13 @@ def test_two_sites_cannot_share_a_data_folder():
         validate(sites=[{"data_dir": "/var/lib/shared"}, {"app_name": "blog", "data_dir": "/var/lib/shared"}])
 
 
-def test_a_folder_source_leaves_out_the_excluded_names_and_the_linked_folders():
-    (site,) = validate(linked_dirs=["instance", "media"]).sites
-    assert site.code_exclude == [*DEFAULTS["app_source_exclude"], "/instance", "/media"]
+def test_a_folder_source_leaves_out_the_excluded_names_and_the_linked_and_built_folders():
+    (site,) = validate(linked_dirs=["instance", "media"], build_dirs=["staticfiles"], release_commands=["true"]).sites
+    assert site.code_exclude == [*DEFAULTS["app_source_exclude"], "/instance", "/media", "/staticfiles"]
+
+
+def test_a_static_folder_the_release_commands_make_need_not_exist_on_the_control_machine():
+    site = validate(
+        static_url="/static", static_dir="staticfiles", build_dirs=["staticfiles"], release_commands=["true"]
+    )
+    assert "static_dir" not in [key for key, _ in site.control_files()]
