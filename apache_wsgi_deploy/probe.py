@@ -31,6 +31,8 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     check_server_against_tls_configuration,
 )
 
+from apache_wsgi_deploy.host_tools import healthcheck
+
 TIMEOUT = 10
 
 
@@ -63,6 +65,17 @@ class Probe:
     def get(self, scheme: str, name: str, path: str, user_agent: str | None = None) -> requests.Response:
         """GET scheme://name/path without following redirects; raises on TLS errors."""
         return self.request("GET", scheme, name, path, user_agent=user_agent)
+
+    def get_within_site(self, name: str, server_name: str, path: str) -> healthcheck.Answer:
+        """GET https://name/path as the deploy's health check judges the answer: redirects
+        within the site (server_name's) followed, each asked of name again; one that
+        leaves it is the answer."""
+
+        def ask(onward: str) -> tuple[int, str | None]:
+            response = self.get("https", name, onward)
+            return response.status_code, response.headers.get("Location")
+
+        return healthcheck.follow(ask, server_name, path)
 
     def request(
         self, method: str, scheme: str, name: str, path: str, data: dict | None = None, user_agent: str | None = None

@@ -19,6 +19,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 TIMEOUT = 30
@@ -64,8 +65,9 @@ def _behind_apache(application, server_name: str):
     return behind_apache
 
 
-def _within_site(location: str | None, server_name: str, path: str) -> str | None:
-    """The path (and query) a redirect from path leads to, if it stays within the site."""
+def within_site(location: str | None, server_name: str, path: str) -> str | None:
+    """The path (and query) a redirect from path leads to, if it stays within the site:
+    a relative Location, or one to https://<server_name>[:443]/."""
     if location is None:
         return None
     target = urllib.parse.urlsplit(urllib.parse.urljoin(f"https://{server_name}{path}", location))
@@ -78,16 +80,54 @@ def _within_site(location: str | None, server_name: str, path: str) -> str | Non
     return urllib.parse.urlunsplit(("", "", target.path or "/", target.query, ""))
 
 
-def _ask(opener, port: int, server_name: str, path: str) -> tuple[int, str | None]:
-    """The status of the app's answer to GET path, and the path it redirects to within
-    the site, if it does."""
-    try:
-        with opener.open(f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT) as response:
-            status, location = response.status, response.headers.get("Location")
-    except urllib.error.HTTPError as error:
-        with error:
-            status, location = error.code, error.headers.get("Location")
-    return status, _within_site(location, server_name, path) if 300 <= status < 400 else None
+@dataclass(frozen=True)
+class Answer:
+    """The final answer to a GET, redirects within the site followed."""
+
+    status: int
+    # The paths asked, in order: the first, then each redirect followed.
+    asked: list[str]
+    # Still redirecting within the site after MAX_REDIRECTS.
+    looping: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.status < 400 and not self.looping
+
+    def __str__(self) -> str:
+        answer = f"GET {self.asked[-1]} answered {self.status}"
+        if len(self.asked) > 1:
+            answer += " after redirects from " + " -> ".join(self.asked[:-1])
+        if self.looping:
+            answer += f": more than {MAX_REDIRECTS} redirects within the site"
+        return answer
+
+
+def follow(ask, server_name: str, path: str) -> Answer:
+    """GET path and each redirect within the site; ask(path) sends one GET and returns
+    its status and Location (None without one). A redirect leaving the site is the answer."""
+    asked = [path]
+    while True:
+        status, location = ask(asked[-1])
+        onward = within_site(location, server_name, asked[-1]) if 300 <= status < 400 else None
+        if onward is None or len(asked) > MAX_REDIRECTS:
+            return Answer(status, asked, onward is not None)
+        asked.append(onward)
+
+
+def _asker(port: int):
+    """ask() for follow(): the app's status and Location for GET path."""
+    opener = urllib.request.build_opener(_NoRedirects)
+
+    def ask(path: str) -> tuple[int, str | None]:
+        try:
+            with opener.open(f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT) as response:
+                return response.status, response.headers.get("Location")
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, error.headers.get("Location")
+
+    return ask
 
 
 def main(release: str, environment: str, entry: str, server_name: str, path: str) -> int:
@@ -98,20 +138,10 @@ def main(release: str, environment: str, entry: str, server_name: str, path: str
         os.environ.update(json.load(values))
     server = make_server("127.0.0.1", 0, _behind_apache(_load(entry), server_name), handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    opener = urllib.request.build_opener(_NoRedirects)
-    asked = [path]
-    status, onward = _ask(opener, server.server_port, server_name, path)
-    while onward is not None and len(asked) <= MAX_REDIRECTS:
-        asked.append(onward)
-        status, onward = _ask(opener, server.server_port, server_name, onward)
-    if status < 400 and onward is None:
+    answer = follow(_asker(server.server_port), server_name, path)
+    if answer.passed:
         return 0
-    answer = f"health check of {release}: GET {asked[-1]} answered {status}"
-    if len(asked) > 1:
-        answer += " after redirects from " + " -> ".join(asked[:-1])
-    if onward is not None:
-        answer += f": more than {MAX_REDIRECTS} redirects within the site"
-    print(answer, file=sys.stderr)
+    print(f"health check of {release}: {answer}", file=sys.stderr)
     return 1
 
 
