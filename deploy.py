@@ -54,6 +54,6 @@ undeclared_sites_reported(settings)
 apache_service(reload_when=reload_when)
 # Once Apache no longer runs their daemon processes.
 for site in host.loop(settings.absent_sites):
-    app_removed(site)
+    app_removed(site, settings)
 for site in host.loop(settings.present_sites):
     former_layout_removed(site)

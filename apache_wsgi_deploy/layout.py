@@ -123,8 +123,9 @@ HEALTH_CHECK = f"{TOOLS_DIR}/healthcheck.py"
 IN_APP = f"{TOOLS_DIR}/inapp.py"
 # Loads a release's application, with its environment: the .wsgi file and the health check.
 ENTRY_POINT = f"{TOOLS_DIR}/entrypoint.py"
-# Apache's reload: checked before (configtest, tlscheck.py: each enabled vhost's
-# certificate has its key and names), watched after.
+# Apache's reload: checked before (configtest; vhostcheck.py: no name claimed by two
+# vhosts on one port; tlscheck.py: each enabled vhost's certificate has its key and
+# names), watched after.
 RELOAD_TOOL = f"{TOOLS_DIR}/reload.py"
 # Files and links as they were before the changes since Apache's last reload.
 CONFIG_BEFORE_DIR = f"{STATE_DIR}/apache-config-before"

@@ -31,6 +31,8 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     check_server_against_tls_configuration,
 )
 
+from apache_wsgi_deploy.host_tools import redirects
+
 TIMEOUT = 10
 
 
@@ -89,6 +91,17 @@ class Probe:
     def session(self, name: str) -> requests.Session:
         """A session (its cookies kept) that asks for name, verifying its certificate."""
         return _Session(name, self.ca_bundle)
+
+    def get_within_site(self, name: str, server_name: str, path: str) -> redirects.Answer:
+        """GET https://name/path as the deploy's health check judges the answer: redirects
+        within the site (server_name's) followed, each asked of name again; one that
+        leaves it is the answer."""
+
+        def ask(onward: str) -> tuple[int, str | None]:
+            response = self.get("https", name, onward)
+            return response.status_code, response.headers.get("Location")
+
+        return redirects.follow(ask, server_name, path)
 
     def request(
         self, method: str, scheme: str, name: str, path: str, data: dict | None = None, user_agent: str | None = None

@@ -295,13 +295,16 @@ def _host_problems(values: dict[str, Any], sites: list[Site], ssh_user: str | No
 
 def _clashes(sites: list[Site]) -> list[str]:
     """Two sites of one host must not share a name, a DNS name, a folder, or the account
-    their daemons run as (each app's user is kept out of the others' code and secrets)."""
+    their daemons run as (each app's user is kept out of the others' code and secrets).
+    An absent site's DNS names are free: a renamed site takes them over in the run that
+    removes its old name."""
     problems = []
     owners: dict[tuple[str, str], int] = {}
     for index, site in enumerate(sites):
         claims = [("app_name", site.app_name), ("app_install_path", site.app_install_path)]
         claims += [("wsgi_user", site.wsgi_user), ("wsgi_group", site.wsgi_group)]
-        claims += [("server_name/server_aliases", name) for name in dict.fromkeys(site.names())]
+        if site.app_present:
+            claims += [("server_name/server_aliases", name) for name in dict.fromkeys(site.names())]
         if len(set(site.names())) < len(site.names()):
             problems.append(f"sites[{index}] names a DNS name twice in server_name and server_aliases: name it once")
         for claim in claims:

@@ -249,12 +249,16 @@ def former_layout_removed(site):
 
 
 @site_deploy("Removed app")
-def app_removed(site):
+def app_removed(site, settings):
     """After the reload: an absent site's files, certificate and own user."""
     managed.folder_removed(
         name="App folder is deleted", path=site.app_install_path, entries=site.paths.made_in_install_path
     )
-    if site.tls_certificate_source == "acme":
+    # A renamed site serves the same name: the certificate (its folder and certbot's
+    # lineage are the server name's) is now the new site's.
+    if site.server_name in [other.server_name for other in settings.present_sites]:
+        logger.info(f"{host.name}: the certificate of {site.server_name} is kept: a present site serves that name")
+    elif site.tls_certificate_source == "acme":
         certbot.certificate_removed(name="Certificate is deleted", cert_name=site.server_name)
     else:
         managed.folder_removed(

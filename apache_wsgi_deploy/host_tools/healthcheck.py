@@ -19,10 +19,9 @@ import urllib.request
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from entrypoint import release_application
+from redirects import follow
 
 TIMEOUT = 30
-# A login page's redirect, a trailing slash added: a few hops; more is a loop.
-MAX_REDIRECTS = 5
 
 
 class _Quiet(WSGIRequestHandler):
@@ -56,30 +55,19 @@ def _behind_apache(application, server_name: str):
     return behind_apache
 
 
-def _within_site(location: str | None, server_name: str, path: str) -> str | None:
-    """The path (and query) a redirect from path leads to, if it stays within the site."""
-    if location is None:
-        return None
-    target = urllib.parse.urlsplit(urllib.parse.urljoin(f"https://{server_name}{path}", location))
-    try:
-        port = target.port
-    except ValueError:
-        return None
-    if target.scheme != "https" or target.hostname != server_name or port not in (None, 443):
-        return None
-    return urllib.parse.urlunsplit(("", "", target.path or "/", target.query, ""))
+def _asker(port: int):
+    """ask() for follow(): the app's status and Location for GET path."""
+    opener = urllib.request.build_opener(_NoRedirects)
 
+    def ask(path: str) -> tuple[int, str | None]:
+        try:
+            with opener.open(f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT) as response:
+                return response.status, response.headers.get("Location")
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, error.headers.get("Location")
 
-def _ask(opener, port: int, server_name: str, path: str) -> tuple[int, str | None]:
-    """The status of the app's answer to GET path, and the path it redirects to within
-    the site, if it does."""
-    try:
-        with opener.open(f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT) as response:
-            status, location = response.status, response.headers.get("Location")
-    except urllib.error.HTTPError as error:
-        with error:
-            status, location = error.code, error.headers.get("Location")
-    return status, _within_site(location, server_name, path) if 300 <= status < 400 else None
+    return ask
 
 
 def main(release: str, server_name: str, path: str) -> int:
@@ -89,20 +77,10 @@ def main(release: str, server_name: str, path: str) -> int:
         "127.0.0.1", 0, _behind_apache(release_application(release), server_name), handler_class=_Quiet
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    opener = urllib.request.build_opener(_NoRedirects)
-    asked = [path]
-    status, onward = _ask(opener, server.server_port, server_name, path)
-    while onward is not None and len(asked) <= MAX_REDIRECTS:
-        asked.append(onward)
-        status, onward = _ask(opener, server.server_port, server_name, onward)
-    if status < 400 and onward is None:
+    answer = follow(_asker(server.server_port), server_name, path)
+    if answer.passed:
         return 0
-    answer = f"health check of {release}: GET {asked[-1]} answered {status}"
-    if len(asked) > 1:
-        answer += " after redirects from " + " -> ".join(asked[:-1])
-    if onward is not None:
-        answer += f": more than {MAX_REDIRECTS} redirects within the site"
-    print(answer, file=sys.stderr)
+    print(f"health check of {release}: {answer}", file=sys.stderr)
     return 1
 
 

@@ -1,8 +1,9 @@
 """
 Apache's reload, run on the host, never leaving it down:
 
-1. `apache2ctl configtest`, then the certificate check (tlscheck.py): on failure the
-   files the deploy changed since the last reload are put back, and nothing reloads;
+1. `apache2ctl configtest`, then no name claimed by two VirtualHosts (vhostcheck.py), then
+   the certificate check (tlscheck.py): on failure the files the deploy changed since
+   the last reload are put back, and nothing reloads;
 2. a graceful reload (a restart when the MPM changed, which a graceful reload cannot do);
 3. then Apache must say it resumed serving: a reload that fails stops Apache's parent,
    every site with it, after `systemctl reload` has already returned success. If it
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 import tlscheck
+import vhostcheck
 
 ABSENT = ".absent"
 # Apache's notice once a start or a graceful restart has read its configuration.
@@ -93,6 +95,10 @@ def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: s
         restore(before_dir)
         print(test.stderr.strip() or test.stdout.strip(), file=sys.stderr)
         print("apache-wsgi-deploy: configtest failed; its config changes are undone", file=sys.stderr)
+        return 1
+    if vhostcheck.main():
+        restore(before_dir)
+        print("apache-wsgi-deploy: two VirtualHosts claim one name; its config changes are undone", file=sys.stderr)
         return 1
     if tlscheck.main(f"{apache_dir}/sites-enabled"):
         restore(before_dir)

@@ -219,3 +219,52 @@ def test_removing_a_site_keeps_what_the_deploy_did_not_make(sites, two_deployed)
         assert (again.returncode, again.changed) == (0, [])
     finally:
         sites.fleet.sudo("rm -rf /srv/blog")
+
+
+def test_a_second_vhost_with_a_sites_name_fails_the_reload_naming_both_files(sites):
+    """A renamed site's old vhosts left enabled (here dropped in by hand, as the sample's
+    under another daemon name): the reload is refused, the old config keeps serving."""
+    server_name = sites.fleet.hosts[0].server_name
+    sample = layout.site_link("flaskapp")
+    old = layout.site_link("oldshop")
+    sites.fleet.sudo(
+        "sed 's/WSGIDaemonProcess flaskapp /WSGIDaemonProcess oldshop /; s/WSGIProcessGroup flaskapp/WSGIProcessGroup"
+        f" oldshop/' {sample} > {old}"
+    )
+    # Anything that makes the deploy reload: here, drift in the sample's vhosts.
+    sites.fleet.sudo(f"sed -i 's/Strict-Transport-Security/X-Drift/' {layout.site_file('flaskapp')}")
+    try:
+        result = sites.fleet.deploy()
+        assert result.returncode != 0
+        failed = result.stderr.split("--> Starting operation: ")[-1]
+        assert failed.startswith("Apache service | Apache reloads after its configtest passed")
+        for port in (80, 443):
+            assert f"{server_name} on port {port} is served by two VirtualHosts: {sample}:" in failed
+        assert f" and {old}:" in failed and "disable one (a renamed site's old vhost?)" in failed
+        assert "apache-wsgi-deploy: two VirtualHosts claim one name; its config changes are undone" in failed
+        assert sites.body(server_name) == "Good!"
+    finally:
+        sites.fleet.sudo(f"rm -f {old}")
+    again = sites.fleet.deploy()
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "Apache reloads after its configtest passed" in again.changed
+    assert sites.body(server_name) == "Good!"
+
+
+def test_a_site_renamed_in_one_run_takes_over_its_names_and_certificate(sites):
+    """The old entry marked absent beside the new one: one reload swaps their vhosts."""
+    server_name = sites.fleet.hosts[0].server_name
+    renamed = sites.inventory("renamed", [{"app_present": False}, {"app_name": "shop"}])
+    result = sites.fleet.deploy(inventory=renamed)
+    try:
+        assert result.returncode == 0, result.stderr[-4000:]
+        assert result.changed.count("Apache reloads after its configtest passed") == 1
+        assert sites.body(server_name) == "Good!"
+        assert sites.fleet.sudo(f"ls {layout.APACHE_DIR}/sites-enabled").stdout.split() == ["shop.conf"]
+        verify = sites.fleet.verify(f"--inventory={renamed}")
+        assert verify.returncode == 0, verify.stdout[-6000:]
+    finally:
+        back = sites.fleet.deploy(
+            inventory=sites.inventory("renamed_back", [{"app_name": "shop", "app_present": False}, {}])
+        )
+        assert back.returncode == 0, back.stderr[-4000:]

@@ -357,6 +357,14 @@ def test_each_site_overrides_the_defaults_it_names():
     )
 
 
+def test_a_renamed_site_takes_over_the_dns_names_of_its_absent_old_name():
+    renamed = validate(sites=[{**BLOG, "app_present": False}, {**BLOG, "app_name": "journal"}])
+    assert [site.server_name for site in renamed.sites] == [BLOG["server_name"]] * 2
+    # Its app name, folder and user stay the old one's until it is gone.
+    with pytest.raises(SettingsError, match="sites\\[0\\] and sites\\[1\\] both have app_name 'blog'"):
+        validate(sites=[{**BLOG, "app_present": False}, BLOG])
+
+
 def test_absent_sites_are_told_apart():
     settings = validate(sites=[{}, {**BLOG, "app_present": False}])
     assert [site.app_name for site in settings.present_sites] == ["flaskapp"]

@@ -63,6 +63,12 @@ class Target:
             sudo=bool(self.data.get("_sudo")),
         )
 
+    def run_as(self, user: str, command: str, *args: str):
+        """host.run(command, *args) as user, from /: a user often cannot enter the SSH
+        user's home (Debian 13's HOME_MODE 0700), and find, for one, fails there
+        ("Failed to restore initial working directory")."""
+        return self.host.run(f"cd / && runuser -u %s -- {command}", user, *args)
+
 
 class SiteTarget:
     """One site of a host: its settings (`site`) and paths on the host, the host's
@@ -78,6 +84,9 @@ class SiteTarget:
     @property
     def host(self):
         return self.target.host
+
+    def run_as(self, user: str, command: str, *args: str):
+        return self.target.run_as(user, command, *args)
 
     @functools.cached_property
     def probe(self) -> Probe:

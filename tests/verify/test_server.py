@@ -98,17 +98,13 @@ def test_certificate_folder_is_root_only(site):
 def test_app_files_are_not_writable_by_the_daemon_user(site):
     # A link's own mode means nothing (access(2) follows it): a release's linked folders
     # lead into the data folder, the app's to write by design.
-    writable = site.host.check_output(
-        "runuser -u %s -- find %s ! -type l -writable -print -quit", site.site.wsgi_user, site.site.app_install_path
-    )
-    assert writable == ""
+    writable = site.run_as(site.site.wsgi_user, "find %s ! -type l -writable -print -quit", site.site.app_install_path)
+    assert (writable.rc, writable.stdout) == (0, ""), writable.stderr
 
 
 def test_app_files_are_readable_by_the_daemon_user(site):
-    unreadable = site.host.check_output(
-        "runuser -u %s -- find %s ! -readable -print -quit", site.site.wsgi_user, site.site.app_install_path
-    )
-    assert unreadable == ""
+    unreadable = site.run_as(site.site.wsgi_user, "find %s ! -readable -print -quit", site.site.app_install_path)
+    assert (unreadable.rc, unreadable.stdout) == (0, ""), unreadable.stderr
 
 
 def test_live_release_is_a_root_link_into_the_kept_releases(site):
@@ -135,7 +131,7 @@ def test_other_apps_cannot_read_the_code(site):
         if other.site.wsgi_user == app.wsgi_user:
             continue  # the same user by configuration: nothing to isolate
         for tool, path in attempts:
-            result = site.host.run("runuser -u %s -- %s %s", other.site.wsgi_user, tool, path)
+            result = site.run_as(other.site.wsgi_user, "%s %s", tool, path)
             assert result.rc != 0 and "Permission denied" in result.stderr, (other.site.wsgi_user, path)
 
 

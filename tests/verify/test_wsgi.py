@@ -16,16 +16,38 @@ def test_venv_is_built_from_the_python_mod_wsgi_links_against(site):
     assert venv_python == mod_wsgi_python
 
 
+# What the site's .wsgi file does in a daemon process (templates/app.wsgi.j2), in its
+# folder (the vhost's home=): the app's environment first, which an app may read at import.
+LOAD_THE_APP = """
+import importlib, json, os, sys
+code, environment, module, name, factory = sys.argv[1:]
+os.chdir(code)
+sys.path.insert(0, code)
+with open(environment) as values:
+    os.environ.update(json.load(values))
+application = getattr(importlib.import_module(module), name)
+if factory == "factory":
+    application()
+print(sys.prefix)
+"""
+
+
 def test_daemon_user_can_run_the_venv_and_import_the_app(site):
     app, paths = site.site, site.paths
-    result = site.host.run(
-        "runuser -u %s -- %s/bin/python -c %s",
+    result = site.run_as(
         app.wsgi_user,
+        "%s/bin/python -c %s %s %s %s %s %s",
         paths.venv,
-        f"import sys; sys.path.insert(0, '{paths.app_code_dir}'); import {app.wsgi_module}; print(sys.prefix)",
+        LOAD_THE_APP,
+        paths.app_code_dir,
+        paths.env_file,
+        app.wsgi_module,
+        app.wsgi_callable,
+        "factory" if app.wsgi_factory else "callable",
     )
     assert result.rc == 0, result.stderr
-    assert result.stdout.strip() == paths.venv
+    # The last line: the app may print at import.
+    assert result.stdout.strip().splitlines()[-1:] == [paths.venv]
 
 
 def test_daemon_sockets_are_reachable_by_apaches_children(target):
@@ -35,7 +57,7 @@ def test_daemon_sockets_are_reachable_by_apaches_children(target):
     sockets = target.host.check_output("find %s -maxdepth 1 -name 'wsgi.*.sock' -type s", run_dir).split()
     assert sockets, f"no mod_wsgi daemon socket in {run_dir}"
     for socket_path in sockets:
-        assert target.host.run("runuser -u %s -- test -w %s", run_user, socket_path).rc == 0, socket_path
+        assert target.run_as(run_user, "test -w %s", socket_path).rc == 0, socket_path
 
 
 def test_no_request_ran_in_embedded_mode(site):
