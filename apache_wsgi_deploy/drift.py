@@ -16,26 +16,15 @@ import argparse
 import sys
 
 from apache_wsgi_deploy.outcome import HostOutcome
-from apache_wsgi_deploy.runner import run_hosts, validated_hosts
-from apache_wsgi_deploy.settings import SettingsError
+from apache_wsgi_deploy.runner import not_read, read_only_runs
 
 MATCHES, DRIFTED, FAILED = 0, 2, 1
-
-
-def not_checked(outcome: HostOutcome) -> str | None:
-    """Why a host could not be checked, or None."""
-    if outcome.unreachable:
-        return outcome.unreachable
-    if outcome.exit_status != 0:
-        where = f" at '{outcome.failed_at}'" if outcome.failed_at else ""
-        return f"pyinfra exited {outcome.exit_status}{where}" + (f": {outcome.cause}" if outcome.cause else "")
-    return None
 
 
 def report(outcomes: dict[str, HostOutcome]) -> str:
     """One block per host (what would change, with the diffs), then a total."""
     lines = []
-    failed = {host: not_checked(outcome) for host, outcome in outcomes.items() if not_checked(outcome)}
+    failed = {host: not_read(outcome) for host, outcome in outcomes.items() if not_read(outcome)}
     lines += [f"{host}: NOT CHECKED, {reason}" for host, reason in sorted(failed.items())]
     checked = [host for host in outcomes if host not in failed]
     for host in checked:
@@ -58,19 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Report what a deploy would change, changing nothing.")
     parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
     args = parser.parse_args(argv)
-    try:
-        hosts = validated_hosts(args.inventory)
-    except SettingsError as error:
-        print(f"--> pyinfra error: {error}", file=sys.stderr)
+    outcomes = read_only_runs(args.inventory, ["--diff", args.inventory, "deploy.py"])
+    if outcomes is None:
         print("drift check: could not check (bad settings)", file=sys.stderr)
         return FAILED
-    runs = run_hosts(hosts, ["--dry", "--diff", args.inventory, "deploy.py"])
-    outcomes = {host: outcome for host, (outcome, _) in runs.items()}
-    for host, (outcome, output) in runs.items():
-        if not_checked(outcome) and not outcome.unreachable:
-            print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr)
     print(report(outcomes))
-    if any(not_checked(outcome) for outcome in outcomes.values()):
+    if any(not_read(outcome) for outcome in outcomes.values()):
         return FAILED
     return DRIFTED if any(outcome.would_change for outcome in outcomes.values()) else MATCHES
 

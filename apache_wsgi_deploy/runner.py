@@ -154,6 +154,31 @@ def validated_hosts(inventory_file: str, limit: list[str] | None = None, exclude
     return [host.name for host in inventory if picked is None or host in picked]
 
 
+def not_read(outcome: HostOutcome) -> str | None:
+    """Why a read-only run (drift check, status) could not read a host, or None."""
+    if outcome.unreachable:
+        return outcome.unreachable
+    if outcome.exit_status != 0:
+        where = f" at '{outcome.failed_at}'" if outcome.failed_at else ""
+        return f"pyinfra exited {outcome.exit_status}{where}" + (f": {outcome.cause}" if outcome.cause else "")
+    return None
+
+
+def read_only_runs(inventory_file: str, arguments: list[str]) -> dict[str, HostOutcome] | None:
+    """Each host's outcome of `pyinfra --dry <arguments>`, the pyinfra output of those it
+    could not read printed; None (the reason printed) when the settings are bad."""
+    try:
+        hosts = validated_hosts(inventory_file)
+    except SettingsError as error:
+        print(f"--> pyinfra error: {error}", file=sys.stderr)
+        return None
+    runs = run_hosts(hosts, ["--dry", *arguments])
+    for host, (outcome, output) in runs.items():
+        if not_read(outcome) and not outcome.unreachable:
+            print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr)
+    return {host: outcome for host, (outcome, _) in runs.items()}
+
+
 def summary(outcomes: dict[str, HostOutcome]) -> str:
     lines = ["--> Per host:"]
     for host, outcome in sorted(outcomes.items()):

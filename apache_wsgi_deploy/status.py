@@ -14,9 +14,7 @@ import argparse
 import re
 import sys
 
-from apache_wsgi_deploy.drift import not_checked
-from apache_wsgi_deploy.runner import run_hosts, validated_hosts
-from apache_wsgi_deploy.settings import SettingsError
+from apache_wsgi_deploy.runner import not_read, read_only_runs
 
 STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
 
@@ -59,7 +57,7 @@ def report(outcomes: dict) -> tuple[str, bool]:
     """The printed status, and whether every host was read and every site answers."""
     lines, healthy = [], True
     for host, outcome in outcomes.items():
-        reason = not_checked(outcome)
+        reason = not_read(outcome)
         if reason:
             lines.append(f"{host}: NOT READ, {reason}")
             healthy = False
@@ -75,16 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="What is live on each host, changing nothing.")
     parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
     args = parser.parse_args(argv)
-    try:
-        hosts = validated_hosts(args.inventory)
-    except SettingsError as error:
-        print(f"--> pyinfra error: {error}", file=sys.stderr)
+    outcomes = read_only_runs(args.inventory, [args.inventory, "status.py"])
+    if outcomes is None:
         return 1
-    runs = run_hosts(hosts, ["--dry", args.inventory, "status.py"])
-    for host, (outcome, output) in runs.items():
-        if not_checked(outcome) and not outcome.unreachable:
-            print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr)
-    text, healthy = report({host: outcome for host, (outcome, _) in runs.items()})
+    text, healthy = report(outcomes)
     print(text)
     return 0 if healthy else 1
 
