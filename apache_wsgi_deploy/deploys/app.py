@@ -110,7 +110,7 @@ def _release_made(site, environment: str) -> tuple[str, list]:
     return release, [code, packages]
 
 
-def app_environment(site) -> str:
+def _environment_json(site) -> str:
     """What the app's processes find in os.environ (app_env, and where its data folder is), as JSON."""
     values = {**sources.app_environment(site.app_env), layout.DATA_DIR_VARIABLE: site.data_dir}
     return json.dumps(values, indent=1, sort_keys=True) + "\n"
@@ -235,7 +235,7 @@ def app_release(site):
         group=site.wsgi_group,
         mode="750",
     )
-    environment = app_environment(site)
+    environment = _environment_json(site)
     release, reloaded = _release_made(site, environment)
     _release_live(site, release, environment, reloaded)
 
