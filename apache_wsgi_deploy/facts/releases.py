@@ -28,8 +28,9 @@ class ReleasesDict(TypedDict):
     went_live: dict[str, str]
     # For each release deployed since history lines say how: where its code came from.
     deployed_from: dict[str, str]
-    # The releases that hold their own settings (environment and entry point).
-    self_contained: list[str]
+    # The releases the .wsgi file can load: their own settings (environment and entry
+    # point) and a virtualenv (someone may have deleted it).
+    loadable: list[str]
 
 
 class Releases(FactBase[ReleasesDict]):
@@ -42,7 +43,8 @@ class Releases(FactBase[ReleasesDict]):
     each release's ``venv`` link, the digest of the release commands that ran in each
     release, for each release when and how it last went live and where its code came
     from (history lines: ``<release> <UTC time> deploy folder|deploy git <url>
-    <ref>|rollback from <release>``), and the releases holding their own settings.
+    <ref>|rollback from <release>``), and the releases that hold their own settings and a
+    virtualenv.
 
     .. code:: python
 
@@ -59,7 +61,7 @@ class Releases(FactBase[ReleasesDict]):
              "20261125T113000Z-9b1c0d2e3f4a": "2026-11-25T11:30:05Z deploy folder",
          },
          "deployed_from": {"20261125T113000Z-9b1c0d2e3f4a": "folder"},
-         "self_contained": ["20261125T101500Z-3f2a9c1b7d4e", "20261125T113000Z-9b1c0d2e3f4a"]}
+         "loadable": ["20261125T101500Z-3f2a9c1b7d4e", "20261125T113000Z-9b1c0d2e3f4a"]}
     """
 
     @staticmethod
@@ -72,7 +74,8 @@ class Releases(FactBase[ReleasesDict]):
             f" ! cd {quoted}/{RELEASES} 2>/dev/null ||"
             ' { for link in */venv; do [ ! -L "$link" ] || echo "venv=${link%/venv} $(readlink "$link")"; done;'
             f' for done in */{COMMANDS_DONE}; do [ ! -f "$done" ] || echo "done=${{done%/*}} $(cat "$done")"; done;'
-            f' for entry in */{ENTRY_FILE}; do [ ! -f "$entry" ] || echo "entry=${{entry%/*}}"; done; }}'
+            f' for entry in */{ENTRY_FILE}; do [ ! -f "$entry" ] || [ ! -x "${{entry%/*}}/venv/bin/python" ] ||'
+            ' echo "loadable=${entry%/*}"; done; }'
         )
 
     @staticmethod
@@ -88,7 +91,7 @@ class Releases(FactBase[ReleasesDict]):
         former = [line[len("former=") :] for line in output if line.startswith("former=")]
         venvs = dict(line[len("venv=") :].split(" ", 1) for line in output if line.startswith("venv="))
         done = dict(line[len("done=") :].split(" ", 1) for line in output if line.startswith("done="))
-        prefixes = (f"{CURRENT}=", "live=", "former=", "venv=", "done=", "entry=")
+        prefixes = (f"{CURRENT}=", "live=", "former=", "venv=", "done=", "loadable=")
         entries = [line for line in output if not line.startswith(prefixes)]
         link = next((line for line in output if line.startswith(f"{CURRENT}=")), f"{CURRENT}=")
         target = link.partition("=")[2]
@@ -102,7 +105,7 @@ class Releases(FactBase[ReleasesDict]):
             "commands_done": done,
             "went_live": went_live,
             "deployed_from": deployed_from,
-            "self_contained": sorted(line[len("entry=") :] for line in output if line.startswith("entry=")),
+            "loadable": sorted(line[len("loadable=") :] for line in output if line.startswith("loadable=")),
         }
 
 

@@ -245,10 +245,10 @@ def rollback(install_path: str, wsgi_script: str):
     current = state["current"]
     if current is None:
         raise OperationError(f"{install_path} has no live release to roll back from")
-    # A release from before releases held their settings cannot be loaded any more.
+    # Not one from before releases held their settings, nor one whose virtualenv is gone.
     earlier = [
         release
-        for release in state["self_contained"]
+        for release in state["loadable"]
         if release != current and release not in state["rolled_back"] and _last_live(state, release) >= 0
     ]
     if not earlier:

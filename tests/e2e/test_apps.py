@@ -75,14 +75,15 @@ def own_app(deployed):
 
 
 def test_the_apps_data_outlives_releases_and_a_rollback(own_app, tmp_path):
-    first = deploy_notes(own_app, notes_version(tmp_path, "one"))
+    version_one = notes_version(tmp_path, "one")
+    first = deploy_notes(own_app, version_one)
     assert first.returncode == 0, first.stderr[-4000:]
     assert "Release commands ran in the release, as the app's user" in first.changed
     added = probe(own_app).request("POST", "https", own_app.hosts[0].server_name, "/", data={"text": "kept"})
     assert added.status_code == 201, added.text
     assert notes(own_app) == "one: kept"
     # The commands ran once: a rerun runs nothing.
-    assert deploy_notes(own_app, notes_version(tmp_path, "one")).changed == []
+    assert deploy_notes(own_app, version_one).changed == []
     inventory = str(tmp_path / "app_inventory.py")
     verified = own_app.verify(f"--inventory={inventory}")
     assert verified.returncode == 0, verified.stdout[-6000:]
