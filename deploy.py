@@ -13,6 +13,7 @@ from apache_wsgi_deploy.deploys import (
     acme_challenges,
     apache_server_config,
     apache_service,
+    apache_tree_reported,
     app_release,
     app_removed,
     app_runs_unprivileged,
@@ -51,6 +52,7 @@ for site in host.loop(settings.present_sites):
 for site in host.loop(settings.absent_sites):
     reload_when += site_vhosts_removed(site)
 undeclared_sites_reported(settings)
+apache_tree_reported(settings)
 apache_service(reload_when=reload_when)
 # Once Apache no longer runs their daemon processes.
 for site in host.loop(settings.absent_sites):

@@ -4,7 +4,8 @@ Drift check: the deploy in pyinfra's dry mode against an inventory, changing not
     .venv/bin/python -m apache_wsgi_deploy.drift [--inventory FILE]     (./run.sh check)
 
 Prints, per host, the operations that would change something and the diff of each file
-that would be rewritten; exits 0 when every host matches, 2 when any host drifted, 1
+that would be rewritten, a config on disk that fails its configtest, and each file in
+Apache's *-enabled folders the deploy would not have made; exits 0 when every host matches, 2 when any host drifted, 1
 when the check itself failed (bad settings, a host unreachable or failing). No prompt,
 and no colour: the output is the same on a terminal, in cron mail and in a CI log. Each
 host is checked in its own pyinfra process, as the deploy runs (apache_wsgi_deploy.runner).
@@ -29,13 +30,16 @@ def report(outcomes: dict[str, HostOutcome]) -> str:
     checked = [host for host in outcomes if host not in failed]
     for host in checked:
         outcome = outcomes[host]
-        if not outcome.would_change:
+        if not outcome.drifted:
             lines.append(f"{host}: matches")
             continue
-        lines.append(f"{host}: DRIFTED, {len(outcome.would_change)} operation(s) would change:")
+        changes = f", {len(outcome.would_change)} operation(s) would change:" if outcome.would_change else ""
+        lines.append(f"{host}: DRIFTED{changes}")
         lines += [f"  - {name}" for name in outcome.would_change]
         lines += [f"    {line}" for line in outcome.diffs]
-    drifted = len([host for host in checked if outcomes[host].would_change])
+        lines += [f"  - apache2ctl configtest fails on the files on disk: {error}" for error in outcome.config_errors]
+        lines += [f"  - not made by the deploy: {entry}" for entry in outcome.foreign_entries]
+    drifted = len([host for host in checked if outcomes[host].drifted])
     lines.append(
         f"drift check: {len(checked) - drifted} of {len(outcomes)} host(s) match, {drifted} drifted,"
         f" {len(failed)} not checked"
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report(outcomes))
     if any(not_read(outcome) for outcome in outcomes.values()):
         return FAILED
-    return DRIFTED if any(outcome.would_change for outcome in outcomes.values()) else MATCHES
+    return DRIFTED if any(outcome.drifted for outcome in outcomes.values()) else MATCHES
 
 
 if __name__ == "__main__":

@@ -45,6 +45,21 @@ DAEMON_ONLY_CONF = "wsgi-daemon-only"
 HARDENING_CONF = "hardening"
 PERFORMANCE_CONF = "performance"
 ACME_CHALLENGE_CONF = "acme-challenge"
+# The confs the deploy writes, each enabled or disabled by an operation of its own.
+OWN_CONFS = (DAEMON_ONLY_CONF, HARDENING_CONF, PERFORMANCE_CONF, ACME_CHALLENGE_CONF)
+# What Debian's apache2 package enables when installed (its postinst, as recorded in
+# /var/lib/apache2/*/enabled_by_maint on Debian 12) and the deploy leaves enabled: with
+# the deploy's own names, all that mods-enabled and conf-enabled are expected to hold.
+# status serves /server-status to local clients only (Debian's status.conf); the
+# verification suite asks for it from outside. serve-cgi-bin does nothing without cgi.
+DEBIAN_DEFAULT_MODULES = (
+    "access_compat", "alias", "auth_basic", "authn_core", "authn_file", "authz_core", "authz_host",
+    "authz_user", "autoindex", "deflate", "dir", "env", "filter", "mime", "mpm_event", "negotiation",
+    "reqtimeout", "setenvif", "status",
+)  # fmt: skip
+DEBIAN_DEFAULT_CONFS = ("charset", "localized-error-pages", "other-vhosts-access-log", "serve-cgi-bin")
+# The folders whose files Debian's apache2.conf includes, and which files of each.
+ENABLED_DIRS = {"mods": ("load", "conf"), "conf": ("conf",), "sites": ("conf",)}
 # Folders Apache serves files from by default: the app must never live there.
 DOCUMENT_ROOTS = ("/var/www", "/usr/share/apache2/default-site")
 # Sites and confs Debian's apache2 ships: an app's site file must never take their names.

@@ -20,8 +20,11 @@ from pyinfra.context import ctx_state
 
 # What the deploy reports besides operations (record()): sites on the host it does not
 # know, a dry run's diffs, lines the summary shows under the host's (a rollback's
-# releases), and what `./run.sh status` prints of each site.
+# releases), and what `./run.sh status` prints of each site; files in Apache's *-enabled
+# folders it would not have made, and why the config on disk fails its configtest.
 UNDECLARED_SITES, DIFFS, NOTICES, SITES = "undeclared_sites", "diffs", "notices", "sites"
+FOREIGN_ENTRIES, CONFIG_ERRORS = "foreign_entries", "config_errors"
+KINDS = (UNDECLARED_SITES, DIFFS, NOTICES, SITES, FOREIGN_ENTRIES, CONFIG_ERRORS)
 
 
 # Lines of a failed command's error output a one-line cause shows.
@@ -95,7 +98,7 @@ def _recorder_of(state) -> Recorder | None:
 
 
 def record(host_name: str, kind: str, items: list) -> None:
-    """Add to what a host's run reports (UNDECLARED_SITES, DIFFS, NOTICES, SITES); nothing when no
+    """Add to what a host's run reports (one of KINDS); nothing when no
     runner of ours records the run (plain `pyinfra`, whose text output says it)."""
     recorder = _recorder_of(ctx_state.get()) if ctx_state.isset() else None
     if recorder is not None:
@@ -116,6 +119,8 @@ class HostOutcome:
     undeclared_sites: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     sites: list[dict] = field(default_factory=list)
+    foreign_entries: list[str] = field(default_factory=list)
+    config_errors: list[str] = field(default_factory=list)
     # Why it failed, in a line: the failed command's last error output, "connection lost".
     cause: str | None = None
 
@@ -123,7 +128,7 @@ class HostOutcome:
     def from_results(cls, host: str, payload: dict, notes: dict | None = None, **known) -> HostOutcome:
         """From pyinfra's --json payload ({"plan": [...], "results": {...} or None})."""
         notes = notes or {}
-        recorded = {kind: notes.get(kind, []) for kind in (UNDECLARED_SITES, DIFFS, NOTICES, SITES)}
+        recorded = {kind: notes.get(kind, []) for kind in KINDS}
         outcome = cls(host, **recorded, **known)
         # Guarded operations (_if: the reload, the daemon restart) only follow a change.
         outcome.would_change = [op["name"] for op in payload.get("plan") or [] if host in op["hosts_with_change"]]
@@ -159,6 +164,11 @@ class HostOutcome:
             stopped_in, outcome.cause = _failure(state, host, recorder, error)
             outcome.failed_at = stopped_in or outcome.failed_at
         return outcome
+
+    @property
+    def drifted(self) -> bool:
+        """In a dry run: something would change, or the host holds what the deploy would not have made."""
+        return bool(self.would_change or self.foreign_entries or self.config_errors)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -34,6 +34,39 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
 from apache_wsgi_deploy.host_tools import redirects
 
 TIMEOUT = 10
+# Paths a server must not serve, each a classic leak: Apache's own status and config
+# pages (mod_status, mod_info), a deployed git checkout, an environment file.
+SENSITIVE_PATHS = ("/server-status", "/server-info", "/.git/", "/.git/config", "/.env")
+# Answers that serve nothing: forbidden, not found, gone, or asking for credentials.
+REFUSED = (401, 403, 404, 410)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    location: str | None
+    body: bytes
+
+    @classmethod
+    def of(cls, response: requests.Response) -> Answer:
+        return cls(response.status_code, response.headers.get("Location"), response.content)
+
+
+def exposure(path: str, answer: Answer, unknown_path: str, unknown: Answer) -> str | None:
+    """What path is served with, unless it is refused or answered as the app answers an
+    unknown path (unknown, asked at unknown_path: an app may answer every path, port 80
+    redirects every path), that path swapped for this one; None when nothing is exposed."""
+    if answer.status in REFUSED:
+        return None
+    swapped = unknown.location.replace(unknown_path, path) if unknown.location else None
+    if (answer.status, answer.location, answer.body) == (
+        unknown.status,
+        swapped,
+        unknown.body.replace(unknown_path.encode(), path.encode()),
+    ):
+        return None
+    where = f" to {answer.location}" if answer.location else ""
+    return f"{path} answers {answer.status}{where} with {len(answer.body)} bytes: {answer.body[:80]!r}"
 
 
 class _PinnedNameAdapter(HTTPAdapter):

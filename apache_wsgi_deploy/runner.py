@@ -194,6 +194,9 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
             lines.append(f"    {host}: converged, {len(outcome.changed)} changed, {outcome.unchanged} unchanged")
         if outcome.undeclared_sites:
             lines[-1] += f"; left as they are, not in `sites`: {', '.join(outcome.undeclared_sites)}"
+        if outcome.foreign_entries:
+            lines[-1] += f"; not made by the deploy, left as they are: {', '.join(outcome.foreign_entries)}"
+        lines += [f"      apache2ctl configtest fails on the files on disk: {error}" for error in outcome.config_errors]
         lines += [f"      {notice}" for notice in outcome.notices]
     return "\n".join(lines)
 

@@ -14,13 +14,14 @@ from apache_wsgi_deploy.deploys.acme import acme_challenges
 from apache_wsgi_deploy.deploys.app import app_release, app_removed, app_runs_unprivileged, former_layout_removed
 from apache_wsgi_deploy.deploys.certificates import site_certificate
 from apache_wsgi_deploy.deploys.packages import apt_packages, host_tools, install_packages
-from apache_wsgi_deploy.deploys.server import apache_server_config, apache_service
+from apache_wsgi_deploy.deploys.server import apache_server_config, apache_service, apache_tree_reported
 from apache_wsgi_deploy.deploys.vhosts import site_vhosts, site_vhosts_removed, undeclared_sites_reported
 
 __all__ = [
     "acme_challenges",
     "apache_server_config",
     "apache_service",
+    "apache_tree_reported",
     "app_release",
     "app_removed",
     "app_runs_unprivileged",

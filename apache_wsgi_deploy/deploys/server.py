@@ -3,14 +3,16 @@ keep-alive; and the service, reloaded once when anything it reads changed."""
 
 from __future__ import annotations
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
-from apache_wsgi_deploy import layout
+from apache_wsgi_deploy import layout, outcome
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, template
+from apache_wsgi_deploy.facts.apache import ConfigTest, EnabledFiles, ManagedSites
+from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.operations import apache
 
 
@@ -55,6 +57,47 @@ def apache_server_config(settings):
     )
     default = apache.site(name="Stock site is disabled", site=layout.DEFAULT_SITE, enabled=False)
     return [unused, modules, *daemon_only, *hardening, *performance, debian_security, default]
+
+
+def expected_names(settings, ours: list[str]) -> dict[str, set[str]]:
+    """The names each *-enabled folder may hold (ENABLED_DIRS' kinds): those the deploy
+    enables or disables (an operation of its own reports them), Debian's defaults it
+    leaves enabled, and the sites whose vhosts file it wrote (ours: ManagedSites; one not
+    in `sites` is reported as undeclared)."""
+    return {
+        # http2 too when no site asks for it: an earlier run may have enabled it.
+        "mods": {
+            *layout.APACHE_MODULES, layout.HTTP2_MODULE, *layout.UNUSED_MODULES, *layout.OTHER_MPMS,
+            *layout.DEBIAN_DEFAULT_MODULES,
+        },
+        "conf": {*layout.OWN_CONFS, layout.DEBIAN_SECURITY_CONF, *layout.DEBIAN_DEFAULT_CONFS},
+        "sites": {site.app_name for site in settings.sites} | set(ours) | {layout.DEFAULT_SITE},
+    }  # fmt: skip
+
+
+def foreign_entries(enabled: dict[str, list[str]], expected: dict[str, set[str]]) -> list[str]:
+    """Each file of enabled (EnabledFiles) whose name is not expected, as <kind>-enabled/<file>."""
+    return [
+        f"{kind}-enabled/{filename}"
+        for kind, filenames in sorted(enabled.items())
+        for filename in filenames
+        if filename.rpartition(".")[0] not in expected[kind]
+    ]
+
+
+def apache_tree_reported(settings) -> None:
+    """What Apache reads that the deploy would not have made (a conf dropped into
+    conf-enabled, a module enabled by hand, an old vhost), and a config on disk that fails
+    its configtest, which the next restart turns into an outage: drift in the drift check;
+    in a deploy, which removes only what it made, a warning. As the host was before this run."""
+    foreign = foreign_entries(host.get_fact(EnabledFiles), expected_names(settings, cached_fact(ManagedSites)))
+    for entry in foreign:
+        logger.warning(f"{host.name}: {layout.APACHE_DIR}/{entry} was not made by this deploy, so it is left as it is.")
+    error = host.get_fact(ConfigTest)
+    if error:
+        logger.warning(f"{host.name}: apache2ctl configtest fails on the files on disk, so would a restart: {error}")
+    outcome.record(host.name, outcome.FOREIGN_ENTRIES, foreign)
+    outcome.record(host.name, outcome.CONFIG_ERRORS, [error] if error else [])
 
 
 @deploy("Apache service")

@@ -9,6 +9,7 @@ from pyinfra.facts.hardware import Cpus
 from apache_wsgi_deploy import outcome, sources
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy, template
 from apache_wsgi_deploy.facts.apache import ManagedSites
+from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.tls import CertbotLineage
 from apache_wsgi_deploy.operations import apache
 
@@ -59,7 +60,7 @@ def undeclared_sites_reported(settings) -> None:
     """A site dropped from `sites` instead of marked absent keeps serving: the deploy
     cannot know its folder, user or certificate to remove them. Said, not guessed."""
     declared = {site.app_name for site in settings.sites}
-    undeclared = [name for name in host.get_fact(ManagedSites) if name not in declared]
+    undeclared = [name for name in cached_fact(ManagedSites) if name not in declared]
     for name in undeclared:
         logger.warning(
             f"{host.name}: site {name!r} (sites-available/{name}.conf) was deployed here but is not in `sites`,"

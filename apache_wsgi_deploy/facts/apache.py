@@ -9,7 +9,7 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy.layout import APACHE_DIR
+from apache_wsgi_deploy.layout import APACHE_DIR, ENABLED_DIRS
 
 KINDS = ("mods", "sites", "conf")
 
@@ -84,6 +84,69 @@ def _link_targets(available: set[str], enabled: dict[str, str]) -> dict[str, str
     """Name (without .conf) -> link target in *-enabled, or None when only available."""
     names = {filename for filename in available | set(enabled) if filename.endswith(".conf")}
     return {filename[: -len(".conf")]: enabled.get(filename) for filename in names}
+
+
+class EnabledFiles(FactBase[dict[str, list[str]]]):
+    """
+    Returns every file Apache includes from mods-enabled, conf-enabled and sites-enabled
+    (``*.load`` and ``*.conf`` of mods, ``*.conf`` of the others, as Debian's apache2.conf
+    includes them), links or not, by folder kind.
+
+    .. code:: python
+
+        {"mods": ["ssl.conf", "ssl.load"], "conf": ["hardening.conf"], "sites": ["flaskapp.conf"]}
+    """
+
+    @staticmethod
+    def default() -> dict[str, list[str]]:
+        return {kind: [] for kind in ENABLED_DIRS}
+
+    def requires_command(self) -> str:
+        return "a2enmod"
+
+    def command(self) -> str:
+        folders = " ".join(f"{kind}-enabled" for kind in ENABLED_DIRS)
+        return f"cd {APACHE_DIR} && find {folders} -mindepth 1 -maxdepth 1 ! -type d -print"
+
+    def process(self, output: list[str]) -> dict[str, list[str]]:
+        found = self.default()
+        for line in output:
+            folder, _, filename = line.partition("/")
+            kind = folder.removesuffix("-enabled")
+            if filename.rpartition(".")[2] in ENABLED_DIRS.get(kind, ()):
+                found[kind].append(filename)
+        return {kind: sorted(filenames) for kind, filenames in found.items()}
+
+
+class ConfigTest(FactBase[str | None]):
+    """
+    Returns why ``apache2ctl configtest`` fails on the files on disk (its first error, with
+    the line that says what is wrong there), or None when it passes.
+
+    .. code:: python
+
+        "AH00526: Syntax error on line 1 of /etc/apache2/conf-enabled/x.conf: Invalid command 'Foo'"
+    """
+
+    @staticmethod
+    def default() -> None:
+        return None
+
+    def requires_command(self) -> str:
+        return "apache2ctl"
+
+    def command(self) -> str:
+        return 'apache2ctl configtest 2>&1; echo "exit $?"'
+
+    def process(self, output: list[str]) -> str | None:
+        if not output or output[-1] == "exit 0":
+            return None
+        # AH00558 (no global ServerName) is a warning configtest prints when it passes too.
+        errors = [line.strip() for line in output[:-1] if line.strip() and "AH00558" not in line]
+        if not errors:
+            return output[-1]
+        # "Syntax error on line 1 of <file>:" is followed by what is wrong there.
+        return " ".join(errors[:2]) if errors[0].endswith(":") and len(errors) > 1 else errors[0]
 
 
 # The first line of every vhosts file templates/site.conf.j2 renders.

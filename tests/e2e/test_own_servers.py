@@ -21,5 +21,5 @@ def test_inventory_of_plain_ssh_settings_deploys_and_verifies(deployed, tmp_path
 
     verify = deployed.verify(f"--inventory={inventory}", "-v")
     assert verify.returncode == 0, verify.stdout[-6000:]
-    assert "test_configtest_passes[127.0.0.1] PASSED" in verify.stdout
+    assert "test_apache_config_on_disk_passes_configtest[127.0.0.1] PASSED" in verify.stdout
     assert testhost.ca_bundle().exists()

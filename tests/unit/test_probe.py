@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from apache_wsgi_deploy.probe import Probe
+from apache_wsgi_deploy.probe import Answer, Probe, exposure
 
 # What the app answers to GET path: status, Location.
 ROUTES = {
@@ -60,3 +60,30 @@ def test_a_final_answer_of_400_or_more_or_a_loop_fails_naming_the_chain(asked, p
     failed = answer(path)
     assert not failed.passed
     assert str(failed).startswith(said)
+
+
+NOT_FOUND = Answer(404, None, b"<h1>Not Found</h1>")
+
+
+def test_a_refused_sensitive_path_exposes_nothing():
+    for status in (401, 403, 404, 410):
+        assert exposure("/.env", Answer(status, None, b"Forbidden"), "/no-such-x", NOT_FOUND) is None
+
+
+def test_an_answer_as_for_any_unknown_path_exposes_nothing():
+    """An app that answers every path (a single-page app's index), and port 80's redirect."""
+    index = Answer(200, None, b"<div id=app></div>")
+    assert exposure("/.git/", index, "/no-such-x", index) is None
+    redirect = Answer(301, "https://www.example.com/.env", b'<a href="https://www.example.com/.env">')
+    unknown = Answer(301, "https://www.example.com/no-such-x", b'<a href="https://www.example.com/no-such-x">')
+    assert exposure("/.env", redirect, "/no-such-x", unknown) is None
+
+
+def test_a_served_page_or_a_redirect_of_its_own_is_named():
+    status_page = Answer(200, None, b"<h1>Apache Server Status for www.example.com</h1>")
+    assert exposure("/server-status", status_page, "/no-such-x", NOT_FOUND) == (
+        "/server-status answers 200 with 49 bytes: b'<h1>Apache Server Status for www.example.com</h1>'"
+    )
+    # mod_dir's redirect onto a folder listing.
+    listing = Answer(301, "https://www.example.com/.git/", b"Moved")
+    assert exposure("/.git", listing, "/no-such-x", NOT_FOUND).startswith("/.git answers 301 to https://")

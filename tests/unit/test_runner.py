@@ -102,6 +102,25 @@ def test_drift_report_lists_every_host_and_a_total():
     assert text.endswith("drift check: 1 of 3 host(s) match, 1 drifted, 1 not checked")
 
 
+def test_a_host_holding_what_the_deploy_would_not_have_made_drifted_with_nothing_to_change():
+    outcomes = {
+        "web1": HostOutcome("web1", foreign_entries=["conf-enabled/xyz.conf"]),
+        "w2": HostOutcome("w2", config_errors=["AH00526: Syntax error on line 1 of /etc/apache2/x.conf: Bogus"]),
+    }
+    text = report(outcomes)
+    assert "web1: DRIFTED\n  - not made by the deploy: conf-enabled/xyz.conf\n" in text
+    assert "w2: DRIFTED\n  - apache2ctl configtest fails on the files on disk: AH00526: Syntax error" in text
+    assert text.endswith("drift check: 0 of 2 host(s) match, 2 drifted, 0 not checked")
+
+
+def test_a_deploy_says_what_it_left_and_a_failing_configtest():
+    outcomes = {"web1": HostOutcome("web1", foreign_entries=["conf-enabled/xyz.conf"], config_errors=["AH00526: x"])}
+    assert summary(outcomes).splitlines()[1:] == [
+        "    web1: converged, 0 changed, 0 unchanged; not made by the deploy, left as they are: conf-enabled/xyz.conf",
+        "      apache2ctl configtest fails on the files on disk: AH00526: x",
+    ]
+
+
 REFUSING = """
 from pyinfra.api import OperationError, operation
 from pyinfra.operations import server

@@ -15,12 +15,15 @@ import functools
 import os
 import tempfile
 
+import pytest
 import testinfra
 from pyinfra.api import State
 from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
 from apache_wsgi_deploy import PROJECT
+from apache_wsgi_deploy.facts import answer
+from apache_wsgi_deploy.facts.apache import ConfigTest
 from apache_wsgi_deploy.probe import Probe
 from apache_wsgi_deploy.settings import Settings, Site
 
@@ -149,3 +152,14 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("acme_target", acme, ids=[target.name for target in acme], scope="module")
     else:
         metafunc.parametrize("target", targets, ids=[target.name for target in targets], scope="module")
+
+
+@pytest.fixture(scope="module")
+def apache2ctl(target):
+    """`apache2ctl <option>`'s output on the host (-M, -S), once the config on disk passes
+    its configtest; otherwise these checks skip, and only
+    test_apache_config_on_disk_passes_configtest fails, naming the cause."""
+    error = answer(ConfigTest, target.host.check_output)
+    if error:
+        pytest.skip(f"apache2ctl configtest fails: {error}")
+    return lambda option: target.host.check_output("apache2ctl %s", option)

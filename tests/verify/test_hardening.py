@@ -59,8 +59,8 @@ def test_daemon_user_has_no_login_shell(site):
     assert shell in layout.NO_LOGIN_SHELLS
 
 
-def test_modules_no_site_needs_are_not_loaded(target):
-    loaded = target.host.check_output("apache2ctl -M")
+def test_modules_no_site_needs_are_not_loaded(apache2ctl):
+    loaded = apache2ctl("-M")
     assert [module for module in layout.UNUSED_MODULES if f" {module}_module " in loaded] == []
 
 

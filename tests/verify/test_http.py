@@ -2,6 +2,10 @@
 
 import uuid
 
+import pytest
+
+from apache_wsgi_deploy.probe import SENSITIVE_PATHS, Answer, exposure
+
 
 def test_http_redirects_to_https_with_path_and_query(site, site_name):
     response = site.probe.get("http", site_name, "/a/b?x=1")
@@ -55,3 +59,14 @@ def test_the_apps_responses_are_not_compressed(site):
     response = site.probe.get("https", site.site.server_name, site.site.health_check_path)
     assert response.request.headers["Accept-Encoding"].startswith("gzip")
     assert "Content-Encoding" not in response.headers
+
+
+@pytest.mark.parametrize("path", SENSITIVE_PATHS)
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_sensitive_path_is_not_served(site, site_name, scheme, path):
+    """Whatever config serves it (a public mod_status, an Alias onto a checkout): refused,
+    or answered as the app answers any unknown path (port 80: redirected like one)."""
+    unknown = f"/no-such-page-{uuid.uuid4().hex}"
+    asked = Answer.of(site.probe.get(scheme, site_name, path))
+    problem = exposure(path, asked, unknown, Answer.of(site.probe.get(scheme, site_name, unknown)))
+    assert problem is None, f"{scheme}://{site_name}{problem}"

@@ -1,0 +1,109 @@
+"""
+The drift check and the verification suite see the whole server, not only our files:
+what else Apache reads from its *-enabled folders, a config on disk that fails its
+configtest, sensitive paths served, a stray vhost, the daemons' threads. Each test plants
+one misconfiguration the way an operator makes it, and removes it.
+"""
+
+import re
+
+from apache_wsgi_deploy import layout
+from tests.e2e.conftest import SAMPLE
+from tests.e2e.test_deploy import SITE, assert_verified
+from tests.e2e.test_drift_check import check
+
+RELOAD = f"systemctl reload {layout.APACHE_SERVICE}"
+
+
+def failed(verify) -> set[str]:
+    """The checks a verbose run of the verification suite reports FAILED."""
+    return set(re.findall(r"::(\S+) FAILED", verify.stdout))
+
+
+def assert_clean(fleet):
+    result = check(fleet)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert_verified(fleet)
+
+
+def test_untouched_host_passes_drift_and_verification(deployed):
+    assert_clean(deployed)
+
+
+def test_conf_making_server_status_public_is_drift_and_fails_the_sensitive_path_check(deployed):
+    name = deployed.hosts[0].server_name
+    conf = layout.conf_file("status-public")
+    deployed.sudo(
+        f"printf '<Location /server-status>\\n    SetHandler server-status\\n    Require all granted\\n</Location>\\n'"
+        f" > {conf} && a2enconf -q status-public && {RELOAD}"
+    )
+    try:
+        drift = check(deployed)
+        assert drift.returncode == 2, drift.stdout + drift.stderr[-3000:]
+        assert "  - not made by the deploy: conf-enabled/status-public.conf" in drift.stdout
+        verify = deployed.verify("-v")
+        host = deployed.hosts[0].alias
+        assert f"test_sensitive_path_is_not_served[{host}:{name}-https-/server-status]" in failed(verify), verify.stdout
+        # A deploy says so, and leaves what it did not make.
+        deploy = deployed.deploy()
+        assert deploy.returncode == 0, deploy.stderr[-3000:]
+        assert "conf-enabled/status-public.conf was not made by this deploy" in deploy.stderr
+        assert deployed.sudo(f"test -e {layout.conf_link('status-public')}").returncode == 0
+    finally:
+        deployed.sudo(f"a2disconf -q status-public; rm -f {conf} && {RELOAD}")
+    assert_clean(deployed)
+
+
+def test_vhost_left_from_an_old_setup_is_drift_and_fails_the_vhost_check(deployed):
+    old = layout.site_file("old-shop")
+    deployed.sudo(
+        f"printf '<VirtualHost *:80>\\n    ServerName old-shop.example\\n    DocumentRoot /var/www/html\\n"
+        f"</VirtualHost>\\n' > {old} && a2ensite -q old-shop && {RELOAD}"
+    )
+    try:
+        drift = check(deployed)
+        assert drift.returncode == 2, drift.stdout + drift.stderr[-3000:]
+        assert "  - not made by the deploy: sites-enabled/old-shop.conf" in drift.stdout
+        verify = deployed.verify("-v")
+        host = deployed.hosts[0].alias
+        assert failed(verify) == {f"test_every_vhost_apache_runs_is_ours[{host}]"}, verify.stdout[-6000:]
+        assert layout.site_link("old-shop") in verify.stdout
+    finally:
+        deployed.sudo(f"a2dissite -q old-shop; rm -f {old} && {RELOAD}")
+    assert_clean(deployed)
+
+
+def test_config_on_disk_failing_configtest_is_drift_and_fails_its_own_check_first(deployed):
+    """A snippet from a guide that needs mod_expires, not enabled; not reloaded (the running
+    server is fine): the next restart or reboot would fail."""
+    legacy = layout.conf_link("legacy-headers")
+    deployed.sudo(f"printf 'ExpiresActive On\\nExpiresDefault \"access plus 1 day\"\\n' > {legacy}")
+    try:
+        drift = check(deployed)
+        assert drift.returncode == 2, drift.stdout + drift.stderr[-3000:]
+        assert "  - apache2ctl configtest fails on the files on disk: AH00526: Syntax error" in drift.stdout
+        assert f"{legacy}:" in drift.stdout
+        assert "  - not made by the deploy: conf-enabled/legacy-headers.conf" in drift.stdout
+        verify = deployed.verify("-v")
+        host = deployed.hosts[0].alias
+        assert failed(verify) == {f"test_apache_config_on_disk_passes_configtest[{host}]"}, verify.stdout[-6000:]
+        assert f"test_modules_no_site_needs_are_not_loaded[{host}] SKIPPED" in verify.stdout
+        assert f"test_every_vhost_apache_runs_is_ours[{host}] SKIPPED" in verify.stdout
+    finally:
+        deployed.sudo(f"rm -f {legacy}")
+    assert_clean(deployed)
+
+
+def test_daemon_with_fewer_threads_than_configured_fails_the_threads_check(deployed):
+    deployed.sudo(f"sed -i 's/ threads=[0-9]* / threads=1 /' {SITE} && {RELOAD}")
+    try:
+        verify = deployed.verify("-v")
+        host = deployed.hosts[0].alias
+        assert failed(verify) == {f"test_daemon_processes_run_the_configured_threads[{host}:{SAMPLE.app_name}]"}, (
+            verify.stdout[-6000:]
+        )
+        # mod_wsgi's own threads beside the one request thread.
+        assert "4 threads for threads=15" in verify.stdout
+    finally:
+        assert deployed.deploy().returncode == 0
+    assert_clean(deployed)
