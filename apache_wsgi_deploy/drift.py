@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from apache_wsgi_deploy.outcome import HostOutcome
-from apache_wsgi_deploy.runner import not_read, read_only_runs
+from apache_wsgi_deploy.runner import CONCURRENCY, not_read, positive, read_only_runs
 
 MATCHES, DRIFTED, FAILED = 0, 2, 1
 
@@ -50,8 +50,9 @@ def report(outcomes: dict[str, HostOutcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Report what a deploy would change, changing nothing.")
     parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
+    parser.add_argument("--concurrency", type=positive, default=CONCURRENCY, help=f"hosts read at once ({CONCURRENCY})")
     args = parser.parse_args(argv)
-    outcomes = read_only_runs(args.inventory, ["--diff", args.inventory, "deploy.py"])
+    outcomes = read_only_runs(args.inventory, ["--diff", args.inventory, "deploy.py"], args.concurrency)
     if outcomes is None:
         print("drift check: could not check (bad settings)", file=sys.stderr)
         return FAILED

@@ -14,7 +14,7 @@ import argparse
 import re
 import sys
 
-from apache_wsgi_deploy.runner import not_read, read_only_runs
+from apache_wsgi_deploy.runner import CONCURRENCY, not_read, positive, read_only_runs
 
 STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
 
@@ -72,8 +72,9 @@ def report(outcomes: dict) -> tuple[str, bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="What is live on each host, changing nothing.")
     parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
+    parser.add_argument("--concurrency", type=positive, default=CONCURRENCY, help=f"hosts read at once ({CONCURRENCY})")
     args = parser.parse_args(argv)
-    outcomes = read_only_runs(args.inventory, [args.inventory, "status.py"])
+    outcomes = read_only_runs(args.inventory, [args.inventory, "status.py"], args.concurrency)
     if outcomes is None:
         return 1
     text, healthy = report(outcomes)

@@ -14,7 +14,7 @@ import pytest
 from apache_wsgi_deploy import PROJECT
 from apache_wsgi_deploy.drift import report
 from apache_wsgi_deploy.outcome import HostOutcome
-from apache_wsgi_deploy.runner import run_hosts, summary
+from apache_wsgi_deploy.runner import bounded, run_hosts, summary
 
 DEPLOY = """
 from pyinfra import host
@@ -160,3 +160,23 @@ def test_limit_and_exclude_pick_hosts_and_groups_as_pyinfra_does(tmp_path):
     assert picked() == ["web1", "web2", "web3"]
     assert picked(limit=["web_servers"], exclude=["web2"]) == ["web1"]
     assert picked(limit=["web*", "staging"]) == ["web1", "web2", "web3"]
+
+
+def test_at_most_concurrency_hosts_run_at_once_and_the_next_starts_when_one_ends():
+    running, most, ended = set(), [0], []
+
+    def start(host):
+        running.add(host)
+        most[0] = max(most[0], len(running))
+        return host
+
+    def wait():
+        # The longest running ends first: a finishing order unlike the starting one.
+        host = sorted(running)[-1]
+        running.remove(host)
+        ended.append(host)
+        return host, 0
+
+    hosts = [f"web{index}" for index in range(7)]
+    assert bounded(hosts, start, wait, 3) == dict.fromkeys(hosts, 0)
+    assert most[0] == 3 and len(ended) == 7
