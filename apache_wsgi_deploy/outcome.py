@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import click
 from pyinfra.api import BaseStateCallback
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.context import ctx_state
 
 # What the deploy reports besides operations (record()): sites on the host it does not
@@ -26,6 +27,9 @@ UNDECLARED_SITES, DIFFS, NOTICES, SITES = "undeclared_sites", "diffs", "notices"
 FOREIGN_ENTRIES, CONFIG_ERRORS = "foreign_entries", "config_errors"
 KINDS = (UNDECLARED_SITES, DIFFS, NOTICES, SITES, FOREIGN_ENTRIES, CONFIG_ERRORS)
 
+
+# What pyinfra raises once its last host failed (pyinfra.api.state.State.fail_hosts).
+NO_HOSTS_REMAINING = "No hosts remaining!"
 
 # Lines of a failed command's error output a one-line cause shows.
 CAUSE_LINES = 2
@@ -76,6 +80,10 @@ def _failure(state, host_name: str, recorder: Recorder, error: BaseException | N
         op_hash = recorder.running[host_name]
         if isinstance(error, (EOFError, OSError)):
             reason = f"connection lost ({type(error).__name__})"
+        elif isinstance(error, PyinfraError) and str(error) == NO_HOSTS_REMAINING:
+            # pyinfra gave the host up inside an operation that never ended, error or not:
+            # its connection went away under it (an upload cut off, say).
+            reason = "connection lost"
         else:
             reason = str(error).strip().splitlines()[0] if error and str(error).strip() else "pyinfra stopped in it"
         return pretty_op_name(state.op_meta[op_hash]), reason
