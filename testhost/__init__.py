@@ -1,8 +1,8 @@
 """
-The local test host layer: throwaway Debian bookworm servers in podman containers,
+The local test host layer: throwaway Debian 13 (or 12) servers in podman containers,
 booting systemd and sshd, reachable over SSH as a sudoer, with a test CA.
 
-    python -m testhost up [--fleet NAME] [--count N] | status | down
+    python -m testhost up [--fleet NAME] [--count N] [--suite trixie|bookworm] | status | down
 """
 
 from testhost.fleet import TestHost, ca_bundle, down, load, up

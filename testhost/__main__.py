@@ -1,10 +1,14 @@
-"""python -m testhost up [--fleet NAME] [--count N] | status [--fleet NAME] | down [--fleet NAME]"""
+"""
+python -m testhost up [--fleet NAME] [--count N] [--suite trixie|bookworm]
+                 | status [--fleet NAME] | down [--fleet NAME]
+"""
 
 import argparse
 import sys
 
 from testhost import ca_bundle, down, load, up
 from testhost.fleet import container_status
+from testhost.image import DEFAULT_SUITE, SUITES
 
 
 def print_status(hosts) -> None:
@@ -13,8 +17,9 @@ def print_status(hosts) -> None:
         return
     for host in hosts:
         state = container_status(host.alias)
+        system = f"Debian {SUITES.get(host.suite, '?')} {host.suite}, " if host.suite else ""
         print(
-            f"{host.alias} ({state}): https://{host.server_name}/ on loopback ports "
+            f"{host.alias} ({system}{state}): https://{host.server_name}/ on loopback ports "
             f"ssh {host.ssh_port}, http {host.http_port}, https {host.https_port}\n"
             f"  ssh -F {host.ssh_config} {host.alias}\n"
             f"  curl --cacert {ca_bundle()} --resolve {host.server_name}:{host.https_port}:127.0.0.1 "
@@ -27,9 +32,15 @@ def main() -> int:
     parser.add_argument("action", choices=["up", "status", "down"])
     parser.add_argument("--fleet", default="awd-test", help="fleet name, the containers' name prefix")
     parser.add_argument("--count", type=int, default=1, help="number of hosts (up only)")
+    parser.add_argument(
+        "--suite",
+        choices=list(SUITES),
+        default=DEFAULT_SUITE,
+        help=f"Debian release of the hosts (up only; default {DEFAULT_SUITE}, or AWD_TESTHOST_SUITE)",
+    )
     args = parser.parse_args()
     if args.action == "up":
-        print_status(up(args.fleet, args.count))
+        print_status(up(args.fleet, args.count, suite=args.suite))
     elif args.action == "status":
         print_status(load(args.fleet))
     else:

@@ -2,11 +2,13 @@
 Fleets of test hosts: podman containers named <fleet>-<n>, booting systemd and sshd,
 with ports 22, 80 and 443 published on free loopback ports.
 
-up() is idempotent: a running container from the current image, given this checkout's
-keys, is kept; anything else of the same name (exited, half-created, older image, made
-by another checkout) is replaced. It writes what
-pyinfra, testinfra and ssh need: an ssh config, a known_hosts with each container's own
-host key, and hosts.json, which load() reads without touching podman.
+up() is idempotent: a running container from the suite's current image, given this
+checkout's keys, is kept; any other container of the same name this checkout made
+(exited, half-created, older image, another suite) is replaced. A container of that name
+made by anything else (another checkout sharing podman) is never touched: up() stops and
+says so. It writes what pyinfra, testinfra and ssh need: an ssh config, a known_hosts
+with each container's own host key, and hosts.json, which load() reads without touching
+podman.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from apache_wsgi_deploy import PROJECT
 from testhost import pki
-from testhost.image import SSH_UID, SSH_USER, build_image
+from testhost.image import BUILDER_LABEL, DEFAULT_SUITE, SSH_UID, SSH_USER, build_image, checkout_id
 from testhost.podman import podman
 
 STATE = PROJECT / ".testhosts"
@@ -48,6 +50,8 @@ class TestHost:
     # The container's own address on podman's bridge, where the control machine reaches
     # its port 80 directly (an ACME CA's validation does).
     address: str = ""
+    # Debian's codename of the host's system.
+    suite: str = ""
     # Settings this fleet's hosts override (e.g. another certificate source).
     data: dict = field(default_factory=dict)
 
@@ -123,19 +127,28 @@ def _keys_fingerprint(fleet: str, alias: str) -> str:
 
 
 def _container_state(alias: str) -> tuple[str, ...] | None:
-    """(status, image, keys fingerprint) of a container, None when there is none of that name."""
+    """(status, image, keys fingerprint) of a container, None when there is none of that
+    name; raises when there is one this checkout did not make."""
     inspect = podman(
         "inspect",
         "--type",
         "container",
         "--format",
-        '{{.State.Status}} {{.ImageName}} {{index .Config.Labels "awd.keys"}}',
+        f'{{{{index .Config.Labels "{BUILDER_LABEL}"}}}} {{{{.State.Status}}}} {{{{.ImageName}}}} '
+        '{{index .Config.Labels "awd.keys"}}',
         alias,
         check=False,
     )
     if inspect.returncode != 0:
         return None
-    return tuple(inspect.stdout.decode().split())
+    builder, *state = inspect.stdout.decode().split()
+    if builder != checkout_id():
+        raise RuntimeError(
+            f"testhost: a container named {alias} exists that this checkout did not make "
+            f"({BUILDER_LABEL}={builder}); left alone: pick another fleet name (--fleet, AWD_E2E_FLEET) "
+            f"or remove it with podman if nothing uses it"
+        )
+    return tuple(state)
 
 
 def _boot_files(fleet: str, alias: str) -> bytes:
@@ -172,6 +185,8 @@ def _create(fleet: str, alias: str, tag: str) -> None:
         alias,
         "--label",
         f"awd.fleet={fleet}",
+        "--label",
+        f"{BUILDER_LABEL}={checkout_id()}",
         "--label",
         f"awd.keys={_keys_fingerprint(fleet, alias)}",
         "--systemd=always",
@@ -242,7 +257,17 @@ def _write_access_files(fleet: str, hosts: list[TestHost]) -> None:
 
 
 def _fleet_containers(fleet: str) -> list[str]:
-    listing = podman("ps", "--all", "--filter", f"label=awd.fleet={fleet}", "--format", "{{.Names}}")
+    """The fleet's containers this checkout made."""
+    listing = podman(
+        "ps",
+        "--all",
+        "--filter",
+        f"label=awd.fleet={fleet}",
+        "--filter",
+        f"label={BUILDER_LABEL}={checkout_id()}",
+        "--format",
+        "{{.Names}}",
+    )
     return listing.stdout.decode().split()
 
 
@@ -251,11 +276,12 @@ def _bridge_address(alias: str) -> str:
     return inspect.stdout.decode().strip()
 
 
-def up(fleet: str = "awd-test", count: int = 1, data: dict | None = None) -> list[TestHost]:
-    """Start (or keep) the fleet's containers 1..count and remove any beyond; return them.
-    data: settings every host of the fleet overrides in its inventory entry."""
+def up(fleet: str = "awd-test", count: int = 1, data: dict | None = None, suite: str = DEFAULT_SUITE) -> list[TestHost]:
+    """Start (or keep) the fleet's containers 1..count, Debian `suite`, and remove any
+    beyond; return them. data: settings every host of the fleet overrides in its
+    inventory entry."""
     _ensure_client_key()
-    tag = build_image(STATE / "image")
+    tag = build_image(STATE / "image", suite)
     folder = _fleet_dir(fleet)
     folder.mkdir(parents=True, exist_ok=True)
     aliases = [f"{fleet}-{number}" for number in range(1, count + 1)]
@@ -280,6 +306,7 @@ def up(fleet: str = "awd-test", count: int = 1, data: dict | None = None) -> lis
                 known_hosts=str(folder / "known_hosts"),
                 cert_dir=str(pki.issue_certificate(STATE, [server_name])),
                 address=_bridge_address(alias),
+                suite=suite,
                 data=dict(data or {}),
             )
         )

@@ -1,23 +1,34 @@
 """
-The test hosts' image: Debian bookworm from debootstrap (no registry is reachable),
-with systemd, sshd, sudo and python3, imported into podman.
+The test hosts' images: Debian 13 (trixie, the default) or 12 (bookworm) from
+debootstrap (no registry is reachable), with systemd, sshd, sudo and python3, imported
+into podman.
 
-The tag is a hash of this recipe, the mirror and the control machine's extra CA
-certificates, so the image is rebuilt only when one of them changes.
+Each suite has its own image repository (localhost/awd-testhost-<suite>); the tag is a
+hash of the suite, this recipe, the mirror and the control machine's extra CA
+certificates, so an image is rebuilt only when one of them changes. Images are labelled
+with the checkout that built them: a build removes only its own older images, never
+another checkout's.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+from apache_wsgi_deploy import PROJECT
 from testhost.podman import podman
 
-SUITE = "bookworm"
+# Debian's codename -> its version, newest first.
+SUITES = {"trixie": "13", "bookworm": "12"}
+# What a fresh server is today; AWD_TESTHOST_SUITE picks another (e.g. for CI's second pass).
+DEFAULT_SUITE = os.environ.get("AWD_TESTHOST_SUITE") or "trixie"
+# Which checkout built an image: the only one that may remove it.
+BUILDER_LABEL = "awd.builder"
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "sudo", "ca-certificates"]
 EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
 SSH_USER = "deploy"
@@ -51,22 +62,28 @@ def extra_ca_certificates() -> list[Path]:
     return sorted(EXTRA_CA_DIR.glob("*.crt"))
 
 
-def image_tag() -> str:
-    digest = hashlib.sha256(Path(__file__).read_bytes())
+def checkout_id() -> str:
+    """This checkout, as the builder label of the images it builds."""
+    return hashlib.sha256(str(PROJECT.resolve()).encode()).hexdigest()[:12]
+
+
+def image_tag(suite: str) -> str:
+    digest = hashlib.sha256(suite.encode())
+    digest.update(Path(__file__).read_bytes())
     digest.update(repr(debian_mirrors()).encode())
     for certificate in extra_ca_certificates():
         digest.update(certificate.read_bytes())
-    return f"localhost/awd-testhost:{digest.hexdigest()[:12]}"
+    return f"localhost/awd-testhost-{suite}:{digest.hexdigest()[:12]}"
 
 
 def _chroot(rootfs: Path, *command: str) -> None:
     subprocess.run(["chroot", str(rootfs), *command], check=True, capture_output=True)
 
 
-def _configure(rootfs: Path, archive: str, security: str) -> None:
+def _configure(rootfs: Path, suite: str, archive: str, security: str) -> None:
     """Make the bare system a fresh cloud server: SSH as a sudoer, root login refused."""
     (rootfs / "etc/apt/sources.list").write_text(
-        f"deb {archive} {SUITE} main\ndeb {archive} {SUITE}-updates main\ndeb {security} {SUITE}-security main\n"
+        f"deb {archive} {suite} main\ndeb {archive} {suite}-updates main\ndeb {security} {suite}-security main\n"
     )
     _chroot(rootfs, "useradd", "--create-home", "--shell", "/bin/bash", "--uid", str(SSH_UID), "--user-group", SSH_USER)
     sudoers = rootfs / "etc/sudoers.d" / SSH_USER
@@ -92,42 +109,49 @@ def _configure(rootfs: Path, archive: str, security: str) -> None:
     shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
 
 
-def build_image(work_dir: Path) -> str:
-    """Return the current image's tag, building it first if podman does not have it."""
-    tag = image_tag()
+def build_image(work_dir: Path, suite: str) -> str:
+    """Return the suite's current image tag, building it first if podman does not have it."""
+    if suite not in SUITES:
+        raise ValueError(f"testhost: unknown suite {suite!r}: one of {', '.join(SUITES)}")
+    tag = image_tag(suite)
+    work_dir = work_dir / suite
     work_dir.mkdir(parents=True, exist_ok=True)
     # Two up() at once (a deploy while tests run) must not debootstrap into one rootfs.
     with (work_dir / "lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if podman("image", "exists", tag, check=False).returncode != 0:
-            _build(work_dir, tag)
+            _build(work_dir, suite, tag)
     return tag
 
 
-def _build(work_dir: Path, tag: str) -> None:
+def _build(work_dir: Path, suite: str, tag: str) -> None:
     archive, security = debian_mirrors()
     rootfs, tarball, log = work_dir / "rootfs", work_dir / "rootfs.tar", work_dir / "debootstrap.log"
     shutil.rmtree(rootfs, ignore_errors=True)
     print(f"testhost: building {tag} with debootstrap from {archive} (about a minute)", flush=True)
     with log.open("w") as log_file:
         bootstrap = subprocess.run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), archive],
+            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(rootfs), archive],
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
     if bootstrap.returncode != 0:
         raise RuntimeError(f"debootstrap failed, see {log}:\n" + "".join(log.read_text().splitlines(True)[-15:]))
-    _configure(rootfs, archive, security)
+    _configure(rootfs, suite, archive, security)
     subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], check=True)
-    podman("import", "--change", 'CMD ["/sbin/init"]', "--change", "STOPSIGNAL SIGRTMIN+3", str(tarball), tag)
+    changes = ['CMD ["/sbin/init"]', "STOPSIGNAL SIGRTMIN+3", f"LABEL {BUILDER_LABEL}={checkout_id()}"]
+    podman("import", *[arg for change in changes for arg in ("--change", change)], str(tarball), tag)
     shutil.rmtree(rootfs)
     tarball.unlink()
     _remove_older_images(tag)
 
 
 def _remove_older_images(tag: str) -> None:
-    """Older builds take 200 MB each; podman keeps any a container still uses."""
+    """Older builds of this suite by this checkout take 200 MB each; podman keeps any a
+    container still uses."""
     repository = tag.rsplit(":", 1)[0]
-    listing = podman("images", "--format", "{{.Repository}}:{{.Tag}}", repository).stdout.decode().split()
-    for older in set(listing) - {tag}:
+    listing = podman(
+        "images", "--filter", f"label={BUILDER_LABEL}={checkout_id()}", "--format", "{{.Repository}}:{{.Tag}}"
+    )
+    for older in {image for image in listing.stdout.decode().split() if image.startswith(f"{repository}:")} - {tag}:
         podman("rmi", older, check=False)

@@ -1,12 +1,13 @@
 """The test host layer keeps its promises: idempotent, copes with stale containers, a
 fresh cloud server's SSH access, and the control machine's CA certificates trusted."""
 
+import json
 import subprocess
 
 import pytest
 
 import testhost
-from testhost.image import extra_ca_certificates
+from testhost.image import SUITES, _remove_older_images, extra_ca_certificates, image_tag
 
 FLEET = "awd-layer"
 
@@ -37,14 +38,59 @@ def test_stopped_container_is_replaced(hosts):
     assert ssh(replaced[0], "true").returncode == 0
 
 
-def test_container_of_the_same_name_made_elsewhere_is_replaced(hosts):
-    # Another checkout, or a run cut off after `podman create`: same name, not our keys.
+def container_labels(alias: str) -> dict:
+    return json.loads(testhost.podman("inspect", "--format", "{{json .Config.Labels}}", alias).stdout)
+
+
+def test_our_container_without_our_keys_is_replaced(hosts):
+    # A run cut off after `podman create`: our container, not given our keys yet.
     alias = hosts[0].alias
     image = testhost.podman("inspect", "--format", "{{.ImageName}}", alias).stdout.decode().strip()
+    labels = {**container_labels(alias), "awd.keys": "none"}
     testhost.podman("rm", "--force", "--time", "0", alias)
-    testhost.podman("create", "--name", alias, image)
+    testhost.podman("create", "--name", alias, *[f"--label={key}={value}" for key, value in labels.items()], image)
     replaced = testhost.up(FLEET, count=1)
     assert ssh(replaced[0], "true").returncode == 0
+
+
+def test_container_of_the_same_name_made_elsewhere_is_left_alone(hosts):
+    # Another checkout sharing this machine's podman: its host, not ours to replace.
+    alias = f"{FLEET}-2"
+    image = testhost.podman("inspect", "--format", "{{.ImageName}}", hosts[0].alias).stdout.decode().strip()
+    testhost.podman("create", "--name", alias, "--label", f"awd.fleet={FLEET}", "--label", "awd.builder=other", image)
+    try:
+        with pytest.raises(RuntimeError, match=f"a container named {alias} exists that this checkout did not make"):
+            testhost.up(FLEET, count=2)
+        testhost.down(FLEET)
+        assert testhost.podman("container", "exists", alias, check=False).returncode == 0
+    finally:
+        testhost.podman("rm", "--force", "--time", "0", alias)
+        testhost.up(FLEET, count=1)
+
+
+def test_host_runs_its_suite(hosts):
+    codename = hosts[0].run_as_root(". /etc/os-release; echo $VERSION_CODENAME").stdout.strip()
+    assert codename == hosts[0].suite
+
+
+def test_a_build_removes_only_its_own_older_images_of_its_suite(hosts, tmp_path):
+    current = image_tag(hosts[0].suite)
+    repository = current.rsplit(":", 1)[0]
+    other_suite = next(suite for suite in SUITES if suite != hosts[0].suite)
+    older, other_suites, foreign = f"{repository}:older", f"{image_tag(other_suite)}-test", f"{repository}:foreign"
+    testhost.podman("tag", current, older, other_suites)
+    # Another checkout's build of the same suite: its own label.
+    (tmp_path / "Containerfile").write_text(f"FROM {current}\nLABEL awd.builder=other\n")
+    testhost.podman("build", "--quiet", "--tag", foreign, str(tmp_path))
+    try:
+        _remove_older_images(current)
+        exists = {
+            tag: testhost.podman("image", "exists", tag, check=False).returncode == 0
+            for tag in (older, other_suites, foreign, current)
+        }
+        assert exists == {older: False, other_suites: True, foreign: True, current: True}
+    finally:
+        testhost.podman("rmi", older, other_suites, foreign, check=False)
 
 
 def test_fleet_grows_and_shrinks(hosts):
