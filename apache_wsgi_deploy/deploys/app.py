@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from io import StringIO
 
 from pyinfra import host, logger
+from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files
 
 from apache_wsgi_deploy import layout, sources
 from apache_wsgi_deploy.deploys.unit import site_deploy, template
 from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.files import FolderEntries
+from apache_wsgi_deploy.facts.python import HostPython
 from apache_wsgi_deploy.facts.releases import Releases
 from apache_wsgi_deploy.operations import accounts, certbot, managed, python, releases
 
@@ -75,10 +77,22 @@ def _app_files(site) -> dict:
     return {"user": "root", "group": site.wsgi_group}
 
 
-def _generation(environment: str, entry: str) -> str:
-    """What names a release besides its code: its settings. Other settings, same code: a
-    new release, health-checked before it goes live, while the live one keeps its own."""
-    return hashlib.sha1(f"{entry}\n{environment}".encode()).hexdigest()[:8]
+def _generation(environment: str, entry: str, venv: str) -> str:
+    """What names a release besides its code: its settings and its virtualenv. Other
+    settings, or another Python (Debian upgraded in place), same code: a new release,
+    health-checked before it goes live, while the live one keeps its own."""
+    return hashlib.sha1(f"{entry}\n{venv}\n{environment}".encode()).hexdigest()[:8]
+
+
+def _venv_name(requirements: list[str]) -> str:
+    """The virtualenv of these pins built by the host's Python: python3.13-<pins digest>."""
+    version = cached_fact(HostPython)
+    if version is None:
+        raise DeployError(
+            f"{layout.HOST_PYTHON} on the host is not a link to a versioned python3.X (Debian's python3 package "
+            f"makes one): install python3 first, then deploy"
+        )
+    return f"python{version}-{sources.requirements_digest(requirements)}"
 
 
 def _release_made(site, environment: str) -> tuple[str, list]:
@@ -87,9 +101,9 @@ def _release_made(site, environment: str) -> tuple[str, list]:
     paths = site.paths
     source = release_source(site)
     known = cached_fact(Releases, install_path=site.app_install_path)["releases"]
-    release = sources.release_name(f"{source.content}-{_generation(environment, site.wsgi_entry)}", known)
+    venv = _venv_name(source.requirements)
+    release = sources.release_name(f"{source.content}-{_generation(environment, site.wsgi_entry, venv)}", known)
     code = _code_arrives(site, source, release, _app_files(site))
-    venv = sources.requirements_digest(source.requirements)
     packages = python.venv_requirements(
         name="Virtualenv from the host's python3 holds the pinned requirements",
         requirements=source.requirements,

@@ -10,7 +10,16 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, ENTRY_FILE, FORMER_LAYOUT, HISTORY, RELEASES, ROLLED_BACK
+from apache_wsgi_deploy.layout import (
+    COMMANDS_DONE,
+    CURRENT,
+    ENTRY_FILE,
+    FORMER_LAYOUT,
+    HISTORY,
+    HOST_PYTHON,
+    RELEASES,
+    ROLLED_BACK,
+)
 
 # History lines read: far more switches than releases are ever kept.
 HISTORY_READ = 200
@@ -29,7 +38,8 @@ class ReleasesDict(TypedDict):
     # For each release deployed since history lines say how: where its code came from.
     deployed_from: dict[str, str]
     # The releases the .wsgi file can load: their own settings (environment and entry
-    # point) and a virtualenv (someone may have deleted it).
+    # point) and a virtualenv built by the host's Python as it is now (someone may have
+    # deleted it; an upgrade of Debian replaces the Python).
     loadable: list[str]
 
 
@@ -44,7 +54,8 @@ class Releases(FactBase[ReleasesDict]):
     release, for each release when and how it last went live and where its code came
     from (history lines: ``<release> <UTC time> deploy folder|deploy git <url>
     <ref>|rollback from <release>``), and the releases that hold their own settings and a
-    virtualenv.
+    virtualenv of the host's current Python (``venv/lib/python3.X`` of the version
+    ``/usr/bin/python3`` links to).
 
     .. code:: python
 
@@ -74,7 +85,8 @@ class Releases(FactBase[ReleasesDict]):
             f" ! cd {quoted}/{RELEASES} 2>/dev/null ||"
             ' { for link in */venv; do [ ! -L "$link" ] || echo "venv=${link%/venv} $(readlink "$link")"; done;'
             f' for done in */{COMMANDS_DONE}; do [ ! -f "$done" ] || echo "done=${{done%/*}} $(cat "$done")"; done;'
-            f' for entry in */{ENTRY_FILE}; do [ ! -f "$entry" ] || [ ! -x "${{entry%/*}}/venv/bin/python" ] ||'
+            f' python=$(readlink -e {HOST_PYTHON}); for entry in */{ENTRY_FILE}; do [ ! -f "$entry" ] ||'
+            ' [ ! -x "${entry%/*}/venv/bin/python" ] || [ ! -d "${entry%/*}/venv/lib/${python##*/}" ] ||'
             ' echo "loadable=${entry%/*}"; done; }'
         )
 

@@ -67,3 +67,23 @@ def test_releases_are_read_from_a_real_folder_and_a_missing_one(tmp_path):
     found = LocalHost().get_fact(Releases, install_path=str(site))
     assert (found["releases"], found["current"]) == (["one", "two"], "one")
     assert found["venvs"] == {"one": "../../venvs/aa12b31ce288"}
+
+
+def test_a_release_is_loadable_only_with_a_virtualenv_of_the_hosts_python_as_it_is_now(tmp_path):
+    """After Debian's Python was upgraded in place, a release whose virtualenv an older
+    Python built cannot be loaded: rollback must not pick it."""
+    from apache_wsgi_deploy.facts.python import HostPython
+    from apache_wsgi_deploy.facts.releases import Releases
+    from tests.unit.harness import LocalHost
+
+    now = LocalHost().get_fact(HostPython)
+    site = tmp_path / "shop"
+    for release, python in (("built-now", now), ("built-before", "3.9")):
+        venv = site / "venvs" / f"python{python}-aa12b31ce288"
+        (venv / "bin").mkdir(parents=True)
+        (venv / "bin" / "python").symlink_to("/usr/bin/python3")
+        (venv / "lib" / f"python{python}").mkdir(parents=True)
+        (site / "releases" / release).mkdir(parents=True)
+        (site / "releases" / release / "wsgi-entry").write_text("")
+        (site / "releases" / release / "venv").symlink_to(f"../../venvs/{venv.name}")
+    assert LocalHost().get_fact(Releases, install_path=str(site))["loadable"] == ["built-now"]

@@ -317,3 +317,39 @@ def test_the_apps_responses_are_never_compressed_but_static_files_may_be(site):
     assert "SetEnv no-gzip 1\n" in https
     static = re.search(r"<Directory /srv/flaskapp/current/static>(.*?)</Directory>", https, re.S).group(1)
     assert "UnsetEnv no-gzip" in static
+
+
+def test_the_wsgi_file_loads_even_when_the_release_does_not_and_tries_again(tmp_path):
+    """mod_wsgi restarts a daemon process at a release switch only if its .wsgi file
+    loaded: a failing app answers 500 from a file that loaded, and is loaded again on the
+    next request, serving once the cause is gone."""
+    release = tmp_path / "releases" / "one"
+    (release / "app").mkdir(parents=True)
+    cause = tmp_path / "database-down"
+    cause.touch()
+    (release / "app" / "shop.py").write_text(
+        f"import os\nif os.path.exists({str(cause)!r}):\n    raise RuntimeError('no database')\n"
+        "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'served']\n"
+    )
+    (release / "environment.json").write_text("{}")
+    (release / "wsgi-entry").write_text("shop:application\n")
+    (tmp_path / "current").symlink_to("releases/one")
+    wsgi = render("app.wsgi.j2", app_install_path=str(tmp_path)).replace(ENTRY_POINT, str(HOST_TOOLS / "entrypoint.py"))
+    (tmp_path / "flaskapp.wsgi").write_text(wsgi)
+    run = (
+        "import os, runpy, sys\n"
+        "application = runpy.run_path(sys.argv[1])['application']\n"
+        "for attempt in range(2):\n"
+        "    statuses = []\n"
+        "    body = application({}, lambda status, headers: statuses.append(status))\n"
+        "    print(statuses[0], b''.join(body))\n"
+        "    os.remove(sys.argv[2]) if attempt == 0 else None\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", run, str(tmp_path / "flaskapp.wsgi"), str(cause)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first.startswith("500 Internal Server Error")
+    assert second == "200 OK b'served'"
+    assert "RuntimeError: no database" in result.stderr
