@@ -2,7 +2,7 @@
 The benchmark's figures as a PNG, from its JSON: served requests per second by server
 and concurrency, and no-change rerun wall time by number of hosts.
 
-    .venv/bin/python -m bench.chart [.benchmarks/results.json]   (writes results.png beside it)
+    .venv/bin/python -m bench.chart [.benchmarks/results.json]   (writes results-<suite>.png beside it)
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def deploy_panel(axes, deploy: dict) -> None:
     axes.legend(fontsize="small")
 
 
-def write_chart(results: dict, path: Path) -> Path:
+def write_chart(results: dict, path: Path, system: str) -> Path:
+    """One suite's figures (results: its "deploy" and "serving"), on `system`."""
     panels = [key for key in ("serving", "deploy") if key in results]
     figure, axes_list = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for axes, panel in zip(axes_list[0], panels, strict=False):
@@ -54,13 +55,21 @@ def write_chart(results: dict, path: Path) -> Path:
             serving_panel(axes, results["serving"])
         else:
             deploy_panel(axes, results["deploy"])
-    figure.suptitle(f"apache-wsgi-deploy benchmark, {results['cpu_count']} cores")
+    figure.suptitle(f"apache-wsgi-deploy benchmark, {system}")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
 
 
+def write_charts(results: dict, path: Path) -> list[Path]:
+    """A chart per suite of the benchmark's JSON, named <path's stem>-<suite>.png."""
+    return [
+        write_chart(figures, path.with_name(f"{path.stem}-{suite}.png"), f"{suite}, {results['cpu_count']} cores")
+        for suite, figures in results["suites"].items()
+    ]
+
+
 if __name__ == "__main__":
     source = Path(sys.argv[1] if len(sys.argv) > 1 else ".benchmarks/results.json")
-    print(write_chart(json.loads(source.read_text()), source.with_suffix(".png")))
+    print(*write_charts(json.loads(source.read_text()), source), sep="\n")

@@ -173,6 +173,37 @@ def measure(test_host, servers: list[Server], concurrencies, seconds: int, repea
     return runs
 
 
+@dataclass
+class ReloadLoss:
+    reloads: int
+    clients: int
+    requests: int
+    # Answered 503: mod_wsgi's daemon socket was absent for a moment (docs/known-limits.md).
+    non_2xx: int
+    # Connections closed or refused: the keep-alive race of a reload.
+    socket_errors: int
+
+
+def reload_loss(test_host, server: Server, reloads: int, clients: int = 4) -> ReloadLoss:
+    """Requests that fail while Apache reloads gracefully `reloads` times, one a second,
+    under `clients` keep-alive clients (wrk, bounded by its duration)."""
+    output = sudo(
+        test_host,
+        f"wrk -t2 -c{clients} -d{reloads + 4}s --timeout 5s {server.url} > /tmp/awd-bench-reload.txt &\n"
+        f"sleep 2; for i in $(seq {reloads}); do systemctl reload apache2; sleep 1; done; wait\n"
+        "cat /tmp/awd-bench-reload.txt",
+    )
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return ReloadLoss(
+        reloads=reloads,
+        clients=clients,
+        requests=int(re.search(r"(\d+) requests in", output).group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(map(int, socket_errors.groups())) if socket_errors else 0,
+    )
+
+
 def resident_memory_mib(test_host, servers: list[Server]) -> dict[str, float]:
     """Summed resident memory of each server's processes (Apache's split into the
     mod_wsgi daemons and the rest), from ps."""
