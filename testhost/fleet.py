@@ -33,6 +33,10 @@ CLIENT_KEY = STATE / "id_ed25519"
 DOMAIN = "awd.test"
 PORTS = (22, 80, 443)
 BOOT_DEADLINE = 120
+# Root on a server has them all; podman drops CAP_SYS_PTRACE, which root needs to read
+# /proc/<pid>/cwd of another user's process (the verification suite: which release a
+# mod_wsgi daemon loaded).
+CAPABILITIES = ("SYS_PTRACE",)
 SSH_DEADLINE = 30
 
 
@@ -119,10 +123,11 @@ def _public(key: Path) -> Path:
 
 
 def _keys_fingerprint(fleet: str, alias: str) -> str:
-    """Which host key and client key a container was given: another checkout of this
-    project shares podman's container names, but not our keys."""
+    """Which host key and client key (and capabilities) a container was given: a run cut
+    off after `podman create` leaves a container without them."""
     digest = hashlib.sha256(_public(_host_key(fleet, alias)).read_bytes())
     digest.update(_public(CLIENT_KEY).read_bytes())
+    digest.update(repr(CAPABILITIES).encode())
     return digest.hexdigest()[:16]
 
 
@@ -190,6 +195,7 @@ def _create(fleet: str, alias: str, tag: str) -> None:
         "--label",
         f"awd.keys={_keys_fingerprint(fleet, alias)}",
         "--systemd=always",
+        *[f"--cap-add={capability}" for capability in CAPABILITIES],
         *publish,
         tag,
     )

@@ -18,6 +18,11 @@ def release_application(release: str):
     code = os.path.join(release, "app")
     if code not in sys.path:
         sys.path.insert(0, code)
+    # The daemon process starts in the vhost's home=, current/app as it resolved then:
+    # the release live at the start, which a switch before the first request left behind.
+    # In its own code, the app's relative paths mean this release, and the verification
+    # suite reads which release a process loaded from its working folder.
+    os.chdir(code)
     # mod_wsgi daemon processes do not see SetEnv in os.environ.
     with open(os.path.join(release, "environment.json")) as environment:
         os.environ.update(json.load(environment))

@@ -1,16 +1,21 @@
 """
 The drift check and the verification suite see the whole server, not only our files:
 what else Apache reads from its *-enabled folders, a config on disk that fails its
-configtest, sensitive paths served, a stray vhost, the daemons' threads. Each test plants
-one misconfiguration the way an operator makes it, and removes it.
+configtest, sensitive paths served, a stray vhost, the daemons' threads, daemons that
+keep serving an old release. Each test plants one misconfiguration the way an operator
+makes it, and removes it. The untouched host runs on both suites: what Debian enables by
+default differs between releases.
 """
 
 import re
+
+import pytest
 
 from apache_wsgi_deploy import layout
 from tests.e2e.conftest import SAMPLE
 from tests.e2e.test_deploy import SITE, assert_verified
 from tests.e2e.test_drift_check import check
+from tests.e2e.test_releases import body, variant
 
 RELOAD = f"systemctl reload {layout.APACHE_SERVICE}"
 
@@ -26,6 +31,7 @@ def assert_clean(fleet):
     assert_verified(fleet)
 
 
+@pytest.mark.both_suites
 def test_untouched_host_passes_drift_and_verification(deployed):
     assert_clean(deployed)
 
@@ -105,5 +111,31 @@ def test_daemon_with_fewer_threads_than_configured_fails_the_threads_check(deplo
         # mod_wsgi's own threads beside the one request thread.
         assert "4 threads for threads=15" in verify.stdout
     finally:
+        assert deployed.deploy().returncode == 0
+    assert_clean(deployed)
+
+
+def test_script_reloading_turned_off_fails_the_live_release_checks_after_a_switch(deployed, tmp_path):
+    """WSGIScriptReloading Off in an extra conf: the next release is reported live while
+    the daemon processes keep serving the old code."""
+    conf = layout.conf_file("no-reloading")
+    deployed.sudo(f"printf 'WSGIScriptReloading Off\\n' > {conf} && a2enconf -q no-reloading && {RELOAD}")
+    try:
+        # Every daemon process loads the live release before the switch, as on a busy server.
+        loaded = deployed.verify("-k", "test_daemon_processes_run_the_live_release")
+        assert loaded.returncode == 0, loaded.stdout[-3000:]
+        code = variant(tmp_path, "next", '"Good!"', '"Next!"')
+        switched = deployed.deploy("--data", f"app_source={code}")
+        assert switched.returncode == 0, switched.stderr[-3000:]
+        assert body(deployed) == "Good!"
+        verify = deployed.verify("-v")
+        host = deployed.hosts[0].alias
+        assert failed(verify) == {
+            f"test_script_reloading_is_not_turned_off[{host}]",
+            f"test_daemon_processes_run_the_live_release[{host}:{SAMPLE.app_name}]",
+        }, verify.stdout[-6000:]
+        assert f"WSGIScriptReloading Off in {layout.conf_link('no-reloading')}" in verify.stdout
+    finally:
+        deployed.sudo(f"a2disconf -q no-reloading; rm -f {conf} && {RELOAD}")
         assert deployed.deploy().returncode == 0
     assert_clean(deployed)

@@ -108,6 +108,13 @@ class SiteTarget:
         return [other for other in self.target.sites if other.site != self.site]
 
 
+def daemon_processes(target, app_name: str) -> list:
+    """A site's mod_wsgi daemon processes, by their display-name."""
+    # display-name overwrites argv[0]; the rest of Apache's arguments follow it.
+    display_name = f"(wsgi:{app_name})"
+    return [process for process in target.host.process.filter() if process.args.startswith(display_name)]
+
+
 @functools.cache
 def load_targets(inventory_file: str) -> list[Target]:
     # pyinfra's loader records the file it executes on the current state.

@@ -8,6 +8,7 @@ from apache_wsgi_deploy.deploys import apt_packages
 from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.apache import ConfigTest, ManagedSites
 from apache_wsgi_deploy.host_tools import vhostcheck
+from tests.verify.conftest import daemon_processes
 
 
 def test_packages_are_installed(target):
@@ -75,12 +76,6 @@ def test_running_apache_uses_the_event_mpm(target):
 
 def test_apache_is_enabled_at_boot(target):
     assert target.host.service(layout.APACHE_SERVICE).is_enabled
-
-
-def daemon_processes(target, app_name: str) -> list:
-    # display-name overwrites argv[0]; the rest of Apache's arguments follow it.
-    display_name = f"(wsgi:{app_name})"
-    return [process for process in target.host.process.filter() if process.args.startswith(display_name)]
 
 
 def test_daemon_processes_run_as_the_configured_user(site):

@@ -1,10 +1,17 @@
 """What breaks mod_wsgi sites most often, checked on the host."""
 
 import re
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from apache_wsgi_deploy import layout
 from tests.polling import poll
+from tests.verify.conftest import daemon_processes
+
+# Requests sent at once to reach every daemon process, and how long they may take to.
+REACHING_REQUESTS = 16
+REACHING_DEADLINE = 20
 
 
 def test_venv_is_built_from_the_python_mod_wsgi_links_against(site):
@@ -74,3 +81,46 @@ def test_no_request_ran_in_embedded_mode(site):
         f"our request in {paths.access_log}",
     )
     assert site.host.check_output("head -n 5 %s", paths.embedded_mode_log) == ""
+
+
+def test_script_reloading_is_not_turned_off(target):
+    """WSGIScriptReloading Off, in any file Apache reads, keeps a site's daemon processes
+    on the code they started with: every release switch after it is a lie."""
+    read = [f"{layout.APACHE_DIR}/apache2.conf", f"{layout.APACHE_DIR}/ports.conf"]
+    read += [f"{layout.APACHE_DIR}/{kind}-enabled" for kind in layout.ENABLED_DIRS]
+    # Our own paths (layout), safe in the command as they are.
+    found = target.host.run(f"grep -RIilE %s {' '.join(read)}", r"^\s*WSGIScriptReloading\s+Off")
+    assert found.stdout.split() == [], "WSGIScriptReloading Off in " + found.stdout
+
+
+def _loaded_elsewhere(site, live: str) -> dict[int, str]:
+    """The site's daemon processes whose working folder is not the live release's code:
+    pid -> folder. The entry point enters the release it loads; a process that has not
+    loaded the app yet is still in the vhost's home=, as it resolved when it started."""
+    elsewhere = {}
+    for daemon in daemon_processes(site, site.site.app_name):
+        folder = site.host.run("readlink /proc/%s/cwd", str(daemon.pid))
+        if folder.rc != 0 and site.host.run("test -d /proc/%s", str(daemon.pid)).rc == 0:
+            raise AssertionError(f"cannot read /proc/{daemon.pid}/cwd as root (needs CAP_SYS_PTRACE)")
+        if folder.rc == 0 and folder.stdout.strip() != live:
+            elsewhere[daemon.pid] = folder.stdout.strip()
+    return elsewhere
+
+
+def test_daemon_processes_run_the_live_release(site):
+    """Every daemon process has loaded the release `current` names. Requests go out until
+    each process has had one (a process loads the app at its first, and one that loaded
+    it before a switch restarts at its next: the .wsgi file's mtime); a process then in
+    another release never restarts (reloading turned off) and serves old code under the
+    new release's name."""
+    app = site.site
+    live = site.host.check_output("readlink -e %s", site.paths.app_code_dir)
+    deadline = time.monotonic() + REACHING_DEADLINE
+    with ThreadPoolExecutor(REACHING_REQUESTS) as pool:
+        while True:
+            ask = lambda _: site.probe.get("https", app.server_name, app.health_check_path)  # noqa: E731
+            list(pool.map(ask, range(REACHING_REQUESTS)))
+            elsewhere = _loaded_elsewhere(site, live)
+            if not elsewhere or time.monotonic() > deadline:
+                break
+    assert elsewhere == {}, f"daemon processes in another release than the live {live}: {elsewhere}"
