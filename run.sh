@@ -3,8 +3,9 @@
 #   ./run.sh deploy            deploy to inventory.py's hosts; with none configured, to a
 #                              local throwaway test host it starts first; ends with a
 #                              per-host summary (ARGS: --inventory=FILE, pyinfra options)
-#   ./run.sh test              the whole test suite: ruff (format, lint), unit tests, then
-#                              end to end on test hosts
+#   ./run.sh test [ARGS]       the whole test suite: ruff (format, lint), unit tests, end
+#                              to end on Debian 13 test hosts, then the e2e tests marked
+#                              both_suites again on Debian 12 (ARGS: one pytest run instead)
 #   ./run.sh verify [ARGS]     the verification suite against inventory.py's hosts
 #                              (ARGS go to pytest, e.g. --inventory=production.py)
 #   ./run.sh check [ARGS]      drift check: what a deploy would change, changing nothing;
@@ -68,6 +69,9 @@ test)
     setup
     .venv/bin/ruff format --check --quiet . && .venv/bin/ruff check --quiet .
     .venv/bin/python -m pytest "$@"
+    if (($# == 0)); then
+        AWD_TESTHOST_SUITE=bookworm .venv/bin/python -m pytest -m both_suites tests/e2e
+    fi
     ;;
 verify)
     setup
@@ -97,7 +101,7 @@ bench)
     .venv/bin/python -m bench "$@"
     ;;
 *)
-    sed -n '2,18p' "$0" >&2
+    sed -n '2,19p' "$0" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,8 @@
 """
 The deploy's life on a fresh test host: first deploy, verification, no-change rerun,
 drift correction, a configtest failure that must not take the site down, bad settings.
+Marked both_suites: what Debian's packages decide (a first deploy, the verification
+suite's checks of hardening and TLS, mod_wsgi's restarts and reloads under load).
 """
 
 import shutil
@@ -34,6 +36,7 @@ def assert_verified(fleet):
     assert result.returncode == 0, result.stdout[-6000:]
 
 
+@pytest.mark.both_suites
 def test_first_deploy_converges_a_fresh_host(first_deploy):
     assert first_deploy.returncode == 0, first_deploy.stderr[-4000:]
     assert first_deploy.operations("error") == []
@@ -42,10 +45,12 @@ def test_first_deploy_converges_a_fresh_host(first_deploy):
     print(f"first deploy on a fresh test host: {first_deploy.seconds:.1f} s")
 
 
+@pytest.mark.both_suites
 def test_verification_suite_passes(deployed):
     assert_verified(deployed)
 
 
+@pytest.mark.both_suites
 def test_rerun_changes_nothing(deployed):
     result = deployed.deploy()
     assert result.returncode == 0, result.stderr[-4000:]
@@ -115,6 +120,7 @@ def deploy_under_load(fleet, new_body: str, *args: str):
     return result, load, bodies, serving
 
 
+@pytest.mark.both_suites
 def test_app_update_under_load_loses_no_request(deployed, tmp_path):
     """New code is a new release, made live by a symlink and restarting only the daemon
     processes (the .wsgi file's mtime): requests already queued for them are retried by
@@ -134,6 +140,7 @@ def test_app_update_under_load_loses_no_request(deployed, tmp_path):
     assert_verified(deployed)
 
 
+@pytest.mark.both_suites
 def test_rerun_that_rewrites_the_vhost_reloads_under_load_without_refusing_a_connection(deployed):
     """A graceful reload: no connection is refused or reset. mod_wsgi 4.9.4 can answer 503
     to a request an old Apache worker had in flight while the daemon socket was re-created
@@ -233,6 +240,7 @@ def test_selfsigned_certificate_is_made_once_and_names_the_host(deployed, tmp_pa
     assert_verified(deployed)
 
 
+@pytest.mark.both_suites
 def test_verification_suite_fails_where_hardening_tls_or_daemon_mode_was_broken(deployed):
     deployed.sudo(
         "sed -i 's/^ServerTokens Prod/ServerTokens Full/; s/^TraceEnable Off/TraceEnable On/'"

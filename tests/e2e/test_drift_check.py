@@ -6,8 +6,13 @@ diffs on a drifted one, 1 when a host cannot be checked; it changes nothing.
 import subprocess
 import sys
 
+import pytest
+
 from apache_wsgi_deploy import PROJECT
 from tests.e2e.test_deploy import SITE
+
+# What the drift check reads comes from Debian's packages (Apache's tree, its configtest).
+pytestmark = pytest.mark.both_suites
 
 
 def check(fleet, *args) -> subprocess.CompletedProcess:

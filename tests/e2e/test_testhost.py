@@ -7,7 +7,10 @@ import subprocess
 import pytest
 
 import testhost
-from testhost.image import SUITES, _remove_older_images, extra_ca_certificates, image_tag
+from testhost.image import SUITES, _remove_older_images, checkout_id, extra_ca_certificates, image_tag
+
+# The test host layer builds and boots both suites.
+pytestmark = pytest.mark.both_suites
 
 FLEET = "awd-layer"
 
@@ -78,10 +81,11 @@ def test_a_build_removes_only_its_own_older_images_of_its_suite(hosts, tmp_path)
     repository = current.rsplit(":", 1)[0]
     other_suite = next(suite for suite in SUITES if suite != hosts[0].suite)
     older, other_suites, foreign = f"{repository}:older", f"{image_tag(other_suite)}-test", f"{repository}:foreign"
-    testhost.podman("tag", current, older, other_suites)
-    # Another checkout's build of the same suite: its own label.
-    (tmp_path / "Containerfile").write_text(f"FROM {current}\nLABEL awd.builder=other\n")
-    testhost.podman("build", "--quiet", "--tag", foreign, str(tmp_path))
+    # The current image may be another checkout's build of the same recipe: each of these
+    # says who built it.
+    for tags, builder in (((older, other_suites), checkout_id()), ((foreign,), "other")):
+        (tmp_path / "Containerfile").write_text(f"FROM {current}\nLABEL awd.builder={builder}\n")
+        testhost.podman("build", "--quiet", *[f"--tag={tag}" for tag in tags], str(tmp_path))
     try:
         _remove_older_images(current)
         exists = {
