@@ -123,8 +123,8 @@ def _public(key: Path) -> Path:
 
 
 def _keys_fingerprint(fleet: str, alias: str) -> str:
-    """Which host key and client key (and capabilities) a container was given: a run cut
-    off after `podman create` leaves a container without them."""
+    """Which host key, client key and capabilities a container was made with: one of ours
+    made before .testhosts was renewed, or with other capabilities, is replaced."""
     digest = hashlib.sha256(_public(_host_key(fleet, alias)).read_bytes())
     digest.update(_public(CLIENT_KEY).read_bytes())
     digest.update(repr(CAPABILITIES).encode())

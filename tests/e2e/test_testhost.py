@@ -46,7 +46,7 @@ def container_labels(alias: str) -> dict:
 
 
 def test_our_container_without_our_keys_is_replaced(hosts):
-    # A run cut off after `podman create`: our container, not given our keys yet.
+    # Ours, made with keys since renewed (.testhosts deleted): SSH with ours would fail.
     alias = hosts[0].alias
     image = testhost.podman("inspect", "--format", "{{.ImageName}}", alias).stdout.decode().strip()
     labels = {**container_labels(alias), "awd.keys": "none"}
