@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # --- Debian packages ---
-APACHE_PACKAGES = ["apache2", "libapache2-mod-wsgi-py3", "python3-venv"]
+# logrotate: Debian's /etc/logrotate.d/apache2 rotates every site's logs, but apache2
+# only recommends it, and recommends are not installed (a minimal system has none).
+APACHE_PACKAGES = ["apache2", "libapache2-mod-wsgi-py3", "python3-venv", "logrotate"]
+LOGROTATE_CONF = "/etc/logrotate.conf"
+LOGROTATE_DIR = "/etc/logrotate.d"
+# Runs logrotate daily on systemd hosts (Debian 12 and 13 ship it enabled).
+LOGROTATE_TIMER = "logrotate.timer"
 # certbot's timer renews; Debian's package also ships a cron entry for hosts without systemd.
 ACME_PACKAGES = ["certbot"]
 # A git source is fetched on the host.
@@ -29,6 +35,8 @@ APACHE_DIR = "/etc/apache2"
 APACHE_ENVVARS = f"{APACHE_DIR}/envvars"
 APACHE_PID_FILE = "/run/apache2/apache2.pid"
 APACHE_LOG_DIR = "/var/log/apache2"
+# Who reads logs on Debian: /var/log/apache2 is root:adm 0750, its files root:adm 0640.
+LOG_GROUP = "adm"
 APACHE_ERROR_LOG = f"{APACHE_LOG_DIR}/error.log"
 # What every site uses: alias (Redirect, ACME challenges), headers (HSTS), ssl and its
 # session and stapling cache, wsgi; http2 when a site asks for it.
@@ -311,6 +319,15 @@ class SitePaths:
     @property
     def access_log(self) -> str:
         return f"{self.log_dir}/{self.app_name}-access.log"
+
+    @property
+    def logrotate_rule(self) -> str:
+        """Rotates the site's logs when log_dir is not Apache's own folder (Debian's rule covers that)."""
+        return f"{LOGROTATE_DIR}/apache-wsgi-deploy-{self.app_name}"
+
+    @property
+    def own_log_rotation(self) -> bool:
+        return self.log_dir != APACHE_LOG_DIR
 
     @property
     def embedded_mode_log(self) -> str:

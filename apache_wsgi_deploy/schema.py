@@ -295,7 +295,9 @@ SECTIONS = (
                 "log_dir",
                 layout.APACHE_LOG_DIR,
                 v.folder_of_its_own(),
-                "per-site logs: <log_dir>/<app_name>-error.log and -access.log",
+                "per-site logs: <log_dir>/<app_name>-error.log and -access.log; elsewhere than /var/log/apache2"
+                " (which Debian's logrotate rule covers), the deploy makes the folder and a logrotate rule of the"
+                " site's own",
             ),
             _site(
                 "http2",

@@ -112,7 +112,9 @@ static_max_age = 86400
 # --- HTTP ---
 # Strict-Transport-Security max-age in seconds: one year
 hsts_max_age = 31536000
-# per-site logs: <log_dir>/<app_name>-error.log and -access.log
+# per-site logs: <log_dir>/<app_name>-error.log and -access.log; elsewhere than /var/log/apache2
+# (which Debian's logrotate rule covers), the deploy makes the folder and a logrotate rule of the
+# site's own
 log_dir = "/var/log/apache2"
 # HTTP/2 on the HTTPS vhost (Protocols h2 http/1.1, Mozilla's profile): browsers multiplex a page's
 # requests on one connection (no figure: wrk speaks HTTP/1.1 only)

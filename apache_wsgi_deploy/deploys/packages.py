@@ -23,7 +23,7 @@ def apt_packages(settings) -> list[str]:
 @deploy("Packages")
 def install_packages(settings):
     packages.installed(
-        name="Apache, mod_wsgi and venv are installed",
+        name="Apache, mod_wsgi, venv and logrotate are installed",
         packages=apt_packages(settings),
         cache_time=settings.apt_cache_time,
         lock_timeout=settings.apt_lock_timeout,

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pyinfra import host, logger
 from pyinfra.facts.hardware import Cpus
+from pyinfra.operations import files
 
-from apache_wsgi_deploy import outcome, sources
+from apache_wsgi_deploy import layout, outcome, sources
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy, template
 from apache_wsgi_deploy.facts.apache import ManagedSites
 from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.tls import CertbotLineage
-from apache_wsgi_deploy.operations import apache
+from apache_wsgi_deploy.operations import apache, managed
 
 
 def ocsp_stapling(site) -> bool:
@@ -33,6 +34,25 @@ def daemon_processes(site) -> int:
 
 @site_deploy("Site")
 def site_vhosts(site):
+    if site.paths.own_log_rotation:
+        # Apache fails to start or reload when a vhost's log folder is missing.
+        files.directory(
+            name="Log folder exists, as Apache's own",
+            path=site.log_dir,
+            user="root",
+            group=layout.LOG_GROUP,
+            mode="750",
+        )
+        managed.template(
+            name="Logs outside Apache's folder are rotated",
+            src=template("logrotate.j2"),
+            dest=site.paths.logrotate_rule,
+            **ROOT_OWNED,
+            mode="644",
+            site=site,
+            paths=site.paths,
+            log_group=layout.LOG_GROUP,
+        )
     vhosts = apache.config_template(
         name="VirtualHosts are rendered",
         src=template("site.conf.j2"),
@@ -53,6 +73,8 @@ def site_vhosts_removed(site):
     """Apache stops serving an absent site at the next reload, its daemon processes with it."""
     disabled = apache.site(name="Site is disabled", site=site.app_name, enabled=False)
     deleted = apache.config_absent(name="VirtualHosts are deleted", path=site.paths.site_file)
+    if site.paths.own_log_rotation:
+        files.file(name="Log rotation is deleted", path=site.paths.logrotate_rule, present=False)
     return [disabled, deleted]
 
 

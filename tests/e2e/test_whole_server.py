@@ -139,3 +139,38 @@ def test_script_reloading_turned_off_fails_the_live_release_checks_after_a_switc
         deployed.sudo(f"a2disconf -q no-reloading; rm -f {conf} && {RELOAD}")
         assert deployed.deploy().returncode == 0
     assert_clean(deployed)
+
+
+def test_log_rotation_removed_fails_the_rotation_check(deployed):
+    """An operator "cleans up" /etc/logrotate.d: the site's logs grow until the disk is full."""
+    rule, aside = f"{layout.LOGROTATE_DIR}/apache2", "/root/apache2.logrotate"
+    deployed.sudo(f"mv {rule} {aside}")
+    try:
+        verify = deployed.verify("-v")
+        host = deployed.hosts[0].alias
+        assert failed(verify) == {f"test_site_logs_are_rotated[{host}:{SAMPLE.app_name}]"}, verify.stdout[-6000:]
+        assert f"no logrotate rule covers {SAMPLE.error_log}" in verify.stdout
+    finally:
+        deployed.sudo(f"mv {aside} {rule}")
+    assert_clean(deployed)
+
+
+def test_logs_outside_apaches_folder_are_written_and_rotated_by_a_rule_of_their_own(deployed, tmp_path):
+    own = "/var/log/flaskapp-logs"
+    alias, data = deployed.hosts[0].inventory_entry()
+    inventory = tmp_path / "own-logs.py"
+    inventory.write_text(f"web_servers = [({alias!r}, {{**{data!r}, 'log_dir': {own!r}}})]\n")
+    try:
+        moved = deployed.deploy(inventory=str(inventory))
+        assert moved.returncode == 0, moved.stderr[-3000:]
+        assert "Logs outside Apache's folder are rotated" in moved.changed
+        verify = deployed.verify(f"--inventory={inventory}", "-v")
+        assert verify.returncode == 0, verify.stdout[-6000:]
+        assert f"test_site_logs_are_rotated[{alias}:{SAMPLE.app_name}] PASSED" in verify.stdout
+        assert f"{SAMPLE.app_name}-access.log" in deployed.sudo(f"ls {own}").stdout.split()
+        assert deployed.deploy(inventory=str(inventory)).changed == []
+    finally:
+        assert deployed.deploy().returncode == 0
+        # What that log_dir left: not the deploy's to remove once the setting is gone.
+        deployed.sudo(f"rm -rf {own} {SAMPLE.logrotate_rule}")
+    assert_clean(deployed)

@@ -9,7 +9,7 @@ import pytest
 
 from apache_wsgi_deploy.deploys.unit import TEMPLATES
 from apache_wsgi_deploy.facts.apache import SITE_MARKER
-from apache_wsgi_deploy.layout import ACME_WEBROOT, ENTRY_POINT
+from apache_wsgi_deploy.layout import ACME_WEBROOT, ENTRY_POINT, LOG_GROUP
 from tests.unit.harness import HOST_TOOLS
 from tests.unit.test_settings import FILES, validate
 
@@ -28,6 +28,7 @@ def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
         webroot=ACME_WEBROOT,
         entry_point=ENTRY_POINT,
         processes=site.daemon_processes(cpu_count),
+        log_group=LOG_GROUP,
     )
 
 
@@ -353,3 +354,14 @@ def test_the_wsgi_file_loads_even_when_the_release_does_not_and_tries_again(tmp_
     assert first.startswith("500 Internal Server Error")
     assert second == "200 OK b'served'"
     assert "RuntimeError: no database" in result.stderr
+
+
+def test_logs_outside_apaches_folder_get_a_rotation_rule_of_their_own():
+    rule = render("logrotate.j2", log_dir="/srv/logs/shop", app_name="shop")
+    files, _, body = rule.partition(" {\n")
+    assert files.splitlines()[-1].split() == [
+        "/srv/logs/shop/shop-error.log",
+        "/srv/logs/shop/shop-access.log",
+        "/srv/logs/shop/shop-embedded-mode.log",
+    ]
+    assert "\tcreate 640 root adm\n" in body and "\tdaily\n" in body and body.endswith("}\n")

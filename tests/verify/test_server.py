@@ -100,6 +100,20 @@ def test_daemon_processes_run_the_configured_threads(site):
         assert threads - MOD_WSGI_OWN_THREADS >= wanted, f"pid {daemon.pid}: {threads} threads for threads={wanted}"
 
 
+def test_site_logs_are_rotated(site):
+    """A rule covers each of the site's logs, and logrotate runs: its timer is enabled.
+    logrotate's debug mode changes nothing and names every log file a rule considers."""
+    paths = site.paths
+    assert site.host.service(layout.LOGROTATE_TIMER).is_enabled, f"{layout.LOGROTATE_TIMER} is not enabled"
+    considered = site.host.run("logrotate -d %s 2>&1", layout.LOGROTATE_CONF).stdout
+    uncovered = [
+        log
+        for log in (paths.error_log, paths.access_log, paths.embedded_mode_log)
+        if f"considering log {log}\n" not in considered
+    ]
+    assert uncovered == [], f"no logrotate rule covers {', '.join(uncovered)}"
+
+
 def test_private_key_is_0600_root(site):
     key = site.host.file(site.paths.key_path)
     if key.is_symlink:  # certbot's live/ links into archive/
