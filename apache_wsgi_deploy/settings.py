@@ -53,7 +53,12 @@ class _SiteMethods:
     @property
     def code_exclude(self) -> list[str]:
         """What a folder source leaves out of a release: the names excluded, and the linked folders."""
-        return [*self.app_source_exclude, *(f"/{name}" for name in [*self.linked_dirs, *self.build_dirs])]
+        return [*self.app_source_exclude, *self.code_made_on_host]
+
+    @property
+    def code_made_on_host(self) -> list[str]:
+        """What a release's code gets on the host itself: its linked and build folders."""
+        return [f"/{name}" for name in [*self.linked_dirs, *self.build_dirs]]
 
     @property
     def static_source(self) -> str:

@@ -69,6 +69,7 @@ def _code_arrives(site, source: ReleaseSource, release: str, app_files: dict):
         mode="640",
         dir_mode="750",
         exclude=site.code_exclude,
+        keep=site.code_made_on_host,
     )
 
 

@@ -41,5 +41,7 @@ def host_tools():
         **ROOT_OWNED,
         mode="644",
         dir_mode="755",
+        # Python's own bytecode, written there when root runs a tool.
         exclude=["__pycache__", "*.pyc"],
+        keep=["__pycache__", "*.pyc"],
     )

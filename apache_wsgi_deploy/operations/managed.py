@@ -198,7 +198,16 @@ def local_tree(src: Path, exclude: list[str]) -> tuple[list[str], dict[str, Path
 
 
 @operation()
-def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, exclude: list[str] = ()):
+def tree(
+    src: str,
+    dest: str,
+    user: str,
+    group: str,
+    mode: str,
+    dir_mode: str,
+    exclude: list[str] = (),
+    keep: list[str] = (),
+):
     """
     Make a folder on the host hold exactly a local folder's files, read by one command.
 
@@ -206,10 +215,14 @@ def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, e
     + dest: absolute folder on the host (missing parents are made, root's, 755)
     + user, group: owner of every folder and file
     + mode, dir_mode: permissions of files and of folders
-    + exclude: name patterns (fnmatch) neither copied nor removed (``*.pyc``); one that
-      starts with ``/`` matches a path from the top (``/instance``)
+    + exclude: name patterns (fnmatch) not copied (``*.pyc``); one that starts with ``/``
+      matches a path from the top (``/instance``)
+    + keep: name patterns, as exclude's, of what the host makes there itself and is never
+      removed (a release's linked folders)
 
-    Files that differ are uploaded; entries the local folder does not have are removed.
+    Files that differ are uploaded; entries the local folder does not have are removed,
+    excluded ones too unless kept: bytecode a daemon wrote into code it could write to
+    is no file of the folder's.
 
     **Example:**
 
@@ -233,7 +246,7 @@ def tree(src: str, dest: str, user: str, group: str, mode: str, dir_mode: str, e
     stale = set(remote) - {"", *folders, *files}
     for relative in sorted(stale):
         parent_removed = any(relative.startswith(f"{other}/") for other in stale)
-        if not parent_removed and not _excluded(relative, exclude):
+        if not parent_removed and not _excluded(relative, list(keep)):
             yield StringCommand("rm", "-rf", QuoteString(f"{dest}/{relative}"))
 
     for relative in folders:

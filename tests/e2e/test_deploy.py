@@ -82,6 +82,13 @@ DRIFTS = {
         f"echo 'app = None' >> {SAMPLE.app_code_dir}/app.py",
         "Release holds the app's code, read-only for the daemon",
     ),
+    # The bytecode is the daemon user's and writable by it: a crafted .pyc would outlive
+    # a repair of the code's owners alone.
+    "code made writable, and bytecode written by the daemon": (
+        f"chmod -R g+w {SAMPLE.app_code_dir}/ && cd {SAMPLE.app_code_dir} &&"
+        f" runuser -u {SAMPLE.app_name} -- {SAMPLE.venv}/bin/python -c 'import app' && test -d __pycache__",
+        "Release holds the app's code, read-only for the daemon",
+    ),
 }
 
 

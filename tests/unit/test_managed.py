@@ -171,9 +171,16 @@ def source(tmp_path):
     return src
 
 
-def tree(src, dest) -> list[str]:
+def tree(src, dest, keep=("__pycache__",)) -> list[str]:
     return converge(
-        managed.tree, str(src), str(dest), mode="644", dir_mode="755", exclude=["*.pyc", "__pycache__"], **ROOT
+        managed.tree,
+        str(src),
+        str(dest),
+        mode="644",
+        dir_mode="755",
+        exclude=["*.pyc", "__pycache__"],
+        keep=list(keep),
+        **ROOT,
     )
 
 
@@ -194,7 +201,7 @@ def test_tree_uploads_only_what_differs_and_removes_what_the_source_lacks(source
     (source / "app.py").write_text("app = 2\n")
     (dest / "stray").mkdir()
     (dest / "stray" / "file").write_text("x")
-    (dest / "__pycache__").mkdir()  # Python's own, on the host: excluded, so kept
+    (dest / "__pycache__").mkdir()  # Python's own, on the host: kept
     os.chmod(dest / "templates" / "index.html", 0o600)
 
     changed = tree(source, dest)
@@ -211,6 +218,21 @@ def test_tree_uploads_only_what_differs_and_removes_what_the_source_lacks(source
     ]
     assert (dest / "app.py").read_text() == "app = 2\n" and (dest / "__pycache__").is_dir()
     assert tree(source, dest) == []
+
+
+def test_an_excluded_entry_the_host_has_is_removed_unless_kept(source, tmp_path):
+    """Bytecode a daemon wrote while the code was writable to it: a crafted .pyc there
+    would outlive the repair of the code's owners."""
+    dest = tmp_path / "dest"
+    tree(source, dest, keep=[])
+    (dest / "__pycache__").mkdir()
+    (dest / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"crafted")
+    (dest / "templates" / "index.cpython-311.pyc").write_bytes(b"crafted")
+    assert tree(source, dest, keep=[]) == [
+        f"rm -rf {dest}/__pycache__",
+        f"rm -rf {dest}/templates/index.cpython-311.pyc",
+    ]
+    assert tree(source, dest, keep=[]) == []
 
 
 def test_tree_replaces_a_link_where_the_folder_belongs(source, tmp_path):
@@ -247,9 +269,10 @@ def test_a_linked_folder_is_left_out_from_the_top_only(source, tmp_path):
     (source / "templates" / "media").mkdir()
     (source / "templates" / "media" / "logo.svg").write_text("<svg/>")
     dest = tmp_path / "dest"
-    converge(managed.tree, str(source), str(dest), mode="644", dir_mode="755", exclude=["/media"], **ROOT)
+    linked = {"exclude": ["/media"], "keep": ["/media"]}
+    converge(managed.tree, str(source), str(dest), mode="644", dir_mode="755", **linked, **ROOT)
     assert (dest / "templates" / "media" / "logo.svg").exists()
     assert not (dest / "media").exists()
     # The link a release has there is not the tree's to remove.
     (dest / "media").symlink_to(tmp_path)
-    assert converge(managed.tree, str(source), str(dest), mode="644", dir_mode="755", exclude=["/media"], **ROOT) == []
+    assert converge(managed.tree, str(source), str(dest), mode="644", dir_mode="755", **linked, **ROOT) == []
