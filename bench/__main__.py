@@ -4,7 +4,7 @@ hosts of each Debian suite (fleet awd-bench-<suite>, replaced at the start). Pri
 Markdown tables per suite, then the suites side by side, and writes the same figures as
 JSON and a PNG chart per suite. Not part of the test suite; takes about 10 minutes a suite.
 
-    ./run.sh bench [--only deploy|serving] [--suites trixie,bookworm] [--seconds 10] [--repeats 3] [--json FILE]
+    ./run.sh bench [--only deploy|fleet|serving] [--suites trixie,bookworm] [--seconds 10] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import testhost
 from apache_wsgi_deploy import PROJECT, schema
 from apache_wsgi_deploy.settings import Settings
 from bench import deploy_speed, serving
+from bench import fleet as fleet_scale
 from bench.chart import write_charts
 from bench.hosts import deploy, write_inventory
 from testhost.image import SUITES
@@ -43,11 +44,17 @@ def measure_suite(suite: str, args, folder: Path) -> dict:
     hosts = testhost.up(fleet, max(deploy_speed.FLEET_SIZES) if args.only != "serving" else 1, suite=suite)
     title = f"Debian {SUITES[suite]} {suite}, {os.cpu_count()} cores"
     try:
-        if args.only != "serving":
+        if args.only in (None, "deploy"):
             speed = deploy_speed.measure(hosts, folder, args.reruns)
             results["deploy"] = asdict(speed)
             print(f"Deploy ({title})\n\n{deploy_speed.table(speed)}\n", flush=True)
-        if args.only != "deploy":
+        if args.only in (None, "fleet"):
+            if args.only == "fleet":
+                deploy(write_inventory(hosts, folder / "inventory-fleet.py"))
+            runs = fleet_scale.measure(hosts, folder)
+            results["fleet"] = [asdict(run) for run in runs]
+            print(f"Fleet, drift check ({title})\n\n{fleet_scale.table(runs, len(hosts))}\n", flush=True)
+        if args.only in (None, "serving"):
             if args.only == "serving":
                 deploy(write_inventory(hosts[:1], folder / "inventory-1.py"))
             alias, data = hosts[0].inventory_entry()
@@ -88,6 +95,17 @@ def side_by_side(by_suite: dict[str, dict]) -> str:
         row("first deploy, fresh test host", lambda results: f"{results['deploy']['first_deploy_s']:.1f} s")
         row("no-change rerun, 1 host", lambda results: f"{results['deploy']['rerun_median_s']:.2f} s")
         row("SSH commands per host, no-change rerun", lambda results: str(results["deploy"]["ssh_commands_per_host"]))
+    if all("fleet" in results for results in columns):
+        largest = max(fleet_scale.FLEET_SIZES)
+        for concurrency in fleet_scale.CONCURRENCIES:
+            row(
+                f"drift check, {largest} hosts, concurrency {concurrency}: wall, peak memory",
+                lambda results, c=concurrency: next(
+                    f"{run['wall_s']:.1f} s, {run['peak_pss_mib']:,.0f} MiB"
+                    for run in results["fleet"]
+                    if (run["hosts"], run["concurrency"]) == (largest, c)
+                ),
+            )
     if all("serving" in results for results in columns):
         for server in ("apache-mod_wsgi", "gunicorn"):
             for concurrency in CONCURRENCIES:
@@ -107,7 +125,7 @@ def side_by_side(by_suite: dict[str, dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--only", choices=("deploy", "serving"))
+    parser.add_argument("--only", choices=("deploy", "fleet", "serving"))
     parser.add_argument("--suites", type=_suites, default=list(SUITES), help="comma-separated (default: all)")
     parser.add_argument("--seconds", type=int, default=10, help="each wrk run (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="wrk runs per server and concurrency (median)")
