@@ -130,19 +130,27 @@ def _milliseconds(text: str) -> float:
     return float(number) * LATENCY_UNITS[unit]
 
 
-def parse_wrk(server: str, concurrency: int, output: str) -> Run:
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+def _requests(output: str) -> int:
+    return int(re.search(r"(\d+) requests in", output).group(1))
+
+
+def _failures(output: str) -> tuple[int, int]:
+    """wrk's socket errors (connect, read, write, timeout) and non-2xx/3xx answers."""
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return (sum(map(int, socket_errors.groups())) if socket_errors else 0), (int(non_2xx.group(1)) if non_2xx else 0)
+
+
+def parse_wrk(server: str, concurrency: int, output: str) -> Run:
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
     return Run(
         server=server,
         concurrency=concurrency,
         requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p50_ms=_milliseconds(latency["50"]),
         p99_ms=_milliseconds(latency["99"]),
-        requests=int(re.search(r"(\d+) requests in", output).group(1)),
-        errors=(sum(map(int, socket_errors.groups())) if socket_errors else 0)
-        + (int(non_2xx.group(1)) if non_2xx else 0),
+        requests=_requests(output),
+        errors=sum(_failures(output)),
     )
 
 
@@ -193,15 +201,8 @@ def reload_loss(test_host, server: Server, reloads: int, clients: int = 4) -> Re
         f"sleep 2; for i in $(seq {reloads}); do systemctl reload apache2; sleep 1; done; wait\n"
         "cat /tmp/awd-bench-reload.txt",
     )
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return ReloadLoss(
-        reloads=reloads,
-        clients=clients,
-        requests=int(re.search(r"(\d+) requests in", output).group(1)),
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=sum(map(int, socket_errors.groups())) if socket_errors else 0,
-    )
+    socket_errors, non_2xx = _failures(output)
+    return ReloadLoss(reloads, clients, _requests(output), non_2xx=non_2xx, socket_errors=socket_errors)
 
 
 def resident_memory_mib(test_host, servers: list[Server]) -> dict[str, float]:
