@@ -68,6 +68,11 @@ DEBIAN_DEFAULT_MODULES = (
 DEBIAN_DEFAULT_CONFS = ("charset", "localized-error-pages", "other-vhosts-access-log", "serve-cgi-bin")
 # The folders whose files Debian's apache2.conf includes, and which files of each.
 ENABLED_DIRS = {"mods": ("load", "conf"), "conf": ("conf",), "sites": ("conf",)}
+# All that Apache's configuration is read from: Debian's apache2.conf includes ports.conf
+# and those folders.
+APACHE_CONFIG_READ = (
+    f"{APACHE_DIR}/apache2.conf", f"{APACHE_DIR}/ports.conf", *(f"{APACHE_DIR}/{kind}-enabled" for kind in ENABLED_DIRS)
+)  # fmt: skip
 # Folders Apache serves files from by default: the app must never live there.
 DOCUMENT_ROOTS = ("/var/www", "/usr/share/apache2/default-site")
 # Sites and confs Debian's apache2 ships: an app's site file must never take their names.

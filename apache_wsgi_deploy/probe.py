@@ -69,6 +69,16 @@ def exposure(path: str, answer: Answer, unknown_path: str, unknown: Answer) -> s
     return f"{path} answers {answer.status}{where} with {len(answer.body)} bytes: {answer.body[:80]!r}"
 
 
+def aliased_urls(path: str, aliases: list[tuple[str, str]]) -> list[str]:
+    """The URL paths at which the Aliases given as (URL path, the folder's real path) map
+    onto path, a file's real path: where Apache would serve that file."""
+    return [
+        f"{url.rstrip('/')}/{path[len(folder.rstrip('/')) + 1 :]}"
+        for url, folder in aliases
+        if path.startswith(folder.rstrip("/") + "/")
+    ]
+
+
 class _PinnedNameAdapter(HTTPAdapter):
     """HTTPS to any address, with SNI and certificate verification for one name."""
 

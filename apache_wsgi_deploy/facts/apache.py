@@ -9,7 +9,7 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy.layout import APACHE_DIR, ENABLED_DIRS
+from apache_wsgi_deploy.layout import APACHE_CONFIG_READ, APACHE_DIR, ENABLED_DIRS
 
 KINDS = ("mods", "sites", "conf")
 
@@ -147,6 +147,48 @@ class ConfigTest(FactBase[str | None]):
             return output[-1]
         # "Syntax error on line 1 of <file>:" is followed by what is wrong there.
         return " ".join(errors[:2]) if errors[0].endswith(":") and len(errors) > 1 else errors[0]
+
+
+class Alias(TypedDict):
+    url: str
+    folder: str
+    file: str
+
+
+class Aliases(FactBase[list[Alias]]):
+    """
+    Returns every ``Alias URL-path folder`` in the files Apache reads (ours, Debian's and
+    any dropped in by hand), with the file each is in, in the order grep finds them:
+    the folders a request can reach outside the app (with ``WSGIScriptAlias /``, an
+    Alias is the only way to a file).
+
+    .. code:: python
+
+        [{"url": "/icons/", "folder": "/usr/share/apache2/icons/", "file": "/etc/apache2/mods-enabled/alias.conf"}]
+    """
+
+    @staticmethod
+    def default() -> list[Alias]:
+        return []
+
+    def requires_command(self) -> str:
+        return "apache2ctl"
+
+    def command(self) -> str:
+        # -R: the *-enabled entries are links; -H: the file before each line.
+        return f"grep -RHiE '^\\s*Alias\\s' {' '.join(APACHE_CONFIG_READ)} || true"
+
+    def process(self, output: list[str]) -> list[Alias]:
+        found = []
+        for line in output:
+            filename, _, directive = line.partition(":")
+            try:
+                words = shlex.split(directive)
+            except ValueError:  # an unclosed quote: configtest's finding, not ours
+                continue
+            if len(words) == 3:
+                found.append(Alias(url=words[1], folder=words[2], file=filename))
+        return found
 
 
 # The first line of every vhosts file templates/site.conf.j2 renders.

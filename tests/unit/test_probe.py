@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from apache_wsgi_deploy.probe import Answer, Probe, exposure
+from apache_wsgi_deploy.probe import Answer, Probe, aliased_urls, exposure
 
 # What the app answers to GET path: status, Location.
 ROUTES = {
@@ -87,3 +87,14 @@ def test_a_served_page_or_a_redirect_of_its_own_is_named():
     # mod_dir's redirect onto a folder listing.
     listing = Answer(301, "https://www.example.com/.git/", b"Moved")
     assert exposure("/.git", listing, "/no-such-x", NOT_FOUND).startswith("/.git answers 301 to https://")
+
+
+def test_an_alias_onto_a_files_folder_or_any_above_it_serves_the_file_at_its_url():
+    aliases = [("/code", "/srv/shop/releases/r1/app"), ("/all/", "/srv"), ("/icons/", "/usr/share/apache2/icons/")]
+    assert aliased_urls("/srv/shop/releases/r1/app/shop.py", aliases) == [
+        "/code/shop.py",
+        "/all/shop/releases/r1/app/shop.py",
+    ]
+    # A folder whose name only starts like the file's is not above it.
+    assert aliased_urls("/srv/shop/releases/r1/app2/shop.py", aliases[:1]) == []
+    assert aliased_urls("/etc/passwd", [("/root/", "/")]) == ["/root/etc/passwd"]

@@ -23,7 +23,7 @@ from pyinfra_cli.inventory import make_inventory
 
 from apache_wsgi_deploy import PROJECT
 from apache_wsgi_deploy.facts import answer
-from apache_wsgi_deploy.facts.apache import ConfigTest
+from apache_wsgi_deploy.facts.apache import Aliases, ConfigTest
 from apache_wsgi_deploy.probe import Probe
 from apache_wsgi_deploy.settings import Settings, Site
 
@@ -65,6 +65,29 @@ class Target:
             ssh_extra_args=" ".join(f"-o {key}={value}" for key, value in options.items() if value) or None,
             sudo=bool(self.data.get("_sudo")),
         )
+
+    @functools.cached_property
+    def aliases(self) -> list[dict]:
+        """Every Alias in the files Apache reads (facts.apache.Aliases), its folder a real path."""
+        found = answer(Aliases, self.host.check_output)
+        if not found:
+            return []
+        folders = [alias["folder"] for alias in found]
+        real = self.host.check_output("readlink -m -- " + " ".join(["%s"] * len(folders)), *folders).splitlines()
+        return [{**alias, "folder": folder} for alias, folder in zip(found, real, strict=True)]
+
+    @functools.cached_property
+    def app_files(self) -> list[str]:
+        """The real paths of what no Alias may serve, for each site: its entry module's
+        source, the live release's environment (its secrets) and its .wsgi file."""
+        files = []
+        for site in self.sites:
+            module = f"{site.paths.app_code_dir}/{site.site.wsgi_module.replace('.', '/')}"
+            candidates = [f"{module}.py", f"{module}/__init__.py", site.paths.env_file, site.paths.wsgi_script]
+            # readlink -e prints the ones that exist.
+            found = self.host.run("readlink -e -- " + " ".join(["%s"] * len(candidates)), *candidates)
+            files += found.stdout.split()
+        return files
 
     def run_as(self, user: str, command: str, *args: str):
         """host.run(command, *args) as user, from /: a user often cannot enter the SSH

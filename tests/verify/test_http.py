@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from apache_wsgi_deploy.probe import SENSITIVE_PATHS, Answer, exposure
+from apache_wsgi_deploy.probe import SENSITIVE_PATHS, Answer, aliased_urls, exposure
 
 
 def test_http_redirects_to_https_with_path_and_query(site, site_name):
@@ -70,3 +70,37 @@ def test_sensitive_path_is_not_served(site, site_name, scheme, path):
     asked = Answer.of(site.probe.get(scheme, site_name, path))
     problem = exposure(path, asked, unknown, Answer.of(site.probe.get(scheme, site_name, unknown)))
     assert problem is None, f"{scheme}://{site_name}{problem}"
+
+
+def _exposed(site, name: str, scheme: str, paths) -> dict[str, str]:
+    """What each of paths is served with, where it is not refused or answered as an
+    unknown path is (exposure): path -> what."""
+    unknown = f"/no-such-page-{uuid.uuid4().hex}"
+    unknown_answer = Answer.of(site.probe.get(scheme, name, unknown))
+    asked = {path: Answer.of(site.probe.get(scheme, name, path)) for path in paths}
+    return {
+        path: problem for path, answer in asked.items() if (problem := exposure(path, answer, unknown, unknown_answer))
+    }
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_no_aliased_folder_is_listed(site, site_name, scheme):
+    """An Alias onto a folder with Options Indexes (a dump's folder, "for a minute") lists
+    every file in it: each Alias in the files Apache reads must answer its own URL as an
+    unknown path, or refuse it (a folder without an index file: 403)."""
+    urls = {alias["url"].rstrip("/") + "/": alias["file"] for alias in site.target.aliases}
+    exposed = _exposed(site, site_name, scheme, urls)
+    assert exposed == {}, "; ".join(
+        f"{scheme}://{site_name}{what} (Alias in {urls[url]})" for url, what in exposed.items()
+    )
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_no_alias_serves_an_apps_files(site, site_name, scheme):
+    """An Alias onto a release, a code folder or an install path (a quick look at the code
+    "from the browser") serves the app's source and its secrets as files: each site's
+    entry module, live environment and .wsgi file, at every URL an Alias maps onto it."""
+    aliases = [(alias["url"], alias["folder"]) for alias in site.target.aliases]
+    urls = [url for path in site.target.app_files for url in aliased_urls(path, aliases)]
+    exposed = _exposed(site, site_name, scheme, urls)
+    assert exposed == {}, "; ".join(f"{scheme}://{site_name}{what}" for what in exposed.values())

@@ -86,10 +86,9 @@ def test_no_request_ran_in_embedded_mode(site):
 def test_script_reloading_is_not_turned_off(target):
     """WSGIScriptReloading Off, in any file Apache reads, keeps a site's daemon processes
     on the code they started with: every release switch after it is a lie."""
-    read = [f"{layout.APACHE_DIR}/apache2.conf", f"{layout.APACHE_DIR}/ports.conf"]
-    read += [f"{layout.APACHE_DIR}/{kind}-enabled" for kind in layout.ENABLED_DIRS]
     # Our own paths (layout), safe in the command as they are.
-    found = target.host.run(f"grep -RIilE %s {' '.join(read)}", r"^\s*WSGIScriptReloading\s+Off")
+    read = " ".join(layout.APACHE_CONFIG_READ)
+    found = target.host.run(f"grep -RIilE %s {read}", r"^\s*WSGIScriptReloading\s+Off")
     assert found.stdout.split() == [], "WSGIScriptReloading Off in " + found.stdout
 
 
