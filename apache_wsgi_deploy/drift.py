@@ -39,6 +39,8 @@ def report(outcomes: dict[str, HostOutcome]) -> str:
         lines += [f"    {line}" for line in outcome.diffs]
         lines += [f"  - apache2ctl configtest fails on the files on disk: {error}" for error in outcome.config_errors]
         lines += [f"  - not made by the deploy: {entry}" for entry in outcome.foreign_entries]
+        if outcome.foreign_entries:
+            lines.append("    (there on purpose? list it in expected_foreign_entries)")
     drifted = len([host for host in checked if outcomes[host].drifted])
     lines.append(
         f"drift check: {len(checked) - drifted} of {len(outcomes)} host(s) match, {drifted} drifted,"

@@ -47,6 +47,10 @@ HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*
 # fnmatch patterns of file names; one shell command of printable characters, on one line.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._~+*?\[\]-]{1,100}")
 COMMAND = re.compile(r"(?=.*\S)[^\x00-\x1f\x7f]{1,1000}")
+# A file Apache includes from a *-enabled folder (layout.ENABLED_DIRS), named from /etc/apache2.
+ENABLED_ENTRY = re.compile(
+    r"(?:mods-enabled/[A-Za-z0-9._~+-]+\.(?:load|conf)|(?:conf|sites)-enabled/[A-Za-z0-9._~+-]+\.conf)"
+)
 EMAIL = re.compile(rf"[A-Za-z0-9._+-]{{1,64}}@{DNS_NAME.pattern}")
 
 
@@ -303,6 +307,15 @@ def code_folders(value: Any) -> list[str]:
         raise Invalid(code_folders.form)
     if len(set(names)) < len(names):
         raise Invalid("a list of distinct folder names")
+    return value
+
+
+@allowing("a list of files as <kind>-enabled/<file>, such as sites-enabled/monitoring.conf (kind: mods, conf or sites)")
+def enabled_entries(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and ENABLED_ENTRY.fullmatch(item) for item in value
+    ):
+        raise Invalid(enabled_entries.form)
     return value
 
 

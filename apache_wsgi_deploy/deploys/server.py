@@ -75,13 +75,14 @@ def expected_names(settings, ours: list[str]) -> dict[str, set[str]]:
     }  # fmt: skip
 
 
-def foreign_entries(enabled: dict[str, list[str]], expected: dict[str, set[str]]) -> list[str]:
-    """Each file of enabled (EnabledFiles) whose name is not expected, as <kind>-enabled/<file>."""
+def foreign_entries(enabled: dict[str, list[str]], expected: dict[str, set[str]], kept: list[str]) -> list[str]:
+    """Each file of enabled (EnabledFiles) whose name is not expected, as <kind>-enabled/<file>,
+    but those kept (expected_foreign_entries)."""
     return [
-        f"{kind}-enabled/{filename}"
+        entry
         for kind, filenames in sorted(enabled.items())
         for filename in filenames
-        if filename.rpartition(".")[0] not in expected[kind]
+        if filename.rpartition(".")[0] not in expected[kind] and (entry := f"{kind}-enabled/{filename}") not in kept
     ]
 
 
@@ -90,7 +91,8 @@ def apache_tree_reported(settings) -> None:
     conf-enabled, a module enabled by hand, an old vhost), and a config on disk that fails
     its configtest, which the next restart turns into an outage: drift in the drift check;
     in a deploy, which removes only what it made, a warning. As the host was before this run."""
-    foreign = foreign_entries(host.get_fact(EnabledFiles), expected_names(settings, cached_fact(ManagedSites)))
+    expected = expected_names(settings, cached_fact(ManagedSites))
+    foreign = foreign_entries(host.get_fact(EnabledFiles), expected, settings.expected_foreign_entries)
     for entry in foreign:
         logger.warning(f"{host.name}: {layout.APACHE_DIR}/{entry} was not made by this deploy, so it is left as it is.")
     error = host.get_fact(ConfigTest)

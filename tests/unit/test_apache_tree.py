@@ -19,8 +19,8 @@ DEPLOYED = {
 }
 
 
-def foreign(enabled: dict, ours: list[str] = ()) -> list[str]:
-    return foreign_entries(enabled, expected_names(SETTINGS, list(ours)))
+def foreign(enabled: dict, ours: list[str] = (), kept: list[str] = ()) -> list[str]:
+    return foreign_entries(enabled, expected_names(SETTINGS, list(ours)), list(kept))
 
 
 def test_a_deployed_host_holds_nothing_foreign():
@@ -56,3 +56,13 @@ def test_a_site_of_ours_not_in_sites_is_left_to_the_undeclared_report():
     enabled = {**DEPLOYED, "sites": [*DEPLOYED["sites"], "blog.conf"]}
     assert foreign(enabled, ours=[APP, "blog"]) == []
     assert foreign(enabled) == ["sites-enabled/blog.conf"]
+
+
+def test_what_the_settings_expect_is_not_named():
+    enabled = {**DEPLOYED, "sites": [*DEPLOYED["sites"], "monitoring.conf"], "conf": [*DEPLOYED["conf"], "x.conf"]}
+    assert foreign(enabled, kept=["sites-enabled/monitoring.conf"]) == ["conf-enabled/x.conf"]
+    # A name in another folder is another file.
+    assert foreign(enabled, kept=["conf-enabled/monitoring.conf"]) == [
+        "conf-enabled/x.conf",
+        "sites-enabled/monitoring.conf",
+    ]

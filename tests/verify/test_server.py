@@ -53,8 +53,10 @@ def test_apache_config_on_disk_passes_configtest(target):
 
 def test_every_vhost_apache_runs_is_ours(target, apache2ctl):
     """A vhost left from an old setup, or dropped in by hand, answers names or ports of
-    ours: every VirtualHost `apache2ctl -S` lists is in a vhosts file the deploy wrote."""
+    ours: every VirtualHost `apache2ctl -S` lists is in a vhosts file the deploy wrote, or
+    in one the settings expect (expected_foreign_entries)."""
     ours = {layout.site_link(name) for name in answer(ManagedSites, target.host.check_output)}
+    ours |= {f"{layout.APACHE_DIR}/{entry}" for entry in target.settings.expected_foreign_entries}
     running = {where.rpartition(":")[0] for found in vhostcheck.claims(apache2ctl("-S")).values() for where in found}
     assert sorted(running - ours) == []
 
