@@ -25,6 +25,14 @@ def failed(verify) -> set[str]:
     return set(re.findall(r"::(\S+) FAILED", verify.stdout))
 
 
+def with_settings(fleet, tmp_path, **settings) -> str:
+    """An inventory file of the fleet's first host with settings of its own."""
+    alias, data = fleet.hosts[0].inventory_entry()
+    inventory = tmp_path / "with-settings.py"
+    inventory.write_text(f"web_servers = [({alias!r}, {{**{data!r}, **{settings!r}}})]\n")
+    return str(inventory)
+
+
 def assert_clean(fleet):
     result = check(fleet)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
@@ -59,7 +67,7 @@ def test_conf_making_server_status_public_is_drift_and_fails_the_sensitive_path_
         deployed.sudo(f"a2disconf -q status-public; rm -f {conf} && {RELOAD}")
 
 
-def test_vhost_left_from_an_old_setup_is_drift_and_fails_the_vhost_check(deployed):
+def test_vhost_left_from_an_old_setup_is_drift_and_fails_the_vhost_check_unless_expected(deployed, tmp_path):
     old = layout.site_file("old-shop")
     deployed.sudo(
         f"printf '<VirtualHost *:80>\\n    ServerName old-shop.example\\n    DocumentRoot /var/www/html\\n"
@@ -73,8 +81,68 @@ def test_vhost_left_from_an_old_setup_is_drift_and_fails_the_vhost_check(deploye
         host = deployed.hosts[0].alias
         assert failed(verify) == {f"test_every_vhost_apache_runs_is_ours[{host}]"}, verify.stdout[-6000:]
         assert layout.site_link("old-shop") in verify.stdout
+        # Kept there on purpose, and said so in the settings: neither reports it.
+        expected = with_settings(deployed, tmp_path, expected_foreign_entries=["sites-enabled/old-shop.conf"])
+        drift = check(deployed, f"--inventory={expected}")
+        assert drift.returncode == 0, drift.stdout + drift.stderr[-3000:]
+        verify = deployed.verify(f"--inventory={expected}")
+        assert verify.returncode == 0, verify.stdout[-6000:]
     finally:
         deployed.sudo(f"a2dissite -q old-shop; rm -f {old} && {RELOAD}")
+
+
+def test_alias_listing_a_folder_is_drift_and_fails_the_listing_check(deployed, tmp_path):
+    """A database dump shared "for a minute" with an Alias and Options Indexes (Debian
+    enables mod_autoindex). Expected in the settings, it is no longer drift; what it
+    serves still fails."""
+    conf, dump = layout.conf_file("backup"), "/srv/backup"
+    deployed.sudo(
+        f"mkdir -p {dump} && echo 'INSERT INTO users' > {dump}/db.sql && printf 'Alias /backup {dump}\\n"
+        f"<Directory {dump}>\\n    Options Indexes\\n    Require all granted\\n</Directory>\\n' > {conf}"
+        f" && a2enconf -q backup && {RELOAD}"
+    )
+    try:
+        drift = check(deployed)
+        assert drift.returncode == 2, drift.stdout + drift.stderr[-3000:]
+        assert "  - not made by the deploy: conf-enabled/backup.conf" in drift.stdout
+        assert "list it in expected_foreign_entries" in drift.stdout
+        host, name = deployed.hosts[0].alias, deployed.hosts[0].server_name
+        listing = f"test_no_aliased_folder_is_listed[{host}:{name}-https]"
+        verify = deployed.verify("-v")
+        assert failed(verify) == {listing}, verify.stdout[-6000:]
+        assert "/backup/ answers 200 with" in verify.stdout
+        assert f"(Alias in {layout.conf_link('backup')})" in verify.stdout
+        expected = with_settings(deployed, tmp_path, expected_foreign_entries=["conf-enabled/backup.conf"])
+        drift = check(deployed, f"--inventory={expected}")
+        assert drift.returncode == 0, drift.stdout + drift.stderr[-3000:]
+        assert failed(deployed.verify(f"--inventory={expected}", "-v")) == {listing}
+    finally:
+        deployed.sudo(f"a2disconf -q backup; rm -rf {conf} {dump} && {RELOAD}")
+
+
+def test_alias_onto_the_code_made_readable_fails_the_served_source_check(deployed):
+    """A quick look at the code "from the browser": an Alias onto the live code, and its
+    files made readable by all (Apache's user cannot read them otherwise: 403)."""
+    conf = layout.conf_file("code-peek")
+    code = SAMPLE.app_code_dir
+    deployed.sudo(
+        f"printf 'Alias /code {code}\\n<Directory {code}>\\n    Require all granted\\n</Directory>\\n' > {conf}"
+        f" && a2enconf -q code-peek && chmod -R o+rX {SAMPLE.releases_dir} && {RELOAD}"
+    )
+    try:
+        drift = check(deployed)
+        assert drift.returncode == 2, drift.stdout + drift.stderr[-3000:]
+        assert "  - not made by the deploy: conf-enabled/code-peek.conf" in drift.stdout
+        host, name = deployed.hosts[0].alias, deployed.hosts[0].server_name
+        verify = deployed.verify("-v")
+        assert failed(verify) == {
+            f"test_no_alias_serves_an_apps_files[{host}:{name}-https]",
+            f"test_app_environment_is_readable_by_the_app_alone[{host}:{SAMPLE.app_name}]",
+        }, verify.stdout[-6000:]
+        assert f"https://{name}/code/app.py answers 200" in verify.stdout
+    finally:
+        deployed.sudo(f"a2disconf -q code-peek; rm -f {conf} && {RELOAD}")
+        assert deployed.deploy().returncode == 0
 
 
 def test_config_on_disk_failing_configtest_is_drift_and_fails_its_own_check_first(deployed):
@@ -151,18 +219,17 @@ def test_log_rotation_removed_fails_the_rotation_check(deployed):
 
 def test_logs_outside_apaches_folder_are_written_and_rotated_by_a_rule_of_their_own(deployed, tmp_path):
     own = "/var/log/flaskapp-logs"
-    alias, data = deployed.hosts[0].inventory_entry()
-    inventory = tmp_path / "own-logs.py"
-    inventory.write_text(f"web_servers = [({alias!r}, {{**{data!r}, 'log_dir': {own!r}}})]\n")
+    alias = deployed.hosts[0].alias
+    inventory = with_settings(deployed, tmp_path, log_dir=own)
     try:
-        moved = deployed.deploy(inventory=str(inventory))
+        moved = deployed.deploy(inventory=inventory)
         assert moved.returncode == 0, moved.stderr[-3000:]
         assert "Logs outside Apache's folder are rotated" in moved.changed
         verify = deployed.verify(f"--inventory={inventory}", "-v")
         assert verify.returncode == 0, verify.stdout[-6000:]
         assert f"test_site_logs_are_rotated[{alias}:{SAMPLE.app_name}] PASSED" in verify.stdout
         assert f"{SAMPLE.app_name}-access.log" in deployed.sudo(f"ls {own}").stdout.split()
-        assert deployed.deploy(inventory=str(inventory)).changed == []
+        assert deployed.deploy(inventory=inventory).changed == []
     finally:
         assert deployed.deploy().returncode == 0
         # What that log_dir left: not the deploy's to remove once the setting is gone.
