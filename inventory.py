@@ -14,13 +14,12 @@ import sys
 #   ("web1.example.com", {"ssh_user": "deploy", "_sudo": True, "server_name": "www.example.com"}),
 web_servers = []
 
-_fleet = os.environ.get("AWD_TESTHOST_FLEET", "awd-test")
-if not web_servers and _fleet:
+if not web_servers and os.environ.get("AWD_TESTHOST_FLEET") != "":
     import testhost
 
-    web_servers = [test_host.inventory_entry() for test_host in testhost.load(_fleet)]
+    web_servers = [test_host.inventory_entry() for test_host in testhost.load()]
     print(
-        f"inventory.py: no hosts configured; targeting local test hosts of fleet {_fleet!r}: "
+        f"inventory.py: no hosts configured; targeting local test hosts of fleet {testhost.DEFAULT_FLEET!r}: "
         + (", ".join(name for name, _ in web_servers) or "none is up (run ./run.sh deploy)"),
         file=sys.stderr,
     )

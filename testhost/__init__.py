@@ -5,7 +5,7 @@ booting systemd and sshd, reachable over SSH as a sudoer, with a test CA.
     python -m testhost up [--fleet NAME] [--count N] [--suite trixie|bookworm] | status | down
 """
 
-from testhost.fleet import TestHost, ca_bundle, down, load, up
+from testhost.fleet import DEFAULT_FLEET, TestHost, ca_bundle, down, load, up
 from testhost.podman import CONTAINERS_CONF, podman
 
-__all__ = ["CONTAINERS_CONF", "TestHost", "ca_bundle", "down", "load", "podman", "up"]
+__all__ = ["CONTAINERS_CONF", "DEFAULT_FLEET", "TestHost", "ca_bundle", "down", "load", "podman", "up"]

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from testhost import ca_bundle, down, load, up
-from testhost.fleet import container_status
+from testhost.fleet import DEFAULT_FLEET, container_status
 from testhost.image import DEFAULT_SUITE, SUITES
 
 
@@ -30,7 +30,11 @@ def print_status(hosts) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m testhost", description="Local throwaway test hosts.")
     parser.add_argument("action", choices=["up", "status", "down"])
-    parser.add_argument("--fleet", default="awd-test", help="fleet name, the containers' name prefix")
+    parser.add_argument(
+        "--fleet",
+        default=DEFAULT_FLEET,
+        help=f"fleet name, the containers' name prefix ({DEFAULT_FLEET}, or AWD_TESTHOST_FLEET)",
+    )
     parser.add_argument("--count", type=int, default=1, help="number of hosts (up only)")
     parser.add_argument(
         "--suite",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shlex
 import subprocess
 import tarfile
@@ -31,6 +32,9 @@ from testhost.podman import podman
 STATE = PROJECT / ".testhosts"
 CLIENT_KEY = STATE / "id_ed25519"
 DOMAIN = "awd.test"
+# The fleet ./run.sh deploy starts and inventory.py targets when it lists no host;
+# AWD_TESTHOST_FLEET names another ("" in inventory.py: none).
+DEFAULT_FLEET = os.environ.get("AWD_TESTHOST_FLEET") or "awd-test"
 PORTS = (22, 80, 443)
 BOOT_DEADLINE = 120
 # Root on a server has them all; podman drops CAP_SYS_PTRACE, which root needs to read
@@ -282,7 +286,9 @@ def _bridge_address(alias: str) -> str:
     return inspect.stdout.decode().strip()
 
 
-def up(fleet: str = "awd-test", count: int = 1, data: dict | None = None, suite: str = DEFAULT_SUITE) -> list[TestHost]:
+def up(
+    fleet: str = DEFAULT_FLEET, count: int = 1, data: dict | None = None, suite: str = DEFAULT_SUITE
+) -> list[TestHost]:
     """Start (or keep) the fleet's containers 1..count, Debian `suite`, and remove any
     beyond; return them. data: settings every host of the fleet overrides in its
     inventory entry."""
@@ -329,14 +335,14 @@ def container_status(alias: str) -> str:
     return state[0] if state else "absent"
 
 
-def down(fleet: str = "awd-test") -> None:
+def down(fleet: str = DEFAULT_FLEET) -> None:
     """Remove the fleet's containers; no error when there are none."""
     for alias in _fleet_containers(fleet):
         podman("rm", "--force", "--time", "0", alias)
     (_fleet_dir(fleet) / "hosts.json").unlink(missing_ok=True)
 
 
-def load(fleet: str = "awd-test") -> list[TestHost]:
+def load(fleet: str = DEFAULT_FLEET) -> list[TestHost]:
     """The fleet as the last up() left it, without asking podman; [] when never started."""
     hosts_file = _fleet_dir(fleet) / "hosts.json"
     if not hosts_file.exists():
