@@ -35,7 +35,7 @@ from pathlib import Path
 from pyinfra.api import State
 from pyinfra.context import ctx_state
 
-from apache_wsgi_deploy import PROJECT
+from apache_wsgi_deploy import PROJECT, progress
 from apache_wsgi_deploy.outcome import HostOutcome, Recorder
 from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 
@@ -44,8 +44,9 @@ LOGS = PROJECT / ".logs"
 LOGS_KEPT = 20
 
 
-def _run_pyinfra(host: str, arguments: list[str], result: Path) -> int:
-    """pyinfra's CLI on one host, in this (forked) process, its state recording the run."""
+def _run_pyinfra(host: str, arguments: list[str], result: Path, progress_fd: int) -> int:
+    """pyinfra's CLI on one host, in this (forked) process, its state recording the run
+    and reporting its progress to progress_fd."""
     import click
     import pyinfra_cli.cli
     import pyinfra_cli.main
@@ -56,6 +57,7 @@ def _run_pyinfra(host: str, arguments: list[str], result: Path) -> int:
         def init(self, *args, **kwargs):
             super().init(*args, **kwargs)
             self.add_callback_handler(Recorder())
+            self.add_callback_handler(progress.Reporter(progress_fd))
 
     pyinfra_cli.cli.State = RecordingState
     failures = []
@@ -88,11 +90,15 @@ def _run_pyinfra(host: str, arguments: list[str], result: Path) -> int:
     return status
 
 
-def _fork(host: str, arguments: list[str], log: Path, result: Path) -> int:
-    """Start pyinfra for one host in a child; its pid."""
+def _fork(host: str, arguments: list[str], log: Path, result: Path) -> tuple[int, int]:
+    """Start pyinfra for one host in a child: its pid, and the end of a pipe its progress
+    lines come out of (progress.Reporter)."""
+    progress_out, progress_in = os.pipe()
     pid = os.fork()
     if pid:
-        return pid
+        os.close(progress_in)
+        return pid, progress_out
+    os.close(progress_out)
     status = 1
     try:
         output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -105,7 +111,7 @@ def _fork(host: str, arguments: list[str], log: Path, result: Path) -> int:
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         os.chdir(PROJECT)
-        status = _run_pyinfra(host, arguments, result)
+        status = _run_pyinfra(host, arguments, result, progress_in)
     except BaseException:
         traceback.print_exc()
     finally:
@@ -142,11 +148,19 @@ def bounded(hosts: list[str], start, wait, concurrency: int) -> dict[str, int]:
 
 
 def run_hosts(
-    hosts: list[str], arguments: list[str], logs: Path | None = None, concurrency: int = CONCURRENCY
+    hosts: list[str],
+    arguments: list[str],
+    logs: Path | None = None,
+    concurrency: int = CONCURRENCY,
+    shown: progress.Plain | None = None,
+    result_line=None,
 ) -> dict[str, tuple[HostOutcome, str]]:
     """Each host's outcome and pyinfra output, from `pyinfra --json --limit <host> <arguments>`,
     `concurrency` hosts at a time; logs: the folder that keeps each host's output as
-    <host>.log (none: it is not kept)."""
+    <host>.log (none: it is not kept). shown: where the progress goes (none: nowhere), each
+    ended host told with result_line(host, outcome) (host_line by default)."""
+    shown = shown or progress.Silent(len(hosts))
+    result_line = result_line or host_line
     with tempfile.TemporaryDirectory(prefix="apache-wsgi-deploy-") as folder:
         files = {
             host: ((logs or Path(folder)) / f"{host.replace('/', '_')}.log", Path(folder) / f"{index}.json")
@@ -154,30 +168,66 @@ def run_hosts(
         }
         # A pidfd per child, readable once it ends: wait for ours alone (os.wait would reap
         # any child of this process, a caller's own subprocesses too).
-        children: dict[int, int] = {}
+        children: dict[int, tuple[int, str]] = {}
+        # Each child's progress pipe: its host, and what came of its last line so far.
+        pipes: dict[int, list] = {}
+        started: dict[str, float] = {}
+        outcomes: dict[str, HostOutcome] = {}
 
         def start(host: str) -> int:
-            pid = _fork(host, ["--json", *arguments], *files[host])
-            children[os.pidfd_open(pid)] = pid
+            pid, progress_out = _fork(host, ["--json", *arguments], *files[host])
+            children[os.pidfd_open(pid)] = (pid, host)
+            pipes[progress_out] = [host, b""]
+            started[host] = time.monotonic()
+            shown.started(host)
             return pid
 
-        def wait() -> tuple[int, int]:
-            ready, _, _ = select.select(list(children), [], [])
-            pid = children.pop(ready[0])
-            os.close(ready[0])
-            return os.waitpid(pid, 0)
+        def read_progress(fd: int) -> None:
+            host, pending = pipes[fd]
+            data = os.read(fd, 65536)
+            if not data:
+                os.close(fd)
+                del pipes[fd]
+                return
+            *lines, pipes[fd][1] = (pending + data).split(b"\n")
+            if lines:
+                shown.update(host, lines[-1].decode(errors="replace"))
 
-        statuses = bounded(hosts, start, wait, concurrency)
-        results = {}
-        for host in hosts:
-            log, result = files[host]
-            try:
-                outcome = HostOutcome(**json.loads(result.read_text()))
-            except (OSError, ValueError):  # the child died before it could record
-                outcome = HostOutcome(host)
-            outcome.exit_status = os.waitstatus_to_exitcode(statuses[host])
-            results[host] = (outcome, log.read_text(errors="replace"))
-    return results
+        def wait() -> tuple[int, int]:
+            while True:
+                ready, _, _ = select.select([*children, *pipes], [], [])
+                for fd in ready:
+                    if fd in pipes:
+                        read_progress(fd)
+                ended = [fd for fd in ready if fd in children]
+                if ended:
+                    break
+            pid, host = children.pop(ended[0])
+            os.close(ended[0])
+            waited = os.waitpid(pid, 0)
+            for fd in [fd for fd, (owner, _) in pipes.items() if owner == host]:
+                os.close(fd)
+                del pipes[fd]
+            outcome = outcomes[host] = _outcome(host, files[host][1], os.waitstatus_to_exitcode(waited[1]))
+            took = time.monotonic() - started[host]
+            shown.ended_host(host, f"{result_line(host, outcome)} ({took:.1f} s)", failed=outcome.exit_status != 0)
+            return waited
+
+        try:
+            bounded(hosts, start, wait, concurrency)
+        finally:
+            shown.close()
+        return {host: (outcomes[host], files[host][0].read_text(errors="replace")) for host in hosts}
+
+
+def _outcome(host: str, result: Path, exit_status: int) -> HostOutcome:
+    """What a child recorded of its host's run, with its exit status."""
+    try:
+        outcome = HostOutcome(**json.loads(result.read_text()))
+    except (OSError, ValueError):  # the child died before it could record
+        outcome = HostOutcome(host)
+    outcome.exit_status = exit_status
+    return outcome
 
 
 def validated_hosts(inventory_file: str, limit: list[str] | None = None, exclude: list[str] | None = None) -> list[str]:
@@ -208,6 +258,11 @@ def not_read(outcome: HostOutcome) -> str | None:
     return None
 
 
+def read_line(host: str, outcome: HostOutcome) -> str:
+    """How a read-only run of a host ended, in one line."""
+    return f"{host}: NOT READ, {not_read(outcome)}" if not_read(outcome) else f"{host}: read"
+
+
 def read_only_runs(
     inventory_file: str, arguments: list[str], concurrency: int = CONCURRENCY
 ) -> dict[str, HostOutcome] | None:
@@ -218,26 +273,32 @@ def read_only_runs(
     except SettingsError as error:
         print(f"--> pyinfra error: {error}", file=sys.stderr)
         return None
-    runs = run_hosts(hosts, ["--dry", *arguments], concurrency=concurrency)
+    # On a terminal only: the report is a read-only run's output (cron mails it).
+    shown = progress.for_stream(len(hosts), plain=False)
+    runs = run_hosts(hosts, ["--dry", *arguments], concurrency=concurrency, shown=shown, result_line=read_line)
     for host, (outcome, output) in runs.items():
         if not_read(outcome) and not outcome.unreachable:
             print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr)
     return {host: outcome for host, (outcome, _) in runs.items()}
 
 
+def host_line(host: str, outcome: HostOutcome) -> str:
+    """How a host's run ended, in one line."""
+    if outcome.unreachable:
+        return f"{host}: NOT REACHED, {outcome.unreachable}"
+    if outcome.failed_at:
+        cause = f": {outcome.cause}" if outcome.cause else ""
+        return f"{host}: FAILED at '{outcome.failed_at}'{cause} ({len(outcome.changed)} changed before)"
+    if outcome.exit_status != 0:
+        cause = outcome.cause or f"pyinfra exited {outcome.exit_status}"
+        return f"{host}: FAILED, {cause} ({len(outcome.changed)} changed)"
+    return f"{host}: converged, {len(outcome.changed)} changed, {outcome.unchanged} unchanged"
+
+
 def summary(outcomes: dict[str, HostOutcome]) -> str:
     lines = ["--> Per host:"]
     for host, outcome in sorted(outcomes.items()):
-        if outcome.unreachable:
-            lines.append(f"    {host}: NOT REACHED, {outcome.unreachable}")
-        elif outcome.failed_at:
-            cause = f": {outcome.cause}" if outcome.cause else ""
-            lines.append(f"    {host}: FAILED at '{outcome.failed_at}'{cause} ({len(outcome.changed)} changed before)")
-        elif outcome.exit_status != 0:
-            cause = outcome.cause or f"pyinfra exited {outcome.exit_status}"
-            lines.append(f"    {host}: FAILED, {cause} ({len(outcome.changed)} changed)")
-        else:
-            lines.append(f"    {host}: converged, {len(outcome.changed)} changed, {outcome.unchanged} unchanged")
+        lines.append(f"    {host_line(host, outcome)}")
         if outcome.undeclared_sites:
             lines[-1] += f"; left as they are, not in `sites`: {', '.join(outcome.undeclared_sites)}"
         if outcome.foreign_entries:
@@ -265,8 +326,9 @@ def main(argv: list[str]) -> int:
     if not hosts:
         print(f"--> pyinfra error: no host of {args.inventory} left by --limit and --exclude", file=sys.stderr)
         return 1
-    logs = _run_logs()
-    runs = run_hosts(hosts, ["-y", args.inventory, args.deploy, *options], logs, args.concurrency)
+    logs = run_logs()
+    shown = progress.for_stream(len(hosts))
+    runs = run_hosts(hosts, ["-y", args.inventory, args.deploy, *options], logs, args.concurrency, shown)
     # pyinfra's own output, tracebacks included, only when asked for: the summary says what failed.
     if any(option.startswith("-v") for option in options):
         for host, (_, output) in runs.items():
@@ -277,7 +339,7 @@ def main(argv: list[str]) -> int:
     return 0 if all(outcome.exit_status == 0 for outcome in outcomes.values()) else 1
 
 
-def _run_logs() -> Path:
+def run_logs() -> Path:
     """This run's folder under .logs/, the older runs beyond the newest LOGS_KEPT removed."""
     folder = LOGS / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     folder.mkdir(parents=True, exist_ok=True)

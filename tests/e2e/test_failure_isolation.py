@@ -3,6 +3,7 @@ Several hosts: one lost in the middle of a run stops only itself, the run ends w
 per-host summary and a non-zero status, and a rerun once it is back converges.
 """
 
+import re
 import subprocess
 import sys
 
@@ -47,6 +48,10 @@ def test_a_host_lost_mid_run_stops_only_itself(pair):
     # The operation it was cut off in, and why, in one line.
     line = next(line for line in text.splitlines() if line.startswith(f"    {second}: "))
     assert line.startswith(f"    {second}: FAILED at '") and "connection lost" in line, line
+    # Without a terminal, a plain line as each host ended, numbered in the order they ended.
+    ended = re.findall(r"^\[(\d)/2\] (\S+): (converged|FAILED at)\b.* \(\d+\.\d s\)$", text, re.M)
+    assert [number for number, _, _ in ended] == ["1", "2"], text[-3000:]
+    assert sorted((host, result) for _, host, result in ended) == sorted([(first, "converged"), (second, "FAILED at")])
     response = probe(pair).get("https", pair.hosts[0].server_name, "/")
     assert (response.status_code, response.text) == (200, "Good!")
 
