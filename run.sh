@@ -75,7 +75,7 @@ test)
     ;;
 verify)
     setup
-    .venv/bin/python -m pytest tests/verify -v "$@"
+    .venv/bin/python -m apache_wsgi_deploy.verify "$@"
     ;;
 check)
     setup

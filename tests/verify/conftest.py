@@ -34,6 +34,11 @@ def pytest_addoption(parser):
         default=os.environ.get("AWD_INVENTORY", str(PROJECT / "inventory.py")),
         help="pyinfra inventory file whose hosts are verified (default: the project's inventory.py)",
     )
+    parser.addoption(
+        "--limit",
+        action="append",
+        help="an inventory host to verify, the others left out (repeatable; default: every host)",
+    )
 
 
 class Target:
@@ -138,6 +143,14 @@ def daemon_processes(target, app_name: str) -> list:
     return [process for process in target.host.process.filter() if process.args.startswith(display_name)]
 
 
+def pytest_configure(config):
+    limit = config.getoption("limit")
+    if limit:
+        unknown = sorted(set(limit) - {target.name for target in load_targets(config.getoption("inventory"))})
+        if unknown:
+            raise pytest.UsageError(f"--limit: no host {', '.join(unknown)} in the inventory")
+
+
 @functools.cache
 def load_targets(inventory_file: str) -> list[Target]:
     # pyinfra's loader records the file it executes on the current state.
@@ -160,6 +173,9 @@ def pytest_generate_tests(metafunc):
     if not arguments & {"target", "front", "site", "absent_site", "static_site", "acme_target"}:
         return
     targets = load_targets(metafunc.config.getoption("inventory"))
+    limit = metafunc.config.getoption("limit")
+    if limit:
+        targets = [target for target in targets if target.name in limit]
     sites = [site for target in targets for site in target.sites]
     if "site_name" in arguments:
         pairs = [(site, name) for site in sites for name in site.site.names()]
