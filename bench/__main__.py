@@ -61,13 +61,17 @@ def measure_suite(suite: str, args, folder: Path) -> dict:
             site = Settings.from_data(alias, {**schema.defaults(), **data}).sites[0]
             servers = serving.prepare(hosts[0], site)
             runs = serving.measure(hosts[0], servers, CONCURRENCIES, args.seconds, args.repeats)
+            h2_runs = serving.measure_h2(hosts[0], servers, CONCURRENCIES, args.seconds)
             memory = serving.resident_memory_mib(hosts[0], servers)
             loss = serving.reload_loss(hosts[0], servers[0], args.reloads)
             results["serving"] = serving.as_json(runs)
+            results["serving_h2"] = serving.as_json(h2_runs)
             results["resident_memory_mib"] = memory
             results["reload_loss"] = asdict(loss)
             print(f"Serving ({title}, wrk {args.seconds} s x {args.repeats}, median)\n")
             print(serving.table(runs))
+            print(f"\nHTTP/2 ({title}, h2load {args.seconds} s, one stream per client)\n")
+            print(serving.h2_table(h2_runs))
             print("\nResident memory (MiB): " + ", ".join(f"{group} {mib}" for group, mib in memory.items()))
             print(
                 f"Graceful reloads: {loss.reloads} under {loss.clients} keep-alive clients, {loss.requests:,} requests,"
@@ -107,7 +111,7 @@ def side_by_side(by_suite: dict[str, dict]) -> str:
                 ),
             )
     if all("serving" in results for results in columns):
-        for server in ("apache-mod_wsgi", "gunicorn"):
+        for server in ("apache-mod_wsgi", "nginx-gunicorn"):
             for concurrency in CONCURRENCIES:
                 connections = f"{concurrency} connection{'s' * (concurrency > 1)}"
                 row(f"{server}, {connections}", lambda results, s=server, c=concurrency: _rate(results, s, c))

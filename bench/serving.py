@@ -5,12 +5,15 @@ concurrency, so every server meets the same machine and the same load generator.
 
   apache-mod_wsgi   our deployment: Apache (event MPM) + mod_wsgi daemon mode
   apache-static     Apache serving a file of the app's response size: the ceiling
-  gunicorn          the same app, gunicorn gthread, the same processes and threads
+  nginx-gunicorn    what users pick instead: Debian's nginx terminating TLS (our TLS
+                    settings), keep-alive to gunicorn gthread, the same processes and threads
+  gunicorn          the same app, gunicorn gthread terminating TLS itself
   flask-dev         the same app under Flask's development server (threaded)
   gunicorn-http     gunicorn again without TLS, for what TLS costs it (reference only)
 
 All but the last over HTTPS with the host's certificate: a server on the internet
-terminates TLS somewhere, and our deployment does it in Apache.
+terminates TLS somewhere, and our deployment does it in Apache. Then HTTP/2, as browsers
+speak it: h2load (Debian's nghttp2-client) against ours and nginx + gunicorn.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 from pyinfra.facts.hardware import Cpus
 
-from apache_wsgi_deploy import layout
+from apache_wsgi_deploy import PROJECT, layout
 from apache_wsgi_deploy.facts import answer
 from bench.hosts import sudo
 
@@ -38,6 +41,48 @@ STATIC_CONF = f"""Alias {STATIC_URL} {STATIC_DIR}/static.txt
 """
 LATENCY_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 SERVICES = ("awd-bench-flask", "awd-bench-gunicorn", "awd-bench-gunicorn-http")
+NGINX_PORT = 8443
+# Debian's nginx in front of gunicorn-http, with the TLS of our vhost (templates/site.conf.j2)
+# and keep-alive to the upstream, as its documentation advises for a proxy.
+NGINX_SITE = """upstream awd_bench_gunicorn {{
+    server 127.0.0.1:8003;
+    keepalive 64;
+}}
+server {{
+    # Debian 12's nginx 1.22 has no `http2 on;`; 13's 1.26 takes both.
+    listen {port} ssl http2;
+    server_name {name};
+    ssl_certificate {tls}/fullchain.pem;
+    ssl_certificate_key {tls}/privkey.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ecdh_curve {curves};
+    ssl_ciphers {ciphers};
+    ssl_prefer_server_ciphers off;
+    ssl_session_tickets off;
+    # As our keepalive_max_requests 0: a connection is never closed for its count.
+    keepalive_requests 1000000;
+    access_log off;
+    location / {{
+        proxy_pass http://awd_bench_gunicorn;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+    }}
+}}
+"""
+
+
+def our_tls() -> dict[str, str]:
+    """Our vhost's cipher suites and curves, read from its template: one home."""
+    template = (PROJECT / "templates" / "site.conf.j2").read_text()
+    return {
+        "ciphers": re.search(r"^\s*SSLCipherSuite (\S+)$", template, re.M).group(1),
+        "curves": re.search(r"^\s*SSLOpenSSLConfCmd Curves (\S+)$", template, re.M).group(1),
+    }
+
+
+# Debian's nginx starts at install, on port 80, which Apache holds: kept from starting.
+NO_START = "/usr/sbin/policy-rc.d"
 
 
 # Counts the CPU time (clock ticks) of the processes whose command line matches
@@ -72,12 +117,19 @@ class Run:
     errors: int
     # The server's CPU time per request (all its processes, wrk excluded).
     cpu_us_per_request: float = 0.0
+    # Every run's rate, the median's among them: how far apart the runs were.
+    rates: list[float] | None = None
 
 
 def prepare(test_host, site) -> list[Server]:
     """Install wrk and gunicorn, start the alternatives; return the servers to measure."""
     name, app_dir, venv = test_host.server_name, site.paths.app_code_dir, site.paths.venv
-    sudo(test_host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk curl netbase >/dev/null")
+    sudo(
+        test_host,
+        f"printf '#!/bin/sh\\nexit 101\\n' > {NO_START} && chmod +x {NO_START} && DEBIAN_FRONTEND=noninteractive"
+        f" apt-get install -y -qq wrk curl netbase nginx nghttp2-client >/dev/null; status=$?; rm -f {NO_START};"
+        " exit $status",
+    )
     body = sudo(test_host, f"curl -sfk --resolve {name}:443:127.0.0.1 https://{name}/")
     tls = f"{STATIC_DIR}/tls"
     run_as_daemon_user = (
@@ -103,6 +155,10 @@ def prepare(test_host, site) -> list[Server]:
         f"{run_as_daemon_user}awd-bench-gunicorn {gunicorn} --bind 127.0.0.1:8002"
         f" --certfile {tls}/fullchain.pem --keyfile {tls}/privkey.pem",
         f"{run_as_daemon_user}awd-bench-gunicorn-http {gunicorn} --bind 127.0.0.1:8003",
+        "rm -f /etc/nginx/sites-enabled/default",
+        f"printf %s {shlex.quote(NGINX_SITE.format(port=NGINX_PORT, name=name, tls=tls, **our_tls()))}"
+        " > /etc/nginx/sites-enabled/awd-bench",
+        "nginx -t -q && systemctl restart nginx",
     ]
     for command in commands:
         sudo(test_host, command)
@@ -111,6 +167,7 @@ def prepare(test_host, site) -> list[Server]:
     servers = [
         Server("apache-mod_wsgi", f"https://{name}/", apache),
         Server("apache-static", f"https://{name}{STATIC_URL}", apache),
+        Server("nginx-gunicorn", f"https://{name}:{NGINX_PORT}/", f"^nginx: |{gunicorn_processes}8003"),
         Server("gunicorn", f"https://{name}:8002/", gunicorn_processes + "8002"),
         Server("flask-dev", f"https://{name}:8001/", f"^{venv}/bin/python -m flask"),
         Server("gunicorn-http", "http://127.0.0.1:8003/", gunicorn_processes + "8003"),
@@ -177,7 +234,45 @@ def measure(test_host, servers: list[Server], concurrencies, seconds: int, repea
             median = statistics.median_low(run.requests_per_second for run in tries)
             chosen = next(run for run in tries if run.requests_per_second == median)
             chosen.errors = sum(run.errors for run in tries)
+            chosen.rates = sorted(run.requests_per_second for run in tries)
             runs.append(chosen)
+    return runs
+
+
+# Served over HTTP/2 by both: ours (http2 is on by default) and nginx.
+H2_SERVERS = ("apache-mod_wsgi", "nginx-gunicorn")
+
+
+@dataclass
+class H2Run:
+    server: str
+    clients: int
+    requests_per_second: float
+    requests: int
+    failed: int
+
+
+def parse_h2load(server: str, clients: int, output: str) -> H2Run:
+    """h2load's "finished in 5.00s, 4321.00 req/s, ..." (over the main duration) and
+    "requests: N total, ... M failed, E errored"; refused unless h2 was negotiated."""
+    if "Application protocol: h2" not in output:
+        raise SystemExit(f"h2load did not speak HTTP/2 to {server}:\n{output[-2000:]}")
+    rate = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", output).group(1))
+    counts = re.search(
+        r"requests: (\d+) total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored", output
+    )
+    total, done, failed, errored = map(int, counts.groups())
+    return H2Run(server, clients, rate, done, failed + errored)
+
+
+def measure_h2(test_host, servers: list[Server], concurrencies, seconds: int) -> list[H2Run]:
+    """h2load, one stream per client (as wrk's one request per connection), a client per
+    connection, for `seconds` after a second's warm-up."""
+    runs = []
+    for concurrency in concurrencies:
+        for server in (server for server in servers if server.name in H2_SERVERS):
+            h2load = f"h2load -c {concurrency} -t {min(2, concurrency)} -m 1 --warm-up-time=1 -D {seconds} {server.url}"
+            runs.append(parse_h2load(server.name, concurrency, sudo(test_host, h2load)))
     return runs
 
 
@@ -225,17 +320,30 @@ def resident_memory_mib(test_host, servers: list[Server]) -> dict[str, float]:
 def table(runs: list[Run]) -> str:
     ours = {run.concurrency: run for run in runs if run.server == "apache-mod_wsgi"}
     lines = [
-        "| server | concurrency | requests/s | ratio to ours | p50 ms | p99 ms | errors | CPU µs/request |",
-        "|---|---|---|---|---|---|---|---|",
+        "| server | concurrency | requests/s (median) | min, max | ratio to ours | p50 ms | p99 ms | errors |"
+        " CPU µs/request |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         ratio = run.requests_per_second / ours[run.concurrency].requests_per_second
+        spread = f"{run.rates[0]:,.0f}, {run.rates[-1]:,.0f}" if run.rates else ""
         lines.append(
-            f"| {run.server} | {run.concurrency} | {run.requests_per_second:,.0f} | {ratio:.2f} |"
+            f"| {run.server} | {run.concurrency} | {run.requests_per_second:,.0f} | {spread} | {ratio:.2f} |"
             f" {run.p50_ms:.2f} | {run.p99_ms:.2f} | {run.errors} | {run.cpu_us_per_request:.0f} |"
         )
     return "\n".join(lines)
 
 
-def as_json(runs: list[Run]) -> list[dict]:
+def h2_table(runs: list[H2Run]) -> str:
+    ours = {run.clients: run for run in runs if run.server == "apache-mod_wsgi"}
+    lines = ["| server | clients | requests/s | ratio to ours | failed |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {run.server} | {run.clients} | {run.requests_per_second:,.0f} |"
+        f" {run.requests_per_second / ours[run.clients].requests_per_second:.2f} | {run.failed} |"
+        for run in runs
+    ]
+    return "\n".join(lines)
+
+
+def as_json(runs: list) -> list[dict]:
     return [asdict(run) for run in runs]
