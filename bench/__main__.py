@@ -61,7 +61,7 @@ def measure_suite(suite: str, args, folder: Path) -> dict:
             site = Settings.from_data(alias, {**schema.defaults(), **data}).sites[0]
             servers = serving.prepare(hosts[0], site)
             runs = serving.measure(hosts[0], servers, CONCURRENCIES, args.seconds, args.repeats)
-            h2_runs = serving.measure_h2(hosts[0], servers, CONCURRENCIES, args.seconds)
+            h2_runs = serving.measure_h2(hosts[0], servers, CONCURRENCIES, args.seconds, args.repeats)
             memory = serving.resident_memory_mib(hosts[0], servers)
             loss = serving.reload_loss(hosts[0], servers[0], args.reloads)
             results["serving"] = serving.as_json(runs)
@@ -70,7 +70,7 @@ def measure_suite(suite: str, args, folder: Path) -> dict:
             results["reload_loss"] = asdict(loss)
             print(f"Serving ({title}, wrk {args.seconds} s x {args.repeats}, median)\n")
             print(serving.table(runs))
-            print(f"\nHTTP/2 ({title}, h2load {args.seconds} s, one stream per client)\n")
+            print(f"\nHTTP/2 ({title}, h2load {args.seconds} s x {args.repeats}, one stream per client, median)\n")
             print(serving.h2_table(h2_runs))
             print("\nResident memory (MiB): " + ", ".join(f"{group} {mib}" for group, mib in memory.items()))
             print(
@@ -131,8 +131,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--only", choices=("deploy", "fleet", "serving"))
     parser.add_argument("--suites", type=_suites, default=list(SUITES), help="comma-separated (default: all)")
-    parser.add_argument("--seconds", type=int, default=10, help="each wrk run (default 10)")
-    parser.add_argument("--repeats", type=int, default=3, help="wrk runs per server and concurrency (median)")
+    parser.add_argument("--seconds", type=int, default=10, help="each wrk and h2load run (default 10)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per server and concurrency (median)")
     parser.add_argument("--reruns", type=int, default=5, help="no-change reruns on one host (median)")
     parser.add_argument("--reloads", type=int, default=30, help="graceful reloads under load (default 30)")
     parser.add_argument("--json", type=Path, default=PROJECT / ".benchmarks/results.json")

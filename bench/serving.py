@@ -7,13 +7,20 @@ concurrency, so every server meets the same machine and the same load generator.
   apache-static     Apache serving a file of the app's response size: the ceiling
   nginx-gunicorn    what users pick instead: Debian's nginx terminating TLS (our TLS
                     settings), keep-alive to gunicorn gthread, the same processes and threads
+  nginx-static      that nginx serving the same file: its ceiling
   gunicorn          the same app, gunicorn gthread terminating TLS itself
   flask-dev         the same app under Flask's development server (threaded)
   gunicorn-http     gunicorn again without TLS, for what TLS costs it (reference only)
 
 All but the last over HTTPS with the host's certificate: a server on the internet
 terminates TLS somewhere, and our deployment does it in Apache. Then HTTP/2, as browsers
-speak it: h2load (Debian's nghttp2-client) against ours and nginx + gunicorn.
+speak it: h2load (Debian's nghttp2-client) against ours, nginx + gunicorn and both
+ceilings.
+
+Each run also counts what the server spent per request, split into its front (TLS and
+HTTP: Apache without its daemons, nginx) and its app (the mod_wsgi daemons, gunicorn):
+CPU time and context switches, read from /proc, so a gap between the servers shows where
+it is.
 """
 
 from __future__ import annotations
@@ -62,6 +69,9 @@ server {{
     # As our keepalive_max_requests 0: a connection is never closed for its count.
     keepalive_requests 1000000;
     access_log off;
+    location = {static_url} {{
+        alias {static_dir}/static.txt;
+    }}
     location / {{
         proxy_pass http://awd_bench_gunicorn;
         proxy_http_version 1.1;
@@ -85,16 +95,19 @@ def our_tls() -> dict[str, str]:
 NO_START = "/usr/sbin/policy-rc.d"
 
 
-# Counts the CPU time (clock ticks) of the processes whose command line matches
-# $PROCESSES, with what they reaped from exited children (Apache and gunicorn replace
-# their workers): fields 14-17 of /proc/<pid>/stat.
-CPU_TICKS = r"""cpu_ticks() {
-    total=0
+# What the processes whose command line matches $1 have spent: CPU time in clock ticks,
+# with what they reaped from exited children (Apache and gunicorn replace their workers;
+# fields 14-17 of /proc/<pid>/stat), and context switches over their threads. Nothing for
+# an empty pattern.
+USAGE = r"""usage() {
+    ticks=0 switches=0
     for proc in /proc/[0-9]*; do
-        tr '\0' ' ' < $proc/cmdline 2>/dev/null | grep -Eq "$PROCESSES" || continue
-        total=$((total + $(awk '{print $14 + $15 + $16 + $17}' $proc/stat 2>/dev/null || echo 0)))
+        [ -n "$1" ] && tr '\0' ' ' < $proc/cmdline 2>/dev/null | grep -Eq "$1" || continue
+        ticks=$((ticks + $(awk '{print $14 + $15 + $16 + $17}' $proc/stat 2>/dev/null || echo 0)))
+        switched=$(cat $proc/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}')
+        switches=$((switches + switched))
     done
-    echo $total
+    echo "$ticks $switches"
 }"""
 
 
@@ -102,8 +115,22 @@ CPU_TICKS = r"""cpu_ticks() {
 class Server:
     name: str
     url: str
-    # Anchored regular expression for the command lines of the server's processes.
-    processes: str
+    # Anchored regular expressions for the command lines of the server's processes: its
+    # front (TLS and HTTP) and the app behind it, "" for a server that is both in one.
+    front: str
+    app: str = ""
+
+    @property
+    def processes(self) -> str:
+        return "|".join(pattern for pattern in (self.front, self.app) if pattern)
+
+
+@dataclass
+class Cost:
+    """What one part of a server spent per request."""
+
+    cpu_us: float
+    context_switches: float
 
 
 @dataclass
@@ -115,8 +142,9 @@ class Run:
     p99_ms: float
     requests: int
     errors: int
-    # The server's CPU time per request (all its processes, wrk excluded).
-    cpu_us_per_request: float = 0.0
+    # Per request, wrk excluded; app is None for a server that is front and app in one.
+    front: Cost | None = None
+    app: Cost | None = None
     # Every run's rate, the median's among them: how far apart the runs were.
     rates: list[float] | None = None
 
@@ -135,6 +163,7 @@ def prepare(test_host, site) -> list[Server]:
     run_as_daemon_user = (
         f"systemd-run -q --uid {site.wsgi_user} --gid {site.wsgi_group} -p WorkingDirectory={app_dir} --unit "
     )
+    nginx_site = dict(port=NGINX_PORT, name=name, tls=tls, static_url=STATIC_URL, static_dir=STATIC_DIR, **our_tls())
     processes = site.daemon_processes(answer(Cpus, lambda command: sudo(test_host, command)))
     gunicorn = (
         f"{BENCH_VENV}/bin/gunicorn --workers {processes} --threads {site.wsgi_threads} --worker-class gthread app:app"
@@ -156,18 +185,18 @@ def prepare(test_host, site) -> list[Server]:
         f" --certfile {tls}/fullchain.pem --keyfile {tls}/privkey.pem",
         f"{run_as_daemon_user}awd-bench-gunicorn-http {gunicorn} --bind 127.0.0.1:8003",
         "rm -f /etc/nginx/sites-enabled/default",
-        f"printf %s {shlex.quote(NGINX_SITE.format(port=NGINX_PORT, name=name, tls=tls, **our_tls()))}"
-        " > /etc/nginx/sites-enabled/awd-bench",
+        f"printf %s {shlex.quote(NGINX_SITE.format(**nginx_site))} > /etc/nginx/sites-enabled/awd-bench",
         "nginx -t -q && systemctl restart nginx",
     ]
     for command in commands:
         sudo(test_host, command)
-    apache = r"^(/usr/sbin/apache2|\(wsgi:)"
+    apache, daemons, nginx = "^/usr/sbin/apache2", r"^\(wsgi:", "^nginx: "
     gunicorn_processes = f"^{BENCH_VENV}/bin/python3? {BENCH_VENV}/bin/gunicorn .*127\\.0\\.0\\.1:"
     servers = [
-        Server("apache-mod_wsgi", f"https://{name}/", apache),
+        Server("apache-mod_wsgi", f"https://{name}/", apache, daemons),
         Server("apache-static", f"https://{name}{STATIC_URL}", apache),
-        Server("nginx-gunicorn", f"https://{name}:{NGINX_PORT}/", f"^nginx: |{gunicorn_processes}8003"),
+        Server("nginx-gunicorn", f"https://{name}:{NGINX_PORT}/", nginx, gunicorn_processes + "8003"),
+        Server("nginx-static", f"https://{name}:{NGINX_PORT}{STATIC_URL}", nginx),
         Server("gunicorn", f"https://{name}:8002/", gunicorn_processes + "8002"),
         Server("flask-dev", f"https://{name}:8001/", f"^{venv}/bin/python -m flask"),
         Server("gunicorn-http", "http://127.0.0.1:8003/", gunicorn_processes + "8003"),
@@ -211,17 +240,42 @@ def parse_wrk(server: str, concurrency: int, output: str) -> Run:
     )
 
 
-def _wrk(test_host, server: Server, concurrency: int, seconds: int) -> Run:
-    wrk = f"wrk -t{min(2, concurrency)} -c{concurrency} -d{seconds}s --timeout 5s --latency {server.url}"
+def _measured(test_host, server: Server, load: str, parse):
+    """Run a load command on the test host and parse its report into a run, with what
+    the server's front and app spent per request meanwhile."""
+    usage = 'echo "$(usage "$FRONT") $(usage "$APP")"'
     output = sudo(
         test_host,
-        f"{CPU_TICKS}\nPROCESSES={shlex.quote(server.processes)}\nbefore=$(cpu_ticks)\n{wrk}\n"
-        'echo "cpu ticks: $(( $(cpu_ticks) - before )) of $(getconf CLK_TCK)"',
+        f"{USAGE}\nFRONT={shlex.quote(server.front)}\nAPP={shlex.quote(server.app)}\nbefore=$({usage})\n"
+        f'{load}\necho "usage: $before $({usage}) $(getconf CLK_TCK)"',
     )
-    run = parse_wrk(server.name, concurrency, output)
-    ticks, per_second = map(int, re.search(r"cpu ticks: (-?\d+) of (\d+)", output).groups())
-    run.cpu_us_per_request = ticks / per_second * 1e6 / max(run.requests, 1)
+    *counts, ticks_per_second = map(int, re.search(r"^usage: ([\d ]+)$", output, re.M).group(1).split())
+    front_ticks, front_switches, app_ticks, app_switches = (
+        after - before for before, after in zip(counts[:4], counts[4:], strict=True)
+    )
+    run = parse(output)
+    requests = max(run.requests, 1)
+
+    def cost(ticks: int, switches: int) -> Cost:
+        return Cost(ticks / ticks_per_second * 1e6 / requests, switches / requests)
+
+    run.front = cost(front_ticks, front_switches)
+    run.app = cost(app_ticks, app_switches) if server.app else None
     return run
+
+
+def _wrk(test_host, server: Server, concurrency: int, seconds: int) -> Run:
+    wrk = f"wrk -t{min(2, concurrency)} -c{concurrency} -d{seconds}s --timeout 5s --latency {server.url}"
+    return _measured(test_host, server, wrk, lambda output: parse_wrk(server.name, concurrency, output))
+
+
+def _median(tries: list, failures: str):
+    """The try with the median rate, its failures summed over all and every rate kept."""
+    median = statistics.median_low(run.requests_per_second for run in tries)
+    chosen = next(run for run in tries if run.requests_per_second == median)
+    setattr(chosen, failures, sum(getattr(run, failures) for run in tries))
+    chosen.rates = sorted(run.requests_per_second for run in tries)
+    return chosen
 
 
 def measure(test_host, servers: list[Server], concurrencies, seconds: int, repeats: int) -> list[Run]:
@@ -230,17 +284,13 @@ def measure(test_host, servers: list[Server], concurrencies, seconds: int, repea
     for concurrency in concurrencies:
         for server in servers:
             sudo(test_host, f"wrk -t1 -c1 -d1s {server.url} >/dev/null")  # warm up caches and keep-alive paths
-            tries = [_wrk(test_host, server, concurrency, seconds) for _ in range(repeats)]
-            median = statistics.median_low(run.requests_per_second for run in tries)
-            chosen = next(run for run in tries if run.requests_per_second == median)
-            chosen.errors = sum(run.errors for run in tries)
-            chosen.rates = sorted(run.requests_per_second for run in tries)
-            runs.append(chosen)
+            runs.append(_median([_wrk(test_host, server, concurrency, seconds) for _ in range(repeats)], "errors"))
     return runs
 
 
-# Served over HTTP/2 by both: ours (http2 is on by default) and nginx.
-H2_SERVERS = ("apache-mod_wsgi", "nginx-gunicorn")
+# Served over HTTP/2: ours (http2 is on by default), nginx + gunicorn, and both fronts'
+# ceilings, which tell what HTTP/2 itself costs each.
+H2_SERVERS = ("apache-mod_wsgi", "nginx-gunicorn", "apache-static", "nginx-static")
 
 
 @dataclass
@@ -250,11 +300,14 @@ class H2Run:
     requests_per_second: float
     requests: int
     failed: int
+    front: Cost | None = None
+    app: Cost | None = None
+    rates: list[float] | None = None
 
 
 def parse_h2load(server: str, clients: int, output: str) -> H2Run:
-    """h2load's "finished in 5.00s, 4321.00 req/s, ..." (over the main duration) and
-    "requests: N total, ... M failed, E errored"; refused unless h2 was negotiated."""
+    """h2load's "finished in 5.00s, 4321.00 req/s, ..." and "requests: N total, ...
+    M failed, E errored"; refused unless h2 was negotiated."""
     if "Application protocol: h2" not in output:
         raise SystemExit(f"h2load did not speak HTTP/2 to {server}:\n{output[-2000:]}")
     rate = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", output).group(1))
@@ -265,14 +318,22 @@ def parse_h2load(server: str, clients: int, output: str) -> H2Run:
     return H2Run(server, clients, rate, done, failed + errored)
 
 
-def measure_h2(test_host, servers: list[Server], concurrencies, seconds: int) -> list[H2Run]:
+def _h2load(test_host, server: Server, clients: int, seconds: int) -> H2Run:
+    # No --warm-up-time: its requests would be left out of the count, not of the CPU.
+    h2load = f"h2load -c {clients} -t {min(2, clients)} -m 1 -D {seconds} {server.url}"
+    return _measured(test_host, server, h2load, lambda output: parse_h2load(server.name, clients, output))
+
+
+def measure_h2(test_host, servers: list[Server], concurrencies, seconds: int, repeats: int) -> list[H2Run]:
     """h2load, one stream per client (as wrk's one request per connection), a client per
-    connection, for `seconds` after a second's warm-up."""
+    connection, `repeats` runs of `seconds` after a second's unmeasured warm-up; the run
+    with the median rate."""
     runs = []
     for concurrency in concurrencies:
         for server in (server for server in servers if server.name in H2_SERVERS):
-            h2load = f"h2load -c {concurrency} -t {min(2, concurrency)} -m 1 --warm-up-time=1 -D {seconds} {server.url}"
-            runs.append(parse_h2load(server.name, concurrency, sudo(test_host, h2load)))
+            sudo(test_host, f"h2load -c 1 -m 1 -D 1 {server.url} >/dev/null")
+            tries = [_h2load(test_host, server, concurrency, seconds) for _ in range(repeats)]
+            runs.append(_median(tries, "failed"))
     return runs
 
 
@@ -317,29 +378,46 @@ def resident_memory_mib(test_host, servers: list[Server]) -> dict[str, float]:
     return totals
 
 
+def _cost(run, field: str, digits: int) -> str:
+    """A run's cost per request, "front + app" when the server has both."""
+    parts = [getattr(part, field) for part in (run.front, run.app) if part]
+    return " + ".join(f"{value:,.{digits}f}" for value in parts)
+
+
+def _spread(run) -> str:
+    return f"{run.rates[0]:,.0f}, {run.rates[-1]:,.0f}" if run.rates else ""
+
+
+COST_COLUMNS = " CPU µs/request (front + app) | context switches/request (front + app) |"
+
+
 def table(runs: list[Run]) -> str:
     ours = {run.concurrency: run for run in runs if run.server == "apache-mod_wsgi"}
     lines = [
         "| server | concurrency | requests/s (median) | min, max | ratio to ours | p50 ms | p99 ms | errors |"
-        " CPU µs/request |",
-        "|---|---|---|---|---|---|---|---|---|",
+        + COST_COLUMNS,
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         ratio = run.requests_per_second / ours[run.concurrency].requests_per_second
-        spread = f"{run.rates[0]:,.0f}, {run.rates[-1]:,.0f}" if run.rates else ""
         lines.append(
-            f"| {run.server} | {run.concurrency} | {run.requests_per_second:,.0f} | {spread} | {ratio:.2f} |"
-            f" {run.p50_ms:.2f} | {run.p99_ms:.2f} | {run.errors} | {run.cpu_us_per_request:.0f} |"
+            f"| {run.server} | {run.concurrency} | {run.requests_per_second:,.0f} | {_spread(run)} | {ratio:.2f} |"
+            f" {run.p50_ms:.2f} | {run.p99_ms:.2f} | {run.errors} | {_cost(run, 'cpu_us', 0)} |"
+            f" {_cost(run, 'context_switches', 1)} |"
         )
     return "\n".join(lines)
 
 
 def h2_table(runs: list[H2Run]) -> str:
     ours = {run.clients: run for run in runs if run.server == "apache-mod_wsgi"}
-    lines = ["| server | clients | requests/s | ratio to ours | failed |", "|---|---|---|---|---|"]
+    lines = [
+        "| server | clients | requests/s (median) | min, max | ratio to ours | failed |" + COST_COLUMNS,
+        "|---|---|---|---|---|---|---|---|",
+    ]
     lines += [
-        f"| {run.server} | {run.clients} | {run.requests_per_second:,.0f} |"
+        f"| {run.server} | {run.clients} | {run.requests_per_second:,.0f} | {_spread(run)} |"
         f" {run.requests_per_second / ours[run.clients].requests_per_second:.2f} | {run.failed} |"
+        f" {_cost(run, 'cpu_us', 0)} | {_cost(run, 'context_switches', 1)} |"
         for run in runs
     ]
     return "\n".join(lines)

@@ -1,9 +1,11 @@
 """The benchmark reads wrk's and h2load's reports right: rates, latency percentiles in
-any unit, errors."""
+any unit, errors; and what a server spent per request, front and app."""
+
+import subprocess
 
 import pytest
 
-from bench.serving import parse_h2load, parse_wrk
+from bench.serving import USAGE, Cost, Server, _wrk, parse_h2load, parse_wrk, table
 
 REPORT = """Running 5s test @ https://awd-bench-1.awd.test/
   2 threads and 64 connections
@@ -54,3 +56,41 @@ def test_h2load_report_is_read_and_must_have_spoken_http2():
     assert (run.requests_per_second, run.requests, run.failed) == (2114.50, 4229, 5 + 3)
     with pytest.raises(SystemExit, match="did not speak HTTP/2"):
         parse_h2load("apache-mod_wsgi", 2, H2LOAD.replace("Application protocol: h2", "Application protocol: http/1.1"))
+
+
+class CannedHost:
+    """A test host whose every command prints the same output."""
+
+    def __init__(self, stdout: str):
+        self.stdout, self.commands = stdout, []
+
+    def run_as_root(self, command: str, check: bool):
+        self.commands.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout=self.stdout, stderr="")
+
+
+def test_a_runs_cost_is_split_into_front_and_app_per_request():
+    # before: front 100 ticks, 50 switches; app 0, 0. After: 200, 150; 300, 28522. 100 ticks a second.
+    host = CannedHost(REPORT + "usage: 100 50 0 0 200 150 300 28522 100\n")
+    ours = Server("apache-mod_wsgi", "https://x/", "^/usr/sbin/apache2", r"^\(wsgi:")
+    run = _wrk(host, ours, 64, 5)
+    assert run.front == Cost(cpu_us=1e6 / 28522, context_switches=100 / 28522)
+    assert run.app == Cost(cpu_us=3e6 / 28522, context_switches=1.0)
+    assert "FRONT='^/usr/sbin/apache2'\nAPP='^\\(wsgi:'" in host.commands[0]
+    assert "| 35 + 105 | 0.0 + 1.0 |" in table([run])
+
+    alone = _wrk(host, Server("apache-static", "https://x/static", "^/usr/sbin/apache2"), 64, 5)
+    assert alone.app is None
+    assert table([run, alone]).endswith("| 35 | 0.0 |")
+
+
+def test_usage_counts_what_matching_processes_spent_and_nothing_for_no_pattern():
+    busy = subprocess.Popen(["sleep", "30"])
+    try:
+        script = f'{USAGE}\nusage "^sleep 30 "\nusage ""'
+        matched, nothing = subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout.splitlines()
+    finally:
+        busy.kill()
+    ticks, switches = map(int, matched.split())
+    assert ticks >= 0 and switches >= 1  # a sleeping process has been switched out at least once
+    assert nothing == "0 0"
