@@ -304,7 +304,9 @@ SECTIONS = (
                 True,
                 v.boolean,
                 "HTTP/2 on the HTTPS vhost (Protocols h2 http/1.1, Mozilla's profile): browsers multiplex a page's"
-                " requests on one connection (no figure: wrk speaks HTTP/1.1 only)",
+                " requests on one connection. Each request costs Apache more over HTTP/2 (mod_http2 hands each"
+                " stream to a thread of its own: docs/benchmarks.md); a site serving only API clients of one request"
+                " at a time may set it off",
             ),
         ),
     ),
