@@ -133,8 +133,20 @@ class Cost:
     context_switches: float
 
 
+@dataclass(kw_only=True)
+class Measured:
+    """What a run records besides its load generator's report."""
+
+    # Per request, the load generator excluded; app is None for a server that is front
+    # and app in one.
+    front: Cost | None = None
+    app: Cost | None = None
+    # Every run's rate, the median's among them: how far apart the runs were.
+    rates: list[float] | None = None
+
+
 @dataclass
-class Run:
+class Run(Measured):
     server: str
     concurrency: int
     requests_per_second: float
@@ -142,11 +154,6 @@ class Run:
     p99_ms: float
     requests: int
     errors: int
-    # Per request, wrk excluded; app is None for a server that is front and app in one.
-    front: Cost | None = None
-    app: Cost | None = None
-    # Every run's rate, the median's among them: how far apart the runs were.
-    rates: list[float] | None = None
 
 
 def prepare(test_host, site) -> list[Server]:
@@ -294,15 +301,12 @@ H2_SERVERS = ("apache-mod_wsgi", "nginx-gunicorn", "apache-static", "nginx-stati
 
 
 @dataclass
-class H2Run:
+class H2Run(Measured):
     server: str
     clients: int
     requests_per_second: float
     requests: int
     failed: int
-    front: Cost | None = None
-    app: Cost | None = None
-    rates: list[float] | None = None
 
 
 def parse_h2load(server: str, clients: int, output: str) -> H2Run:
