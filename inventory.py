@@ -1,9 +1,10 @@
 """
-Who the deploy and the verification suite target: `pyinfra inventory.py deploy.py`.
+Who the deploy and the verification suite target: `awd deploy` (`./run.sh deploy`), or
+`pyinfra inventory.py deploy.py`.
 
 Put your servers in `web_servers` (settings in group_data/web_servers.py apply to them).
 While it is empty, both target the local throwaway test hosts that `./run.sh deploy`
-(or `python -m testhost up`) starts; AWD_TESTHOST_FLEET names which fleet ("" for none).
+(or `awd testhost up`) starts; AWD_TESTHOST_FLEET names which fleet ("" for none).
 """
 
 import os
@@ -15,7 +16,7 @@ import sys
 web_servers = []
 
 if not web_servers and os.environ.get("AWD_TESTHOST_FLEET") != "":
-    import testhost
+    from apache_wsgi_deploy import testhost
 
     web_servers = [test_host.inventory_entry() for test_host in testhost.load()]
     print(

@@ -1,22 +1,14 @@
 #!/usr/bin/env bash
-# Sets up this machine (idempotently: apt and pip only install what is missing), then:
-#   ./run.sh deploy            deploy to inventory.py's hosts; with none configured, to a
-#                              local throwaway test host it starts first; ends with a
-#                              per-host summary (ARGS: --inventory=FILE, pyinfra options)
+# This repository's development entry: sets up this Debian machine (idempotently: apt and
+# pip only install what is missing, into .venv with the package installed editable), then:
+#   ./run.sh deploy [ARGS]     awd deploy to inventory.py's hosts; with none configured, to
+#                              a local throwaway test host it starts first (awd testhost up)
 #   ./run.sh test [ARGS]       the whole test suite: ruff (format, lint), unit tests, end
 #                              to end on Debian 13 test hosts, then the e2e tests marked
 #                              both_suites again on Debian 12 (ARGS: one pytest run instead)
-#   ./run.sh verify [ARGS]     the verification suite against inventory.py's hosts
-#                              (ARGS go to pytest, e.g. --inventory=production.py)
-#   ./run.sh check [ARGS]      drift check: what a deploy would change, changing nothing;
-#                              exit 0 all match, 2 drifted, 1 not checked (--inventory=FILE)
-#   ./run.sh rollback APP [ARGS]  the site APP (its app_name) back to its previous release
-#                              (ARGS: --inventory=FILE, pyinfra options)
-#   ./run.sh status [ARGS]     each host's live releases, their history and health now
-#                              (--inventory=FILE)
-#   ./run.sh app APP [ARGS] -- COMMAND  a command in the site APP's live release, as its
-#                              user, on each host (--inventory=FILE, --limit=HOST)
 #   ./run.sh bench [ARGS]      the benchmark on local test hosts (python -m bench --help)
+#   ./run.sh COMMAND [ARGS]    any other awd command: verify, check, status, rollback APP,
+#                              app APP -- CMD, testhost up|status|down, init (awd --help)
 set -euo pipefail
 cd "$(dirname "$0")"
 export PYTHONDONTWRITEBYTECODE=1
@@ -38,13 +30,13 @@ python_env() {
     [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
     local stamp=.venv/.requirements.sha256
     if ! sha256sum --status -c "$stamp" 2>/dev/null; then
-        .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
-        sha256sum requirements.txt >"$stamp"
+        .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+        sha256sum requirements-dev.txt pyproject.toml >"$stamp"
     fi
 }
 
 setup() {
-    apt_install python3 python3-venv openssh-client ca-certificates $(grep -v '^#' testhost/apt-packages.txt)
+    apt_install python3 python3-venv openssh-client ca-certificates $(grep -v '^#' apache_wsgi_deploy/testhost/apt-packages.txt)
     python_env
 }
 
@@ -60,10 +52,10 @@ deploy)
     setup
     # A throwaway test host only for inventory.py with no hosts, never for --inventory.
     testhost=
-    [[ " $* " == *" --inventory"* ]] || hosts_configured || testhost=yes
-    [ -z "$testhost" ] || .venv/bin/python -m testhost up
-    .venv/bin/python -m apache_wsgi_deploy.runner "$@"
-    [ -z "$testhost" ] || .venv/bin/python -m testhost status
+    [[ " $* " == *" --inventory"* || " $* " == *" -i "* ]] || hosts_configured || testhost=yes
+    [ -z "$testhost" ] || .venv/bin/awd testhost up
+    .venv/bin/awd deploy "$@"
+    [ -z "$testhost" ] || .venv/bin/awd testhost status
     ;;
 test)
     setup
@@ -73,35 +65,17 @@ test)
         AWD_TESTHOST_SUITE=bookworm .venv/bin/python -m pytest -m both_suites tests/e2e
     fi
     ;;
-verify)
-    setup
-    .venv/bin/python -m apache_wsgi_deploy.verify "$@"
-    ;;
-check)
-    setup
-    .venv/bin/python -m apache_wsgi_deploy.drift "$@"
-    ;;
-rollback)
-    setup
-    app=${1:?usage: ./run.sh rollback APP_NAME [--inventory=FILE] [pyinfra options]}
-    shift
-    AWD_ROLLBACK_APP=$app .venv/bin/python -m apache_wsgi_deploy.runner --deploy=rollback.py "$@"
-    ;;
-status)
-    setup
-    .venv/bin/python -m apache_wsgi_deploy.status "$@"
-    ;;
-app)
-    setup
-    .venv/bin/python -m apache_wsgi_deploy.appcommand "$@"
-    ;;
 bench)
     setup
     .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
     .venv/bin/python -m bench "$@"
     ;;
+verify | check | status | rollback | app | testhost | init)
+    setup
+    exec .venv/bin/awd "$job" "$@"
+    ;;
 *)
-    sed -n '2,19p' "$0" >&2
+    sed -n '2,12p' "$0" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,8 @@
 """apache-wsgi-deploy: a WSGI app behind Apache with mod_wsgi on Debian, with pyinfra."""
 
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError, version
 
-# The project folder on the control machine: settings name its files relative to it.
-PROJECT = Path(__file__).resolve().parent.parent
+try:
+    __version__ = version("apache-wsgi-deploy")
+except PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "0+unknown"

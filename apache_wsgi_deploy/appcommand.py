@@ -1,28 +1,26 @@
 """
-A command in a site's live release, on the inventory's hosts: `./run.sh app APP_NAME
-[--inventory FILE] [--limit HOST]... -- COMMAND [ARGS...]`.
-
-It runs as the app's user, in the live release's code folder, its virtualenv first on
-PATH, with the app's environment (host_tools/inapp.py, as release commands run), over
-OpenSSH with the inventory's connection data. With one host and a terminal it is
+A command in a site's live release (`awd app APP -- COMMAND`): it runs as the app's
+user, in the live release's code folder, its virtualenv first on PATH, with the app's
+environment (host_tools/inapp.py, as release commands run), over OpenSSH with the
+inventory's connection data. With one host and a terminal it is
 interactive (`python manage.py createsuperuser`); otherwise each host's output is
-printed under its name. Exit status 0 when the command succeeded on every host.
+printed under its name.
 """
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.connection import openssh_command
-from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 
 # Hosts a command runs on at once.
 CONCURRENCY = 8
+# OpenSSH's exit status when it could not connect or authenticate.
+UNREACHABLE = 255
 
 
 def in_live_release(site, command: list[str]) -> str:
@@ -36,61 +34,33 @@ def in_live_release(site, command: list[str]) -> str:
     return f'cd / && release={release} && exec {runner} "$release/venv/bin/python" {tool} "$release" {arguments}'
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="./run.sh app", description="Run a command in a site's live release.")
-    parser.add_argument("app_name")
-    parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
-    parser.add_argument("--limit", action="append", help="only this host (repeatable)")
-    # Everything after "--" is the command's, its options included.
-    split = argv.index("--") if "--" in argv else len(argv)
-    args, command = parser.parse_args(argv[:split]), argv[split + 1 :]
-    if not command:
-        parser.error("no command: ./run.sh app APP_NAME [--inventory=FILE] [--limit=HOST] -- COMMAND [ARGS...]")
-
-    from pyinfra.api import State
-    from pyinfra.context import ctx_state
-    from pyinfra_cli.inventory import make_inventory
-
-    with ctx_state.use(State()):
-        inventory = make_inventory(args.inventory, cwd=str(PROJECT))
-    try:
-        settings = validate_inventory(inventory, PROJECT)
-    except SettingsError as error:
-        print(f"--> pyinfra error: {error}", file=sys.stderr)
-        return 1
-    hosts = [host for host in inventory if not args.limit or host.name in args.limit]
-    runs = {}
-    for host in hosts:
-        site = next((site for site in settings[host.name].present_sites if site.app_name == args.app_name), None)
-        if site is None:
-            print(f"{host.name}: no site named {args.app_name!r}", file=sys.stderr)
-            return 1
-        runs[host.name] = (host.data.dict(), in_live_release(site, command))
-    if not runs:
-        print(f"no host of {args.inventory} matches --limit {' '.join(args.limit or [])}", file=sys.stderr)
-        return 1
-    if len(runs) == 1:
-        ((name, (data, remote)),) = runs.items()
-        return subprocess.call(openssh_command(name, data, remote, tty=sys.stdin.isatty()), cwd=PROJECT)
+def run_on_hosts(commands: dict[str, tuple[dict, str]]) -> int:
+    """Run each host's remote command (host name -> (its inventory data, the command)):
+    with one host, on this terminal; otherwise at once, each host's output printed under
+    its name. 0 when it succeeded everywhere, 1 otherwise."""
+    if len(commands) == 1:
+        ((name, (data, remote)),) = commands.items()
+        status = subprocess.call(openssh_command(name, data, remote, tty=sys.stdin.isatty()))
+        return 0 if status == 0 else 1
 
     def run(name: str) -> subprocess.CompletedProcess:
-        data, remote = runs[name]
+        data, remote = commands[name]
         return subprocess.run(
-            openssh_command(name, data, remote, tty=False),
-            cwd=PROJECT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
+            openssh_command(name, data, remote, tty=False), stdin=subprocess.DEVNULL, capture_output=True, text=True
         )
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:
-        results = dict(zip(runs, pool.map(run, runs), strict=True))
+        results = dict(zip(commands, pool.map(run, commands), strict=True))
     for name, result in results.items():
+        if result.returncode == UNREACHABLE:
+            print(f"{name}: NOT REACHED, {last_line(result.stderr)}", file=sys.stderr)
+            continue
         print(f"=== {name}: exit {result.returncode} ===")
         print(result.stdout, end="")
         print(result.stderr, end="", file=sys.stderr)
     return 0 if all(result.returncode == 0 for result in results.values()) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no answer"

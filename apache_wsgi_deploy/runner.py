@@ -1,17 +1,15 @@
 """
-pyinfra, one process per host, each host's outcome read back as data: what the deploy
-(`./run.sh deploy`, this module's main) and the drift check (`apache_wsgi_deploy.drift`) run.
-
-    .venv/bin/python -m apache_wsgi_deploy.runner [--inventory FILE] [pyinfra options...]
+pyinfra, one process per host, each host's outcome read back as data: what `awd deploy`,
+`awd check`, `awd status` and `awd rollback` run.
 
 pyinfra stops only a failing host's own operations when a command fails, but pyinfra
 3.10 aborts the whole run, every host with it, when a host's SSH connection drops in the
 middle of an operation (paramiko's EOFError escapes its greenlet). So each host gets its
-own `pyinfra --limit <host>` process, all at once: nothing one host does can stop or
-half-apply another. Settings are validated for every host first, once. The run ends
-with one line per host (converged; failed at which operation, and why; or not reached);
-each host's pyinfra output is kept under .logs/ (and printed with -v). The exit status is
-non-zero when any host did not converge.
+own `pyinfra --limit <host>` process, at most `concurrency` at once: nothing one host
+does can stop or half-apply another. The command validates every host's settings first,
+once (apache_wsgi_deploy.hosts). The run ends with one line per host (converged; failed
+at which operation, and why; or not reached); each host's pyinfra output is kept under
+the project folder's .logs/.
 
 The processes are forked from this one once it has imported pyinfra and the deploy's
 modules: a fresh interpreter would spend about 0.45 s of CPU on those imports per host,
@@ -21,7 +19,6 @@ most of a no-change rerun's cost. Each child records its host's outcome
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import select
@@ -35,12 +32,10 @@ from pathlib import Path
 from pyinfra.api import State
 from pyinfra.context import ctx_state
 
-from apache_wsgi_deploy import PROJECT, progress
+from apache_wsgi_deploy import progress, project
 from apache_wsgi_deploy.outcome import HostOutcome, Recorder
-from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 
-# Each deploy's output per host, for the runs kept (the oldest go first).
-LOGS = PROJECT / ".logs"
+# Each run's output per host, for the runs kept (the oldest go first).
 LOGS_KEPT = 20
 
 
@@ -110,7 +105,6 @@ def _fork(host: str, arguments: list[str], log: Path, result: Path) -> tuple[int
         # Whatever Python's streams were (a test's capture), they are these files now.
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        os.chdir(PROJECT)
         status = _run_pyinfra(host, arguments, result, progress_in)
     except BaseException:
         traceback.print_exc()
@@ -123,14 +117,6 @@ def _fork(host: str, arguments: list[str], log: Path, result: Path) -> tuple[int
 # Hosts run at once, by default: each pyinfra process peaks at 56 MiB resident (one host's
 # no-change rerun, 2026-12-01), so 32 stay under 1.8 GiB even with nothing shared after the fork.
 CONCURRENCY = 32
-
-
-def positive(value: str) -> int:
-    """An argparse type: a whole number of 1 or more."""
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
-    return number
 
 
 def bounded(hosts: list[str], start, wait, concurrency: int) -> dict[str, int]:
@@ -230,22 +216,12 @@ def _outcome(host: str, result: Path, exit_status: int) -> HostOutcome:
     return outcome
 
 
-def validated_hosts(inventory_file: str, limit: list[str] | None = None, exclude: list[str] | None = None) -> list[str]:
-    """The inventory's hosts (those --limit and --exclude patterns pick, as pyinfra picks
-    them), once every host's settings are valid (SettingsError otherwise)."""
-    # pyinfra_cli patches ssl (gevent) when imported: only the command itself pays for it.
-    # pyinfra's CLI and the deploy's modules are imported once, here, for every host's run.
+def prepare() -> None:
+    """Import pyinfra's CLI and the deploy's modules once, here, before the forks: each
+    host's process then starts with them (pyinfra_cli patches ssl for gevent on import)."""
     import pyinfra_cli.main  # noqa: F401
-    from pyinfra_cli.cli import _apply_inventory_exclude, _apply_inventory_limit
-    from pyinfra_cli.inventory import make_inventory
 
     import apache_wsgi_deploy.deploys  # noqa: F401
-
-    with ctx_state.use(State()):
-        inventory = make_inventory(inventory_file, cwd=str(PROJECT))
-    validate_inventory(inventory, PROJECT)
-    picked = _apply_inventory_exclude(inventory, _apply_inventory_limit(inventory, limit), exclude)
-    return [host.name for host in inventory if picked is None or host in picked]
 
 
 def not_read(outcome: HostOutcome) -> str | None:
@@ -263,16 +239,10 @@ def read_line(host: str, outcome: HostOutcome) -> str:
     return f"{host}: NOT READ, {not_read(outcome)}" if not_read(outcome) else f"{host}: read"
 
 
-def read_only_runs(
-    inventory_file: str, arguments: list[str], concurrency: int = CONCURRENCY
-) -> dict[str, HostOutcome] | None:
+def read_only_runs(hosts: list[str], arguments: list[str], concurrency: int = CONCURRENCY) -> dict[str, HostOutcome]:
     """Each host's outcome of `pyinfra --dry <arguments>`, the pyinfra output of those it
-    could not read printed; None (the reason printed) when the settings are bad."""
-    try:
-        hosts = validated_hosts(inventory_file)
-    except SettingsError as error:
-        print(f"--> pyinfra error: {error}", file=sys.stderr)
-        return None
+    could not read printed."""
+    prepare()
     # On a terminal only: the report is a read-only run's output (cron mails it).
     shown = progress.for_stream(len(hosts), plain=False)
     runs = run_hosts(hosts, ["--dry", *arguments], concurrency=concurrency, shown=shown, result_line=read_line)
@@ -308,45 +278,11 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description="Deploy every host in its own pyinfra process.")
-    parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
-    parser.add_argument("--deploy", default="deploy.py", help="pyinfra deploy file (default: deploy.py)")
-    # Picked here: each host's own pyinfra gets --limit <host> alone (a second --limit
-    # would add hosts to every process, not narrow them).
-    parser.add_argument("--limit", action="append", help="hosts or groups to deploy, as pyinfra's --limit")
-    parser.add_argument("--exclude", action="append", help="hosts or groups to leave out, as pyinfra's --exclude")
-    parser.add_argument("--concurrency", type=positive, default=CONCURRENCY, help=f"hosts run at once ({CONCURRENCY})")
-    args, options = parser.parse_known_args(argv)
-    try:
-        hosts = validated_hosts(args.inventory, args.limit, args.exclude)
-    except SettingsError as error:
-        print(f"--> pyinfra error: {error}", file=sys.stderr)
-        return 1
-    if not hosts:
-        print(f"--> pyinfra error: no host of {args.inventory} left by --limit and --exclude", file=sys.stderr)
-        return 1
-    logs = run_logs()
-    shown = progress.for_stream(len(hosts))
-    runs = run_hosts(hosts, ["-y", args.inventory, args.deploy, *options], logs, args.concurrency, shown)
-    # pyinfra's own output, tracebacks included, only when asked for: the summary says what failed.
-    if any(option.startswith("-v") for option in options):
-        for host, (_, output) in runs.items():
-            print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr, flush=True)
-    outcomes = {host: outcome for host, (outcome, _) in runs.items()}
-    print(summary(outcomes), file=sys.stderr)
-    print(f"--> Each host's pyinfra output: {logs.relative_to(PROJECT)}/<host>.log (-v prints it)", file=sys.stderr)
-    return 0 if all(outcome.exit_status == 0 for outcome in outcomes.values()) else 1
-
-
 def run_logs() -> Path:
     """This run's folder under .logs/, the older runs beyond the newest LOGS_KEPT removed."""
-    folder = LOGS / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    logs = project.path(project.LOGS_DIR)
+    folder = logs / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     folder.mkdir(parents=True, exist_ok=True)
-    for older in sorted(LOGS.iterdir())[:-LOGS_KEPT]:
+    for older in sorted(logs.iterdir())[:-LOGS_KEPT]:
         shutil.rmtree(older, ignore_errors=True)
     return folder
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

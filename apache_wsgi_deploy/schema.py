@@ -1,20 +1,21 @@
 """
 Every setting, declared once: its default, validator, scope (each site, or the whole
-host) and what it means. Validation reads it; group_data/all.py (the defaults pyinfra
-loads) and docs/settings.md (the reference) are generated from it:
+host) and what it means. Validation reads it, and fills in the default of every setting
+the inventory and group_data leave out; docs/settings.md (the reference) is generated
+from it, in a checkout of this repository:
 
-    .venv/bin/python -m apache_wsgi_deploy.schema      # rewrites both; a unit test checks they are current
+    .venv/bin/python -m apache_wsgi_deploy.schema      # rewrites it; a unit test checks it is current
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy import validators as v
 
 SITE, HOST = "site", "host"
@@ -539,13 +540,11 @@ HOST_KEYS = tuple(name for name, setting in SETTINGS.items() if setting.scope ==
 
 
 def defaults() -> dict[str, Any]:
-    """Every setting's default, as group_data/all.py sets it."""
+    """Every setting's default."""
     return {name: setting.default for name, setting in SETTINGS.items()}
 
 
-GROUP_DATA_FILE = PROJECT / "group_data" / "all.py"
-REFERENCE_FILE = PROJECT / "docs" / "settings.md"
-COMMENT_WIDTH = 100
+REFERENCE_FILE = "docs/settings.md"
 
 
 def literal(value: Any) -> str:
@@ -559,34 +558,6 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
-def _comment(text: str) -> list[str]:
-    return textwrap.wrap(text, COMMENT_WIDTH, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False)
-
-
-def group_data() -> str:
-    """group_data/all.py: every setting with its default, what it means above it."""
-    lines = [
-        "# Every setting of apache-wsgi-deploy with its default, generated from apache_wsgi_deploy/schema.py",
-        "# (edit it there, then run `.venv/bin/python -m apache_wsgi_deploy.schema`). Override them per group",
-        "# in group_data/<group>.py, per host in inventory.py, or per run with --data key=value; each value",
-        "# is validated before anything is touched. The reference with allowed values: docs/settings.md.",
-    ]
-    scope = None
-    for section in SECTIONS:
-        if section.settings[0].scope != scope:
-            scope = section.settings[0].scope
-            if scope == SITE:
-                lines += ["", "# ===== Per-site settings: every site's defaults ====="]
-            elif section is not SECTIONS[0]:
-                lines += ["", "# ===== Server-wide settings ====="]
-        lines += ["", f"# --- {section.title} ---"]
-        for setting in section.settings:
-            lines += _comment(setting.doc)
-            lines += _comment(setting.notes) if setting.notes else []
-            lines.append(f"{setting.name} = {literal(setting.default)}")
-    return "\n".join(lines) + "\n"
-
-
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -596,10 +567,11 @@ def reference() -> str:
     lines = [
         "# Settings",
         "",
-        "Generated from `apache_wsgi_deploy/schema.py` by `.venv/bin/python -m apache_wsgi_deploy.schema`,",
-        "with `group_data/all.py`. Set them in `group_data/<group>.py`, as host data in the inventory, or per",
-        "run with `--data key=value`. A per-site setting's top-level value is every site's default; an",
-        "entry of `sites` overrides it for that site.",
+        "Generated from `apache_wsgi_deploy/schema.py` by `.venv/bin/python -m apache_wsgi_deploy.schema`.",
+        "A setting left out takes its default. Set the others in your project's `group_data/<group>.py`",
+        "(`group_data/all.py` for every host), as host data in the inventory, or per run with",
+        "`--data key=value`. A per-site setting's top-level value is every site's default; an entry of",
+        "`sites` overrides it for that site.",
     ]
     for section in SECTIONS:
         lines += ["", f"## {section.title}", ""]
@@ -613,14 +585,9 @@ def reference() -> str:
     return "\n".join(lines) + "\n"
 
 
-GENERATED = {GROUP_DATA_FILE: group_data, REFERENCE_FILE: reference}
-
-
 def main() -> int:
-    for path, render in GENERATED.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render())
-        print(f"wrote {path.relative_to(PROJECT)}")
+    Path(REFERENCE_FILE).write_text(reference())
+    print(f"wrote {REFERENCE_FILE}")
     return 0
 
 

@@ -1,8 +1,9 @@
 """
 One host's settings, validated once against the schema before any operation is built:
-`Settings.from_data` turns a host's merged data (group files, host data, --data) into a
-`Settings` and its `Site`s, with every "auto" value resolved here, or raises one
-`SettingsError` listing every bad setting.
+`Settings.from_data` turns a host's merged data (group files, host data, --data) over the
+schema's defaults into a `Settings` and its `Site`s, or raises one `SettingsError` listing
+every bad setting. Every "auto" value that depends on other settings alone is resolved
+here; `wsgi_processes` depends on the host's CPUs and is resolved by the vhosts unit.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import functools
 import os
 import re
 from dataclasses import field, make_dataclass
-from pathlib import Path
 from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
 
-from apache_wsgi_deploy import layout, sources
+from apache_wsgi_deploy import layout, project, sources
 from apache_wsgi_deploy.schema import HOST_KEYS, MPM_SERVER_LIMIT, SETTINGS, SITE_KEYS
 from apache_wsgi_deploy.validators import Invalid
 
@@ -197,19 +197,18 @@ def resolve_site(values: dict[str, Any]) -> Site:
 def _validated(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Every setting's value, validated; the problems of the unknown, missing and invalid ones."""
     problems = [
-        f"unknown setting {key!r} (a typo? every setting is in group_data/all.py)"
+        f"unknown setting {key!r} (a typo? every setting is in docs/settings.md)"
         for key in sorted(set(data) - set(SETTINGS))
         if not PYINFRA_KEY.match(key)
     ]
     values = {}
     for key, setting in SETTINGS.items():
-        if key not in data:
-            problems.append(f"setting {key!r} is missing (it belongs in group_data/all.py)")
-            continue
+        # What the inventory and group_data leave out is the schema's default.
+        value = data.get(key, setting.default)
         try:
-            values[key] = setting.validate(data[key])
+            values[key] = setting.validate(value)
         except Invalid as allowed:
-            problems.append(f"setting {key!r} = {data[key]!r} is invalid: expected {allowed}")
+            problems.append(f"setting {key!r} = {value!r} is invalid: expected {allowed}")
     return values, problems
 
 
@@ -367,7 +366,7 @@ def _settings_from_data(cls, host_name: str, data: dict[str, Any]) -> Settings:
     return cls(**{**{key: values[key] for key in HOST_KEYS}, "sites": tuple(sites)})
 
 
-def _certificate_problems(settings: Settings, project: Path) -> list[str]:
+def _certificate_problems(settings: Settings) -> list[str]:
     """The uploaded certificates that would not serve their site."""
     problems = []
     for index, site in enumerate(settings.sites):
@@ -377,43 +376,48 @@ def _certificate_problems(settings: Settings, project: Path) -> list[str]:
                 site.tls_chain_file,
                 site.tls_key_file,
                 site.names(),
-                project,
                 _label(settings.sites, index),
             )
     return problems
 
 
-def validate_inventory(inventory, project: Path) -> dict[str, Settings]:
+def validate_host(host_name: str, data: dict[str, Any]) -> Settings:
+    """
+    Validate one host's data; raise one SettingsError listing all its problems. Files the
+    settings name on the control machine must exist (relative to the project folder), and
+    the environment variables they read must be set.
+    """
+    host_settings = Settings.from_data(host_name, data)
+    problems = []
+    for key, path in host_settings.control_files():
+        if not sources.project_path(path).exists():
+            problems.append(
+                f"setting {key!r} = {path!r} names no file on the control machine (looked in {project.folder()})"
+            )
+    if not problems:
+        problems += _certificate_problems(host_settings)
+    for key, variable in host_settings.control_environment():
+        if variable not in os.environ:
+            problems.append(
+                f"setting {key!r} reads environment variable {variable}, which is not set on the control machine"
+            )
+    if problems:
+        raise SettingsError("\n".join(f"host {host_name}: {problem}" for problem in problems))
+    return host_settings
+
+
+def validate_inventory(inventory) -> dict[str, Settings]:
     """
     Validate every host of a pyinfra inventory; raise one SettingsError listing all
     problems of all hosts, so a bad value anywhere stops the run before any change.
-    Files the settings name on the control machine must exist (relative to project).
     """
     settings: dict[str, Settings] = {}
     problems: list[str] = []
     for inventory_host in inventory:
         try:
-            host_settings = Settings.from_data(inventory_host.name, inventory_host.data.dict())
+            settings[inventory_host.name] = validate_host(inventory_host.name, inventory_host.data.dict())
         except SettingsError as error:
             problems.append(str(error))
-            continue
-        for key, path in host_settings.control_files():
-            if not (project / path).exists():
-                problems.append(
-                    f"host {inventory_host.name}: setting {key!r} = {path!r}"
-                    f" names no file on the control machine (looked in {project})"
-                )
-        if all((project / path).exists() for _, path in host_settings.control_files()):
-            problems += [
-                f"host {inventory_host.name}: {problem}" for problem in _certificate_problems(host_settings, project)
-            ]
-        for key, variable in host_settings.control_environment():
-            if variable not in os.environ:
-                problems.append(
-                    f"host {inventory_host.name}: setting {key!r} reads environment variable {variable},"
-                    " which is not set on the control machine"
-                )
-        settings[inventory_host.name] = host_settings
     if problems:
         raise SettingsError("\n".join(problems))
     return settings

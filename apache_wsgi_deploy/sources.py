@@ -23,20 +23,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra.api.exceptions import DeployError
 
-from apache_wsgi_deploy import PROJECT
+from apache_wsgi_deploy import project
 from apache_wsgi_deploy.operations.managed import local_tree
 from apache_wsgi_deploy.operations.python import PIN
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 GIT_TIMEOUT = 60
-# Requirements of git commits, read once: a commit never changes.
-GIT_CACHE = PROJECT / ".cache" / "git"
 REQUIREMENTS_FILE, PYPROJECT_FILE = "requirements.txt", "pyproject.toml"
 
 
 def project_path(path: str) -> Path:
     """Settings name control-machine files relative to the project folder."""
-    return PROJECT / path
+    return project.path(path)
 
 
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -71,7 +69,8 @@ def git_commit(url: str, ref: str) -> str:
 def _git_files(url: str, ref: str, commit: str) -> dict[str, str]:
     """The requirements files of a commit, by name, fetched once into a cache of the
     control machine (only the commit, and where the server allows it without its other files)."""
-    cache = GIT_CACHE / hashlib.sha1(url.encode()).hexdigest()[:16]
+    # Requirements of git commits, read once: a commit never changes.
+    cache = project.path(project.CACHE_DIR) / "git" / hashlib.sha1(url.encode()).hexdigest()[:16]
     cache.parent.mkdir(parents=True, exist_ok=True)
     # Each host's deploy is its own process: one at a time fills a cache.
     with open(f"{cache}.lock", "w") as lock:
@@ -176,23 +175,23 @@ def _covers(pattern: str, name: str) -> bool:
 
 
 def uploaded_certificate_problems(
-    certificate_file: str, chain_file: str, key_file: str, names: list[str], project: Path = PROJECT, label: str = ""
+    certificate_file: str, chain_file: str, key_file: str, names: list[str], label: str = ""
 ) -> list[str]:
     """Why the certificate files a site uploads would not serve it: unreadable PEM, a key
     that is not the certificate's, a name the certificate does not cover, an expired one.
     Each problem names its setting (`label` first: "sites[1]."); Apache would otherwise
     refuse them only at a reload."""
     try:
-        leaf = x509.load_pem_x509_certificate((project / certificate_file).read_bytes())
+        leaf = x509.load_pem_x509_certificate(project_path(certificate_file).read_bytes())
     except ValueError:
         return [f"setting '{label}tls_certificate_file' = {certificate_file!r} holds no PEM certificate"]
     problems = []
     try:
-        x509.load_pem_x509_certificates((project / chain_file).read_bytes())
+        x509.load_pem_x509_certificates(project_path(chain_file).read_bytes())
     except ValueError:
         problems.append(f"setting '{label}tls_chain_file' = {chain_file!r} holds no PEM certificate")
     try:
-        key = serialization.load_pem_private_key((project / key_file).read_bytes(), password=None)
+        key = serialization.load_pem_private_key(project_path(key_file).read_bytes(), password=None)
     except (ValueError, TypeError):
         problems.append(f"setting '{label}tls_key_file' = {key_file!r} holds no unencrypted PEM private key")
     else:

@@ -15,14 +15,13 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-import testhost
-from apache_wsgi_deploy import PROJECT, schema
+from apache_wsgi_deploy import schema, testhost
 from apache_wsgi_deploy.settings import Settings
-from bench import deploy_speed, serving
+from apache_wsgi_deploy.testhost.image import SUITES
+from bench import CHECKOUT, deploy_speed, serving
 from bench import fleet as fleet_scale
 from bench.chart import write_charts
 from bench.hosts import deploy, write_inventory
-from testhost.image import SUITES
 
 FLEET = "awd-bench"
 CONCURRENCIES = (1, 16, 64)
@@ -135,7 +134,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per server and concurrency (median)")
     parser.add_argument("--reruns", type=int, default=5, help="no-change reruns on one host (median)")
     parser.add_argument("--reloads", type=int, default=30, help="graceful reloads under load (default 30)")
-    parser.add_argument("--json", type=Path, default=PROJECT / ".benchmarks/results.json")
+    parser.add_argument("--json", type=Path, default=CHECKOUT / ".benchmarks/results.json")
     args = parser.parse_args()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     by_suite = {suite: measure_suite(suite, args, args.json.parent) for suite in args.suites}

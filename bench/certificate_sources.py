@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import statistics
 
-import testhost
+from apache_wsgi_deploy import testhost
+from apache_wsgi_deploy.testhost.acme import AcmeServer
+from apache_wsgi_deploy.testhost.fleet import STATE
 from bench.hosts import pyinfra, write_inventory
-from testhost.acme import AcmeServer
-from testhost.fleet import STATE
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apache_wsgi_deploy import PROJECT
+from bench import CHECKOUT
 from bench.hosts import PYINFRA, deploy, machine_busy_s, pyinfra, write_inventory
 
 FLEET_SIZES = (1, 2, 4, 8)
@@ -38,7 +38,7 @@ def ssh_commands(inventory: Path, alias: str) -> tuple[int, int]:
     """Commands and file uploads one no-change rerun sends to the host, from `--debug`."""
     run = subprocess.run(
         [PYINFRA, "-y", "--debug", str(inventory), "deploy.py"],
-        cwd=PROJECT,
+        cwd=CHECKOUT,
         capture_output=True,
         text=True,
     )

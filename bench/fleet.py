@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from apache_wsgi_deploy import PROJECT
+from bench import CHECKOUT
 
 FLEET_SIZES = (25, 50, 100)
 CONCURRENCIES = (8, 32, 64)
@@ -84,8 +84,15 @@ def drift_check(inventory: Path, hosts: int, concurrency: int) -> FleetRun:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "apache_wsgi_deploy.drift", f"--inventory={inventory}", f"--concurrency={concurrency}"],
-        cwd=PROJECT,
+        [
+            sys.executable,
+            "-m",
+            "apache_wsgi_deploy.cli",
+            "check",
+            f"--inventory={inventory}",
+            f"--concurrency={concurrency}",
+        ],
+        cwd=CHECKOUT,
         env={**os.environ, "AWD_TESTHOST_FLEET": ""},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from apache_wsgi_deploy import PROJECT
+from bench import CHECKOUT
 
-PYINFRA = str(PROJECT / ".venv/bin/pyinfra")
+PYINFRA = str(CHECKOUT / ".venv/bin/pyinfra")
 
 
 def write_inventory(hosts, path: Path, data: dict | None = None) -> Path:
@@ -26,7 +26,7 @@ def write_inventory(hosts, path: Path, data: dict | None = None) -> Path:
 
 def deploy(inventory: Path, *options: str) -> float:
     """`./run.sh deploy`'s runner (one pyinfra process per host); its wall time, in seconds."""
-    return timed([sys.executable, "-m", "apache_wsgi_deploy.runner", f"--inventory={inventory}", *options])
+    return timed([sys.executable, "-m", "apache_wsgi_deploy.cli", "deploy", f"--inventory={inventory}", *options])
 
 
 def pyinfra(inventory: Path, *options: str) -> float:
@@ -44,7 +44,7 @@ def machine_busy_s() -> float:
 def timed(command: list[str]) -> float:
     started = time.monotonic()
     run = subprocess.run(
-        command, cwd=PROJECT, capture_output=True, text=True, env={**os.environ, "AWD_TESTHOST_FLEET": ""}
+        command, cwd=CHECKOUT, capture_output=True, text=True, env={**os.environ, "AWD_TESTHOST_FLEET": ""}
     )
     if run.returncode != 0:
         raise SystemExit(f"{shlex.join(command)} failed:\n{run.stderr[-3000:]}")

@@ -32,8 +32,9 @@ from dataclasses import asdict, dataclass
 
 from pyinfra.facts.hardware import Cpus
 
-from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.facts import answer
+from bench import CHECKOUT
 from bench.hosts import sudo
 
 GUNICORN = "gunicorn==27.0.1"
@@ -84,7 +85,7 @@ server {{
 
 def our_tls() -> dict[str, str]:
     """Our vhost's cipher suites and curves, read from its template: one home."""
-    template = (PROJECT / "templates" / "site.conf.j2").read_text()
+    template = (CHECKOUT / "templates" / "site.conf.j2").read_text()
     return {
         "ciphers": re.search(r"^\s*SSLCipherSuite (\S+)$", template, re.M).group(1),
         "curves": re.search(r"^\s*SSLOpenSSLConfCmd Curves (\S+)$", template, re.M).group(1),

@@ -1,5 +1,6 @@
 """
-The deploy units deploy.py composes, in the order it runs them: the check that no app
+The packaged deploys (`whole_server`, and `read_status`, `rollback` for `awd`), and the
+deploy units whole_server composes, in the order it runs them: the check that no app
 runs privileged, the packages and host tools, each site's app release, the server-wide
 Apache config and ACME, each site's certificate and vhosts, Apache's service, and what
 removed sites leave behind.
@@ -16,6 +17,7 @@ from apache_wsgi_deploy.deploys.certificates import site_certificate
 from apache_wsgi_deploy.deploys.packages import apt_packages, host_tools, install_packages
 from apache_wsgi_deploy.deploys.server import apache_server_config, apache_service, apache_tree_reported
 from apache_wsgi_deploy.deploys.vhosts import site_vhosts, site_vhosts_removed, undeclared_sites_reported
+from apache_wsgi_deploy.deploys.whole_server import read_status, rollback, whole_server
 
 __all__ = [
     "acme_challenges",
@@ -29,8 +31,11 @@ __all__ = [
     "former_layout_removed",
     "host_tools",
     "install_packages",
+    "read_status",
+    "rollback",
     "site_certificate",
     "site_vhosts",
     "site_vhosts_removed",
     "undeclared_sites_reported",
+    "whole_server",
 ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pyinfra.api import deploy
 
-from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED
 from apache_wsgi_deploy.operations import managed, packages
+from apache_wsgi_deploy.project import shipped
 
-HOST_TOOLS = PROJECT / "apache_wsgi_deploy" / "host_tools"
+HOST_TOOLS = shipped("host_tools")
 
 
 def apt_packages(settings) -> list[str]:

@@ -6,9 +6,9 @@ import functools
 
 from pyinfra import host
 
-from apache_wsgi_deploy import PROJECT
+from apache_wsgi_deploy.project import shipped
 
-TEMPLATES = PROJECT / "templates"
+TEMPLATES = shipped("templates")
 # Everything the deploy writes belongs to root: the daemon user can read, never write.
 ROOT_OWNED = {"user": "root", "group": "root"}
 
@@ -24,7 +24,11 @@ def site_deploy(title: str):
     def decorator(func):
         @functools.wraps(func)
         def wrapper(site, *args, **kwargs):
-            with host.deploy(name=f"{title} {site.app_name}", kwargs=None, data=None):
+            # The enclosing deploy's global arguments (_sudo...) and data stay in force; its
+            # _if conditions too, which pyinfra adds to a nested deploy's own (none here).
+            outer = host.current_deploy_kwargs
+            deploy_kwargs = {**outer, "_if": []} if outer else None
+            with host.deploy(name=f"{title} {site.app_name}", kwargs=deploy_kwargs, data=host.current_deploy_data):
                 return func(site, *args, **kwargs)
 
         return wrapper

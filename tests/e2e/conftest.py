@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-import testhost
-from apache_wsgi_deploy import PROJECT, schema
+from apache_wsgi_deploy import schema, testhost, verify
 from apache_wsgi_deploy.settings import Settings
+from tests import CHECKOUT
 
 # Where the sample app's site (group_data's defaults) lives on a test host.
 SAMPLE = Settings.from_data("sample", {**schema.defaults(), "acme_agree_tos": True}).sites[0].paths
@@ -58,7 +58,7 @@ class Fleet:
         started = time.monotonic()
         process = subprocess.run(
             [str(VENV_BIN / "pyinfra"), "-y", "--json", inventory, "deploy.py", *args],
-            cwd=PROJECT,
+            cwd=CHECKOUT,
             env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
@@ -73,8 +73,8 @@ class Fleet:
     def verify(self, *args: str) -> subprocess.CompletedProcess:
         """The verification suite, as a user runs it, against this fleet."""
         return subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/verify", "-p", "no:cacheprovider", *args],
-            cwd=PROJECT,
+            [*verify.PYTEST, "--rootdir", ".", str(verify.CHECKS), *args],
+            cwd=CHECKOUT,
             env=self.env,
             capture_output=True,
             text=True,

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-import testhost
-from apache_wsgi_deploy import layout
+from apache_wsgi_deploy import layout, testhost
+from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.probe import Probe
-from testhost.acme import AcmeServer
-from testhost.fleet import STATE
+from apache_wsgi_deploy.testhost.acme import AcmeServer
+from apache_wsgi_deploy.testhost.fleet import STATE
 from tests.e2e.conftest import SAMPLE, Fleet, LoadLoop
-from tests.polling import poll
 
 # certbot differs between Debian releases (2.1 on 12, 4.0 on 13).
 pytestmark = pytest.mark.both_suites

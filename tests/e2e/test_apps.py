@@ -18,12 +18,12 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import PROJECT, VENV_BIN, LoadLoop
+from apache_wsgi_deploy.polling import poll
+from tests.e2e.conftest import CHECKOUT, VENV_BIN, LoadLoop
 from tests.e2e.test_deploy import assert_verified, probe
 from tests.e2e.test_releases import live_release
-from tests.polling import poll
 
-NOTES = PROJECT / "tests" / "e2e" / "apps" / "notes"
+NOTES = CHECKOUT / "tests" / "e2e" / "apps" / "notes"
 INIT_DB = "flask --app notes init-db"
 
 
@@ -55,7 +55,7 @@ def deploy_notes(fleet, source, commands=(INIT_DB,), **settings):
 
 
 def run_sh(fleet, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["./run.sh", *args], cwd=PROJECT, env=fleet.env, capture_output=True, text=True)
+    return subprocess.run(["./run.sh", *args], cwd=CHECKOUT, env=fleet.env, capture_output=True, text=True)
 
 
 def notes(fleet) -> str:
@@ -94,7 +94,7 @@ def test_the_apps_data_outlives_releases_and_a_rollback(own_app, tmp_path):
         assert notes(own_app) == f"{version}: kept"
     rolled = subprocess.run(
         ["./run.sh", "rollback", "flaskapp", f"--inventory={inventory}"],
-        cwd=PROJECT,
+        cwd=CHECKOUT,
         env=own_app.env,
         capture_output=True,
         text=True,

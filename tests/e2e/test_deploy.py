@@ -11,10 +11,11 @@ from collections import Counter
 
 import pytest
 
-from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy import layout
+from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.probe import Probe
+from tests import CHECKOUT
 from tests.e2e.conftest import SAMPLE, LoadLoop
-from tests.polling import poll
 
 SITE = SAMPLE.site_file
 # Apache logs this line on every graceful restart (a reload).
@@ -133,7 +134,7 @@ def test_app_update_under_load_loses_no_request(deployed, tmp_path):
     processes (the .wsgi file's mtime): requests already queued for them are retried by
     mod_wsgi, none fails."""
     new_app = tmp_path / "app"
-    shutil.copytree(PROJECT / "app", new_app)
+    shutil.copytree(CHECKOUT / "app", new_app)
     (new_app / "app.py").write_text((new_app / "app.py").read_text().replace('"Good!"', '"Better!"'))
     result, load, bodies, _ = deploy_under_load(deployed, "Better!", "--data", f"app_source={new_app}")
     assert result.returncode == 0, result.stderr[-4000:]

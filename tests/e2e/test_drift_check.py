@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from apache_wsgi_deploy import PROJECT
+from tests import CHECKOUT
 from tests.e2e.test_deploy import SITE
 
 # What the drift check reads comes from Debian's packages (Apache's tree, its configtest).
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.both_suites
 
 def check(fleet, *args) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "apache_wsgi_deploy.drift", *args],
-        cwd=PROJECT,
+        [sys.executable, "-m", "apache_wsgi_deploy.cli", "check", *args],
+        cwd=CHECKOUT,
         env=fleet.env,
         capture_output=True,
         text=True,

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-import testhost
-from testhost.podman import podman
-from tests.e2e.conftest import PROJECT, SAMPLE, Fleet
+from apache_wsgi_deploy import testhost
+from apache_wsgi_deploy.polling import poll
+from apache_wsgi_deploy.testhost.podman import podman
+from tests.e2e.conftest import CHECKOUT, SAMPLE, Fleet
 from tests.e2e.test_deploy import probe
-from tests.polling import poll
 
 FLEET = "awd-pair"
 
@@ -28,8 +28,8 @@ def pair():
 def test_a_host_lost_mid_run_stops_only_itself(pair):
     first, second = (test_host.alias for test_host in pair.hosts)
     deploy = subprocess.Popen(
-        [sys.executable, "-m", "apache_wsgi_deploy.runner"],
-        cwd=PROJECT,
+        [sys.executable, "-m", "apache_wsgi_deploy.cli", "deploy"],
+        cwd=CHECKOUT,
         env=pair.env,
         stderr=subprocess.PIPE,
         text=True,

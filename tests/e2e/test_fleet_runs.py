@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 
-from apache_wsgi_deploy import PROJECT
+from tests import CHECKOUT
 
 
 def aliases(fleet, count: int, folder) -> tuple[list[str], str]:
@@ -26,8 +26,8 @@ def test_a_check_on_a_terminal_shows_each_running_host_and_the_fleet(deployed, t
     names, inventory = aliases(deployed, 3, tmp_path)
     terminal, its_end = os.openpty()
     check = subprocess.Popen(
-        [sys.executable, "-m", "apache_wsgi_deploy.drift", f"--inventory={inventory}", "--concurrency=2"],
-        cwd=PROJECT,
+        [sys.executable, "-m", "apache_wsgi_deploy.cli", "check", f"--inventory={inventory}", "--concurrency=2"],
+        cwd=CHECKOUT,
         env={**deployed.env, "TERM": "xterm"},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -67,9 +67,9 @@ def test_a_check_on_a_terminal_shows_each_running_host_and_the_fleet(deployed, t
 def test_several_hosts_are_verified_at_once_each_output_whole(deployed, tmp_path):
     names, inventory = aliases(deployed, 3, tmp_path)
     verify = subprocess.run(
-        [sys.executable, "-m", "apache_wsgi_deploy.verify", f"--inventory={inventory}", "--concurrency=2"]
+        [sys.executable, "-m", "apache_wsgi_deploy.cli", "verify", f"--inventory={inventory}", "--concurrency=2"]
         + ["-k", "test_http"],
-        cwd=PROJECT,
+        cwd=CHECKOUT,
         env=deployed.env,
         capture_output=True,
         text=True,

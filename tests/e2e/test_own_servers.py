@@ -3,8 +3,8 @@ A user's own servers: an inventory of plain pyinfra SSH settings (no generated s
 config), deployed to and verified with --inventory, as README.md tells users to.
 """
 
-import testhost
-from testhost.fleet import CLIENT_KEY
+from apache_wsgi_deploy import testhost
+from apache_wsgi_deploy.testhost.fleet import CLIENT_KEY
 
 
 def test_inventory_of_plain_ssh_settings_deploys_and_verifies(deployed, tmp_path):

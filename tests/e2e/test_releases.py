@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from testhost.acme import bridge_gateway
-from tests.e2e.conftest import PROJECT, SAMPLE
+from apache_wsgi_deploy.polling import poll
+from apache_wsgi_deploy.testhost.acme import bridge_gateway
+from tests.e2e.conftest import CHECKOUT, SAMPLE
 from tests.e2e.test_deploy import assert_verified, deploy_under_load, probe
-from tests.polling import poll
 
 GIT_DAEMON_DEADLINE = 15
 
@@ -26,7 +26,7 @@ GIT_DAEMON_DEADLINE = 15
 def variant(tmp_path, name: str, old: str, new: str):
     """The sample app with one line changed."""
     folder = tmp_path / name
-    shutil.copytree(PROJECT / "app", folder)
+    shutil.copytree(CHECKOUT / "app", folder)
     (folder / "app.py").write_text((folder / "app.py").read_text().replace(old, new))
     return folder
 
@@ -47,7 +47,7 @@ def releases(fleet) -> list[str]:
 
 def rollback(fleet) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["./run.sh", "rollback", "flaskapp"], cwd=PROJECT, env=fleet.env, capture_output=True, text=True
+        ["./run.sh", "rollback", "flaskapp"], cwd=CHECKOUT, env=fleet.env, capture_output=True, text=True
     )
 
 
@@ -111,7 +111,7 @@ class GitServer:
     def tag(self, name: str, body: str) -> None:
         """Commit the sample app answering `body` and tag it (annotated, as releases are)."""
         app = self.repo / "app.py"
-        app.write_text((PROJECT / "app" / "app.py").read_text().replace('"Good!"', f'"{body}"'))
+        app.write_text((CHECKOUT / "app" / "app.py").read_text().replace('"Good!"', f'"{body}"'))
         identity = ["-c", "user.name=ci", "-c", "user.email=ci@example.com"]
         for command in (["add", "-A"], [*identity, "commit", "-qm", body], [*identity, "tag", "-a", "-m", body, name]):
             subprocess.run(["git", "-C", str(self.repo), *command], check=True, capture_output=True)
@@ -123,7 +123,7 @@ def git_server(tmp_path):
     podman's bridge (as a git server on the network would be)."""
     root = tmp_path / "git"
     repo = root / "shop"
-    shutil.copytree(PROJECT / "app", repo)
+    shutil.copytree(CHECKOUT / "app", repo)
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     gateway = bridge_gateway()
     with socket.socket() as probe_socket:

@@ -11,12 +11,13 @@ import threading
 
 import pytest
 
-from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.lock import holder_script
-from testhost import pki
-from testhost.fleet import STATE
+from apache_wsgi_deploy.polling import poll
+from apache_wsgi_deploy.testhost import pki
+from apache_wsgi_deploy.testhost.fleet import STATE
+from tests import CHECKOUT
 from tests.e2e.test_deploy import SITE, assert_verified, probe
-from tests.polling import poll
 
 
 def host_state(fleet) -> str:
@@ -169,7 +170,7 @@ def test_two_deploys_at_once_run_one_after_the_other(deployed, tmp_path):
     sources = {}
     for word in ("First", "Second"):
         sources[word] = tmp_path / word
-        shutil.copytree(PROJECT / "app", sources[word])
+        shutil.copytree(CHECKOUT / "app", sources[word])
         app = sources[word] / "app.py"
         app.write_text(app.read_text().replace('"Good!"', f'"{word}!"'))
     results = {}

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from apache_wsgi_deploy import PROJECT, layout
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.probe import Probe
-from testhost import pki
-from testhost.fleet import STATE, ca_bundle
+from apache_wsgi_deploy.testhost import pki
+from apache_wsgi_deploy.testhost.fleet import STATE, ca_bundle
+from tests import CHECKOUT
 from tests.e2e.conftest import VENV_BIN
 
 # Any WSGI app, not only the sample's app:app: a plain WSGI callable under another name.
@@ -48,7 +49,7 @@ class Sites:
         (source / "blog.py").write_text(BLOG_APP)
         (source / "static").mkdir()
         (source / "static" / "hello.txt").write_text("static hello\n")
-        shutil.copy(PROJECT / "app" / "requirements.txt", source)
+        shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
         certificate = pki.issue_certificate(STATE, [self.blog_name])
         # Outside the repository, as docs/sites.md advises for secrets.
         self.secret_file = folder / "blog-secret"
@@ -129,8 +130,8 @@ def test_secrets_reach_their_app_alone_and_are_never_printed(sites, two_deployed
 
     # A new value is a new release of the same code, and the drift check hides both.
     drift = subprocess.run(
-        [str(VENV_BIN / "python"), "-m", "apache_wsgi_deploy.drift", f"--inventory={two_deployed}"],
-        cwd=PROJECT,
+        [str(VENV_BIN / "python"), "-m", "apache_wsgi_deploy.cli", "check", f"--inventory={two_deployed}"],
+        cwd=CHECKOUT,
         env={**sites.fleet.env, TOKEN_VARIABLE: "env-token-rotated"},
         capture_output=True,
         text=True,

@@ -6,8 +6,14 @@ import subprocess
 
 import pytest
 
-import testhost
-from testhost.image import SUITES, _remove_older_images, checkout_id, extra_ca_certificates, image_tag
+from apache_wsgi_deploy import testhost
+from apache_wsgi_deploy.testhost.image import (
+    SUITES,
+    _remove_older_images,
+    checkout_id,
+    extra_ca_certificates,
+    image_tag,
+)
 
 # The test host layer builds and boots both suites.
 pytestmark = pytest.mark.both_suites

@@ -10,7 +10,7 @@ import pytest
 from apache_wsgi_deploy.deploys.packages import HOST_TOOLS
 from apache_wsgi_deploy.settings import SettingsError, validate_inventory
 from apache_wsgi_deploy.sources import uploaded_certificate_problems
-from testhost import pki
+from apache_wsgi_deploy.testhost import pki
 from tests.unit.test_settings import AGREED, DEFAULTS
 
 
@@ -23,8 +23,14 @@ def issued(tmp_path):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def in_project(issued, monkeypatch):
+    """The certificates' folder is the project folder, where settings name files from."""
+    monkeypatch.chdir(issued)
+
+
 def problems(folder, names, key="privkey.pem", certificate="cert.pem"):
-    return uploaded_certificate_problems(certificate, "chain.pem", key, names, project=folder)
+    return uploaded_certificate_problems(certificate, "chain.pem", key, names)
 
 
 def test_a_certificate_with_its_key_and_names_passes(issued):
@@ -65,7 +71,7 @@ def test_the_inventory_is_refused_before_any_host_is_touched(issued):
     }
     host = SimpleNamespace(name="web1", data=SimpleNamespace(dict=lambda: data))
     with pytest.raises(SettingsError, match="host web1: setting 'tls_key_file' = .* is not the key of"):
-        validate_inventory([host], issued)
+        validate_inventory([host])
 
 
 VHOST = """<VirtualHost *:80>

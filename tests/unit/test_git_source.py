@@ -67,10 +67,13 @@ def commit_files(repo, files: dict[str, str]) -> str:
 def test_a_commit_is_read_by_the_same_rules_as_a_folder_once(repo, tmp_path, monkeypatch):
     from apache_wsgi_deploy import sources
 
-    monkeypatch.setattr(sources, "GIT_CACHE", tmp_path / "cache")
+    # The cache is the project folder's (.cache/git): the current folder's.
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
     url = f"file://{repo}"
     commit = commit_files(repo, {"pyproject.toml": '[project]\nname = "shop"\ndependencies = ["Flask==3.1.3"]\n'})
     assert sources.git_requirements(url, "main", commit) == ["Flask==3.1.3"]
+    assert list((tmp_path / "project" / ".cache" / "git").iterdir())
     unpinned = commit_files(repo, {"requirements.txt": "Flask>=3\n"})
     with pytest.raises(DeployError, match=f"{url}@{unpinned[:12]}/requirements.txt: pin every requirement"):
         sources.git_requirements(url, "main", unpinned)

@@ -11,10 +11,10 @@ import textwrap
 
 import pytest
 
-from apache_wsgi_deploy import PROJECT
 from apache_wsgi_deploy.drift import report
 from apache_wsgi_deploy.outcome import HostOutcome
 from apache_wsgi_deploy.runner import bounded, run_hosts, summary
+from tests import CHECKOUT
 
 DEPLOY = """
 from pyinfra import host
@@ -152,9 +152,9 @@ def test_limit_and_exclude_pick_hosts_and_groups_as_pyinfra_does(tmp_path):
 
     def picked(limit=None, exclude=None) -> list[str]:
         # In a process of its own: importing pyinfra's CLI patches the interpreter (gevent).
-        call = f"validated_hosts({str(inventory)!r}, {limit!r}, {exclude!r})"
-        run = f"from apache_wsgi_deploy.runner import validated_hosts; print({call})"
-        result = subprocess.run([sys.executable, "-c", run], cwd=PROJECT, capture_output=True, text=True, check=True)
+        call = f"selected({str(inventory)!r}, {limit!r}, {exclude!r}).names"
+        run = f"from apache_wsgi_deploy.hosts import selected; print({call})"
+        result = subprocess.run([sys.executable, "-c", run], cwd=CHECKOUT, capture_output=True, text=True, check=True)
         return ast.literal_eval(result.stdout.strip().splitlines()[-1])
 
     assert picked() == ["web1", "web2", "web3"]

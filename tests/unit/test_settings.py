@@ -1,20 +1,17 @@
 """Bad group_data is refused with a message naming host, setting, value and allowed form."""
 
+import ast
 import re
-import runpy
 from dataclasses import fields
 
 import pytest
 
-from apache_wsgi_deploy import PROJECT, schema
+from apache_wsgi_deploy import schema
 from apache_wsgi_deploy.schema import HOST_KEYS, SETTINGS, SITE_KEYS
 from apache_wsgi_deploy.settings import Settings, SettingsError, Site
+from tests import CHECKOUT
 
-DEFAULTS = {
-    key: value
-    for key, value in runpy.run_path(str(PROJECT / "group_data" / "all.py")).items()
-    if not key.startswith("__")
-}
+DEFAULTS = schema.defaults()
 
 
 # The defaults ask for Let's Encrypt, whose terms only the user can agree to.
@@ -31,16 +28,31 @@ def validate(**overrides):
     return Settings.from_data("web1", {**DEFAULTS, **AGREED, **overrides})
 
 
-def test_group_data_all_defines_exactly_the_schema():
-    assert list(DEFAULTS) == list(SETTINGS)
+def test_settings_hold_exactly_the_schema():
     assert [field.name for field in fields(Settings)] == list(HOST_KEYS)
     assert [field.name for field in fields(Site)] == [*SITE_KEYS, "dedicated_user"]
 
 
-@pytest.mark.parametrize("path", schema.GENERATED, ids=lambda path: str(path.relative_to(PROJECT)))
-def test_generated_files_are_current(path):
-    """group_data/all.py and docs/settings.md follow the schema: `python -m apache_wsgi_deploy.schema`."""
-    assert path.read_text() == schema.GENERATED[path]()
+def test_a_setting_left_out_takes_its_default():
+    settings = Settings.from_data("web1", AGREED)
+    assert settings == validate()
+    assert settings.sites[0].hsts_max_age == SETTINGS["hsts_max_age"].default
+
+
+def test_the_reference_is_current():
+    """docs/settings.md follows the schema: `python -m apache_wsgi_deploy.schema`."""
+    assert (CHECKOUT / schema.REFERENCE_FILE).read_text() == schema.reference()
+
+
+def test_the_scaffolds_settings_are_the_schemas_with_its_defaults():
+    """Each commented `name = value` line of the group_data `awd init` writes names a
+    setting and shows its default."""
+    text = (CHECKOUT / "apache_wsgi_deploy" / "scaffold" / "group_data" / "web_servers.py").read_text()
+    shown = dict(line.removeprefix("# ").split(" = ", 1) for line in text.splitlines() if " = " in line)
+    assert shown
+    assert {name: ast.literal_eval(value) for name, value in shown.items()} == {
+        name: SETTINGS[name].default for name in shown
+    }
 
 
 def test_every_setting_is_documented_with_its_allowed_form():
@@ -214,13 +226,6 @@ def test_unknown_setting_is_refused_as_a_typo():
         validate(server_nmae="www.example.com")
 
 
-def test_missing_setting_is_refused():
-    data = dict(DEFAULTS)
-    del data["hsts_max_age"]
-    with pytest.raises(SettingsError, match="setting 'hsts_max_age' is missing"):
-        Settings.from_data("web1", data)
-
-
 def test_every_problem_is_reported_at_once():
     with pytest.raises(SettingsError) as error:
         validate(server_name="bad name", wsgi_threads=0, typo=1)
@@ -318,11 +323,13 @@ def test_missing_environment_variable_or_file_stops_the_run(monkeypatch, tmp_pat
     from apache_wsgi_deploy.settings import validate_inventory
 
     monkeypatch.delenv("SHOP_SECRET", raising=False)
+    # Files a setting names are looked for in the project folder: the current one.
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "app").mkdir()
     data = {**DEFAULTS, **AGREED, "app_env": ENV}
     host = SimpleNamespace(name="web1", data=SimpleNamespace(dict=lambda: data))
     with pytest.raises(SettingsError) as error:
-        validate_inventory([host], tmp_path)
+        validate_inventory([host])
     assert "setting 'app_env.SECRET_KEY' reads environment variable SHOP_SECRET, which is not set" in str(error.value)
     assert "setting 'app_env.DB' = '/etc/shop/db' names no file on the control machine" in str(error.value)
 

@@ -5,9 +5,9 @@ import shlex
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.appcommand import in_live_release
 from apache_wsgi_deploy.connection import openssh_command
+from apache_wsgi_deploy.live_status import report
 from apache_wsgi_deploy.outcome import HostOutcome
 from apache_wsgi_deploy.settings import Settings
-from apache_wsgi_deploy.status import report
 from tests.unit.test_settings import AGREED, DEFAULTS
 
 OLD, NEW = "20261101T100000Z-aaaaaaaaaaaa", "20261102T100000Z-bbbbbbbbbbbb"

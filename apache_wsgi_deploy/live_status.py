@@ -1,20 +1,15 @@
 """
-What is live on each host: `./run.sh status [--inventory FILE]`.
-
-For each host and site: the live release, where its code came from, when it went live
-and how (a deploy, a rollback), the releases kept (rolled-back ones marked), and what
-Apache on the host answers for the site's health_check_path now. Reads only (status.py
-in pyinfra's dry mode, one process per host as the deploy runs). Exit status 0 when
-every host was read and every site answers below 400, 1 otherwise.
+What is live on each host (`awd status`), as read by the read_status deploy in pyinfra's
+dry mode: for each host and site, the live release, where its code came from, when it
+went live and how (a deploy, a rollback), the releases kept (rolled-back ones marked),
+and what Apache on the host answers for the site's health_check_path now.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 
-from apache_wsgi_deploy.runner import CONCURRENCY, not_read, positive, read_only_runs
+from apache_wsgi_deploy.runner import not_read
 
 STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
 
@@ -67,20 +62,3 @@ def report(outcomes: dict) -> tuple[str, bool]:
             lines += site_lines(site)
             healthy = healthy and answers(site)
     return "\n".join(lines), healthy
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="What is live on each host, changing nothing.")
-    parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
-    parser.add_argument("--concurrency", type=positive, default=CONCURRENCY, help=f"hosts read at once ({CONCURRENCY})")
-    args = parser.parse_args(argv)
-    outcomes = read_only_runs(args.inventory, [args.inventory, "status.py"], args.concurrency)
-    if outcomes is None:
-        return 1
-    text, healthy = report(outcomes)
-    print(text)
-    return 0 if healthy else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

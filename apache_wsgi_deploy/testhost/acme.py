@@ -20,9 +20,9 @@ from pathlib import Path
 
 import requests
 
-from testhost import pki
-from testhost.fleet import STATE, ca_bundle
-from testhost.podman import podman
+from apache_wsgi_deploy.testhost import pki
+from apache_wsgi_deploy.testhost.fleet import STATE, ca_bundle
+from apache_wsgi_deploy.testhost.podman import podman
 
 READY_DEADLINE = 30
 

@@ -20,8 +20,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from apache_wsgi_deploy import PROJECT
-from testhost.podman import podman
+from apache_wsgi_deploy import project
+from apache_wsgi_deploy.testhost.podman import podman
 
 # Debian's codename -> its version, newest first.
 SUITES = {"trixie": "13", "bookworm": "12"}
@@ -63,8 +63,9 @@ def extra_ca_certificates() -> list[Path]:
 
 
 def checkout_id() -> str:
-    """This checkout, as the builder label of the images it builds."""
-    return hashlib.sha256(str(PROJECT.resolve()).encode()).hexdigest()[:12]
+    """This project folder (a checkout of this repository, or a team's), as the builder
+    label of the images it builds."""
+    return hashlib.sha256(str(project.folder().resolve()).encode()).hexdigest()[:12]
 
 
 def image_tag(suite: str) -> str:

@@ -1,9 +1,11 @@
 """
-The verification suite: checks every host of a pyinfra inventory, reading the hosts and
-the expected values from the same inventory and group_data the deploy uses.
+The verification suite's pytest plugin: its options, the hosts and sites the checks run
+against (read from the same inventory and group_data the deploy uses, in the project
+folder), and their fixtures. `awd verify` loads it; so can a team's own pytest, for
+checks of its own that take the same fixtures:
 
-    pytest tests/verify                                # the project's inventory.py
-    pytest tests/verify --inventory=production.py      # any other inventory file
+    pytest -p apache_wsgi_deploy.verify.plugin --pyargs apache_wsgi_deploy.verify.checks my_checks/
+    pytest -p apache_wsgi_deploy.verify.plugin my_checks/ --inventory=production.py
 
 Each check runs once per host, site or served name; test ids end with [<host>],
 [<host>:<app_name>] or [<host>:<DNS name>].
@@ -21,7 +23,7 @@ from pyinfra.api import State
 from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
-from apache_wsgi_deploy import PROJECT
+from apache_wsgi_deploy import project
 from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.apache import Aliases, ConfigTest
 from apache_wsgi_deploy.probe import Probe
@@ -31,8 +33,8 @@ from apache_wsgi_deploy.settings import Settings, Site
 def pytest_addoption(parser):
     parser.addoption(
         "--inventory",
-        default=os.environ.get("AWD_INVENTORY", str(PROJECT / "inventory.py")),
-        help="pyinfra inventory file whose hosts are verified (default: the project's inventory.py)",
+        default=os.environ.get("AWD_INVENTORY", "inventory.py"),
+        help="pyinfra inventory file whose hosts are verified (default: inventory.py)",
     )
     parser.addoption(
         "--limit",
@@ -123,7 +125,7 @@ class SiteTarget:
     def probe(self) -> Probe:
         ca_bundle = self.settings.verify_ca_bundle
         if ca_bundle:
-            return Probe.for_settings(self.settings, str(PROJECT / ca_bundle))
+            return Probe.for_settings(self.settings, str(project.path(ca_bundle)))
         if self.site.tls_certificate_source == "selfsigned":
             # A self-signed certificate is its own CA: trust exactly the one on the host.
             own = tempfile.NamedTemporaryFile("w", prefix=f"{self.site.app_name}-", suffix=".pem", delete=False)
@@ -155,7 +157,7 @@ def pytest_configure(config):
 def load_targets(inventory_file: str) -> list[Target]:
     # pyinfra's loader records the file it executes on the current state.
     with ctx_state.use(State()):
-        inventory = make_inventory(inventory_file, cwd=str(PROJECT))
+        inventory = make_inventory(inventory_file, cwd=str(project.folder()))
     return [Target(host.name, host.data.dict()) for host in inventory]
 
 

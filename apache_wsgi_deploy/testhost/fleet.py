@@ -24,12 +24,21 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from apache_wsgi_deploy import PROJECT
-from testhost import pki
-from testhost.image import BUILDER_LABEL, DEFAULT_SUITE, SSH_UID, SSH_USER, build_image, checkout_id
-from testhost.podman import podman
+from apache_wsgi_deploy import project
+from apache_wsgi_deploy.testhost import pki
+from apache_wsgi_deploy.testhost.image import (
+    BUILDER_LABEL,
+    DEFAULT_SUITE,
+    SSH_UID,
+    SSH_USER,
+    SUITES,
+    build_image,
+    checkout_id,
+)
+from apache_wsgi_deploy.testhost.podman import podman
 
-STATE = PROJECT / ".testhosts"
+# In the project folder the command runs in (read once, when imported).
+STATE = project.path(project.TESTHOSTS_DIR)
 CLIENT_KEY = STATE / "id_ed25519"
 DOMAIN = "awd.test"
 # The fleet ./run.sh deploy starts and inventory.py targets when it lists no host;
@@ -348,3 +357,19 @@ def load(fleet: str = DEFAULT_FLEET) -> list[TestHost]:
     if not hosts_file.exists():
         return []
     return [TestHost(**host) for host in json.loads(hosts_file.read_text())]
+
+
+def print_status(hosts) -> None:
+    if not hosts:
+        print("testhost: no test host is up")
+        return
+    for host in hosts:
+        state = container_status(host.alias)
+        system = f"Debian {SUITES.get(host.suite, '?')} {host.suite}, " if host.suite else ""
+        print(
+            f"{host.alias} ({system}{state}): https://{host.server_name}/ on loopback ports "
+            f"ssh {host.ssh_port}, http {host.http_port}, https {host.https_port}\n"
+            f"  ssh -F {host.ssh_config} {host.alias}\n"
+            f"  curl --cacert {ca_bundle()} --resolve {host.server_name}:{host.https_port}:127.0.0.1 "
+            f"https://{host.server_name}:{host.https_port}/"
+        )

@@ -6,8 +6,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from apache_wsgi_deploy import layout
-from tests.polling import poll
-from tests.verify.conftest import daemon_processes
+from apache_wsgi_deploy.polling import poll
+from apache_wsgi_deploy.verify.plugin import daemon_processes
 
 # Requests sent at once to reach every daemon process, and how long they may take to.
 REACHING_REQUESTS = 16

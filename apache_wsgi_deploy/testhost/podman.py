@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
-CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
+from apache_wsgi_deploy.project import shipped
+
+CONTAINERS_CONF = shipped("testhost/containers.conf")
 
 
 def podman(*args: str, check: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ from apache_wsgi_deploy.deploys import apt_packages
 from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.apache import ConfigTest, ManagedSites
 from apache_wsgi_deploy.host_tools import vhostcheck
-from tests.verify.conftest import daemon_processes
+from apache_wsgi_deploy.verify.plugin import daemon_processes
 
 
 def test_packages_are_installed(target):

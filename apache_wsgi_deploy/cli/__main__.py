@@ -1,0 +1,5 @@
+import sys
+
+from apache_wsgi_deploy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""awd deploy: the whole server on every selected host, each in its own pyinfra process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from apache_wsgi_deploy import progress, project, runner
+from apache_wsgi_deploy.cli.common import NOT_RUN, add_host_options, hosts_of, print_json
+
+HELP = "deploy the selected hosts (exit 0 all converged, 1 otherwise)"
+# What `awd deploy` runs where the project folder has no deploy file of its own.
+PACKAGED_DEPLOY = "apache_wsgi_deploy.deploys.whole_server"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--deploy",
+        help="pyinfra deploy file (default: deploy.py in the project folder, else the packaged whole_server)",
+    )
+    add_host_options(parser, runner.CONCURRENCY)
+    parser.epilog = "Other options (--data KEY=VALUE, --diff...) go to pyinfra as they are."
+
+
+def deploy_target(args) -> str:
+    if args.deploy:
+        return args.deploy
+    return "deploy.py" if Path(project.path("deploy.py")).is_file() else PACKAGED_DEPLOY
+
+
+def run_deploy(args, extra: list[str], targets: list[str], deploys: bool = True) -> int:
+    """pyinfra over the selected hosts with `targets` (a deploy file, or a deploy function
+    and its arguments); a line per host at the end. deploys: as hosts.selected."""
+    selection = hosts_of(args, deploys)
+    if selection is None:
+        return NOT_RUN
+    runner.prepare()
+    logs = runner.run_logs()
+    shown = progress.Silent(len(selection.names)) if args.json else progress.for_stream(len(selection.names))
+    pyinfra_options = [*extra, *(["-" + "v" * args.verbose] if args.verbose else [])]
+    runs = runner.run_hosts(
+        selection.names, ["-y", *pyinfra_options, args.inventory, *targets], logs, args.concurrency, shown
+    )
+    if args.verbose:
+        for host, (_, output) in runs.items():
+            print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr, flush=True)
+    outcomes = {host: outcome for host, (outcome, _) in runs.items()}
+    if args.json:
+        print_json({host: outcome.as_dict() for host, outcome in outcomes.items()})
+    else:
+        print(runner.summary(outcomes), file=sys.stderr)
+    print(
+        f"--> Each host's pyinfra output: {logs.relative_to(project.folder())}/<host>.log (-v prints it)",
+        file=sys.stderr,
+    )
+    return 0 if all(outcome.exit_status == 0 for outcome in outcomes.values()) else 1
+
+
+def run(args, extra: list[str]) -> int:
+    return run_deploy(args, extra, [deploy_target(args)])

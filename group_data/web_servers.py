@@ -1,0 +1,1 @@
+../apache_wsgi_deploy/scaffold/group_data/web_servers.py

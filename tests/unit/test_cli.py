@@ -1,0 +1,78 @@
+"""awd: one command line, every command selecting hosts the same way, and what each
+says when it cannot act."""
+
+import subprocess
+import sys
+
+import pytest
+
+from apache_wsgi_deploy import __version__, cli
+from apache_wsgi_deploy.cli import common
+from apache_wsgi_deploy.hosts import SelectionError
+
+HOST_COMMANDS = [
+    ["deploy"],
+    ["check"],
+    ["verify"],
+    ["status"],
+    ["rollback", "flaskapp"],
+    ["app", "flaskapp"],
+]
+
+
+@pytest.mark.parametrize("command", HOST_COMMANDS, ids=lambda command: command[0])
+def test_every_command_selects_its_hosts_through_the_one_selection(command, monkeypatch, capsys):
+    asked = []
+
+    def selected(inventory, limit, exclude, deploys=True):
+        asked.append((inventory, limit, exclude))
+        raise SelectionError("no host of prod.py is left by --limit and --exclude")
+
+    monkeypatch.setattr(common, "selected", selected)
+    options = ["--inventory", "prod.py", "--limit", "web*", "--limit", "db", "--exclude", "web2"]
+    status = cli.main([*command, *options, *(["--", "true"] if command[0] == "app" else [])])
+    assert asked == [("prod.py", ["web*", "db"], ["web2"])]
+    assert status == 1
+    assert f"awd {command[0]}: no host of prod.py is left" in capsys.readouterr().err
+
+
+def test_version_and_help():
+    run = subprocess.run([sys.executable, "-m", "apache_wsgi_deploy.cli", "--version"], capture_output=True, text=True)
+    assert run.stdout.strip() == f"apache-wsgi-deploy {__version__}"
+    run = subprocess.run([sys.executable, "-m", "apache_wsgi_deploy.cli", "--help"], capture_output=True, text=True)
+    assert all(name in run.stdout for name in cli.COMMANDS)
+
+
+def test_app_needs_a_command(capsys):
+    assert cli.main(["app", "flaskapp"]) == 2
+    assert "no command" in capsys.readouterr().err
+
+
+def test_unknown_options_of_a_command_that_takes_none_are_refused():
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["app", "flaskapp", "--bogus", "--", "true"])
+    assert exit.value.code == 2
+
+
+def test_init_writes_the_project_and_keeps_what_exists(tmp_path, capsys):
+    (tmp_path / "deploy.py").write_text("# ours\n")
+    assert cli.main(["init", str(tmp_path)]) == 0
+    assert (tmp_path / "deploy.py").read_text() == "# ours\n"
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file()) == [
+        ".gitignore",
+        "deploy.py",
+        "group_data/web_servers.py",
+        "inventory.py",
+    ]
+    assert "exists, left as it is" in capsys.readouterr().err
+
+
+def test_bad_settings_are_one_message_before_any_host(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inventory.py").write_text("web_servers = [('web1', {'acme_agree_tos': True, 'wsgi_threads': 0})]\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "apache_wsgi_deploy.cli", "check"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert "awd check: host web1: setting 'wsgi_threads' = 0 is invalid" in run.stderr
+    assert "Traceback" not in run.stderr
