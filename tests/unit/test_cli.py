@@ -1,6 +1,7 @@
 """awd: one command line, every command selecting hosts the same way, and what each
 says when it cannot act."""
 
+import shutil
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 from apache_wsgi_deploy import __version__, cli
 from apache_wsgi_deploy.cli import common
 from apache_wsgi_deploy.hosts import SelectionError
+from tests import CHECKOUT
 
 HOST_COMMANDS = [
     ["deploy"],
@@ -76,3 +78,31 @@ def test_bad_settings_are_one_message_before_any_host(tmp_path, monkeypatch):
     assert run.returncode == 1
     assert "awd check: host web1: setting 'wsgi_threads' = 0 is invalid" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "line"),
+    [
+        (["deploy"], "    web1: NOT REACHED, Could not connect"),
+        (["check"], "web1: NOT CHECKED, Could not connect"),
+        (["status"], "web1: NOT READ, Could not connect"),
+        (["rollback", "flaskapp"], "    web1: NOT REACHED, Could not connect"),
+        (["verify"], "web1: NOT REACHED, ssh: connect to host 127.0.0.1 port 9: Connection refused"),
+        (["app", "flaskapp", "--", "true"], "ssh: connect to host 127.0.0.1 port 9: Connection refused"),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else None,
+)
+def test_an_unreachable_host_is_one_line_and_exit_1_in_every_command(command, line, tmp_path):
+    shutil.copytree(CHECKOUT / "app", tmp_path / "app")
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    data = {"acme_agree_tos": True, "ssh_hostname": "127.0.0.1", "ssh_port": 9, "ssh_user": "x"}
+    (tmp_path / "inventory.py").write_text(f"web_servers = [('web1', {data!r})]\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "apache_wsgi_deploy.cli", *command], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    lines = (run.stdout + run.stderr).splitlines()
+    assert [text for text in lines if text.startswith(line)] != [], lines
+    # Besides the progress line a run shows as each host ends ("[1/1] web1: ...").
+    others = [text for text in lines if "web1" in text and not text.startswith((line, "[1/1] web1: NOT REACHED"))]
+    assert others == []
