@@ -34,14 +34,15 @@ def in_live_release(site, command: list[str]) -> str:
     return f'cd / && release={release} && exec {runner} "$release/venv/bin/python" {tool} "$release" {arguments}'
 
 
-def run_on_hosts(commands: dict[str, tuple[dict, str]]) -> int:
+def run_on_hosts(commands: dict[str, tuple[dict, str]], concurrency: int = CONCURRENCY) -> int:
     """Run each host's remote command (host name -> (its inventory data, the command)):
-    with one host, on this terminal; otherwise at once, each host's output printed under
-    its name. 0 when it succeeded everywhere, 1 otherwise."""
+    with one host, on this terminal, its exit status the command's (1 when the host was
+    not reached); otherwise `concurrency` at once, each host's output printed under its
+    name, 0 when it succeeded everywhere and 1 otherwise."""
     if len(commands) == 1:
         ((name, (data, remote)),) = commands.items()
         status = subprocess.call(openssh_command(name, data, remote, tty=sys.stdin.isatty()))
-        return 0 if status == 0 else 1
+        return 1 if status == UNREACHABLE else status
 
     def run(name: str) -> subprocess.CompletedProcess:
         data, remote = commands[name]
@@ -49,7 +50,7 @@ def run_on_hosts(commands: dict[str, tuple[dict, str]]) -> int:
             openssh_command(name, data, remote, tty=False), stdin=subprocess.DEVNULL, capture_output=True, text=True
         )
 
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
+    with ThreadPoolExecutor(concurrency) as pool:
         results = dict(zip(commands, pool.map(run, commands), strict=True))
     for name, result in results.items():
         if result.returncode == UNREACHABLE:

@@ -114,8 +114,9 @@ def _fork(host: str, arguments: list[str], log: Path, result: Path) -> tuple[int
         os._exit(status)
 
 
-# Hosts run at once, by default: each pyinfra process peaks at 56 MiB resident (one host's
-# no-change rerun, 2026-12-01), so 32 stay under 1.8 GiB even with nothing shared after the fork.
+# Hosts run at once, by default: each pyinfra process peaks at under 60 MiB resident (one
+# host's no-change rerun, docs/benchmarks.md), so 32 stay under 2 GiB even with nothing
+# shared after the fork.
 CONCURRENCY = 32
 
 

@@ -30,4 +30,4 @@ def run(args, extra: list[str]) -> int:
             print(f"awd app: {host} has no site named {args.app_name!r}", file=sys.stderr)
             return NOT_RUN
         commands[host] = (selection.data[host], appcommand.in_live_release(site, args.rest))
-    return appcommand.run_on_hosts(commands)
+    return appcommand.run_on_hosts(commands, args.concurrency)

@@ -3,9 +3,9 @@ Fleets of test hosts: podman containers named <fleet>-<n>, booting systemd and s
 with ports 22, 80 and 443 published on free loopback ports.
 
 up() is idempotent: a running container from the suite's current image, given this
-checkout's keys, is kept; any other container of the same name this checkout made
+project folder's keys, is kept; any other container of the same name this project folder made
 (exited, half-created, older image, another suite) is replaced. A container of that name
-made by anything else (another checkout sharing podman) is never touched: up() stops and
+made by anything else (another checkout or project sharing podman) is never touched: up() stops and
 says so. It writes what pyinfra, testinfra and ssh need: an ssh config, a known_hosts
 with each container's own host key, and hosts.json, which load() reads without touching
 podman.
@@ -146,7 +146,7 @@ def _keys_fingerprint(fleet: str, alias: str) -> str:
 
 def _container_state(alias: str) -> tuple[str, ...] | None:
     """(status, image, keys fingerprint) of a container, None when there is none of that
-    name; raises when there is one this checkout did not make."""
+    name; raises when there is one this project folder did not make."""
     inspect = podman(
         "inspect",
         "--type",
@@ -162,7 +162,7 @@ def _container_state(alias: str) -> tuple[str, ...] | None:
     builder, *state = inspect.stdout.decode().split()
     if builder != checkout_id():
         raise RuntimeError(
-            f"testhost: a container named {alias} exists that this checkout did not make "
+            f"testhost: a container named {alias} exists that this project folder did not make "
             f"({BUILDER_LABEL}={builder}); left alone: pick another fleet name (--fleet, AWD_E2E_FLEET) "
             f"or remove it with podman if nothing uses it"
         )
@@ -276,7 +276,7 @@ def _write_access_files(fleet: str, hosts: list[TestHost]) -> None:
 
 
 def _fleet_containers(fleet: str) -> list[str]:
-    """The fleet's containers this checkout made."""
+    """The fleet's containers this project folder made."""
     listing = podman(
         "ps",
         "--all",

@@ -6,8 +6,8 @@ into podman.
 Each suite has its own image repository (localhost/awd-testhost-<suite>); the tag is a
 hash of the suite, this recipe, the mirror and the control machine's extra CA
 certificates, so an image is rebuilt only when one of them changes. Images are labelled
-with the checkout that built them: a build removes only its own older images, never
-another checkout's.
+with the project folder (a checkout of this repository, or a team's) that built them: a
+build removes only its own older images, never another's.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from apache_wsgi_deploy.testhost.podman import podman
 SUITES = {"trixie": "13", "bookworm": "12"}
 # What a fresh server is today; AWD_TESTHOST_SUITE picks another (e.g. for CI's second pass).
 DEFAULT_SUITE = os.environ.get("AWD_TESTHOST_SUITE") or "trixie"
-# Which checkout built an image: the only one that may remove it.
+# Which project folder built an image: the only one that may remove it.
 BUILDER_LABEL = "awd.builder"
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "sudo", "ca-certificates"]
 EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
@@ -148,7 +148,7 @@ def _build(work_dir: Path, suite: str, tag: str) -> None:
 
 
 def _remove_older_images(tag: str) -> None:
-    """Older builds of this suite by this checkout take 200 MB each; podman keeps any a
+    """Older builds of this suite by this project folder take 200 MB each; podman keeps any a
     container still uses."""
     repository = tag.rsplit(":", 1)[0]
     listing = podman(

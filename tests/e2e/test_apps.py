@@ -1,5 +1,5 @@
 """
-A team's own app (issue 14): a Django project made by `django-admin startproject`, its
+A team's own app: a Django project made by `django-admin startproject`, its
 migrations and collectstatic run as release commands, its admin logged in to over
 HTTPS with a superuser made by `./run.sh app`; a Flask app with an application factory and a SQLite
 database in its data folder, which a release command creates. Its data outlives new

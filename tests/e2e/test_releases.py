@@ -1,5 +1,5 @@
 """
-Releases (issue 5): new code is a new release folder made live by a symlink; old ones
+Releases: new code is a new release folder made live by a symlink; old ones
 are pruned; `./run.sh rollback` goes back one and holds across reruns; a release whose
 health check fails is never made live; code from a git repository at a tag, fetched on
 the host, and a new tag deployed under load.

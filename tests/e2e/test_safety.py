@@ -1,5 +1,5 @@
 """
-A deploy under mistakes (issue 15): settings that would take Apache down, remove what the
+A deploy under mistakes: settings that would take Apache down, remove what the
 deploy did not create or give an app privileges are refused before anything changes;
 an Apache that stops after its reload fails the deploy with the cause; two deploys at
 once run one after the other.

@@ -1,5 +1,5 @@
 """
-Several apps on one host (issue 5): each with its own vhosts, daemon processes, system
+Several apps on one host: each with its own vhosts, daemon processes, system
 user and certificate, kept out of each other's code; static files served by Apache; one
 removed cleanly while the other keeps serving.
 """

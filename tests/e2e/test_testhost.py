@@ -68,7 +68,9 @@ def test_container_of_the_same_name_made_elsewhere_is_left_alone(hosts):
     image = testhost.podman("inspect", "--format", "{{.ImageName}}", hosts[0].alias).stdout.decode().strip()
     testhost.podman("create", "--name", alias, "--label", f"awd.fleet={FLEET}", "--label", "awd.builder=other", image)
     try:
-        with pytest.raises(RuntimeError, match=f"a container named {alias} exists that this checkout did not make"):
+        with pytest.raises(
+            RuntimeError, match=f"a container named {alias} exists that this project folder did not make"
+        ):
             testhost.up(FLEET, count=2)
         testhost.down(FLEET)
         assert testhost.podman("container", "exists", alias, check=False).returncode == 0
