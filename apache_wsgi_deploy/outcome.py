@@ -28,6 +28,10 @@ FOREIGN_ENTRIES, CONFIG_ERRORS = "foreign_entries", "config_errors"
 KINDS = (UNDECLARED_SITES, DIFFS, NOTICES, SITES, FOREIGN_ENTRIES, CONFIG_ERRORS)
 
 
+# The packaged whole_server deploy's name, which pyinfra puts before each of its
+# operations' names: the reports leave it out ("Apache | Modules ... are enabled").
+PACKAGED_DEPLOY = "apache-wsgi-deploy"
+
 # What pyinfra raises once its last host failed (pyinfra.api.state.State.fail_hosts).
 NO_HOSTS_REMAINING = "No hosts remaining!"
 
@@ -86,7 +90,7 @@ def _failure(state, host_name: str, recorder: Recorder, error: BaseException | N
             reason = "connection lost"
         else:
             reason = str(error).strip().splitlines()[0] if error and str(error).strip() else "pyinfra stopped in it"
-        return pretty_op_name(state.op_meta[op_hash]), reason
+        return short_name(pretty_op_name(state.op_meta[op_hash])), reason
     for op_hash in state.get_op_order():
         meta = state.ops[host].get(op_hash)
         if meta is not None and meta.operation_meta.is_complete() and meta.operation_meta.did_error():
@@ -99,6 +103,11 @@ def _failure(state, host_name: str, recorder: Recorder, error: BaseException | N
     # Stopped before any operation ran: while the deploy was being prepared (the deploy lock).
     message = str(error).strip() if error else ""
     return None, message.splitlines()[0] if message else None
+
+
+def short_name(name: str) -> str:
+    """An operation's name as the reports show it: without the packaged deploy's name."""
+    return name.removeprefix(f"{PACKAGED_DEPLOY} | ")
 
 
 def _recorder_of(state) -> Recorder | None:
@@ -139,12 +148,14 @@ class HostOutcome:
         recorded = {kind: notes.get(kind, []) for kind in KINDS}
         outcome = cls(host, **recorded, **known)
         # Guarded operations (_if: the reload, the daemon restart) only follow a change.
-        outcome.would_change = [op["name"] for op in payload.get("plan") or [] if host in op["hosts_with_change"]]
+        outcome.would_change = [
+            short_name(op["name"]) for op in payload.get("plan") or [] if host in op["hosts_with_change"]
+        ]
         operations = (payload.get("results") or {}).get("operations", [])
-        outcome.changed = [op["name"] for op in operations if host in op["success"]]
+        outcome.changed = [short_name(op["name"]) for op in operations if host in op["success"]]
         outcome.unchanged = sum(1 for op in operations if host in op["no_change"])
         # Operations after a failure never ran, and count as errors too: the first is the one.
-        outcome.failed_at = next((op["name"] for op in operations if host in op["error"]), None)
+        outcome.failed_at = next((short_name(op["name"]) for op in operations if host in op["error"]), None)
         return outcome
 
     @classmethod

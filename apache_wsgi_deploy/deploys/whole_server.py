@@ -42,7 +42,7 @@ def _read_settings() -> Settings:
     return Settings.from_data(host.name, host.data.dict())
 
 
-@deploy("apache-wsgi-deploy", data_defaults=schema.defaults())
+@deploy(outcome.PACKAGED_DEPLOY, data_defaults=schema.defaults())
 def whole_server() -> None:
     """
     The whole server: Apache with mod_wsgi in daemon mode serving each site's app over

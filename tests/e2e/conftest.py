@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from apache_wsgi_deploy import schema, testhost, verify
+from apache_wsgi_deploy.outcome import short_name
 from apache_wsgi_deploy.settings import Settings
 from tests import CHECKOUT
 
@@ -38,7 +39,13 @@ class DeployResult:
 
     def operations(self, outcome: str) -> list[str]:
         """Operations with a host in outcome (success, no_change, error), without the unit's prefix."""
-        return [op["name"].split(" | ", 1)[-1] for op in self.output["results"]["operations"] if op[outcome]]
+        operations = self.output["results"]["operations"]
+        return [short_name(op["name"]).split(" | ", 1)[-1] for op in operations if op[outcome]]
+
+    @property
+    def last_operation(self) -> str:
+        """pyinfra's text from the last operation it started (a failed one: its name first)."""
+        return short_name(self.stderr.split("--> Starting operation: ")[-1])
 
     @property
     def changed(self) -> list[str]:

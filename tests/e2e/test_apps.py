@@ -131,7 +131,7 @@ def test_a_release_whose_command_fails_never_goes_live(own_app, tmp_path):
     failing = "echo 'no such column: note.author' >&2; exit 3"
     result = deploy_notes(own_app, notes_version(tmp_path, "broken"), commands=(INIT_DB, failing))
     assert result.returncode != 0
-    failed = result.stderr.split("--> Starting operation: ")[-1]
+    failed = result.last_operation
     assert failed.startswith("Application flaskapp | Release commands ran in the release, as the app's user")
     assert "no such column: note.author" in failed
     assert "exited 3" in failed
@@ -149,7 +149,7 @@ def test_a_settings_change_that_breaks_the_app_never_reaches_the_live_one(deploy
         sent_by_then = load.sent
         poll(lambda: load.sent > sent_by_then + 50, 30, "requests flow after the deploy")
     assert result.returncode != 0
-    failed = result.stderr.split("--> Starting operation: ")[-1]
+    failed = result.last_operation
     assert failed.startswith("Application flaskapp | Release is live, once its health check passed")
     assert "no_such_app" in failed
     assert (load.failures, load.sent > 70) == ([], True)

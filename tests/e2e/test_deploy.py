@@ -179,7 +179,7 @@ def test_failed_configtest_stops_the_deploy_and_the_site_keeps_serving(deployed)
         result = deployed.deploy()
         assert result.returncode != 0
         # pyinfra prints no JSON for a failed run: the last operation started is the one that failed.
-        failed = result.stderr.split("--> Starting operation: ")[-1]
+        failed = result.last_operation
         assert failed.startswith("Apache service | Apache reloads after its configtest passed")
         assert "Invalid command 'ThisIsNotADirective'" in failed
         assert "its config changes are undone" in failed

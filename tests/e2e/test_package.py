@@ -29,8 +29,8 @@ FLEET = "awd-package"
 USER = "awd-team"
 
 
-def checkout_state() -> str:
-    """Every file of the checkout git sees, tracked, untracked and ignored, but the test hosts' state."""
+def checkout_files() -> set[str]:
+    """The checkout's files git does not track (untracked or ignored), but the test hosts' state."""
     listed = subprocess.run(
         ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
         cwd=CHECKOUT,
@@ -38,7 +38,7 @@ def checkout_state() -> str:
         text=True,
         check=True,
     ).stdout
-    return "\n".join(line for line in listed.splitlines() if ".testhosts/" not in line)
+    return {line for line in listed.splitlines() if line[:2] in ("??", "!!") and ".testhosts/" not in line}
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def team_inventory(test_host, project) -> str:
 def test_a_team_installs_the_wheel_and_runs_every_command_from_its_own_folder(team_user, wheel):
     hosts = testhost.up(FLEET, count=1)
     try:
-        before = checkout_state()
+        before = checkout_files()
         home = team_user
         shutil.copy(wheel, home)
         started = time.monotonic()
@@ -179,7 +179,7 @@ def test_a_team_installs_the_wheel_and_runs_every_command_from_its_own_folder(te
         assert hosts[0].run_as_root("test -d /opt/team-tools", check=False).returncode == 0, pyinfra.stderr[-3000:]
         # The runs' logs and caches are the project's.
         assert (folder / ".logs").is_dir()
-        assert checkout_state() == before
+        assert checkout_files() == before
     finally:
         if not os.environ.get("AWD_KEEP_TESTHOSTS"):
             testhost.down(FLEET)

@@ -93,7 +93,7 @@ def test_a_release_failing_its_health_check_is_never_live(deployed, tmp_path):
 
     result = deployed.deploy("--data", f"app_source={broken}")
     assert result.returncode != 0
-    failed = result.stderr.split("--> Starting operation: ")[-1]
+    failed = result.last_operation
     assert failed.startswith("Application flaskapp | Release is live, once its health check passed")
     assert "GET / answered 500" in failed
     assert live_release(deployed) == before

@@ -71,7 +71,7 @@ def test_the_ssh_user_as_the_apps_user_is_refused_on_the_host_before_any_change(
     before = host_state(deployed)
     result = deployed.deploy("--data", "wsgi_user=deploy", "--data", "wsgi_group=deploy")
     assert result.returncode != 0
-    failed = result.stderr.split("--> Starting operation: ")[-1]
+    failed = result.last_operation
     assert failed.startswith("Accounts flaskapp | The app's user and group have no privileges")
     assert "refusing to run an app as user deploy, group deploy: " in failed
     assert "sudo lets user deploy run commands" in failed and "is the SSH user the deploy logs in as" in failed
@@ -87,7 +87,7 @@ def test_an_apache_that_stops_after_its_reload_fails_the_deploy_naming_the_cause
     try:
         result = deployed.deploy()
         assert result.returncode != 0
-        failed = result.stderr.split("--> Starting operation: ")[-1]
+        failed = result.last_operation
         assert failed.startswith("Apache service | Apache reloads after its configtest passed")
         assert "apache-wsgi-deploy: Apache stopped after its reload-or-restart (" in failed
         assert "Address already in use" in failed or "could not bind" in failed
@@ -131,7 +131,7 @@ def test_a_deploy_waits_for_apts_lock_then_fails_past_its_timeout(deployed):
     try:
         result = deployed.deploy("--data", "apt_cache_time=0", "--data", "apt_lock_timeout=2")
         assert result.returncode != 0
-        failed = result.stderr.split("--> Starting operation: ")[-1]
+        failed = result.last_operation
         assert failed.startswith("Packages | Apache, mod_wsgi, venv and logrotate are installed")
         assert "Could not get lock /var/lib/apt/lists/lock" in failed
         assert serves(deployed)

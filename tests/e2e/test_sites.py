@@ -237,7 +237,7 @@ def test_a_second_vhost_with_a_sites_name_fails_the_reload_naming_both_files(sit
     try:
         result = sites.fleet.deploy()
         assert result.returncode != 0
-        failed = result.stderr.split("--> Starting operation: ")[-1]
+        failed = result.last_operation
         assert failed.startswith("Apache service | Apache reloads after its configtest passed")
         for port in (80, 443):
             assert f"{server_name} on port {port} is served by two VirtualHosts: {sample}:" in failed
