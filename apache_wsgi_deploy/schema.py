@@ -234,6 +234,13 @@ SECTIONS = (
                 " use (add columns and tables; drop them in a later release). See docs/releases.md.",
             ),
             _site(
+                "release_command_timeout",
+                900,
+                v.int_range(1, 86400),
+                "seconds each release command may run: past them it is killed with every process it started, and"
+                " the release fails (a background job it leaves is killed when the command ends)",
+            ),
+            _site(
                 "build_dirs",
                 [],
                 v.code_folders,
@@ -255,6 +262,13 @@ SECTIONS = (
                 "path a new release must answer with a status below 400 (a WSGI request on the host, before it goes"
                 " live, as https://<server_name><path>; redirects within the site are followed), or it is not"
                 " switched to",
+            ),
+            _site(
+                "health_check_timeout",
+                60,
+                v.int_range(1, 3600),
+                "seconds a new release has to load and answer its health check: an app that never answers fails"
+                " it, and whatever the app started is killed when the check ends",
             ),
         ),
     ),

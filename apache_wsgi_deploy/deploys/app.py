@@ -132,7 +132,8 @@ def _environment_json(site) -> str:
 
 
 def _in_app(site, release_dir: str) -> list[str]:
-    """The command (argv) that runs what follows it as the app's user, in the release's context."""
+    """The command (argv) that runs what follows it as the app's user, in the release's
+    context, for at most release_command_timeout seconds."""
     python = f"{release_dir}/venv/bin/python"
     return [
         "runuser",
@@ -143,6 +144,8 @@ def _in_app(site, release_dir: str) -> list[str]:
         layout.IN_APP,
         release_dir,
         site.data_dir,
+        "--timeout",
+        str(site.release_command_timeout),
         "--",
     ]
 
@@ -189,7 +192,7 @@ def _release_live(site, release: str, environment: str, reloaded: list) -> None:
     # The release's app answers a real request on the host, as its own user, before it is live.
     run_as_app = ["runuser", "-u", site.wsgi_user, "--", f"{release_dir}/venv/bin/python", layout.HEALTH_CHECK]
     # Asked for as https://<server_name><health_check_path>, as Apache would pass the request on.
-    checked = [release_dir, site.server_name, site.health_check_path]
+    checked = [release_dir, site.server_name, site.health_check_path, str(site.health_check_timeout)]
     switched = releases.live(
         name="Release is live, once its health check passed",
         install_path=site.app_install_path,

@@ -47,7 +47,7 @@ class _LoadingAgain:
             if self.application is None:
                 try:
                     self.application = release_application(self.release)
-                except Exception:
+                except BaseException:  # SystemExit too: the daemon process must live on
                     traceback.print_exc()
         if self.application is None:
             start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
@@ -62,6 +62,6 @@ def live_application(release: str):
     virtualenv are the old release's (after Debian upgraded Python, a broken one)."""
     try:
         return release_application(release)
-    except Exception:
+    except BaseException:  # SystemExit too (sys.exit() in the app's module or entry point)
         traceback.print_exc()
         return _LoadingAgain(release)

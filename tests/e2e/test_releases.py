@@ -8,9 +8,11 @@ the host, and a new tag deployed under load.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -101,6 +103,80 @@ def test_a_release_failing_its_health_check_is_never_live(deployed, tmp_path):
 
     assert deployed.deploy().changed == []
     assert_verified(deployed)
+
+
+def settings_inventory(fleet, folder, **settings) -> str:
+    """An inventory of the test host with these settings over its own."""
+    alias, data = fleet.hosts[0].inventory_entry()
+    path = folder / "inventory.py"
+    path.write_text(f"web_servers = [({alias!r}, {{**{data!r}, **{settings!r}}})]\n")
+    return str(path)
+
+
+def left_on_host(fleet, pattern: str) -> str:
+    """Processes on the host whose command line matches pattern (pgrep -a), but pgrep's own."""
+    listed = fleet.sudo(f"pgrep -af {shlex.quote(pattern)} || true").stdout.splitlines()
+    return "\n".join(line for line in listed if "pgrep" not in line)
+
+
+IMPORT = "from flask import"
+
+
+@pytest.mark.parametrize(
+    ("first_line", "settings", "failed_at", "says"),
+    [
+        pytest.param(
+            "import sys; sys.exit(0)",
+            {},
+            "Release is live, once its health check passed",
+            "the app exited with status 0",
+            id="sys.exit(0) at import",
+        ),
+        pytest.param(
+            None, {"wsgi_entry": "sys:exit()"}, "Release is live", "the app exited with status 0", id="sys:exit()"
+        ),
+        pytest.param(
+            "import time; time.sleep(100000)",
+            {"health_check_timeout": 5},
+            "Release is live",
+            "the app did not answer: GET / got no answer (timed out) (timeout 5 s)",
+            id="an import that never returns",
+        ),
+        pytest.param(
+            None,
+            {"release_commands": ["sleep 100000"], "release_command_timeout": 5},
+            "Release commands ran in the release, as the app's user",
+            "release command timed out after 5 s, killed",
+            id="a release command that never ends",
+        ),
+    ],
+)
+def test_a_release_that_exits_or_hangs_is_never_live_and_leaves_nothing_running(
+    deployed, tmp_path, first_line, settings, failed_at, says
+):
+    before = live_release(deployed)
+    source = variant(tmp_path, "app", IMPORT, f"{first_line}\n{IMPORT}") if first_line else CHECKOUT / "app"
+    started = time.monotonic()
+    result = deployed.deploy(inventory=settings_inventory(deployed, tmp_path, app_source=str(source), **settings))
+    assert result.returncode != 0
+    assert time.monotonic() - started < 120
+    assert result.last_operation.startswith(f"Application flaskapp | {failed_at}")
+    assert says in result.last_operation
+    assert live_release(deployed) == before
+    assert body(deployed) == "Good!"
+    assert left_on_host(deployed, "healthcheck.py|inapp.py|sleep 100000") == ""
+    assert deployed.deploy().changed == []
+
+
+def test_a_background_job_of_a_release_command_does_not_hold_the_deploy(deployed, tmp_path):
+    inventory = settings_inventory(deployed, tmp_path, release_commands=["sleep 120 & echo started"])
+    started = time.monotonic()
+    result = deployed.deploy(inventory=inventory)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert time.monotonic() - started < 60
+    assert left_on_host(deployed, "sleep 120") == ""
+    assert deployed.deploy().returncode == 0
+    assert body(deployed) == "Good!"
 
 
 @dataclass

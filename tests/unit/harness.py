@@ -14,6 +14,7 @@ import json
 import posixpath
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -128,3 +129,17 @@ def run_operation(dotted: str, fixture: dict) -> tuple[list[str], list[str]]:
 
 def read(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def gone(pid: int) -> bool:
+    """The process ended (a zombie waiting for its new parent to reap it counts), polled for a while."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False

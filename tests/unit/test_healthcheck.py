@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.harness import host_tool
+from tests.unit.harness import gone, host_tool
 
 healthcheck = host_tool("healthcheck")
 
@@ -112,3 +112,53 @@ def test_an_application_factory_is_called(release):
     assert check(release, "/", "site_app:create_app()").returncode == 0
     factory = check(release, "/broken", "site_app:create_app()")
     assert "GET /broken answered 500" in factory.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "entry", "ended"),
+    [
+        ("", "sys:exit()", "exited with status 0"),
+        ("import sys\nsys.exit(0)\n", "dead_app:application", "exited with status 0"),
+        ("import os\nos._exit(0)\n", "dead_app:application", "exited with status 0"),
+        ("raise SystemExit(3)\n", "dead_app:application", "exited with status 3"),
+        (
+            "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
+            "dead_app:application",
+            "was killed by signal 11",
+        ),
+    ],
+    ids=["sys.exit() as the entry point", "sys.exit(0) at import", "os._exit(0)", "SystemExit(3)", "a crash"],
+)
+def test_an_app_that_ends_while_it_loads_fails_whatever_its_exit_status(release, module, entry, ended):
+    (release / "app" / "dead_app.py").write_text(module)
+    result = check(release, "/", entry)
+    assert result.returncode == 1
+    assert f"health check of {release}: the app {ended}" in result.stderr
+
+
+def test_an_app_that_never_answers_fails_once_the_timeout_runs_out(release):
+    (release / "app" / "stuck_app.py").write_text("import time\ntime.sleep(1000)\n")
+    (release / "wsgi-entry").write_text("stuck_app:application\n")
+    result = subprocess.run(
+        [sys.executable, healthcheck.__file__, str(release), SERVER_NAME, "/", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "the app did not answer: GET / got no answer (timed out) (timeout 2 s)" in result.stderr
+
+
+def test_what_the_app_left_running_ends_with_the_check(release):
+    """A non-daemon thread (which mod_wsgi serves fine) and a process it started at import
+    neither hold the check nor outlive it."""
+    pid_file = release / "child.pid"
+    (release / "app" / "busy_app.py").write_text(
+        "import subprocess, threading, time\n"
+        "threading.Thread(target=time.sleep, args=(1000,)).start()\n"
+        f"open({str(pid_file)!r}, 'w').write(str(subprocess.Popen(['sleep', '1000']).pid))\n"
+        "from site_app import application\n"
+    )
+    result = check(release, "/", "busy_app:application")
+    assert result.returncode == 0, result.stderr
+    assert gone(int(pid_file.read_text()))

@@ -320,16 +320,20 @@ def test_the_apps_responses_are_never_compressed_but_static_files_may_be(site):
     assert "UnsetEnv no-gzip" in static
 
 
-def test_the_wsgi_file_loads_even_when_the_release_does_not_and_tries_again(tmp_path):
+@pytest.mark.parametrize(
+    ("failure", "logged"),
+    [("RuntimeError('no database')", "RuntimeError: no database"), ("SystemExit(0)", "SystemExit: 0")],
+)
+def test_the_wsgi_file_loads_even_when_the_release_does_not_and_tries_again(tmp_path, failure, logged):
     """mod_wsgi restarts a daemon process at a release switch only if its .wsgi file
-    loaded: a failing app answers 500 from a file that loaded, and is loaded again on the
-    next request, serving once the cause is gone."""
+    loaded: a failing app, even one that exits, answers 500 from a file that loaded, and
+    is loaded again on the next request, serving once the cause is gone."""
     release = tmp_path / "releases" / "one"
     (release / "app").mkdir(parents=True)
     cause = tmp_path / "database-down"
     cause.touch()
     (release / "app" / "shop.py").write_text(
-        f"import os\nif os.path.exists({str(cause)!r}):\n    raise RuntimeError('no database')\n"
+        f"import os\nif os.path.exists({str(cause)!r}):\n    raise {failure}\n"
         "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'served']\n"
     )
     (release / "environment.json").write_text("{}")
@@ -353,7 +357,7 @@ def test_the_wsgi_file_loads_even_when_the_release_does_not_and_tries_again(tmp_
     first, second = result.stdout.splitlines()
     assert first.startswith("500 Internal Server Error")
     assert second == "200 OK b'served'"
-    assert "RuntimeError: no database" in result.stderr
+    assert logged in result.stderr
 
 
 def test_logs_outside_apaches_folder_get_a_rotation_rule_of_their_own():
