@@ -16,7 +16,7 @@ from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
 
-from apache_wsgi_deploy import layout, project, sources
+from apache_wsgi_deploy import layout, sources
 from apache_wsgi_deploy.schema import HOST_KEYS, MPM_SERVER_LIMIT, SETTINGS, SITE_KEYS
 from apache_wsgi_deploy.validators import Invalid
 
@@ -194,6 +194,27 @@ def resolve_site(values: dict[str, Any]) -> Site:
     )
 
 
+# Credentials in a URL (https://user:password@host/): never printed back.
+URL_CREDENTIALS = re.compile(r"(://)[^/@\s'\"]*@")
+NOT_SHOWN = "<not shown: it may hold secrets>"
+
+
+def shown(key: str, value: Any) -> str:
+    """A value as a message shows it: a secret setting's never (nor in a `sites` entry),
+    credentials in a URL masked."""
+    if key in SETTINGS and SETTINGS[key].secret:
+        return NOT_SHOWN
+    if key == "sites" and isinstance(value, list):
+        secret = {name for name, setting in SETTINGS.items() if setting.secret}
+        value = [
+            {name: NOT_SHOWN if name in secret else item for name, item in entry.items()}
+            if isinstance(entry, dict)
+            else entry
+            for entry in value
+        ]
+    return URL_CREDENTIALS.sub(r"\1***@", repr(value))
+
+
 def _validated(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Every setting's value, validated; the problems of the unknown, missing and invalid ones."""
     problems = [
@@ -208,7 +229,7 @@ def _validated(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         try:
             values[key] = setting.validate(value)
         except Invalid as allowed:
-            problems.append(f"setting {key!r} = {value!r} is invalid: expected {allowed}")
+            problems.append(f"setting {key!r} = {shown(key, value)} is invalid: expected {allowed}")
     return values, problems
 
 
@@ -226,7 +247,7 @@ def _site_values(index: int, entry: dict, defaults: dict[str, Any]) -> tuple[dic
         try:
             values[key] = SETTINGS[key].validate(entry[key])
         except Invalid as allowed:
-            problems.append(f"setting 'sites[{index}].{key}' = {entry[key]!r} is invalid: expected {allowed}")
+            problems.append(f"setting 'sites[{index}].{key}' = {shown(key, entry[key])} is invalid: expected {allowed}")
     return values, problems
 
 
@@ -388,12 +409,11 @@ def validate_host(host_name: str, data: dict[str, Any]) -> Settings:
     the environment variables they read must be set.
     """
     host_settings = Settings.from_data(host_name, data)
-    problems = []
-    for key, path in host_settings.control_files():
-        if not sources.project_path(path).exists():
-            problems.append(
-                f"setting {key!r} = {path!r} names no file on the control machine (looked in {project.folder()})"
-            )
+    problems = [
+        problem
+        for key, path in host_settings.control_files()
+        if (problem := sources.control_path_problem(key, path)) is not None
+    ]
     if not problems:
         problems += _certificate_problems(host_settings)
     for key, variable in host_settings.control_environment():

@@ -37,6 +37,34 @@ def project_path(path: str) -> Path:
     return project.path(path)
 
 
+# Settings that name a folder of the control machine; every other one names a text file.
+FOLDER_SETTINGS = ("app_source", "static_dir")
+
+
+def control_path_problem(key: str, path: str) -> str | None:
+    """Why what a setting names on the control machine is not what the deploy will read
+    (a folder, or a readable UTF-8 text file), or None. key: the setting as messages name
+    it ("sites[1].app_env.DB")."""
+    found = project_path(path)
+    setting = re.sub(r"^sites\[\d+\]\.", "", key).split(".")[0]
+    named = f"setting {key!r} = {path!r}"
+    if not found.exists():
+        return f"{named} names no file on the control machine (looked in {project.folder()})"
+    if setting in FOLDER_SETTINGS:
+        return None if found.is_dir() else f"{named} names a file on the control machine, not a folder"
+    if found.is_dir():
+        return f"{named} names a folder on the control machine, not a file"
+    if not found.is_file():
+        return f"{named} names neither a file nor a folder on the control machine"
+    try:
+        found.read_bytes().decode("utf-8")
+    except OSError as error:
+        return f"{named} cannot be read on the control machine ({error.strerror})"
+    except UnicodeDecodeError:
+        return f"{named} is not UTF-8 text (a binary file?)"
+    return None
+
+
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["git", *args],

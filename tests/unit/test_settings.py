@@ -8,7 +8,7 @@ import pytest
 
 from apache_wsgi_deploy import schema
 from apache_wsgi_deploy.schema import HOST_KEYS, SETTINGS, SITE_KEYS
-from apache_wsgi_deploy.settings import Settings, SettingsError, Site
+from apache_wsgi_deploy.settings import Settings, SettingsError, Site, shown
 from tests import CHECKOUT
 
 DEFAULTS = schema.defaults()
@@ -217,8 +217,24 @@ def test_bad_value_is_refused_naming_host_setting_value_and_form(key, value, all
         validate(**{key: value})
     message = str(error.value)
     assert message.startswith("host web1: ")
-    assert f"setting {key!r} = {value!r}" in message
+    assert f"setting {key!r} = {shown(key, value)}" in message
     assert allowed in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "secret"),
+    [
+        ("app_source", {"git": "https://bob:hunter2@example.com/shop.git", "ref": "main"}, "hunter2"),
+        ("app_source", {"git": "ssh://deploy:hunter2@example.com/shop.git", "ref": "main"}, "hunter2"),
+        ("app_env", {"SECRET_KEY": "hunter2", "BAD": 1}, "hunter2"),
+        ("sites", [{"app_env": {"SECRET_KEY": "hunter2", "BAD": 1}}], "hunter2"),
+    ],
+)
+def test_a_refused_value_never_prints_a_secret(key, value, secret):
+    with pytest.raises(SettingsError) as error:
+        validate(**{key: value})
+    assert f"setting {key!r}" in str(error.value) or "setting 'sites[0].app_env'" in str(error.value)
+    assert secret not in str(error.value)
 
 
 def test_unknown_setting_is_refused_as_a_typo():
@@ -488,3 +504,34 @@ def test_a_static_folder_the_release_commands_make_need_not_exist_on_the_control
         static_url="/static", static_dir="staticfiles", build_dirs=["staticfiles"], release_commands=["true"]
     )
     assert "static_dir" not in [key for key, _ in site.control_files()]
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"app_env": {"DB": {"from_file": "secrets"}}}, "setting 'app_env.DB' = 'secrets' names a folder"),
+        ({"app_env": {"DB": {"from_file": "photo.png"}}}, "setting 'app_env.DB' = 'photo.png' is not UTF-8 text"),
+        ({"app_env": {"DB": {"from_file": "dangling"}}}, "setting 'app_env.DB' = 'dangling' names no file"),
+        ({"app_source": "photo.png"}, "setting 'app_source' = 'photo.png' names a file on the control machine, not a"),
+        (
+            {**FILES, "tls_certificate_file": "secrets"},
+            "setting 'tls_certificate_file' = 'secrets' names a folder on the control machine, not a file",
+        ),
+        ({"acme_ca_bundle": "photo.png"}, "setting 'acme_ca_bundle' = 'photo.png' is not UTF-8 text"),
+    ],
+    ids=["a folder", "a binary file", "a dangling link", "a file as app_source", "a folder as a certificate", "bundle"],
+)
+def test_what_a_setting_names_on_the_control_machine_must_be_what_the_deploy_reads(
+    settings, problem, monkeypatch, tmp_path
+):
+    from apache_wsgi_deploy.settings import validate_host
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    with pytest.raises(SettingsError) as error:
+        validate_host("web1", {**AGREED, **settings})
+    assert f"host web1: {problem}" in str(error.value)
+    assert "Traceback" not in str(error.value)
