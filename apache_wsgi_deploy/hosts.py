@@ -7,9 +7,13 @@ glob over host names, so every command picks the same hosts.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import runpy
 import sys
 from dataclasses import dataclass
 from fnmatch import fnmatch
+from pathlib import Path
 
 from apache_wsgi_deploy import project
 from apache_wsgi_deploy.settings import Settings, SettingsError, validate_host
@@ -32,8 +36,40 @@ class Selected:
         return list(self.data)
 
 
+def hosts_given_data_twice(inventory_file: str) -> list[str]:
+    """The hosts a Python inventory gives data of their own in more than one entry, which
+    pyinfra merges silently (the last entry's values win)."""
+    if not inventory_file.endswith(".py") or not Path(inventory_file).is_file():
+        return []
+    # Read as pyinfra reads it (every list or tuple at its top level is a group), quietly:
+    # pyinfra runs it again, and what it prints is said once.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        names = runpy.run_path(inventory_file)
+    seen, twice = set(), []
+    for name, group in names.items():
+        if name.startswith("_") or not isinstance(group, (list, tuple)):
+            continue
+        entries = group[0] if isinstance(group, tuple) and len(group) == 2 and isinstance(group[1], dict) else group
+        for entry in entries:
+            if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], dict) and entry[1]:
+                if entry[0] in seen and entry[0] not in twice:
+                    twice.append(entry[0])
+                seen.add(entry[0])
+    return twice
+
+
 def load_inventory(inventory_file: str):
-    """pyinfra's Inventory of a file, its group data merged as pyinfra merges it."""
+    """pyinfra's Inventory of a file, its group data merged as pyinfra merges it; an
+    inventory that gives a host its own data twice is refused (which would win?)."""
+    try:
+        twice = hosts_given_data_twice(inventory_file)
+    except Exception as error:  # what the inventory file raised
+        raise SelectionError(f"cannot read the inventory {inventory_file}: {error}") from error
+    if twice:
+        raise SelectionError(
+            f"{inventory_file} lists {', '.join(twice)} more than once with data of its own:"
+            " merge them into one entry (pyinfra would silently keep the last one's values)"
+        )
     # pyinfra_cli patches ssl (gevent) when imported: only the commands that load an
     # inventory pay for it, once.
     from pyinfra.api import State

@@ -106,3 +106,15 @@ def test_an_unreachable_host_is_one_line_and_exit_1_in_every_command(command, li
     # Besides the progress line a run shows as each host ends ("[1/1] web1: ...").
     others = [text for text in lines if "web1" in text and not text.startswith((line, "[1/1] web1: NOT REACHED"))]
     assert others == []
+
+
+def test_an_inventory_that_gives_a_host_data_twice_is_refused(tmp_path):
+    (tmp_path / "inventory.py").write_text(
+        "web_servers = [('web1', {'hsts_max_age': 31536000}), ('web2', {}), ('web1', {'hsts_max_age': 0})]\n"
+        "staging = ['web2']\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "apache_wsgi_deploy.cli", "status"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert "awd status: inventory.py lists web1 more than once with data of its own" in run.stderr
