@@ -263,6 +263,18 @@ def _site_problems(label: str, values: dict[str, Any], entry: dict) -> list[str]
         for name in values["app_env"]
         if name in layout.DEPLOY_ENVIRONMENT
     ]
+    if values["static_url"] is not None:
+        static = values["static_dir"]
+        module = values["wsgi_entry"].partition(":")[0].replace(".", "/")
+        if static.split("/")[0] in values["linked_dirs"]:
+            problems.append(
+                f"setting '{label}static_dir' = {static!r} is in linked_dirs, the app's data: Apache would serve it"
+            )
+        if module == static or module.startswith(f"{static}/"):
+            problems.append(
+                f"setting '{label}static_dir' = {static!r} holds the app's entry module ({module}):"
+                " Apache would serve its code"
+            )
     if values["build_dirs"] and not values["release_commands"]:
         problems.append(f"setting '{label}build_dirs' names folders but no release_commands make them: add the command")
     problems += [
@@ -416,6 +428,12 @@ def validate_host(host_name: str, data: dict[str, Any]) -> Settings:
     ]
     if not problems:
         problems += _certificate_problems(host_settings)
+        for index, site in enumerate(host_settings.present_sites):
+            if not site.from_git:
+                label = _label(host_settings.sites, index)
+                problems += sources.link_problems(f"{label}app_source", site.app_source, site.code_exclude)
+                if ("static_dir", site.static_source) in site.control_files():
+                    problems += sources.code_in_static(f"{label}static_dir", site.static_source)
     for key, variable in host_settings.control_environment():
         if variable not in os.environ:
             problems.append(

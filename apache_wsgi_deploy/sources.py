@@ -24,7 +24,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra.api.exceptions import DeployError
 
 from apache_wsgi_deploy import project
-from apache_wsgi_deploy.operations.managed import local_tree
+from apache_wsgi_deploy.operations.managed import excluded, local_tree
 from apache_wsgi_deploy.operations.python import PIN
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -63,6 +63,43 @@ def control_path_problem(key: str, path: str) -> str | None:
     except UnicodeDecodeError:
         return f"{named} is not UTF-8 text (a binary file?)"
     return None
+
+
+def link_problems(key: str, source: str, exclude: list[str]) -> list[str]:
+    """The links of a folder source that would take into a release what is not the app's
+    own: a link that leaves the folder (its target's content would be uploaded), one to an
+    excluded file (.env), one to a folder (its files would not be), or a dangling one. A
+    link to a file of the release is uploaded as that file."""
+    root = project_path(source)
+    real_root = os.path.realpath(root)
+    folders, files = local_tree(root, exclude)
+    problems = []
+    for relative in [*folders, *files]:
+        link = root / relative
+        if not link.is_symlink():
+            continue
+        target = os.path.realpath(link)
+        shown = f"setting {key!r} = {source!r}: {relative} is a link to {os.readlink(link)}"
+        if os.path.commonpath([real_root, target]) != real_root:
+            problems.append(f"{shown}, outside the folder: a release holds the app's own files only")
+        elif not os.path.exists(target):
+            problems.append(f"{shown}, which does not exist")
+        elif os.path.isdir(target):
+            problems.append(f"{shown}, a folder: copy the folder in, or name it in linked_dirs")
+        elif excluded(os.path.relpath(target, real_root), exclude):
+            problems.append(f"{shown}, which app_source_exclude leaves out of releases")
+    return problems
+
+
+def code_in_static(key: str, static: str) -> list[str]:
+    """The Python modules a static folder holds, which Apache would serve as they are."""
+    modules = sorted(path.relative_to(project_path(static)).as_posix() for path in project_path(static).rglob("*.py"))
+    if not modules:
+        return []
+    return [
+        f"setting {key!r} names {static!r}, which holds Python code ({', '.join(modules[:3])}"
+        f"{', ...' if len(modules) > 3 else ''}): Apache would serve it; name a folder of static files only"
+    ]
 
 
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -165,7 +165,7 @@ def template(src: str, dest: str, user: str, group: str, mode: str, **data):
     yield from file_commands(render(src, **data), dest, user, group, mode)
 
 
-def _excluded(relative: str, exclude: list[str]) -> bool:
+def excluded(relative: str, exclude: list[str]) -> bool:
     """A name pattern matches any name of the path; one starting with '/' the path from the top."""
     names = relative.split("/")
     for pattern in exclude:
@@ -185,11 +185,11 @@ def local_tree(src: Path, exclude: list[str]) -> tuple[list[str], dict[str, Path
     for root, dirnames, filenames in os.walk(src):
         relative_root = Path(root).relative_to(src).as_posix()
         prefix = "" if relative_root == "." else f"{relative_root}/"
-        dirnames[:] = sorted(name for name in dirnames if not _excluded(prefix + name, exclude))
+        dirnames[:] = sorted(name for name in dirnames if not excluded(prefix + name, exclude))
         for name in dirnames:
             folders.append(prefix + name)
         for name in sorted(filenames):
-            if not _excluded(prefix + name, exclude):
+            if not excluded(prefix + name, exclude):
                 files[prefix + name] = Path(root) / name
     for relative in [*folders, *files]:
         if "\n" in relative:
@@ -246,7 +246,7 @@ def tree(
     stale = set(remote) - {"", *folders, *files}
     for relative in sorted(stale):
         parent_removed = any(relative.startswith(f"{other}/") for other in stale)
-        if not parent_removed and not _excluded(relative, list(keep)):
+        if not parent_removed and not excluded(relative, list(keep)):
             yield StringCommand("rm", "-rf", QuoteString(f"{dest}/{relative}"))
 
     for relative in folders:

@@ -535,3 +535,64 @@ def test_what_a_setting_names_on_the_control_machine_must_be_what_the_deploy_rea
         validate_host("web1", {**AGREED, **settings})
     assert f"host web1: {problem}" in str(error.value)
     assert "Traceback" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("link", "target", "problem"),
+    [
+        ("settings.py", "/etc/shadow", "settings.py is a link to /etc/shadow, outside the folder"),
+        ("config.py", "../outside.py", "config.py is a link to ../outside.py, outside the folder"),
+        ("secrets.py", ".env", "secrets.py is a link to .env, which app_source_exclude leaves out of releases"),
+        ("gone.py", "nothing.py", "gone.py is a link to nothing.py, which does not exist"),
+        ("lib", "/usr/lib/python3", "lib is a link to /usr/lib/python3, outside the folder"),
+        ("pkg", "package", "pkg is a link to package, a folder"),
+    ],
+)
+def test_a_folder_sources_links_never_take_what_is_not_the_apps_into_a_release(
+    link, target, problem, monkeypatch, tmp_path
+):
+    from apache_wsgi_deploy.settings import validate_host
+
+    monkeypatch.chdir(tmp_path)
+    app = tmp_path / "app"
+    (app / "package").mkdir(parents=True)
+    (app / "app.py").write_text("application = None\n")
+    (app / ".env").write_text("SECRET=1\n")
+    (tmp_path / "outside.py").write_text("x = 1\n")
+    (app / link).symlink_to(target)
+    with pytest.raises(SettingsError) as error:
+        validate_host("web1", AGREED)
+    assert f"host web1: setting 'app_source' = 'app': {problem}" in str(error.value)
+
+
+def test_a_link_to_a_file_of_the_release_is_uploaded_as_that_file(monkeypatch, tmp_path):
+    from apache_wsgi_deploy.settings import validate_host
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text("application = None\n")
+    (tmp_path / "app" / "wsgi.py").symlink_to("app.py")
+    assert validate_host("web1", AGREED).sites[0].app_source == "app"
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"static_dir": "shop"}, "setting 'static_dir' = 'shop' holds the app's entry module (shop/wsgi)"),
+        ({"static_dir": "instance", "linked_dirs": ["instance"]}, "'static_dir' = 'instance' is in linked_dirs"),
+    ],
+)
+def test_a_static_folder_never_holds_the_apps_code_or_data(settings, problem):
+    with pytest.raises(SettingsError, match=re.escape(problem)):
+        validate(static_url="/static", wsgi_entry="shop.wsgi:application", **settings)
+
+
+def test_a_static_folder_holding_python_modules_is_refused(monkeypatch, tmp_path):
+    from apache_wsgi_deploy.settings import validate_host
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app" / "shop").mkdir(parents=True)
+    (tmp_path / "app" / "shop" / "settings.py").write_text("SECRET_KEY = 'x'\n")
+    with pytest.raises(SettingsError) as error:
+        validate_host("web1", {**AGREED, "static_url": "/static", "static_dir": "shop"})
+    assert "setting 'static_dir' names 'app/shop', which holds Python code (settings.py)" in str(error.value)
