@@ -19,12 +19,26 @@ class IdentityDict(TypedDict):
     sudo: bool
 
 
+def _as_it_will_run(user: str, group: str) -> str:
+    """A command prefix (setpriv) that runs what follows as the daemon processes will run:
+    the user (nobody until the deploy makes it) with the group as its group, and the group
+    among its groups beside the user's own, as mod_wsgi's initgroups() gives them. sudo
+    matches its group rules (%group) on a process's groups, which `sudo -l -U` never
+    sees. Quoted already (shlex)."""
+    return (
+        f'gid="$(getent group {group} | cut -d: -f3)" && [ -n "$gid" ] && command -v setpriv >/dev/null &&'
+        f' setpriv --reuid="$(id -u {user} 2>/dev/null || echo nobody)" --regid="$gid"'
+        f" --groups=\"$gid$(id -G {user} 2>/dev/null | sed 's/^/,/; s/ /,/g')\""
+    )
+
+
 class Identity(FactBase[IdentityDict]):
     """
     Returns what a user and a group could do on the host: the user's uid, groups and
     gids (None and empty when there is no such user), the group's gid (None when there is
-    none), whether sudo lets the user run anything, and the SSH user the deploy logs in as
-    (who sudo ran the fact for).
+    none), whether sudo lets the user run anything (by a rule for the user or its groups,
+    or for the group it will run with), and the SSH user the deploy logs in as (who sudo
+    ran the fact for).
 
     + user: the daemon processes' user
     + group: their group
@@ -42,7 +56,8 @@ class Identity(FactBase[IdentityDict]):
             f' if id {user} >/dev/null 2>&1; then echo "uid=$(id -u {user})";'
             f' echo "groups=$(id -Gn {user})"; echo "gids=$(id -G {user})"; fi;'
             f' echo "group_gid=$(getent group {group} | cut -d: -f3)";'
-            f" if command -v sudo >/dev/null && sudo -n -l -U {user} 2>/dev/null | grep -q ' may run '; then"
+            f" if command -v sudo >/dev/null && {{ sudo -n -l -U {user} 2>/dev/null | grep -q ' may run '"
+            f" || {{ {_as_it_will_run(user, group)} sudo -n -l 2>/dev/null | grep -q ' may run '; }}; }}; then"
             " echo sudo=yes; fi"
         )
 

@@ -78,6 +78,33 @@ def test_the_ssh_user_as_the_apps_user_is_refused_on_the_host_before_any_change(
     assert host_state(deployed) == before and serves(deployed)
 
 
+@pytest.mark.parametrize(
+    ("rule", "user"),
+    [
+        ("%awdops ALL=(ALL) NOPASSWD:ALL", "flaskapp"),  # the app's own user, given the group
+        ("%awdops ALL=(root) NOPASSWD:/usr/bin/id", "awd-newapp"),  # a user the deploy would make
+        ("%#4242 ALL=(ALL) NOPASSWD:ALL", "flaskapp"),  # the group by its number
+    ],
+    ids=["a group rule", "a group rule for one command, a user not made yet", "a group rule by gid"],
+)
+def test_a_group_that_sudo_empowers_is_refused_as_the_daemons_will_run(deployed, rule, user):
+    """sudo matches a %group rule on a process's groups, which `sudo -l -U` never sees."""
+    deployed.sudo(
+        f"groupadd -g 4242 awdops && echo '{rule}' > /etc/sudoers.d/awdops && chmod 440 /etc/sudoers.d/awdops"
+    )
+    try:
+        before = host_state(deployed)
+        settings = ["--data", "wsgi_group=awdops"] + (["--data", f"wsgi_user={user}"] if user != "flaskapp" else [])
+        result = deployed.deploy(*settings)
+        assert result.returncode != 0
+        failed = result.last_operation
+        assert failed.startswith("Accounts flaskapp | The app's user and group have no privileges")
+        assert f"refusing to run an app as user {user}, group awdops: sudo lets user {user} run commands" in failed
+        assert host_state(deployed) == before and serves(deployed)
+    finally:
+        deployed.sudo("rm -f /etc/sudoers.d/awdops; groupdel awdops")
+
+
 def test_an_apache_that_stops_after_its_reload_fails_the_deploy_naming_the_cause(deployed):
     """A conf the deploy did not write passes configtest but makes the graceful reload
     stop Apache (its port is taken). The deploy says so instead of "converged"."""
