@@ -121,6 +121,11 @@ SYSTEM_DIRS = (
 # Nor anything inside the folders that hold the system (/etc is allowed for certificates).
 SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin",
                 "/sys", "/usr")  # fmt: skip
+# Nor anything inside the folders that hold a package manager's, a service's or a user's
+# state: their folders are theirs to own, and the deploy would chown and chmod them.
+STATE_TREES = ("/home", "/root", "/tmp", "/var/tmp", "/var/cache", "/var/spool", "/var/backups", "/var/mail")
+# Inside these, only a folder made for the app itself: /var/lib/<app_name>, /var/log/<app_name>...
+SHARED_TREES = ("/var/lib", "/var/log")
 # Debian's system accounts and groups: never an app's own user (app_name names it).
 DEBIAN_ACCOUNTS = (
     "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",

@@ -355,7 +355,49 @@ def _clashes(sites: list[Site]) -> list[str]:
             inner, outer = sorted((site.app_install_path, other.app_install_path), key=len, reverse=True)
             if inner.startswith(outer + "/"):
                 problems.append(f"app_install_path {inner!r} is inside another site's {outer!r}: use separate folders")
-    return problems + _data_dir_problems(sites)
+    return problems + _data_dir_problems(sites) + _folder_problems(sites)
+
+
+# The folders a site's settings name on the host, which the deploy makes and owns.
+FOLDER_KEYS = ("app_install_path", "data_dir", "log_dir", "tls_dir")
+
+
+def _folder_problems(sites: list[Site]) -> list[str]:
+    """Inside /var/lib or /var/log a folder setting names a folder made for its app alone
+    (/var/lib/<app_name>, Apache's /var/log/apache2 for logs): the others there are other
+    packages' state. And no folder of one kind is, or lies in, one of another kind (logs in
+    the code's folder: two owners set in turn, every request a 403)."""
+    problems = []
+    for index, site in enumerate(sites):
+        label = _label(sites, index)
+        for key in FOLDER_KEYS:
+            folder = getattr(site, key)
+            tree = next((tree for tree in layout.SHARED_TREES if folder == tree or _within(folder, tree)), None)
+            if tree is None or (
+                key == "log_dir" and (folder == layout.APACHE_LOG_DIR or _within(folder, layout.APACHE_LOG_DIR))
+            ):
+                continue
+            own = folder.removeprefix(f"{tree}/").split("/")[0]
+            if key == "tls_dir" or not (
+                own == site.app_name or own.startswith((f"{site.app_name}-", f"{site.app_name}_"))
+            ):
+                problems.append(
+                    f"setting '{label}{key}' = {folder!r} is inside {tree}, which holds other packages' state:"
+                    f" only a folder made for the app, such as {tree}/{site.app_name}"
+                )
+    claimed = [(key, getattr(site, key)) for site in sites for key in ("app_install_path", "log_dir", "tls_dir")]
+    for index, site in enumerate(sites):
+        label = _label(sites, index)
+        for key in ("app_install_path", "log_dir"):
+            folder = getattr(site, key)
+            for other_key, other in claimed:
+                if other_key != key and (folder == other or _within(folder, other) or _within(other, folder)):
+                    problems.append(
+                        f"setting '{label}{key}' = {folder!r} overlaps {other_key} {other!r}: each is a folder of its"
+                        " own, with its own owner and mode"
+                    )
+                    break
+    return problems
 
 
 def _data_dir_problems(sites: list[Site]) -> list[str]:

@@ -12,6 +12,7 @@ out of a VirtualHost or a command. The patterns are matched with fullmatch: with
 from __future__ import annotations
 
 import keyword
+import posixpath
 import re
 from collections.abc import Callable
 from typing import Any
@@ -150,10 +151,12 @@ def absolute_path(value: Any) -> str:
     """A path on the host: it reaches Apache directives and shell words unquoted."""
     if not isinstance(value, str) or not SAFE_PATH.fullmatch(value):
         raise Invalid("a path of letters, digits and . _ / @ + - (no spaces or quotes)")
-    if "/../" in f"/{value}/" or "//" in value:
-        raise Invalid("a normalised path without '..' or '//'")
     if not value.startswith("/") or value == "/" or value.endswith("/"):
         raise Invalid("an absolute path such as /srv/app (not '/', no trailing '/')")
+    # One spelling a folder: /var/log/. or /var//log would pass as another folder than /var/log.
+    normal = posixpath.normpath(value)
+    if value != normal:
+        raise Invalid(f"a normalised path, without '.', '..' or '//' ({normal!r}?)")
     return value
 
 
@@ -163,8 +166,10 @@ def _inside(path: str, folders: tuple[str, ...]) -> bool:
 
 def folder_of_its_own(certificates: bool = False) -> Validator:
     """A folder the deploy makes, and may remove with its site: never one of the system's
-    own folders, nor inside one that holds the system (/etc only for certificates)."""
+    own folders, nor inside one that holds the system (/etc only for certificates), a
+    package manager's, a service's or a user's state (a home)."""
     trees = tuple(tree for tree in layout.SYSTEM_TREES if not (certificates and tree == "/etc"))
+    trees += layout.STATE_TREES
     form = (
         "an absolute path of a folder of its own, such as /srv/app: not a system folder (/, /etc, /usr, /var,"
         " /var/lib, /opt, /srv, /home, /tmp...) nor inside " + ", ".join(trees)

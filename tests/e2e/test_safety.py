@@ -48,6 +48,10 @@ def other_key(tmp_path):
         ("wsgi_group=shadow", "members of shadow can become root"),
         ("wsgi_user=www-data", "www-data is Apache's"),
         ("app_name=default-ssl", "not 'default-ssl': Debian's Apache or system already has"),
+        ("data_dir=/var/lib/dpkg", "setting 'data_dir' = '/var/lib/dpkg' is inside /var/lib"),
+        ("log_dir=/home/deploy", "setting 'log_dir' = '/home/deploy' is invalid"),
+        ("log_dir=/var/log/.", "setting 'log_dir' = '/var/log/.' is invalid: expected a normalised path"),
+        ("log_dir=/srv/flaskapp", "setting 'log_dir' = '/srv/flaskapp' overlaps app_install_path"),
     ],
 )
 def test_a_setting_that_would_harm_the_host_is_refused_before_any_change(deployed, data, message):

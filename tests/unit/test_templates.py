@@ -291,7 +291,8 @@ def test_the_wsgi_file_loads_the_live_releases_code_environment_and_entry(tmp_pa
     (release / "environment.json").write_text('{"GREETING": "hi"}')
     (release / "wsgi-entry").write_text(entry + "\n")
     (tmp_path / "current").symlink_to("releases/one")
-    wsgi = render("app.wsgi.j2", app_install_path=str(tmp_path)).replace(ENTRY_POINT, str(HOST_TOOLS / "entrypoint.py"))
+    wsgi = render("app.wsgi.j2").replace("/srv/flaskapp", str(tmp_path))
+    wsgi = wsgi.replace(ENTRY_POINT, str(HOST_TOOLS / "entrypoint.py"))
     assert "logging.basicConfig(stream=sys.stderr" in wsgi
     (tmp_path / "flaskapp.wsgi").write_text(wsgi)
     run = "import runpy, sys; print(runpy.run_path(sys.argv[1])['application']({}, None)[0])"
@@ -339,7 +340,8 @@ def test_the_wsgi_file_loads_even_when_the_release_does_not_and_tries_again(tmp_
     (release / "environment.json").write_text("{}")
     (release / "wsgi-entry").write_text("shop:application\n")
     (tmp_path / "current").symlink_to("releases/one")
-    wsgi = render("app.wsgi.j2", app_install_path=str(tmp_path)).replace(ENTRY_POINT, str(HOST_TOOLS / "entrypoint.py"))
+    wsgi = render("app.wsgi.j2").replace("/srv/flaskapp", str(tmp_path))
+    wsgi = wsgi.replace(ENTRY_POINT, str(HOST_TOOLS / "entrypoint.py"))
     (tmp_path / "flaskapp.wsgi").write_text(wsgi)
     run = (
         "import os, runpy, sys\n"
