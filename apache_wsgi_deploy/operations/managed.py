@@ -59,6 +59,8 @@ def _log_diff(dest: str, current: dict | None, content: bytes, private: bool) ->
     host.log(header, logger.info)
     if private:
         lines = ["(private file: contents not shown)"]
+    elif not _is_text(content):
+        lines = [f"(binary file of {len(content)} bytes: contents not shown)"]
     else:
         before = [] if current is None else [line + "\n" for line in host.get_fact(FileContents, path=dest) or []]
         lines = list(generate_color_diff(before, content.decode().splitlines(keepends=True)))
@@ -66,6 +68,14 @@ def _log_diff(dest: str, current: dict | None, content: bytes, private: bool) ->
         logger.info("  %s", line)
     logger.info("")
     outcome.record(host.name, outcome.DIFFS, [header, *(click.unstyle(line) for line in lines)])
+
+
+def _is_text(content: bytes) -> bool:
+    try:
+        content.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _upload_commands(content: bytes, dest: str, private: bool):

@@ -159,6 +159,21 @@ def test_a_diff_is_recorded_for_the_drift_check_without_colour(tmp_path):
     ]
 
 
+def test_a_binary_file_that_differs_is_reported_without_its_contents(tmp_path):
+    """The drift check reports a binary file of a release edited on the host, as any other."""
+    dest = tmp_path / "logo.png"
+    dest.write_bytes(b"\x89PNG\r\n\x1a\n\x00edited")
+    host, recorder = LocalHost(diff=True), Recorder()
+    host.state.callback_handlers.append(recorder)
+    source = tmp_path / "source.png"
+    source.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    operation_commands(host, managed.file, str(source), str(dest), mode="644", **ROOT)
+    assert recorder.notes[host.name]["diffs"] == [
+        f"Will modify {dest}",
+        "(binary file of 11 bytes: contents not shown)",
+    ]
+
+
 @pytest.fixture
 def source(tmp_path):
     src = tmp_path / "src"
