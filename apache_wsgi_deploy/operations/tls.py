@@ -20,6 +20,16 @@ def _days_left(not_after: str) -> float:
     return (expiry.replace(tzinfo=datetime.UTC) - datetime.datetime.now(datetime.UTC)).days
 
 
+# X.509's upper bound on a common name (RFC 5280, ub-common-name).
+COMMON_NAME_MAX = 64
+
+
+def _subject(name: str) -> str:
+    """The subject of a self-signed certificate: its first name as the common name when it
+    fits one; clients read the names from subjectAltName either way."""
+    return f"/CN={name}" if len(name) <= COMMON_NAME_MAX else "/O=apache-wsgi-deploy self-signed"
+
+
 @operation()
 def selfsigned(certificate: str, key: str, names: list[str], days: int = 365, renew_within_days: int = 30):
     """
@@ -28,7 +38,7 @@ def selfsigned(certificate: str, key: str, names: list[str], days: int = 365, re
 
     + certificate: path of the PEM certificate (0644)
     + key: path of the PEM private key (0600, written under umask 077: never readable by others)
-    + names: DNS names, the first is the subject's CN
+    + names: DNS names, the first is the subject's CN when it fits one (64 characters)
     + days: validity of a new certificate
 
     **Example:**
@@ -62,13 +72,12 @@ def selfsigned(certificate: str, key: str, names: list[str], days: int = 365, re
         "-days",
         str(days),
         "-subj",
-        QuoteString(f"/CN={names[0]}"),
+        QuoteString(_subject(names[0])),
         "-addext",
         QuoteString(f"subjectAltName={subject_alt_names}"),
         "-keyout",
         QuoteString(key),
         "-out",
         QuoteString(certificate),
-        "2>/dev/null",
     )
     yield StringCommand("chmod", "644", QuoteString(certificate))

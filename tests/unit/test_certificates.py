@@ -121,3 +121,24 @@ def test_the_host_check_names_a_missing_certificate(tmp_path):
         1,
         f"{enabled}/shop.conf: www.example.com: certificate {tmp_path}/gone/fullchain.pem is missing\n",
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["staging.example.com", ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])],
+    ids=["a short name", "a 253-character name"],
+)
+def test_a_self_signed_certificate_is_made_for_any_dns_name(name, tmp_path):
+    """A common name holds 64 characters at most: a longer name is in subjectAltName only."""
+    from cryptography import x509
+
+    from apache_wsgi_deploy.operations import tls
+    from tests.unit.harness import LocalHost, operation_commands
+
+    certificate, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
+    host = LocalHost()
+    host.execute(operation_commands(host, tls.selfsigned, str(certificate), str(key), [name]))
+    made = x509.load_pem_x509_certificate(certificate.read_bytes())
+    assert made.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    ) == [name]
