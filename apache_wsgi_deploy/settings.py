@@ -470,6 +470,9 @@ def validate_host(host_name: str, data: dict[str, Any]) -> Settings:
     ]
     if not problems:
         problems += _certificate_problems(host_settings)
+        if host_settings.acme_ca_bundle is not None:
+            bundle = sources.ca_bundle_problem("acme_ca_bundle", host_settings.acme_ca_bundle)
+            problems += [bundle] if bundle else []
         for index, site in enumerate(host_settings.present_sites):
             if not site.from_git:
                 label = _label(host_settings.sites, index)

@@ -102,6 +102,24 @@ def code_in_static(key: str, static: str) -> list[str]:
     ]
 
 
+PEM_BLOCK = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----$", re.M)
+
+
+def ca_bundle_problem(key: str, path: str) -> str | None:
+    """Why a CA bundle the host will trust (and any user read) is not certificates only:
+    a private key in it would be published."""
+    text = project_path(path).read_text()
+    kinds = PEM_BLOCK.findall(text)
+    others = sorted(set(kinds) - {"CERTIFICATE"})
+    if others:
+        return f"setting {key!r} = {path!r} holds {', '.join(others)}: a CA bundle holds certificates only"
+    try:
+        x509.load_pem_x509_certificates(text.encode())
+    except ValueError:
+        return f"setting {key!r} = {path!r} holds no PEM certificate"
+    return None
+
+
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["git", *args],

@@ -142,3 +142,16 @@ def test_a_self_signed_certificate_is_made_for_any_dns_name(name, tmp_path):
     assert made.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
         x509.DNSName
     ) == [name]
+
+
+def test_a_ca_bundle_holding_a_private_key_is_refused(issued):
+    """The host trusts it, and every user reads it: a key in it would be published."""
+    from apache_wsgi_deploy.settings import validate_host
+
+    (issued / "app").mkdir()
+    (issued / "bundle.pem").write_text((issued / "chain.pem").read_text() + (issued / "privkey.pem").read_text())
+    data = {**AGREED, "acme_ca_bundle": "bundle.pem"}
+    with pytest.raises(SettingsError, match="holds PRIVATE KEY: a CA bundle holds certificates only"):
+        validate_host("web1", data)
+    (issued / "bundle.pem").write_text((issued / "chain.pem").read_text())
+    assert validate_host("web1", data).acme_ca_bundle == "bundle.pem"
