@@ -15,7 +15,12 @@ from apache_wsgi_deploy.deploys.acme import acme_challenges
 from apache_wsgi_deploy.deploys.app import app_release, app_removed, app_runs_unprivileged, former_layout_removed
 from apache_wsgi_deploy.deploys.certificates import site_certificate
 from apache_wsgi_deploy.deploys.packages import apt_packages, host_tools, install_packages
-from apache_wsgi_deploy.deploys.server import apache_server_config, apache_service, apache_tree_reported
+from apache_wsgi_deploy.deploys.server import (
+    apache_server_config,
+    apache_service,
+    apache_tree_reported,
+    host_can_run_it,
+)
 from apache_wsgi_deploy.deploys.vhosts import site_vhosts, site_vhosts_removed, undeclared_sites_reported
 from apache_wsgi_deploy.deploys.whole_server import read_status, rollback, whole_server
 
@@ -29,6 +34,7 @@ __all__ = [
     "app_runs_unprivileged",
     "apt_packages",
     "former_layout_removed",
+    "host_can_run_it",
     "host_tools",
     "install_packages",
     "read_status",

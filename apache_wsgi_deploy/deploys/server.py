@@ -11,9 +11,30 @@ from pyinfra.operations.util import any_changed
 
 from apache_wsgi_deploy import layout, outcome
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, template
+from apache_wsgi_deploy.deploys.vhosts import daemon_processes
 from apache_wsgi_deploy.facts.apache import ConfigTest, EnabledFiles, ManagedSites
 from apache_wsgi_deploy.facts.cache import cached_fact
-from apache_wsgi_deploy.operations import apache
+from apache_wsgi_deploy.operations import apache, capacity
+
+
+def apache_tasks(settings) -> int:
+    """The threads and processes Apache's event MPM runs at most: each child's workers and
+    its listener, one child more while others stop, and the parent."""
+    children = settings.mpm_max_request_workers // settings.mpm_threads_per_child + 1
+    return children * (settings.mpm_threads_per_child + 2) + 1
+
+
+@deploy("Capacity")
+def host_can_run_it(settings):
+    """Before anything changes: the daemons and threads the settings ask for fit the host."""
+    capacity.suffices(
+        name="The host can run the sites' daemons and Apache's workers",
+        daemons=[
+            {"app_name": site.app_name, "processes": daemon_processes(site), "threads": site.wsgi_threads}
+            for site in settings.present_sites
+        ],
+        apache_tasks=apache_tasks(settings),
+    )
 
 
 def server_conf(conf: str, rendered: str, enabled: str, **variables) -> list:

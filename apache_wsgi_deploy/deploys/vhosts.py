@@ -4,13 +4,13 @@ the sites of ours a host serves that its settings no longer name."""
 from __future__ import annotations
 
 from pyinfra import host, logger
-from pyinfra.facts.hardware import Cpus
 from pyinfra.operations import files
 
 from apache_wsgi_deploy import layout, outcome, sources
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy, template
 from apache_wsgi_deploy.facts.apache import ManagedSites
 from apache_wsgi_deploy.facts.cache import cached_fact
+from apache_wsgi_deploy.facts.capacity import Capacity
 from apache_wsgi_deploy.facts.tls import CertbotLineage
 from apache_wsgi_deploy.operations import apache, managed
 
@@ -28,8 +28,8 @@ def ocsp_stapling(site) -> bool:
 
 
 def daemon_processes(site) -> int:
-    """The host's CPU count is asked for only when the setting is "auto"."""
-    return site.daemon_processes(host.get_fact(Cpus) if site.wsgi_processes == "auto" else 0)
+    """The host's CPU count, read with its other capacities (one command, asked once)."""
+    return site.daemon_processes(host.get_fact(Capacity)["cpus"])
 
 
 @site_deploy("Site")

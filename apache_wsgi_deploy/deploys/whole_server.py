@@ -21,7 +21,12 @@ from apache_wsgi_deploy.deploys.acme import acme_challenges
 from apache_wsgi_deploy.deploys.app import app_release, app_removed, app_runs_unprivileged, former_layout_removed
 from apache_wsgi_deploy.deploys.certificates import site_certificate
 from apache_wsgi_deploy.deploys.packages import host_tools, install_packages
-from apache_wsgi_deploy.deploys.server import apache_server_config, apache_service, apache_tree_reported
+from apache_wsgi_deploy.deploys.server import (
+    apache_server_config,
+    apache_service,
+    apache_tree_reported,
+    host_can_run_it,
+)
 from apache_wsgi_deploy.deploys.vhosts import site_vhosts, site_vhosts_removed, undeclared_sites_reported
 from apache_wsgi_deploy.facts.apache import SiteAnswer
 from apache_wsgi_deploy.facts.releases import Releases
@@ -64,6 +69,7 @@ def whole_server() -> None:
     # Before anything changes: no app may run as an account that can become root.
     for site in host.loop(settings.present_sites):
         app_runs_unprivileged(site)
+    host_can_run_it(settings)
     install_packages(settings)
     host_tools()
     for site in host.loop(settings.present_sites):

@@ -82,6 +82,18 @@ def test_the_ssh_user_as_the_apps_user_is_refused_on_the_host_before_any_change(
     assert host_state(deployed) == before and serves(deployed)
 
 
+def test_daemons_and_threads_the_host_cannot_run_are_refused_before_any_change(deployed):
+    """A test host's container allows 2048 tasks: 64 processes of 256 threads would take
+    Apache down and leave sshd unable to start a process."""
+    before = host_state(deployed)
+    result = deployed.deploy("--data", "wsgi_processes=64", "--data", "wsgi_threads=256")
+    assert result.returncode != 0
+    failed = result.last_operation
+    assert failed.startswith("Capacity | The host can run the sites' daemons and Apache's workers")
+    assert "refusing settings this host cannot run: the sites' daemons and Apache need 16971 tasks" in failed
+    assert host_state(deployed) == before and serves(deployed)
+
+
 @pytest.mark.parametrize(
     ("rule", "user"),
     [

@@ -26,7 +26,18 @@ from apache_wsgi_deploy.deploys.packages import HOST_TOOLS
 FIXTURES = Path(__file__).parent / "fixtures"
 PACKAGES = {
     name: f"apache_wsgi_deploy.{{kind}}.{name}"
-    for name in ("accounts", "apache", "packages", "tls", "certbot", "managed", "python", "releases", "files")
+    for name in (
+        "accounts",
+        "apache",
+        "capacity",
+        "packages",
+        "tls",
+        "certbot",
+        "managed",
+        "python",
+        "releases",
+        "files",
+    )
 }
 
 

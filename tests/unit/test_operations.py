@@ -1,5 +1,6 @@
 """Our operations yield exactly the commands that close the gap, and nothing otherwise."""
 
+import re
 import subprocess
 
 import pytest
@@ -104,3 +105,29 @@ AH00558: apache2: Could not reliably determine the server's fully qualified doma
     assert cause.startswith("(98)Address already in use: AH00072: make_sock: could not bind to address [::]:22 | ")
     assert cause.endswith("no listening sockets available, shutting down")
     assert "AH00493" not in cause and "AH00558" not in cause
+
+
+CAPACITY = {"cpus": 2, "memory_kib": 2 * 1024 * 1024, "task_limit": 2048, "task_limit_from": "the cgroup's pids.max"}
+
+
+@pytest.mark.parametrize(
+    ("daemons", "refusal"),
+    [
+        (
+            [{"app_name": "shop", "processes": 64, "threads": 256}],
+            "the sites' daemons and Apache need 16971 tasks (shop 64 x (256 + 4); Apache 331), more than 75% of the"
+            " 2048 that the cgroup's pids.max allows",
+        ),
+        (
+            [{"app_name": "shop", "processes": 64, "threads": 1}, {"app_name": "blog", "processes": 64, "threads": 1}],
+            "the sites' 128 daemon processes need at least 3200 MiB, more than 75% of the host's 2048 MiB",
+        ),
+    ],
+    ids=["threads past the task limit", "processes past the memory"],
+)
+def test_settings_the_host_cannot_run_are_refused_before_any_change(daemons, refusal):
+    with pytest.raises(OperationError, match=re.escape(f"refusing settings this host cannot run: {refusal}")):
+        run_operation(
+            "capacity.suffices",
+            {"kwargs": {"daemons": daemons, "apache_tasks": 331}, "facts": {"capacity.Capacity": CAPACITY}},
+        )

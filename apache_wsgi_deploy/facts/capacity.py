@@ -1,0 +1,62 @@
+"""
+What a host can run: its CPUs, its memory, and the fewest tasks (processes and threads)
+any of its limits allows.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from pyinfra.api import FactBase
+
+from apache_wsgi_deploy import layout
+
+
+class CapacityDict(TypedDict):
+    cpus: int
+    memory_kib: int | None
+    # The lowest task limit, and which limit it is; None when none is set.
+    task_limit: int | None
+    task_limit_from: str | None
+
+
+LIMITS = {
+    "pids_max": "the cgroup's pids.max",
+    "tasks_max": f"{layout.APACHE_SERVICE}'s TasksMax",
+    "threads_max": "kernel.threads-max",
+    "pid_max": "kernel.pid_max",
+}
+
+
+class Capacity(FactBase[CapacityDict]):
+    """
+    Returns the host's CPU count (nproc, as pyinfra's Cpus fact), its memory in KiB, and
+    the lowest of its task limits: the cgroup's pids.max (a container's), Apache's unit's
+    TasksMax, kernel.threads-max and kernel.pid_max.
+
+    .. code:: python
+
+        {"cpus": 2, "memory_kib": 24684084, "task_limit": 2048, "task_limit_from": "the cgroup's pids.max"}
+    """
+
+    def command(self) -> str:
+        return (
+            'echo "cpus=$(nproc)";'
+            " echo \"memory_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)\";"
+            ' echo "threads_max=$(cat /proc/sys/kernel/threads-max)";'
+            ' echo "pid_max=$(cat /proc/sys/kernel/pid_max)";'
+            ' echo "pids_max=$(cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null | head -n 1)";'
+            f' echo "tasks_max=$(systemctl show -p TasksMax --value {layout.APACHE_SERVICE} 2>/dev/null)"'
+        )
+
+    def process(self, output: list[str]) -> CapacityDict:
+        fields = dict(line.split("=", 1) for line in output if "=" in line)
+        numbers = {key: int(value) for key, value in fields.items() if value.strip().isdigit()}
+        limits = {key: numbers[key] for key in LIMITS if key in numbers}
+        lowest = min(limits, key=limits.get) if limits else None
+        return {
+            "cpus": numbers.get("cpus", 1),
+            "memory_kib": numbers.get("memory_kib"),
+            "task_limit": limits.get(lowest) if lowest else None,
+            "task_limit_from": LIMITS[lowest] if lowest else None,
+        }
