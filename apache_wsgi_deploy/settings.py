@@ -14,7 +14,7 @@ import re
 from dataclasses import field, make_dataclass
 from typing import Any
 
-from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.exceptions import DeployError, PyinfraError
 
 from apache_wsgi_deploy import layout, sources
 from apache_wsgi_deploy.schema import HOST_KEYS, MPM_SERVER_LIMIT, SETTINGS, SITE_KEYS
@@ -477,6 +477,10 @@ def validate_host(host_name: str, data: dict[str, Any]) -> Settings:
             if not site.from_git:
                 label = _label(host_settings.sites, index)
                 problems += sources.link_problems(f"{label}app_source", site.app_source, site.code_exclude)
+                try:
+                    sources.pinned_requirements(sources.project_path(site.app_source))
+                except DeployError as error:
+                    problems.append(f"setting '{label}app_source' = {site.app_source!r}: {error}")
                 if ("static_dir", site.static_source) in site.control_files():
                     problems += sources.code_in_static(f"{label}static_dir", site.static_source)
     for key, variable in host_settings.control_environment():

@@ -187,7 +187,10 @@ def _pins(where: str, files: dict[str, str]) -> list[str]:
         lines = [line.split("#", 1)[0].strip() for line in files[REQUIREMENTS_FILE].splitlines()]
     elif PYPROJECT_FILE in files:
         source = f"{where}/{PYPROJECT_FILE}"
-        lines = tomllib.loads(files[PYPROJECT_FILE]).get("project", {}).get("dependencies", [])
+        try:
+            lines = tomllib.loads(files[PYPROJECT_FILE]).get("project", {}).get("dependencies", [])
+        except tomllib.TOMLDecodeError as error:
+            raise DeployError(f"{source} is not valid TOML: {error}") from error
     else:
         raise DeployError(f"{where}: no {REQUIREMENTS_FILE} or {PYPROJECT_FILE} to build the virtualenv from")
     pins = [line.strip() for line in lines if line.strip()]

@@ -149,6 +149,7 @@ def test_a_ca_bundle_holding_a_private_key_is_refused(issued):
     from apache_wsgi_deploy.settings import validate_host
 
     (issued / "app").mkdir()
+    (issued / "app" / "requirements.txt").write_text("Flask==3.1.3\n")
     (issued / "bundle.pem").write_text((issued / "chain.pem").read_text() + (issued / "privkey.pem").read_text())
     data = {**AGREED, "acme_ca_bundle": "bundle.pem"}
     with pytest.raises(SettingsError, match="holds PRIVATE KEY: a CA bundle holds certificates only"):

@@ -571,6 +571,7 @@ def test_a_link_to_a_file_of_the_release_is_uploaded_as_that_file(monkeypatch, t
     monkeypatch.chdir(tmp_path)
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "app.py").write_text("application = None\n")
+    (tmp_path / "app" / "requirements.txt").write_text("Flask==3.1.3\n")
     (tmp_path / "app" / "wsgi.py").symlink_to("app.py")
     assert validate_host("web1", AGREED).sites[0].app_source == "app"
 
@@ -596,3 +597,24 @@ def test_a_static_folder_holding_python_modules_is_refused(monkeypatch, tmp_path
     with pytest.raises(SettingsError) as error:
         validate_host("web1", {**AGREED, "static_url": "/static", "static_dir": "shop"})
     assert "setting 'static_dir' names 'app/shop', which holds Python code (settings.py)" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("files", "problem"),
+    [
+        ({"requirements.txt": "flask\n"}, "requirements.txt: pin every requirement as name==version: ['flask']"),
+        ({"pyproject.toml": "[project\n"}, "pyproject.toml is not valid TOML"),
+        ({}, "no requirements.txt or pyproject.toml to build the virtualenv from"),
+    ],
+)
+def test_a_folder_sources_requirements_are_read_before_any_host_is_touched(files, problem, monkeypatch, tmp_path):
+    from apache_wsgi_deploy.settings import validate_host
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app").mkdir()
+    for name, text in files.items():
+        (tmp_path / "app" / name).write_text(text)
+    with pytest.raises(SettingsError) as error:
+        validate_host("web1", AGREED)
+    assert str(error.value).startswith("host web1: setting 'app_source' = 'app': ")
+    assert problem in str(error.value)
