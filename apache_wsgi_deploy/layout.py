@@ -126,6 +126,10 @@ SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/l
 STATE_TREES = ("/home", "/root", "/tmp", "/var/tmp", "/var/cache", "/var/spool", "/var/backups", "/var/mail")
 # Inside these, only a folder made for the app itself: /var/lib/<app_name>, /var/log/<app_name>...
 SHARED_TREES = ("/var/lib", "/var/log")
+# Besides its request threads (wsgi_threads), a mod_wsgi daemon process runs its main
+# thread, a deadlock watch and a monitor for the timeouts (deadlock-timeout's default
+# alone starts it): 18 threads with threads=15.
+MOD_WSGI_OWN_THREADS = 3
 # Debian's system accounts and groups: never an app's own user (app_name names it).
 DEBIAN_ACCOUNTS = (
     "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",

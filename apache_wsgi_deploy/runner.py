@@ -114,9 +114,8 @@ def _fork(host: str, arguments: list[str], log: Path, result: Path) -> tuple[int
         os._exit(status)
 
 
-# Hosts run at once, by default: each pyinfra process peaks at under 60 MiB resident (one
-# host's no-change rerun, docs/benchmarks.md), so 32 stay under 2 GiB even with nothing
-# shared after the fork.
+# Hosts run at once, by default: with each pyinfra process's peak memory
+# (docs/benchmarks.md), 32 stay under 2 GiB even with nothing shared after the fork.
 CONCURRENCY = 32
 
 

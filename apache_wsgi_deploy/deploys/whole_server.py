@@ -62,7 +62,7 @@ def whole_server() -> None:
         whole_server(_sudo=True)
     """
     settings = _settings()
-    # A no-change rerun is mostly fact commands: about 40 ms less for each.
+    # A no-change rerun is mostly fact commands, each delayed by Nagle without it.
     disable_nagle(host)
     # Before the first fact: another run's changes must not be half seen, nor its releases pruned.
     hold_deploy_lock(host, settings.deploy_lock_timeout)

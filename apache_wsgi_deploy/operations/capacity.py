@@ -6,11 +6,9 @@ from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.api.exceptions import OperationError
 
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.facts.capacity import Capacity
 
-# A mod_wsgi daemon process runs its request threads and a few of its own (the main one,
-# the monitor, deadlock and reaper threads).
-DAEMON_OWN_THREADS = 4
 # What one daemon process of a small app holds resident at least.
 DAEMON_MEMORY_KIB = 25 * 1024
 # The share of a limit the sites may take: the rest is the system's (sshd, systemd...).
@@ -22,9 +20,9 @@ def needs(daemons: list[dict], apache_tasks: int) -> tuple[int, int, list[str]]:
     tasks, memory, parts = apache_tasks, 0, []
     for daemon in daemons:
         processes = daemon["processes"]
-        tasks += processes * (daemon["threads"] + DAEMON_OWN_THREADS)
+        tasks += processes * (daemon["threads"] + layout.MOD_WSGI_OWN_THREADS)
         memory += processes * DAEMON_MEMORY_KIB
-        parts.append(f"{daemon['app_name']} {processes} x ({daemon['threads']} + {DAEMON_OWN_THREADS})")
+        parts.append(f"{daemon['app_name']} {processes} x ({daemon['threads']} + {layout.MOD_WSGI_OWN_THREADS})")
     return tasks, memory, parts
 
 

@@ -23,8 +23,8 @@ from apache_wsgi_deploy.appcommand import UNREACHABLE, last_line
 from apache_wsgi_deploy.connection import openssh_command
 from apache_wsgi_deploy.project import shipped
 
-# Hosts verified at once, by default: each pytest process peaks at about 110 MiB resident
-# (one host, its TLS scan included).
+# Hosts verified at once, by default: a pytest process with its TLS scan holds several times
+# a pyinfra one's memory (docs/benchmarks.md).
 CONCURRENCY = 8
 CHECKS = shipped("verify/checks")
 PYTEST = [

@@ -90,7 +90,7 @@ def test_daemons_and_threads_the_host_cannot_run_are_refused_before_any_change(d
     assert result.returncode != 0
     failed = result.last_operation
     assert failed.startswith("Capacity | The host can run the sites' daemons and Apache's workers")
-    assert "refusing settings this host cannot run: the sites' daemons and Apache need 16971 tasks" in failed
+    assert "refusing settings this host cannot run: the sites' daemons and Apache need 16907 tasks" in failed
     assert host_state(deployed) == before and serves(deployed)
 
 

@@ -115,7 +115,7 @@ CAPACITY = {"cpus": 2, "memory_kib": 2 * 1024 * 1024, "task_limit": 2048, "task_
     [
         (
             [{"app_name": "shop", "processes": 64, "threads": 256}],
-            "the sites' daemons and Apache need 16971 tasks (shop 64 x (256 + 4); Apache 331), more than 75% of the"
+            "the sites' daemons and Apache need 16907 tasks (shop 64 x (256 + 3); Apache 331), more than 75% of the"
             " 2048 that the cgroup's pids.max allows",
         ),
         (

@@ -87,19 +87,15 @@ def test_daemon_processes_run_as_the_configured_user(site):
     assert {daemon.group for daemon in daemons} == {site.site.wsgi_group}
 
 
-# Besides its request threads (wsgi_threads), a mod_wsgi daemon process runs its main
-# thread, a deadlock watch and a monitor for the timeouts (deadlock-timeout's default
-# alone starts it): 18 threads with threads=15 (Debian 12's mod_wsgi 4.9, measured).
-MOD_WSGI_OWN_THREADS = 3
-
-
 def test_daemon_processes_run_the_configured_threads(site):
     """At least as many request threads as configured: an app may start threads of its
     own (an error reporter's sender, a scheduler), which no count from outside tells apart."""
     wanted = site.site.wsgi_threads
     for daemon in daemon_processes(site, site.site.app_name):
         threads = int(site.host.check_output("ps -o nlwp= -p %s", str(daemon.pid)))
-        assert threads - MOD_WSGI_OWN_THREADS >= wanted, f"pid {daemon.pid}: {threads} threads for threads={wanted}"
+        assert threads - layout.MOD_WSGI_OWN_THREADS >= wanted, (
+            f"pid {daemon.pid}: {threads} threads for threads={wanted}"
+        )
 
 
 def test_site_logs_are_rotated(site):
