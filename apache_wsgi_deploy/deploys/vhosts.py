@@ -9,7 +9,7 @@ from pyinfra.operations import files
 from apache_wsgi_deploy import layout, outcome, sources
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy, template
 from apache_wsgi_deploy.facts.apache import ManagedSites
-from apache_wsgi_deploy.facts.cache import cached_fact
+from apache_wsgi_deploy.facts.cache import cached_fact, fixed_fact
 from apache_wsgi_deploy.facts.capacity import Capacity
 from apache_wsgi_deploy.facts.tls import CertbotLineage
 from apache_wsgi_deploy.operations import apache, managed
@@ -29,7 +29,7 @@ def ocsp_stapling(site) -> bool:
 
 def daemon_processes(site) -> int:
     """The host's CPU count, read with its other capacities (one command, asked once)."""
-    return site.daemon_processes(host.get_fact(Capacity)["cpus"])
+    return site.daemon_processes(fixed_fact(Capacity)["cpus"])
 
 
 @site_deploy("Site")

@@ -2,7 +2,8 @@
 pyinfra 3 asks a host again for every fact each operation reads. A fact several of our
 operations read (ApacheLinks: every module, site and conf operation) is asked once and
 asked again only after a command has run on the host since, the only way its answer
-can have changed during the run.
+can have changed during the run; a fact no command of a deploy changes (the host's CPUs,
+memory and limits) is asked once a run.
 """
 
 from __future__ import annotations
@@ -35,3 +36,14 @@ def cached_fact(fact: type, **kwargs) -> Any:
     value = host.get_fact(fact, **kwargs)
     answers[key] = (moment, value)
     return value
+
+
+def fixed_fact(fact: type, **kwargs) -> Any:
+    """host.get_fact(fact, **kwargs) for the current host, asked once: for a fact the
+    deploy's commands never change, from planning to the last operation."""
+    host = ctx_host.get()
+    key = (fact, tuple(sorted(kwargs.items())))
+    answers = vars(host).setdefault(ANSWERS, {})
+    if key not in answers:
+        answers[key] = (None, host.get_fact(fact, **kwargs))
+    return answers[key][1]

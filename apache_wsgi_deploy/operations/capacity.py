@@ -7,6 +7,7 @@ from pyinfra.api import operation
 from pyinfra.api.exceptions import OperationError
 
 from apache_wsgi_deploy import layout
+from apache_wsgi_deploy.facts.cache import fixed_fact
 from apache_wsgi_deploy.facts.capacity import Capacity
 
 # What one daemon process of a small app holds resident at least.
@@ -37,7 +38,7 @@ def suffices(daemons: list[dict], apache_tasks: int):
     + daemons: each site's {"app_name", "processes", "threads"}
     + apache_tasks: the threads and processes Apache's MPM runs
     """
-    capacity = host.get_fact(Capacity)
+    capacity = fixed_fact(Capacity)
     tasks, memory, parts = needs(daemons, apache_tasks)
     problems = []
     limit = capacity["task_limit"]
