@@ -91,10 +91,10 @@ def wheel(tmp_path_factory):
     return built
 
 
-def team_inventory(test_host, project) -> str:
-    """inventory.py's web_servers pointing at the test host, with copies of its SSH key,
-    known hosts and certificate files the team's user owns (paths relative to the project
-    where settings allow)."""
+def team_host(test_host, project) -> tuple[str, dict]:
+    """The test host as the team's inventory lists it, with copies of its SSH key, known
+    hosts and certificate files the team's user owns (paths relative to the project where
+    settings allow)."""
     _, data = test_host.inventory_entry()
     own = project / "testhost"
     own.mkdir()
@@ -115,7 +115,7 @@ def team_inventory(test_host, project) -> str:
         tls_key_file="testhost/privkey.pem",
         verify_ca_bundle="testhost/ca.pem",
     )
-    return f"web_servers = [({test_host.alias!r}, {data!r})]\n"
+    return test_host.alias, data
 
 
 def test_a_team_installs_the_wheel_and_runs_every_command_from_its_own_folder(team_user, wheel):
@@ -138,9 +138,9 @@ def test_a_team_installs_the_wheel_and_runs_every_command_from_its_own_folder(te
         assert sorted(p.name for p in folder.iterdir()) == [".gitignore", "deploy.py", "group_data", "inventory.py"]
         # The team's own app, and its inventory pointing at the test host.
         shutil.copytree(CHECKOUT / "app", folder / "app")
-        inventory = (
-            (folder / "inventory.py").read_text().replace("web_servers = []\n", team_inventory(hosts[0], folder))
-        )
+        alias, data = team_host(hosts[0], folder)
+        listed = f"web_servers = [({alias!r}, {data!r})]\n"
+        inventory = (folder / "inventory.py").read_text().replace("web_servers = []\n", listed)
         (folder / "inventory.py").write_text(inventory)
         subprocess.run(["chown", "-R", f"{USER}:{USER}", project], check=True)
         (folder / "testhost" / "id_ed25519").chmod(0o600)
@@ -171,11 +171,15 @@ def test_a_team_installs_the_wheel_and_runs_every_command_from_its_own_folder(te
         (status,) = json.loads(as_user(home, "awd", "status", "--json", cwd=project).stdout)["hosts"].values()
         assert status["sites"][0]["current"] == live
 
-        # The scaffolded deploy.py through pyinfra itself, with an operation of the team's own.
-        deploy = (folder / "deploy.py").read_text()
-        own = 'from pyinfra.operations import files\n\nfiles.directory(name="Team tools", path="/opt/team-tools")\n'
+        # The scaffolded deploy.py through pyinfra itself, with an operation of the team's own,
+        # sudo given as pyinfra's global argument to both rather than as host data.
+        deploy = (folder / "deploy.py").read_text().replace("whole_server()", "whole_server(_sudo=True)")
+        own = "from pyinfra.operations import files\n\n"
+        own += 'files.directory(name="Team tools", path="/opt/team-tools", _sudo=True)\n'
         (folder / "deploy.py").write_text(deploy + "\n" + own)
-        pyinfra = as_user(home, "pyinfra", "-y", "inventory.py", "deploy.py", cwd=project)
+        without_sudo = {key: value for key, value in data.items() if key != "_sudo"}
+        (folder / "nosudo.py").write_text(f"web_servers = [({alias!r}, {without_sudo!r})]\n")
+        pyinfra = as_user(home, "pyinfra", "-y", "nosudo.py", "deploy.py", cwd=project)
         assert hosts[0].run_as_root("test -d /opt/team-tools", check=False).returncode == 0, pyinfra.stderr[-3000:]
         # The runs' logs and caches are the project's.
         assert (folder / ".logs").is_dir()
