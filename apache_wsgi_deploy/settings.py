@@ -491,20 +491,3 @@ def validate_host(host_name: str, data: dict[str, Any]) -> Settings:
     if problems:
         raise SettingsError("\n".join(f"host {host_name}: {problem}" for problem in problems))
     return host_settings
-
-
-def validate_inventory(inventory) -> dict[str, Settings]:
-    """
-    Validate every host of a pyinfra inventory; raise one SettingsError listing all
-    problems of all hosts, so a bad value anywhere stops the run before any change.
-    """
-    settings: dict[str, Settings] = {}
-    problems: list[str] = []
-    for inventory_host in inventory:
-        try:
-            settings[inventory_host.name] = validate_host(inventory_host.name, inventory_host.data.dict())
-        except SettingsError as error:
-            problems.append(str(error))
-    if problems:
-        raise SettingsError("\n".join(problems))
-    return settings

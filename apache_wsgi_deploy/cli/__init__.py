@@ -24,7 +24,7 @@ COMMANDS = {
     "testhost": testhost,
 }
 # Commands whose unknown options go on to the tool they run (pyinfra, pytest).
-PASS_THROUGH = {"deploy", "check", "status", "rollback", "verify", "init", "testhost"}
+PASS_THROUGH = {"deploy", "check", "status", "rollback", "verify"}
 
 
 def parser() -> argparse.ArgumentParser:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from apache_wsgi_deploy import progress, project, runner
 from apache_wsgi_deploy.cli.common import NOT_RUN, add_host_options, hosts_of, print_json
@@ -25,7 +24,7 @@ def add_arguments(parser) -> None:
 def deploy_target(args) -> str:
     if args.deploy:
         return args.deploy
-    return "deploy.py" if Path(project.path("deploy.py")).is_file() else PACKAGED_DEPLOY
+    return "deploy.py" if project.path("deploy.py").is_file() else PACKAGED_DEPLOY
 
 
 def run_deploy(args, extra: list[str], targets: list[str], deploys: bool = True) -> int:

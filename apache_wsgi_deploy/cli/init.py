@@ -36,9 +36,6 @@ def init(folder: Path) -> list[str]:
 
 
 def run(args, extra: list[str]) -> int:
-    if extra:
-        print(f"awd init: unknown options {' '.join(extra)}", file=sys.stderr)
-        return 2
     folder = Path(args.folder)
     written = init(folder)
     for name in written:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from apache_wsgi_deploy.deploys.packages import HOST_TOOLS
-from apache_wsgi_deploy.settings import SettingsError, validate_inventory
+from apache_wsgi_deploy.settings import SettingsError, validate_host
 from apache_wsgi_deploy.sources import uploaded_certificate_problems
 from apache_wsgi_deploy.testhost import pki
 from tests.unit.test_settings import AGREED, DEFAULTS
@@ -58,8 +58,6 @@ def test_garbage_is_refused_without_a_traceback(issued):
 
 
 def test_the_inventory_is_refused_before_any_host_is_touched(issued):
-    from types import SimpleNamespace
-
     data = {
         **DEFAULTS,
         **AGREED,
@@ -69,9 +67,8 @@ def test_the_inventory_is_refused_before_any_host_is_touched(issued):
         "tls_chain_file": str(issued / "chain.pem"),
         "tls_key_file": str(issued / "other-key.pem"),
     }
-    host = SimpleNamespace(name="web1", data=SimpleNamespace(dict=lambda: data))
     with pytest.raises(SettingsError, match="host web1: setting 'tls_key_file' = .* is not the key of"):
-        validate_inventory([host])
+        validate_host("web1", data)
 
 
 VHOST = """<VirtualHost *:80>

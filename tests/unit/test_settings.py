@@ -334,18 +334,15 @@ def test_app_env_names_what_the_control_machine_must_provide():
 
 
 def test_missing_environment_variable_or_file_stops_the_run(monkeypatch, tmp_path):
-    from types import SimpleNamespace
-
-    from apache_wsgi_deploy.settings import validate_inventory
+    from apache_wsgi_deploy.settings import validate_host
 
     monkeypatch.delenv("SHOP_SECRET", raising=False)
     # Files a setting names are looked for in the project folder: the current one.
     monkeypatch.chdir(tmp_path)
     (tmp_path / "app").mkdir()
     data = {**DEFAULTS, **AGREED, "app_env": ENV}
-    host = SimpleNamespace(name="web1", data=SimpleNamespace(dict=lambda: data))
     with pytest.raises(SettingsError) as error:
-        validate_inventory([host])
+        validate_host("web1", data)
     assert "setting 'app_env.SECRET_KEY' reads environment variable SHOP_SECRET, which is not set" in str(error.value)
     assert "setting 'app_env.DB' = '/etc/shop/db' names no file on the control machine" in str(error.value)
 
