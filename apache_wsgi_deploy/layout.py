@@ -148,6 +148,10 @@ STATE_DIR = "/var/lib/apache-wsgi-deploy"
 # Served at /.well-known/acme-challenge/ on every name, outside any DocumentRoot.
 ACME_WEBROOT = f"{STATE_DIR}/acme"
 ACME_CHALLENGE_DIR = f"{ACME_WEBROOT}/.well-known/acme-challenge"
+# What the deploy made on the host (folders and files its settings name) and the folders
+# it took over (adopted_folders), with their owner and mode before: a folder not in it is
+# never chowned, chmodded or deleted. JSON, root's alone.
+MADE_RECORD = f"{STATE_DIR}/made.tsv"
 # A reload that failed its configtest, owed until one succeeds.
 RELOAD_OWED = f"{STATE_DIR}/apache-reload-owed"
 # One deploy at a time (apache_wsgi_deploy.lock): under /run, so a reboot, which ends
@@ -215,6 +219,20 @@ DEPLOY_ENVIRONMENT = (DATA_DIR_VARIABLE,)
 COMMANDS_DONE = "release-commands.done"
 
 
+# The certificate and key of the "files" and "selfsigned" sources, in their own folder.
+MADE_IN_OWN_TLS_DIR = (FULLCHAIN, PRIVKEY)
+
+
+def wsgi_file(app_name: str) -> str:
+    return f"{app_name}.wsgi"
+
+
+def made_in_install_path(app_name: str) -> list[str]:
+    """Everything the deploy makes in a site's folder: all that its removal deletes."""
+    made = [RELEASES, VENVS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, wsgi_file(app_name)]
+    return made + list(FORMER_LAYOUT)
+
+
 @dataclass(frozen=True)
 class SitePaths:
     """A site's folders and files on the host, from the settings that place them."""
@@ -230,9 +248,7 @@ class SitePaths:
 
     @property
     def made_in_install_path(self) -> list[str]:
-        """Everything the deploy makes in the site's folder: all that its removal deletes."""
-        made = [RELEASES, VENVS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, self.wsgi_file]
-        return made + list(FORMER_LAYOUT)
+        return made_in_install_path(self.app_name)
 
     def linked_dir(self, name: str) -> str:
         """Where a release's linked folder (linked_dirs) leads: the data's folder of that name."""
@@ -240,12 +256,11 @@ class SitePaths:
 
     @property
     def made_in_own_tls_dir(self) -> list[str]:
-        """The certificate and key of the "files" and "selfsigned" sources."""
-        return [FULLCHAIN, PRIVKEY]
+        return list(MADE_IN_OWN_TLS_DIR)
 
     @property
     def wsgi_file(self) -> str:
-        return f"{self.app_name}.wsgi"
+        return wsgi_file(self.app_name)
 
     @property
     def wsgi_script(self) -> str:

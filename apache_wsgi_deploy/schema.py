@@ -66,6 +66,18 @@ SECTIONS = (
                 ' e.g. [{}, {"app_name": "blog", "server_name": "blog.example.com", "app_source": "../blog"}].'
                 ' To remove a site, deploy once with "app_present": False in its entry, then drop it.',
             ),
+            _host(
+                "adopted_folders",
+                [],
+                v.folder_list,
+                "folders that exist on the host before the deploy and that it may take over for a site (a mount"
+                " point made for its data): each one a site's app_install_path, data_dir, log_dir or"
+                " <tls_dir>/<server_name>",
+                notes="The deploy gives every folder its settings name its own owner and mode, and records on the"
+                " host which ones it made: an existing folder it did not make is refused, unless listed here. Its"
+                " owner and mode before are recorded, given back when no setting names it any more, and it is never"
+                " deleted. See docs/safety.md.",
+            ),
         ),
     ),
     Section(
@@ -515,7 +527,7 @@ SECTIONS = (
         ),
     ),
     Section(
-        "Verification suite (tests/verify)",
+        "Verification suite (awd verify)",
         (
             _host(
                 "verify_address",

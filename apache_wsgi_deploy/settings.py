@@ -46,6 +46,32 @@ class _SiteMethods:
             data_dir=self.data_dir,
         )
 
+    @functools.cached_property
+    def own_folders(self) -> dict[str, dict]:
+        """Each folder the site's settings name, by role (deploys.made), with the setting
+        naming it and the owner and mode the deploy gives it."""
+
+        def folder(path: str, role: str, setting: str, user: str, group: str, mode: str) -> dict:
+            return {
+                "path": path, "role": role, "app_name": self.app_name, "setting": setting,
+                "user": user, "group": group, "mode": mode,
+            }  # fmt: skip
+
+        paths = self.paths
+        folders = {
+            # Apache's own children may only pass through it, to the .wsgi file it maps / to.
+            "app": folder(self.app_install_path, "app", "app_install_path", "root", self.wsgi_group, "751"),
+            "data": folder(self.data_dir, "data", "data_dir", self.wsgi_user, self.wsgi_group, "750"),
+        }
+        if paths.own_log_rotation:
+            # As Apache's own /var/log/apache2.
+            folders["log"] = folder(self.log_dir, "log", "log_dir", "root", layout.LOG_GROUP, "750")
+        if not paths.acme:
+            # Only Apache's parent process, as root, reads keys; a private folder also hides
+            # a key between its copy and its chmod.
+            folders["certificate"] = folder(paths.own_tls_dir, "certificate", "tls_dir", "root", "root", "700")
+        return folders
+
     @property
     def from_git(self) -> bool:
         return isinstance(self.app_source, dict)
@@ -327,6 +353,13 @@ def _host_problems(values: dict[str, Any], sites: list[Site], ssh_user: str | No
             f"setting 'mpm_max_request_workers' = {workers} must be a multiple of mpm_threads_per_child"
             f" ({threads}) and at most {MPM_SERVER_LIMIT} times it ({MPM_SERVER_LIMIT * threads})"
         )
+    named = {folder["path"] for site in sites if site.app_present for folder in site.own_folders.values()}
+    problems += [
+        f"setting 'adopted_folders' lists {folder!r}, which is no present site's app_install_path, data_dir,"
+        " log_dir (outside Apache's own) or <tls_dir>/<server_name>: list only folders the settings name"
+        for folder in values["adopted_folders"]
+        if folder not in named
+    ]
     return problems + _clashes(sites)
 
 

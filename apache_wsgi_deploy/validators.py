@@ -315,6 +315,16 @@ def code_folders(value: Any) -> list[str]:
     return value
 
 
+@allowing("a list of absolute folders such as /mnt/shop-data (normalised, letters, digits and . _ / @ + -)")
+def folder_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise Invalid(folder_list.form)
+    try:
+        return [absolute_path(item) for item in value]
+    except Invalid:
+        raise Invalid(folder_list.form) from None
+
+
 @allowing("a list of files as <kind>-enabled/<file>, such as sites-enabled/monitoring.conf (kind: mods, conf or sites)")
 def enabled_entries(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(

@@ -24,7 +24,7 @@ from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.files import FolderEntries
 from apache_wsgi_deploy.facts.python import HostPython
 from apache_wsgi_deploy.facts.releases import Releases
-from apache_wsgi_deploy.operations import accounts, certbot, managed, python, releases
+from apache_wsgi_deploy.operations import accounts, certbot, managed, python, record, releases
 
 
 @dataclass(frozen=True)
@@ -245,14 +245,21 @@ def app_release(site):
     if site.dedicated_user:
         accounts.system_user(name="The app's own system user exists", user=site.wsgi_user, home=site.app_install_path)
     # Apache's own children may only pass through the folder, to the .wsgi file it maps / to.
-    files.directory(name="App folder exists, owned by root", path=site.app_install_path, **_app_files(site), mode="751")
-    managed.folders(
-        name="Data folder exists, the app's own, kept across releases",
-        paths=[site.data_dir, *map(site.paths.linked_dir, site.linked_dirs)],
-        user=site.wsgi_user,
-        group=site.wsgi_group,
-        mode="750",
+    # The app folder owned by root: Apache's own children may only pass through it. The
+    # data folder the app's own, kept across releases.
+    record.folders_exist(
+        name="App and data folders exist, with their owners",
+        folders=[site.own_folders[role] for role in ("app", "data")],
     )
+    if site.linked_dirs:
+        data = site.own_folders["data"]
+        managed.folders(
+            name="Data folder holds the release's linked folders",
+            paths=list(map(site.paths.linked_dir, site.linked_dirs)),
+            user=data["user"],
+            group=data["group"],
+            mode=data["mode"],
+        )
     environment = _environment_json(site)
     release, reloaded = _release_made(site, environment)
     _release_live(site, release, environment, reloaded)
@@ -284,11 +291,8 @@ def app_removed(site, settings):
             path=site.paths.own_tls_dir,
             entries=site.paths.made_in_own_tls_dir,
         )
-    if site.data_removed_with_site:
-        files.directory(
-            name="Data folder is deleted, as data_removed_with_site asks", path=site.data_dir, present=False
-        )
-    elif host.get_fact(FolderEntries, path=site.data_dir) is not None:
+    # The data folder itself goes last, with what former settings made (deploys.made).
+    if not site.data_removed_with_site and host.get_fact(FolderEntries, path=site.data_dir) is not None:
         logger.warning(f"{host.name}: {site.data_dir} is kept: the app's data stays unless data_removed_with_site")
     if site.dedicated_user:
         accounts.system_user_removed(

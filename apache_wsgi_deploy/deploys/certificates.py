@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from io import StringIO
 
-from pyinfra.operations import files
-
 from apache_wsgi_deploy import layout, sources
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy
-from apache_wsgi_deploy.operations import apache, certbot, tls
+from apache_wsgi_deploy.operations import apache, certbot, record, tls
 
 
 @site_deploy("TLS")
@@ -27,9 +25,7 @@ def site_certificate(site, settings):
                 email=settings.acme_email,
             )
         ]
-    # Only Apache's parent process, as root, reads keys and certificates; a private
-    # folder also hides the key in the moment between its copy and its chmod.
-    files.directory(name="Certificate folder exists, root only", path=paths.own_tls_dir, **ROOT_OWNED, mode="700")
+    record.folders_exist(name="Certificate folder exists, root only", folders=[site.own_folders["certificate"]])
     if source == "selfsigned":
         generated = tls.selfsigned(
             name="Self-signed certificate names the site",

@@ -12,7 +12,7 @@ from apache_wsgi_deploy.facts.apache import ManagedSites
 from apache_wsgi_deploy.facts.cache import cached_fact, fixed_fact
 from apache_wsgi_deploy.facts.capacity import Capacity
 from apache_wsgi_deploy.facts.tls import CertbotLineage
-from apache_wsgi_deploy.operations import apache, managed
+from apache_wsgi_deploy.operations import apache, managed, record
 
 
 def ocsp_stapling(site) -> bool:
@@ -36,13 +36,7 @@ def daemon_processes(site) -> int:
 def site_vhosts(site):
     if site.paths.own_log_rotation:
         # Apache fails to start or reload when a vhost's log folder is missing.
-        files.directory(
-            name="Log folder exists, as Apache's own",
-            path=site.log_dir,
-            user="root",
-            group=layout.LOG_GROUP,
-            mode="750",
-        )
+        record.folders_exist(name="Log folder exists, as Apache's own", folders=[site.own_folders["log"]])
         managed.template(
             name="Logs outside Apache's folder are rotated",
             src=template("logrotate.j2"),

@@ -20,6 +20,7 @@ from apache_wsgi_deploy.connection import disable_nagle
 from apache_wsgi_deploy.deploys.acme import acme_challenges
 from apache_wsgi_deploy.deploys.app import app_release, app_removed, app_runs_unprivileged, former_layout_removed
 from apache_wsgi_deploy.deploys.certificates import site_certificate
+from apache_wsgi_deploy.deploys.made import leftovers_removed, made_recorded
 from apache_wsgi_deploy.deploys.packages import host_tools, install_packages
 from apache_wsgi_deploy.deploys.server import (
     apache_server_config,
@@ -70,6 +71,8 @@ def whole_server() -> None:
     for site in host.loop(settings.present_sites):
         app_runs_unprivileged(site)
     host_can_run_it(settings)
+    # Before anything is made: a folder the settings name that the deploy did not make is refused.
+    made_recorded(settings)
     install_packages(settings)
     host_tools()
     for site in host.loop(settings.present_sites):
@@ -90,6 +93,7 @@ def whole_server() -> None:
         app_removed(site, settings)
     for site in host.loop(settings.present_sites):
         former_layout_removed(site)
+    leftovers_removed(settings)
 
 
 @deploy("Status", data_defaults=schema.defaults())

@@ -42,7 +42,7 @@ def _check_path(dest: str) -> None:
         raise OperationValueError(f"a managed path must be absolute and normalised: {dest!r}")
 
 
-def _ownership(current: dict | None, path: str, user: str, group: str, mode: int):
+def ownership_commands(current: dict | None, path: str, user: str, group: str, mode: int):
     """chown/chmod, each only when it differs (everything for a new path)."""
     if current is None or (current["user"], current["group"]) != (user, group):
         yield chown(path, user, group)
@@ -121,7 +121,7 @@ def file_commands(content: bytes, dest: str, user: str, group: str, mode: str, p
         _log_diff(dest, current, content, private)
         yield from _replace_commands(content, dest, user, group, wanted_mode, private)
         return
-    yield from _ownership(current, dest, user, group, wanted_mode)
+    yield from ownership_commands(current, dest, user, group, wanted_mode)
 
 
 @operation()
@@ -251,7 +251,7 @@ def tree(
         yield StringCommand("rm", "-f", QuoteString(dest))
         yield StringCommand("mkdir", "-p", QuoteString(dest))
         remote = {}
-    yield from _ownership(remote.get(""), dest, user, group, folder_mode)
+    yield from ownership_commands(remote.get(""), dest, user, group, folder_mode)
 
     stale = set(remote) - {"", *folders, *files}
     for relative in sorted(stale):
@@ -267,7 +267,7 @@ def tree(
             current = None
         if current is None:
             yield StringCommand("mkdir", QuoteString(path))
-        yield from _ownership(current, path, user, group, folder_mode)
+        yield from ownership_commands(current, path, user, group, folder_mode)
 
     for relative, local in files.items():
         path = f"{dest}/{relative}"
@@ -283,7 +283,7 @@ def tree(
                 continue
             # A file the folder did not have: nothing reads it yet (a new release), nothing to keep whole.
             yield from _upload_commands(content, path, private=False)
-        yield from _ownership(current, path, user, group, file_mode)
+        yield from ownership_commands(current, path, user, group, file_mode)
 
 
 @operation()
@@ -306,7 +306,7 @@ def folders(paths: list[str], user: str, group: str, mode: str):
             raise OperationError(f"{path} is a {current['kind']}, where the deploy keeps a folder: move it away")
         if current is None:
             yield StringCommand("mkdir", "-p", QuoteString(path))
-        yield from _ownership(current, path, user, group, folder_mode)
+        yield from ownership_commands(current, path, user, group, folder_mode)
 
 
 @operation()
@@ -343,6 +343,11 @@ def folder_removed(path: str, entries: list[str]):
 
         managed.folder_removed(path="/srv/blog", entries=["releases", "venvs", "current"])
     """
+    yield from folder_removal_commands(path, entries)
+
+
+def folder_removal_commands(path: str, entries: list[str]):
+    """folder_removed's commands, for an operation that removes a folder among other changes."""
     _check_path(path)
     present = host.get_fact(FolderEntries, path=path)
     if present is None:
