@@ -19,6 +19,16 @@ from apache_wsgi_deploy.facts.releases import Releases, ReleasesDict, StaticFile
 from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, HISTORY, RELEASES, ROLLED_BACK, VENVS
 
 
+class ShownCommand(StringCommand):
+    """A command whose output pyinfra prints line by line as it comes, whatever its
+    verbosity: into the host's log, where a release command's work can be followed while
+    it runs and read after it."""
+
+    def execute(self, state, host, connector_arguments):
+        connector_arguments.update(self.connector_arguments)
+        return host.run_shell_command(self, print_output=True, print_input=state.print_input, **connector_arguments)
+
+
 def _go_live(install_path: str, release: str, wsgi_script: str, how: str):
     next_link = f"{install_path}/.{CURRENT}-next"
     yield StringCommand("ln", "-sfn", QuoteString(f"{RELEASES}/{release}"), QuoteString(next_link))
@@ -135,8 +145,9 @@ def commands_ran(
     + build_dirs: folders of the release's ``app/`` the commands write: made empty and
       ``user``'s before them, root's and readable by ``group`` alone after them
 
-    A command that fails stops the operation with its exit status, after its output
-    (all of it on stderr): the release is not marked, the next deploy runs them again.
+    Each command's output (all of it on stderr), after a line naming the command, is
+    printed as it comes, into the host's log. A command that fails stops the operation
+    with its exit status: the release is not marked, the next deploy runs them again.
     """
     digest = commands_digest(commands)
     if cached_fact(Releases, install_path=install_path)["commands_done"].get(release) == digest:
@@ -146,7 +157,10 @@ def commands_ran(
     for folder in built:
         yield StringCommand("rm", "-rf", folder, "&&", "install", "-d", "-o", user, "-g", group, "-m", "750", folder)
     for command in commands:
-        yield StringCommand(
+        yield ShownCommand(
+            "printf 'release command: %s\\n'",
+            QuoteString(shlex.quote(command)),
+            ">&2;",
             *(QuoteString(part) for part in run_in_app),
             "sh",
             "-c",

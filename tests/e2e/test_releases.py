@@ -8,6 +8,7 @@ the host, and a new tag deployed under load.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import socket
@@ -176,6 +177,8 @@ def test_a_background_job_of_a_release_command_does_not_hold_the_deploy(deployed
     result = deployed.deploy(inventory=inventory)
     assert result.returncode == 0, result.stderr[-3000:]
     assert time.monotonic() - started < 60
+    # What it did is in the output, after the command it ran.
+    assert re.search(r"release command: 'sleep 120 & echo started'\n(.*\n)*?.*started\n", result.stderr)
     assert left_on_host(deployed, "sleep 120") == ""
     assert deployed.deploy().returncode == 0
     assert body(deployed) == "Good!"
