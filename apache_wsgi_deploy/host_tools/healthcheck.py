@@ -13,7 +13,7 @@ The app is loaded and served by a child process in a process group of its own; t
 one only asks and judges. So an app that exits while it loads (sys.exit(), os._exit(),
 a crash) fails the check however it exits, one that never answers fails it when the
 timeout runs out, and whatever the app left running (a thread, a process it started) is
-killed with its group once the check is over.
+killed with its group once the check is over, or at once when the deploy is gone.
 """
 
 import os
@@ -26,6 +26,7 @@ import urllib.parse
 import urllib.request
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+from deploy_gone import end_with_the_deploy
 from entrypoint import release_application
 from redirects import follow
 
@@ -154,6 +155,7 @@ def main(release: str, server_name: str, path: str, timeout: str = str(TIMEOUT))
         os.setpgid(pid, pid)
     except OSError:  # the child set it already, or is gone already
         pass
+    end_with_the_deploy(pid)
     listener.close()
     try:
         answer = follow(_asker(port, deadline), server_name, path)

@@ -8,7 +8,8 @@ app's data folder. What release commands (with a timeout) and `awd app` run.
 With a timeout the command runs in a process group of its own, its output passed on as
 it comes: it ends when the command does, and then whatever the command left running in
 its group (a background job) is killed, so nothing holds the deploy's connection; past
-the timeout the whole group is killed and the exit status is 124, as timeout(1)'s.
+the timeout the whole group is killed and the exit status is 124, as timeout(1)'s; and
+when the deploy is gone (killed, its connection dropped), the group is killed at once.
 Without one, the command replaces this process (a terminal stays the command's).
 """
 
@@ -19,6 +20,8 @@ import signal
 import subprocess
 import sys
 import time
+
+from deploy_gone import end_with_the_deploy
 
 TIMED_OUT = 124
 
@@ -56,6 +59,7 @@ def bounded(command: list[str], timeout: float) -> int:
     deadline = time.monotonic() + timeout
     child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              start_new_session=True)  # fmt: skip
+    end_with_the_deploy(child.pid)
     output, reading = child.stdout.fileno(), True
     try:
         while child.poll() is None:

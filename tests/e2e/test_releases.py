@@ -20,7 +20,7 @@ import pytest
 
 from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.testhost.acme import bridge_gateway
-from tests.e2e.conftest import CHECKOUT, SAMPLE
+from tests.e2e.conftest import CHECKOUT, SAMPLE, VENV_BIN
 from tests.e2e.test_deploy import assert_verified, deploy_under_load, probe
 
 GIT_DAEMON_DEADLINE = 15
@@ -169,6 +169,36 @@ def test_a_release_that_exits_or_hangs_is_never_live_and_leaves_nothing_running(
     # The releases that never went live count against releases_kept: a rerun may prune, once.
     assert set(deployed.deploy().changed) <= {"Only the newest releases are kept"}
     assert deployed.deploy().changed == []
+
+
+@pytest.mark.parametrize(
+    ("first_line", "settings", "running"),
+    [
+        (None, {"release_commands": ["sleep 100000"]}, "sleep 100000"),
+        ("import time; time.sleep(100000)", {}, "healthcheck.py"),
+    ],
+    ids=["a release command", "a health check"],
+)
+def test_a_killed_deploy_leaves_nothing_running_on_the_host(deployed, tmp_path, first_line, settings, running):
+    """Killed while the host runs a release's command or its health check (each with
+    its long default timeout): what it ran is killed at once, not when the timeout ends."""
+    source = variant(tmp_path, "app", IMPORT, f"{first_line}\n{IMPORT}") if first_line else CHECKOUT / "app"
+    inventory = settings_inventory(deployed, tmp_path, app_source=str(source), **settings)
+    deploy = subprocess.Popen(
+        [str(VENV_BIN / "pyinfra"), "-y", inventory, "deploy.py"],
+        cwd=CHECKOUT,
+        env=deployed.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        poll(lambda: left_on_host(deployed, running), 120, f"{running} runs on the host")
+    finally:
+        deploy.kill()
+        deploy.wait()
+    poll(lambda: left_on_host(deployed, f"{running}|inapp.py") == "", 15, f"{running} is gone from the host")
+    assert body(deployed) == "Good!"
+    assert deployed.deploy().returncode == 0
 
 
 def test_a_background_job_of_a_release_command_does_not_hold_the_deploy(deployed, tmp_path):
