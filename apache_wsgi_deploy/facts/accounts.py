@@ -17,6 +17,8 @@ class IdentityDict(TypedDict):
     gids: list[int]
     group_gid: int | None
     sudo: bool
+    # polkit actions granted to the identity and not to an account with no privileges.
+    polkit: list[str]
 
 
 def _as_it_will_run(user: str, group: str) -> str:
@@ -32,20 +34,42 @@ def _as_it_will_run(user: str, group: str) -> str:
     )
 
 
+# polkit's answer for each action it knows, asked by a shell running as an identity about
+# itself (a subject that is already what it will be): the authorised actions, one a line.
+POLKIT_GRANTS = (
+    "sh -c 'pkaction | xargs -r -P 8 -I @ sh -c \"pkcheck --action-id @ --process $$ >/dev/null 2>&1 && echo @\"'"
+)
+
+
+def _polkit_grants(user: str, group: str) -> str:
+    """Lines polkit=<action> for what polkit lets the daemons' identity do that it does not
+    let nobody do: its rules may grant a user or a group (polkit reads the user's groups
+    from the account database, as a daemon's own). Nothing when polkit is not running."""
+    return (
+        "if command -v pkcheck >/dev/null && command -v pkaction >/dev/null && pkaction >/dev/null 2>&1; then"
+        f' {_as_it_will_run(user, group)} {POLKIT_GRANTS} | while read -r action; do'
+        " setpriv --reuid=nobody --regid=nogroup --clear-groups"
+        " sh -c 'pkcheck --action-id \"$1\" --process $$ >/dev/null 2>&1' _ \"$action\" || echo \"polkit=$action\";"
+        " done; fi"
+    )
+
+
 class Identity(FactBase[IdentityDict]):
     """
     Returns what a user and a group could do on the host: the user's uid, groups and
     gids (None and empty when there is no such user), the group's gid (None when there is
     none), whether sudo lets the user run anything (by a rule for the user or its groups,
-    or for the group it will run with), and the SSH user the deploy logs in as (who sudo
-    ran the fact for).
+    or for the group it will run with), the polkit actions it may take that an account
+    with no privileges may not, and the SSH user the deploy logs in as (who sudo ran the
+    fact for).
 
     + user: the daemon processes' user
     + group: their group
 
     .. code:: python
 
-        {"login": "deploy", "uid": 998, "groups": ["shop"], "gids": [998], "group_gid": 998, "sudo": False}
+        {"login": "deploy", "uid": 998, "groups": ["shop"], "gids": [998], "group_gid": 998, "sudo": False,
+         "polkit": []}
     """
 
     @staticmethod
@@ -58,7 +82,7 @@ class Identity(FactBase[IdentityDict]):
             f' echo "group_gid=$(getent group {group} | cut -d: -f3)";'
             f" if command -v sudo >/dev/null && {{ sudo -n -l -U {user} 2>/dev/null | grep -q ' may run '"
             f" || {{ {_as_it_will_run(user, group)} sudo -n -l 2>/dev/null | grep -q ' may run '; }}; }}; then"
-            " echo sudo=yes; fi"
+            f" echo sudo=yes; fi; {_polkit_grants(user, group)}"
         )
 
     @staticmethod
@@ -71,4 +95,5 @@ class Identity(FactBase[IdentityDict]):
             "gids": [int(gid) for gid in fields.get("gids", "").split()],
             "group_gid": int(fields["group_gid"]) if fields.get("group_gid") else None,
             "sudo": fields.get("sudo") == "yes",
+            "polkit": sorted(line.split("=", 1)[1] for line in output if line.startswith("polkit=")),
         }

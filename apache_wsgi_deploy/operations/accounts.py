@@ -88,6 +88,8 @@ def privileges(user: str, group: str, identity: dict) -> list[str]:
     reasons += [f"user {user} is in group {name}" for name in identity["groups"] if name in layout.PRIVILEGED_GROUPS]
     if identity["sudo"]:
         reasons.append(f"sudo lets user {user} run commands")
+    if identity["polkit"]:
+        reasons.append(f"polkit lets user {user} (group {group}) do {', '.join(identity['polkit'])}")
     if user == identity["login"]:
         reasons.append(f"user {user} is the SSH user the deploy logs in as")
     return reasons
@@ -98,7 +100,8 @@ def unprivileged(user: str, group: str):
     """
     Fail, before anything is changed, when the daemon processes' user or group could
     become root or read the host's secrets: uid or gid 0, a member of a privileged group
-    (sudo, adm, shadow, docker...), a user sudo lets run commands, or the SSH user.
+    (sudo, adm, shadow, docker...), a user sudo lets run commands, one polkit grants what
+    it does not grant every account, or the SSH user.
 
     + user: the daemon processes' user (one the deploy makes may not exist yet)
     + group: their group

@@ -121,6 +121,65 @@ def test_a_group_that_sudo_empowers_is_refused_as_the_daemons_will_run(deployed,
         deployed.sudo("rm -f /etc/sudoers.d/awdops; groupdel awdops")
 
 
+# polkitd's unit sandboxes itself with namespaces and seccomp, which a test host's
+# container does not allow: this drop-in lets it run there as on a server.
+POLKIT_IN_A_CONTAINER = (
+    "[Service]\nMemoryDenyWriteExecute=no\nSystemCallFilter=\nSystemCallArchitectures=\nLockPersonality=no\n"
+    "RestrictRealtime=no\nRestrictNamespaces=no\nRestrictAddressFamilies=\nRestrictSUIDSGID=no\nPrivateDevices=no\n"
+    "PrivateNetwork=no\nPrivateTmp=no\nProtectHome=no\nProtectSystem=no\nProtectKernelModules=no\n"
+    "ProtectKernelLogs=no\nProtectKernelTunables=no\nProtectControlGroups=no\nProtectClock=no\n"
+    "ProtectHostname=no\nDevicePolicy=auto\nCapabilityBoundingSet=\nNoNewPrivileges=no\n"
+)
+POLKIT_RULE = "/etc/polkit-1/rules.d/50-awd-test.rules"
+
+
+@pytest.fixture
+def polkit(deployed):
+    """polkitd running on the test host, removed after the test."""
+    deployed.sudo(
+        "mkdir -p /etc/systemd/system/polkit.service.d && printf "
+        f"{shlex.quote(POLKIT_IN_A_CONTAINER)} > /etc/systemd/system/polkit.service.d/container.conf &&"
+        " DEBIAN_FRONTEND=noninteractive apt-get install -y -q polkitd >/dev/null && systemctl restart polkit"
+    )
+    yield
+    deployed.sudo(
+        f"rm -f {POLKIT_RULE}; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q polkitd >/dev/null;"
+        " rm -rf /etc/systemd/system/polkit.service.d; systemctl daemon-reload"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "setup"),
+    [
+        ('subject.isInGroup("awdops")', "groupadd awdops && usermod -aG awdops flaskapp"),
+        ('subject.user == "flaskapp"', "true"),
+    ],
+    ids=["a rule for one of the user's groups", "a rule for the user"],
+)
+def test_a_user_that_polkit_empowers_is_refused_before_any_change(deployed, polkit, rule, setup):
+    """polkit lets a process of the app's user manage systemd's units (start a root
+    service of its own): as good as root."""
+    deployed.sudo(setup)
+    action = "org.freedesktop.systemd1.manage-units"
+    deployed.sudo(
+        f'echo \'polkit.addRule(function(action, subject) {{ if (action.id == "{action}" && {rule})'
+        f" return polkit.Result.YES; }});' > {POLKIT_RULE}"
+    )
+    try:
+        before = host_state(deployed)
+        result = deployed.deploy()
+        assert result.returncode != 0
+        failed = result.last_operation
+        assert failed.startswith("Accounts flaskapp | The app's user and group have no privileges")
+        assert "refusing to run an app as user flaskapp, group flaskapp: polkit lets user flaskapp" in failed
+        assert action in failed
+        assert host_state(deployed) == before and serves(deployed)
+    finally:
+        deployed.sudo(f"rm -f {POLKIT_RULE}; gpasswd -d flaskapp awdops >/dev/null 2>&1; groupdel awdops || true")
+    # polkit running, with its own rules only: nothing refused.
+    assert deployed.deploy().returncode == 0
+
+
 def test_an_apache_that_stops_after_its_reload_fails_the_deploy_naming_the_cause(deployed):
     """A conf the deploy did not write passes configtest but makes the graceful reload
     stop Apache (its port is taken). The deploy says so instead of "converged"."""
