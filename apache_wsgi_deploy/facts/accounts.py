@@ -47,9 +47,9 @@ def _polkit_grants(user: str, group: str) -> str:
     from the account database, as a daemon's own). Nothing when polkit is not running."""
     return (
         "if command -v pkcheck >/dev/null && command -v pkaction >/dev/null && pkaction >/dev/null 2>&1; then"
-        f' {_as_it_will_run(user, group)} {POLKIT_GRANTS} | while read -r action; do'
+        f" {_as_it_will_run(user, group)} {POLKIT_GRANTS} | while read -r action; do"
         " setpriv --reuid=nobody --regid=nogroup --clear-groups"
-        " sh -c 'pkcheck --action-id \"$1\" --process $$ >/dev/null 2>&1' _ \"$action\" || echo \"polkit=$action\";"
+        ' sh -c \'pkcheck --action-id "$1" --process $$ >/dev/null 2>&1\' _ "$action" || echo "polkit=$action";'
         " done; fi"
     )
 

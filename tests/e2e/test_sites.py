@@ -116,6 +116,12 @@ def test_static_files_are_served_by_apache_not_the_app(sites, two_deployed):
     assert "Strict-Transport-Security" in response.headers
     assert sites.body(sites.blog_name) == "Blog!"
     assert sites.probe.get("https", sites.blog_name, "/static/no-such-file").status_code == 404
+    # A link in the static copy, root's like what it leads to, is not followed.
+    sites.fleet.sudo("ln -s /etc/passwd /srv/blog/current/static/passwd")
+    try:
+        assert sites.probe.get("https", sites.blog_name, "/static/passwd").status_code == 403
+    finally:
+        sites.fleet.sudo("rm /srv/blog/current/static/passwd")
 
 
 def test_secrets_reach_their_app_alone_and_are_never_printed(sites, two_deployed):

@@ -72,7 +72,8 @@ def test_a_failed_configtest_puts_back_the_files_and_links_the_deploy_changed(tm
     assert not (tmp_path / "before").exists()
 
 
-CLEAN = {"login": "deploy", "uid": 998, "groups": ["shop"], "gids": [998], "group_gid": 998, "sudo": False}
+CLEAN = {"login": "deploy", "uid": 998, "groups": ["shop"], "gids": [998], "group_gid": 998, "sudo": False,
+         "polkit": []}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -83,6 +84,10 @@ CLEAN = {"login": "deploy", "uid": 998, "groups": ["shop"], "gids": [998], "grou
         ({"gids": [998, 0]}, "user shop has gid 0"),
         ({"groups": ["shop", "docker"]}, "user shop is in group docker"),
         ({"sudo": True}, "sudo lets user shop run commands"),
+        (
+            {"polkit": ["org.freedesktop.systemd1.manage-units"]},
+            r"polkit lets user shop \(group shop\) do org.freedesktop.systemd1.manage-units",
+        ),
         ({"login": "shop"}, "user shop is the SSH user the deploy logs in as"),
     ],
 )

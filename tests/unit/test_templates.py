@@ -267,7 +267,8 @@ def test_static_files_are_aliased_with_caching_only_when_asked_for(site):
     https = vhost(render("site.conf.j2", static_url="/static", static_max_age=600), 443)
     assert "Alias /static/ /srv/flaskapp/current/static/\n" in https
     assert re.search(
-        r"<Directory /srv/flaskapp/current/static>\s+Require all granted\s+"
+        r"<Directory /srv/flaskapp/current/static>\s+#[^\n]*\s+Options -FollowSymLinks -SymLinksIfOwnerMatch\s+"
+        r"Require all granted\s+"
         r'Header set Cache-Control "public, max-age=600"\s+#[^\n]*\s+UnsetEnv no-gzip\s+</Directory>',
         https,
     )
