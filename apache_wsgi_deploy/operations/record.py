@@ -58,11 +58,44 @@ def _refusal(item: dict, state: dict) -> str:
     )
 
 
+def _parents(path: str) -> list[str]:
+    parents = []
+    while (path := posixpath.dirname(path)) != "/":
+        parents.append(path)
+    return parents
+
+
+def _unsafe_parent(item: dict, states: dict) -> str | None:
+    """Why a new folder or file must not be made where the item says: a folder on its way
+    that someone other than root owns or may write in could have the deploy's own swapped
+    for a link (the next chown would follow it) or read."""
+    for parent in reversed(_parents(item["path"])):
+        state = states.get(parent)
+        if state is None:
+            return None
+        mode = 0 if state["kind"] == "link" else state["mode"]
+        if state["user"] != "root":
+            who = f"user {state['user']} owns"
+        elif mode & 0o002:
+            who = "every user may write in"
+        elif mode & 0o020:
+            who = f"group {state['group']} may write in"
+        else:
+            continue
+        return (
+            f"setting '{item['setting']}' of site {item['app_name']}: {item['path']} would be made in {parent}, which"
+            f" {who} ({_ownership(state)}): they could swap what the deploy makes there. Name a folder whose parents"
+            " are root's alone (/srv/<app>, /var/lib/<app>)"
+        )
+    return None
+
+
 @operation()
 def claimed(items: list[dict], everything: list[dict], adopted: list[str]):
     """
     Record what the present sites' settings name before any of it is made; fail, before
-    anything changes, when one of their folders exists and the deploy did not make it.
+    anything changes, when one of their folders exists and the deploy did not make it, or
+    would be made in a folder someone other than root owns or may write in.
 
     + items: what the present sites' settings make
     + everything: all items of the run, those of absent sites too
@@ -76,7 +109,8 @@ def claimed(items: list[dict], everything: list[dict], adopted: list[str]):
     record, earlier = answer["record"], answer["earlier"]
     # A no-change rerun finds everything recorded: nothing more to ask.
     unrecorded = [item for item in everything if item["path"] not in record and (item in items or earlier)]
-    states = host.get_fact(PathStates, paths=sorted({item["path"] for item in unrecorded})) if unrecorded else {}
+    asked = {path for item in unrecorded for path in [item["path"], *_parents(item["path"])]}
+    states = host.get_fact(PathStates, paths=sorted(asked)) if unrecorded else {}
     claims = dict(record)
     problems = []
     for item in unrecorded:
@@ -85,6 +119,10 @@ def claimed(items: list[dict], everything: list[dict], adopted: list[str]):
             continue
         if state is None:
             if item in items:
+                problem = _unsafe_parent(item, states) if item["role"] in FOLDER_ROLES else None
+                if problem:
+                    problems.append(problem)
+                    continue
                 claims[path] = _entry(item)
         elif item["role"] not in FOLDER_ROLES:
             # Files of the deploy's own names; an earlier version's certbot lineage.

@@ -65,6 +65,34 @@ def test_a_folder_the_deploy_did_not_make_is_refused_before_any_change(deployed,
         deployed.sudo(f"rm -rf {path}")
 
 
+@pytest.mark.parametrize(
+    ("setting", "make", "says"),
+    [
+        ("data_dir=/srv/team/flaskapp", "install -d -o deploy /srv/team", "which user deploy owns"),
+        ("app_install_path=/srv/drop/flaskapp", "install -d -m 1777 /srv/drop", "which every user may write in"),
+        ("log_dir=/srv/ops/logs/flaskapp", "install -d -m 775 -g users /srv/ops", "which group users may write in"),
+    ],
+    ids=["in a user's folder", "in a folder every user writes", "under a folder a group writes"],
+)
+def test_a_folder_in_one_someone_else_may_write_is_refused_before_any_change(deployed, setting, make, says):
+    """Whoever may write in a parent could swap the deploy's folder for a link its next
+    chown follows."""
+    path = setting.split("=", 1)[1]
+    parent = "/".join(path.split("/")[:3])  # /srv/<folder>
+    deployed.sudo(make)
+    try:
+        before = host_state(deployed)
+        result = deployed.deploy("--data", setting)
+        assert result.returncode != 0
+        failed = result.last_operation
+        assert failed.startswith(RECORD_STEP), failed
+        assert f"of site flaskapp: {path} would be made in {parent}, {says}" in failed, failed
+        assert host_state(deployed) == before and serves(deployed)
+        assert deployed.sudo(f"find {parent} -mindepth 1").stdout == ""
+    finally:
+        deployed.sudo(f"rm -rf {parent}")
+
+
 def test_an_adopted_folder_is_taken_over_then_given_back(deployed):
     deployed.sudo("install -d -m 755 /srv/mounted && touch /srv/mounted/lost+found")
     adopted = ["--data", "data_dir=/srv/mounted", "--data", 'adopted_folders=["/srv/mounted"]']
