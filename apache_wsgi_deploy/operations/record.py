@@ -17,6 +17,7 @@ import posixpath
 
 from pyinfra import host, logger
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.api.state import StateStage
 from pyinfra.operations.util.files import chmod, chown
 
 from apache_wsgi_deploy import layout, outcome
@@ -183,6 +184,7 @@ def leftovers_removed(current: list[str], present: list[str], absent: dict[str, 
     answer = cached_fact(MadeOnHost)
     record, states = answer["record"], answer["states"]
     kept: dict[str, Entry] = {}
+    commands: list = []
     for path, entry in record.items():
         state, app_name, role = states.get(path), entry["app_name"], entry["role"]
         if state is None:
@@ -194,9 +196,9 @@ def leftovers_removed(current: list[str], present: list[str], absent: dict[str, 
         if entry["adopted"]:
             user, group, mode = entry["adopted"].split(" ")
             if (state["user"], state["group"]) != (user, group):
-                yield chown(path, user, group)
+                commands.append(chown(path, user, group))
             if f"{state['mode']:o}" != mode:
-                yield chmod(path, mode)
+                commands.append(chmod(path, mode))
             logger.warning(
                 f"{host.name}: {path}, taken over for {app_name}, has its owner and mode back ({user}:{group} {mode});"
                 " the deploy never deletes a folder it did not make"
@@ -204,7 +206,7 @@ def leftovers_removed(current: list[str], present: list[str], absent: dict[str, 
             continue
         if app_name in absent:
             if role == "data" and absent[app_name]:
-                yield StringCommand("rm", "-rf", "--", QuoteString(path))
+                commands.append(StringCommand("rm", "-rf", "--", QuoteString(path)))
                 continue
             # The rest is the absent site's own removal's (its folder, certificate, user).
             kept[path] = entry
@@ -217,17 +219,22 @@ def leftovers_removed(current: list[str], present: list[str], absent: dict[str, 
             outcome.record(host.name, outcome.NOTICES, [f"kept: {path}, a former {role} folder of {app_name}"])
             kept[path] = entry
         elif role == "app":
-            yield from managed.folder_removal_commands(path, layout.made_in_install_path(app_name))
+            commands += managed.folder_removal_commands(path, layout.made_in_install_path(app_name))
         elif role == "certificate":
-            yield from managed.folder_removal_commands(path, list(layout.MADE_IN_OWN_TLS_DIR))
+            commands += managed.folder_removal_commands(path, list(layout.MADE_IN_OWN_TLS_DIR))
         elif role == "acme":
             cert_name = posixpath.basename(path)
-            yield StringCommand("certbot", "delete", "--non-interactive", "--cert-name", QuoteString(cert_name))
+            commands.append(
+                StringCommand("certbot", "delete", "--non-interactive", "--cert-name", QuoteString(cert_name))
+            )
         else:
-            yield StringCommand("rm", "-f", "--", QuoteString(path))
+            commands.append(StringCommand("rm", "-f", "--", QuoteString(path)))
             if role == "ca":
-                yield StringCommand("update-ca-certificates --fresh >/dev/null")
-    if kept == record:
+                commands.append(StringCommand("update-ca-certificates --fresh >/dev/null"))
+    # Forgetting what is gone from the host is the record's bookkeeping, done by a deploy:
+    # the drift check (a run that only plans) has no drift to report for it.
+    if kept == record or (not commands and host.state.current_stage == StateStage.Prepare):
         host.noop("nothing a former setting made is left")
         return
+    yield from commands
     yield from _written(kept)
