@@ -177,6 +177,18 @@ SECTIONS = (
                 " behind a stuck app (0: wait forever)",
             ),
             _site(
+                "wsgi_pass_authorization",
+                True,
+                v.boolean,
+                "True: a request's Authorization header (HTTP Basic credentials, a bearer token) reaches the app"
+                " (WSGIPassAuthorization On); False withholds it, as mod_wsgi does by default",
+                notes="On by default: the deploy configures no authentication in Apache, so only the app can check"
+                " credentials, and each site runs in daemon processes of its own user: the header reaches that app"
+                " alone. mod_wsgi withholds it by default for servers where Apache itself authenticates and a script"
+                " should not see the password; with it withheld, every client of an app with its own login (an API"
+                " with tokens, a package index, CalDAV) gets 401 while the deploy and verification pass.",
+            ),
+            _site(
                 "wsgi_request_timeout",
                 60,
                 v.int_range(0, 3600),

@@ -247,3 +247,60 @@ def test_a_django_project_is_served_with_its_admin_and_its_static_files(own_app,
         assert (logged_in.status_code, logged_in.headers.get("Location")) == (302, "/admin/"), logged_in.text[-2000:]
         admin = browser.get(probe_.url("https", name, "/admin/"))
         assert admin.status_code == 200 and "Site administration" in admin.text
+
+
+# An API with its own login: Basic credentials or a bearer token, checked by the app.
+PRIVATE_API = """
+import base64
+
+ACCEPTED = {"Basic " + base64.b64encode(b"alice:s3cret").decode(), "Bearer token-7f3a"}
+
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"up"]
+    if environ.get("HTTP_AUTHORIZATION") in ACCEPTED:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"welcome"]
+    start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="api"')])
+    return [b"who are you?"]
+"""
+
+
+def test_an_app_with_its_own_login_gets_the_authorization_header(deployed, tmp_path):
+    source = tmp_path / "api"
+    source.mkdir()
+    (source / "api.py").write_text(PRIVATE_API)
+    shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
+    settings = {"app_source": str(source), "wsgi_entry": "api:application"}
+    name = deployed.hosts[0].server_name
+
+    def answers() -> list[int]:
+        web = probe(deployed)
+        with web.session(name) as session:
+            url = web.url("https", name, "/private")
+            return [
+                session.get(url).status_code,
+                session.get(url, auth=("alice", "s3cret")).status_code,
+                session.get(url, headers={"Authorization": "Bearer token-7f3a"}).status_code,
+            ]
+
+    try:
+        inventory = app_inventory(deployed, tmp_path, **settings)
+        result = deployed.deploy(inventory=inventory)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert answers() == [401, 200, 200]
+        verify = deployed.verify(f"--inventory={inventory}", "-k", "authorization", "-v")
+        assert verify.returncode == 0, verify.stdout[-3000:]
+
+        (tmp_path / "withheld").mkdir()
+        withheld = app_inventory(deployed, tmp_path / "withheld", **settings, wsgi_pass_authorization=False)
+        assert deployed.deploy(inventory=withheld).returncode == 0
+        assert answers() == [401, 401, 401]
+        verify = deployed.verify(f"--inventory={withheld}", "-k", "authorization", "-v")
+        assert verify.returncode == 0, verify.stdout[-3000:]
+        # The check reads what Apache reads: the other setting's inventory finds it Off.
+        assert deployed.verify(f"--inventory={inventory}", "-k", "authorization").returncode == 1
+    finally:
+        assert deployed.deploy().returncode == 0

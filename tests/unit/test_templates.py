@@ -372,3 +372,9 @@ def test_logs_outside_apaches_folder_get_a_rotation_rule_of_their_own():
         "/srv/logs/shop/shop-embedded-mode.log",
     ]
     assert "\tcreate 640 root adm\n" in body and "\tdaily\n" in body and body.endswith("}\n")
+
+
+def test_the_authorization_header_reaches_the_app_unless_withheld(site):
+    assert "    WSGIPassAuthorization On\n" in vhost(site, 443)
+    assert "    WSGIPassAuthorization Off\n" in vhost(render("site.conf.j2", wsgi_pass_authorization=False), 443)
+    assert "WSGIPassAuthorization" not in vhost(site, 80)

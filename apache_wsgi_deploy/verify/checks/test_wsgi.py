@@ -92,6 +92,18 @@ def test_script_reloading_is_not_turned_off(target):
     assert found.stdout.split() == [], "WSGIScriptReloading Off in " + found.stdout
 
 
+def test_authorization_reaches_the_app_as_its_setting_says(site):
+    """The site's HTTPS vhost passes the Authorization header on as wsgi_pass_authorization
+    says, and no file Apache reads but a site's own sets WSGIPassAuthorization, which
+    could override it for the site's paths."""
+    read = " ".join(layout.APACHE_CONFIG_READ)
+    found = site.host.run(f"grep -RIiH -E %s {read}", r"^\s*WSGIPassAuthorization\s").stdout.splitlines()
+    ours = {other.paths.site_link for other in site.target.sites}
+    declared = [line.split(":", 1)[1].split()[1].lower() for line in found if line.startswith(site.paths.site_link)]
+    assert declared == ["on" if site.site.wsgi_pass_authorization else "off"], found
+    assert [line for line in found if line.split(":", 1)[0] not in ours] == []
+
+
 def _loaded_elsewhere(site, live: str) -> dict[int, str]:
     """The site's daemon processes whose working folder is not the live release's code:
     pid -> folder. The entry point enters the release it loads; a process that has not
