@@ -29,7 +29,7 @@ def in_live_release(site, command: list[str]) -> str:
     release = f'"$(readlink -f {shlex.quote(paths.current_dir)})"'
     runner = shlex.join(["runuser", "-u", site.wsgi_user, "--"])
     tool = shlex.join([layout.IN_APP])
-    arguments = shlex.join([site.data_dir, "--", *command])
+    arguments = shlex.join([site.data_dir, "--umask", site.wsgi_umask, "--", *command])
     # From /: the SSH user's home may be closed to the app's user (Debian 13's HOME_MODE 0700).
     return f'cd / && release={release} && exec {runner} "$release/venv/bin/python" {tool} "$release" {arguments}'
 

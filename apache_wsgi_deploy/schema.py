@@ -177,6 +177,13 @@ SECTIONS = (
                 " behind a stuck app (0: wait forever)",
             ),
             _site(
+                "wsgi_umask",
+                "0027",
+                v.umask,
+                "umask of the app's daemon processes, its release commands and `awd app`: with 0027 what the app"
+                " writes (its database, uploads) is readable by its group at most, never by other users",
+            ),
+            _site(
                 "wsgi_pass_authorization",
                 True,
                 v.boolean,

@@ -85,6 +85,7 @@ dns_name = matching(DNS_NAME, "a DNS name in lower case: labels of a-z, 0-9 and 
 identifier = matching(IDENTIFIER, "a name of 1-32 characters: a-z first, then a-z, 0-9, '_' or '-'")
 unix_name = matching(UNIX_NAME, "a user or group name: a-z or '_' first, then a-z, 0-9, '_' or '-'")
 https_url = matching(HTTPS_URL, "an https:// URL of letters, digits and . _ ~ / - (no query, quotes or spaces)")
+umask = matching(re.compile(r"0[0-7]{3}"), "a umask of four octal digits such as 0027")
 email = matching(EMAIL, "an e-mail address such as ops@example.com (a DNS name after '@')")
 
 

@@ -133,7 +133,7 @@ def _environment_json(site) -> str:
 
 def _in_app(site, release_dir: str) -> list[str]:
     """The command (argv) that runs what follows it as the app's user, in the release's
-    context, for at most release_command_timeout seconds."""
+    context and with the daemons' umask, for at most release_command_timeout seconds."""
     python = f"{release_dir}/venv/bin/python"
     return [
         "runuser",
@@ -146,6 +146,8 @@ def _in_app(site, release_dir: str) -> list[str]:
         site.data_dir,
         "--timeout",
         str(site.release_command_timeout),
+        "--umask",
+        site.wsgi_umask,
         "--",
     ]
 

@@ -1,9 +1,10 @@
 """
 A command in a release's context, run on the host as the app's user: in the release's
 code folder, its virtualenv first on PATH, with the app's environment, HOME in the
-app's data folder. What release commands (with a timeout) and `awd app` run.
+app's data folder, with the app's umask. What release commands (with a timeout) and
+`awd app` run.
 
-    python inapp.py <release folder> <data folder> [--timeout SECONDS] -- COMMAND [ARGS...]
+    python inapp.py <release folder> <data folder> [--timeout SECONDS] [--umask MODE] -- COMMAND [ARGS...]
 
 With a timeout the command runs in a process group of its own, its output passed on as
 it comes: it ends when the command does, and then whatever the command left running in
@@ -87,8 +88,12 @@ def bounded(command: list[str], timeout: float) -> int:
 
 def main(release: str, data_dir: str, *arguments: str) -> int:
     timeout = None
-    if arguments[:1] == ("--timeout",) and len(arguments) > 1:
-        timeout, arguments = float(arguments[1]), arguments[2:]
+    while arguments[:1] in (("--timeout",), ("--umask",)) and len(arguments) > 1:
+        option, value, arguments = arguments[0], arguments[1], arguments[2:]
+        if option == "--timeout":
+            timeout = float(value)
+        else:
+            os.umask(int(value, 8))
     separator, command = arguments[:1], list(arguments[1:])
     if separator != ("--",) or not command:
         print(__doc__.strip().splitlines()[4].strip(), file=sys.stderr)

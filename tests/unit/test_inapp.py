@@ -62,3 +62,15 @@ def test_without_a_timeout_the_command_replaces_the_tool(release):
         text=True,
     )
     assert process.communicate()[0].strip() == str(process.pid)
+
+
+@pytest.mark.parametrize("umask", ["0027", "0077"])
+def test_a_command_writes_with_the_umask_it_is_given(release, umask):
+    done = subprocess.run(
+        [sys.executable, inapp.__file__, str(release), str(release), "--timeout", "30", "--umask", umask, "--"]
+        + ["sh", "-c", "touch made && stat -c %a made"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stderr == f"{0o666 & ~int(umask, 8):o}\n"

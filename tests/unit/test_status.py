@@ -47,7 +47,7 @@ def test_an_app_command_runs_in_the_live_release_as_the_apps_user_from_a_folder_
     (site,) = Settings.from_data("web1", {**DEFAULTS, **AGREED}).sites
     remote = in_live_release(site, ["python", "manage.py", "migrate"])
     assert remote.startswith(f'cd / && release="$(readlink -f {site.paths.current_dir})" && exec runuser -u flaskapp')
-    assert remote.endswith(f'{layout.IN_APP} "$release" {site.data_dir} -- python manage.py migrate')
+    assert remote.endswith(f'{layout.IN_APP} "$release" {site.data_dir} --umask 0027 -- python manage.py migrate')
     data = {"ssh_hostname": "10.0.0.5", "ssh_user": "deploy", "ssh_port": 2222, "_sudo": True}
     assert openssh_command("web1", data, remote, tty=True) == [
         "ssh", "-t", "-p", "2222", "deploy@10.0.0.5", f"sudo -n sh -c {shlex.quote(remote)}",

@@ -378,3 +378,8 @@ def test_the_authorization_header_reaches_the_app_unless_withheld(site):
     assert "    WSGIPassAuthorization On\n" in vhost(site, 443)
     assert "    WSGIPassAuthorization Off\n" in vhost(render("site.conf.j2", wsgi_pass_authorization=False), 443)
     assert "WSGIPassAuthorization" not in vhost(site, 80)
+
+
+def test_the_daemons_write_with_the_sites_umask(site):
+    assert " umask=0027\n" in vhost(site, 443)
+    assert " umask=0077\n" in vhost(render("site.conf.j2", wsgi_umask="0077"), 443)

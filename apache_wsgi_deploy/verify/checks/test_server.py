@@ -98,6 +98,15 @@ def test_daemon_processes_run_the_configured_threads(site):
         )
 
 
+def test_daemon_processes_write_with_the_sites_umask(site):
+    """What the app writes (a database, uploads) is created with wsgi_umask's mode."""
+    daemons = daemon_processes(site, site.site.app_name)
+    assert daemons, f"no daemon process of {site.site.app_name}"
+    for daemon in daemons:
+        umask = site.host.check_output("sed -n 's/^Umask:[[:space:]]*//p' /proc/%s/status", str(daemon.pid))
+        assert umask == site.site.wsgi_umask, f"pid {daemon.pid}: umask {umask}"
+
+
 def test_site_logs_are_rotated(site):
     """A rule covers each of the site's logs, and logrotate runs: its timer is enabled.
     logrotate's debug mode changes nothing and names every log file a rule considers."""
