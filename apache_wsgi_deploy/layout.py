@@ -217,6 +217,8 @@ DATA_DIR_VARIABLE = "APP_DATA_DIR"
 DEPLOY_ENVIRONMENT = (DATA_DIR_VARIABLE,)
 # In a release folder: the digest of the release commands that ran in it.
 COMMANDS_DONE = "release-commands.done"
+# In a site's data folder: the digest of each setup command that ran for that data, a line each.
+SETUP_DONE = ".apache-wsgi-deploy-setup-done"
 
 
 # The certificate and key of the "files" and "selfsigned" sources, in their own folder.

@@ -254,15 +254,28 @@ SECTIONS = (
                 " says so",
             ),
             _site(
+                "setup_commands",
+                [],
+                v.commands,
+                "shell commands run once for the site's data, ever (the first database set-up: an init-db that"
+                " drops its tables, loading fixtures): in the first release that has each, before its release"
+                " commands, as release commands run; recorded in data_dir, so no later release, rollback or rerun"
+                " runs one again",
+                notes='E.g. ["flask --app flaskr init-db"]. A command whose text changes runs once more; one that'
+                " fails stops the release and runs again at the next deploy. See docs/releases.md.",
+            ),
+            _site(
                 "release_commands",
                 [],
                 v.commands,
-                "shell commands run once in each new release before its health check (migrations, an init-db), as"
+                "shell commands run once in each new release before its health check (migrations), as"
                 " the app's user, in the release's code folder, its virtualenv first on PATH, with the app's"
                 " environment: one that fails stops the release, and the live one keeps serving",
-                notes='E.g. ["flask --app flaskr init-db"] or ["python manage.py migrate --noinput"]. They run'
-                " while the previous release still serves: a migration must leave a schema the live release can"
-                " use (add columns and tables; drop them in a later release). See docs/releases.md.",
+                notes='E.g. ["python manage.py migrate --noinput"] or ["flask --app shop db upgrade"]. They run'
+                " again in every new release: what must run once (an init-db that drops its tables) belongs in"
+                " setup_commands. They run while the previous release still serves: a migration must leave a"
+                " schema the live release can use (add columns and tables; drop them in a later release). See"
+                " docs/releases.md.",
             ),
             _site(
                 "release_command_timeout",

@@ -335,7 +335,7 @@ def enabled_entries(value: Any) -> list[str]:
     return value
 
 
-@allowing("a list of shell commands, each one line, such as flask --app flaskr init-db")
+@allowing("a list of shell commands, each one line, such as python manage.py migrate --noinput")
 def commands(value: Any) -> list[str]:
     """Each is one argument of `sh -c` on the host, quoted."""
     if not isinstance(value, list) or not all(isinstance(item, str) and COMMAND.fullmatch(item) for item in value):

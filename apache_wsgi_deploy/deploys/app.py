@@ -173,6 +173,13 @@ def _release_live(site, release: str, environment: str, reloaded: list) -> None:
             mode="640",
         ),
     ]
+    if site.setup_commands:
+        releases.setup_commands_ran(
+            name="Setup commands ran once for the app's data, as the app's user",
+            data_dir=site.data_dir,
+            commands=site.setup_commands,
+            run_in_app=_in_app(site, release_dir),
+        )
     if site.release_commands:
         releases.commands_ran(
             name="Release commands ran in the release, as the app's user",

@@ -19,6 +19,7 @@ from apache_wsgi_deploy.layout import (
     HOST_PYTHON,
     RELEASES,
     ROLLED_BACK,
+    SETUP_DONE,
 )
 
 # History lines read: far more switches than releases are ever kept.
@@ -119,6 +120,29 @@ class Releases(FactBase[ReleasesDict]):
             "deployed_from": deployed_from,
             "loadable": sorted(line[len("loadable=") :] for line in output if line.startswith("loadable=")),
         }
+
+
+class SetupDone(FactBase[list[str]]):
+    """
+    Returns the digests of the setup commands that ran for a site's data
+    (``<data_dir>/.apache-wsgi-deploy-setup-done``, a line each).
+
+    .. code:: python
+
+        ["5d41402abc4b"]
+    """
+
+    @staticmethod
+    def command(data_dir: str) -> str:
+        return f"cat {shlex.quote(f'{data_dir}/{SETUP_DONE}')} 2>/dev/null || true"
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    @staticmethod
+    def process(output: list[str]) -> list[str]:
+        return [line.strip() for line in output if line.strip()]
 
 
 class StaticFilesDict(TypedDict):

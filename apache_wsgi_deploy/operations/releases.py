@@ -15,8 +15,8 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
 from apache_wsgi_deploy import outcome
 from apache_wsgi_deploy.facts.cache import cached_fact
-from apache_wsgi_deploy.facts.releases import Releases, ReleasesDict, StaticFiles
-from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, HISTORY, RELEASES, ROLLED_BACK, VENVS
+from apache_wsgi_deploy.facts.releases import Releases, ReleasesDict, SetupDone, StaticFiles
+from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, HISTORY, RELEASES, ROLLED_BACK, SETUP_DONE, VENVS
 
 
 class ShownCommand(StringCommand):
@@ -125,6 +125,47 @@ def commands_digest(commands: list[str]) -> str:
     return hashlib.sha1("\n".join(commands).encode()).hexdigest()[:12]
 
 
+def _shown_in_app(kind: str, command: str, run_in_app: list[str]) -> ShownCommand:
+    """A command run in the app's context, its output shown after a line naming it, and
+    `<kind> command '<command>' exited <status>` when it fails."""
+    shown = QuoteString(shlex.quote(command))
+    return ShownCommand(
+        f"printf '{kind} command: %s\\n'",
+        shown,
+        ">&2;",
+        *(QuoteString(part) for part in run_in_app),
+        "sh",
+        "-c",
+        QuoteString(command),
+        f">&2 || {{ status=$?; printf '{kind} command %s exited %s\\n'",
+        shown,
+        '"$status" >&2; exit $status; }',
+    )
+
+
+@operation()
+def setup_commands_ran(data_dir: str, commands: list[str], run_in_app: list[str]):
+    """
+    Run each setup command once for a site's data, ever: in the first release that has
+    it, before that release's release commands. Each is recorded by its text in the data
+    folder, so a new release, a rollback or a rerun never runs it again; a command whose
+    text changes runs once more.
+
+    + data_dir: the site's data folder
+    + commands: shell commands, each run by ``sh -c``
+    + run_in_app: the command (argv) that runs what follows it in the app's context
+    """
+    done = set(host.get_fact(SetupDone, data_dir=data_dir))
+    pending = [command for command in commands if commands_digest([command]) not in done]
+    if not pending:
+        host.noop(f"the {len(commands)} setup command(s) ran for {data_dir}")
+        return
+    record = QuoteString(f"{data_dir}/{SETUP_DONE}")
+    for command in pending:
+        yield _shown_in_app("setup", command, run_in_app)
+        yield StringCommand("echo", commands_digest([command]), ">>", record)
+
+
 @operation()
 def commands_ran(
     install_path: str,
@@ -157,18 +198,7 @@ def commands_ran(
     for folder in built:
         yield StringCommand("rm", "-rf", folder, "&&", "install", "-d", "-o", user, "-g", group, "-m", "750", folder)
     for command in commands:
-        yield ShownCommand(
-            "printf 'release command: %s\\n'",
-            QuoteString(shlex.quote(command)),
-            ">&2;",
-            *(QuoteString(part) for part in run_in_app),
-            "sh",
-            "-c",
-            QuoteString(command),
-            ">&2 || { status=$?; printf 'release command %s exited %s\\n'",
-            QuoteString(shlex.quote(command)),
-            '"$status" >&2; exit $status; }',
-        )
+        yield _shown_in_app("release", command, run_in_app)
     # What the commands made is the release's now, as read-only for the app as its code.
     for folder in built:
         yield StringCommand("chown", "-R", f"root:{group}", folder, "&&", "chmod", "-R", "u=rwX,g=rX,o=", folder)

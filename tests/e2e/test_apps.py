@@ -125,6 +125,23 @@ def test_the_apps_data_outlives_releases_and_a_rollback(own_app, tmp_path):
     assert database.split("\n")[0] == "flaskapp 750", database
 
 
+def test_a_setup_command_runs_once_for_the_data_and_never_again(own_app, tmp_path):
+    """A command that wipes the database (Flask's tutorial's init-db) as a setup command:
+    it runs for the first release, shows what it did, and no later release runs it."""
+    reset = "flask --app notes reset-db"
+    first = deploy_notes(own_app, notes_version(tmp_path, "one"), commands=(), setup_commands=[reset])
+    assert first.returncode == 0, first.stderr[-4000:]
+    assert "Setup commands ran once for the app's data, as the app's user" in first.changed
+    assert re.search(r"setup command: 'flask --app notes reset-db'\n(.*\n)*?.*database reset\n", first.stderr)
+    added = probe(own_app).request("POST", "https", own_app.hosts[0].server_name, "/", data={"text": "kept"})
+    assert added.status_code == 201, added.text
+    for version in ("two", "three"):
+        result = deploy_notes(own_app, notes_version(tmp_path, version), commands=(), setup_commands=[reset])
+        assert result.returncode == 0, result.stderr[-4000:]
+        assert "Setup commands ran once for the app's data, as the app's user" not in result.changed
+        assert notes(own_app) == f"{version}: kept"
+
+
 def test_a_release_whose_command_fails_never_goes_live(own_app, tmp_path):
     assert deploy_notes(own_app, notes_version(tmp_path, "one")).returncode == 0
     before = live_release(own_app)
