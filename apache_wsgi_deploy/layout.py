@@ -214,7 +214,10 @@ FULLCHAIN, PRIVKEY = "fullchain.pem", "privkey.pem"
 
 # What the deploy adds to the app's environment (app_env may not set it).
 DATA_DIR_VARIABLE = "APP_DATA_DIR"
-DEPLOY_ENVIRONMENT = (DATA_DIR_VARIABLE,)
+SECRETS_DIR_VARIABLE = "APP_SECRETS_DIR"
+DEPLOY_ENVIRONMENT = (DATA_DIR_VARIABLE, SECRETS_DIR_VARIABLE)
+# In a site's folder: one folder of secret files per content, named by its digest.
+SECRETS = "secrets"
 # In a release folder: the digest of the release commands that ran in it.
 COMMANDS_DONE = "release-commands.done"
 # In a site's data folder: the digest of each setup command that ran for that data, a line each.
@@ -231,7 +234,7 @@ def wsgi_file(app_name: str) -> str:
 
 def made_in_install_path(app_name: str) -> list[str]:
     """Everything the deploy makes in a site's folder: all that its removal deletes."""
-    made = [RELEASES, VENVS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, wsgi_file(app_name)]
+    made = [RELEASES, VENVS, SECRETS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, wsgi_file(app_name)]
     return made + list(FORMER_LAYOUT)
 
 
@@ -292,6 +295,10 @@ class SitePaths:
 
     def release_dir(self, release: str) -> str:
         return f"{self.releases_dir}/{release}"
+
+    def secrets_dir(self, digest: str) -> str:
+        """A set of secret files: shared by the releases that hold the same, outside all of them."""
+        return f"{self.install_path}/{SECRETS}/{digest}"
 
     @property
     def venvs_dir(self) -> str:

@@ -233,6 +233,19 @@ SECTIONS = (
                 secret=True,
             ),
             _site(
+                "secret_files",
+                {},
+                v.secret_files,
+                "files only the app may read (an htpasswd, a users file, a config.py with its SECRET_KEY), each read"
+                " on the control machine from a file or an environment variable: on the host in a folder of their"
+                " own outside every release and everything served, root's and readable by the app's group alone,"
+                " that folder's path in the app's environment as APP_SECRETS_DIR; a change is a new release",
+                notes='E.g. {"htpasswd": {"from_file": "/etc/shop/htpasswd"}, "config.py": {"from_env":'
+                ' "SHOP_CONFIG"}}. The app and its release commands read $APP_SECRETS_DIR/htpasswd. See'
+                " docs/releases.md.",
+                secret=True,
+            ),
+            _site(
                 "data_dir",
                 "auto",
                 v.auto_or(v.app_folder),

@@ -123,15 +123,19 @@ class _SiteMethods:
         # A folder its release commands make exists on the host alone.
         if self.static_url is not None and not self.from_git and self.static_dir.split("/")[0] not in self.build_dirs:
             files.append(("static_dir", self.static_source))
-        return files + [(f"app_env.{name}", path) for name, path in self._env_sources("from_file")]
+        return files + self._sources("from_file")
 
     def control_environment(self) -> list[tuple[str, str]]:
         """(setting, variable) of the control machine's environment variables the site reads."""
-        return [(f"app_env.{name}", variable) for name, variable in self._env_sources("from_env")]
+        return self._sources("from_env")
 
-    def _env_sources(self, kind: str) -> list[tuple[str, str]]:
+    def _sources(self, kind: str) -> list[tuple[str, str]]:
+        """(setting, reference) of the app_env values and secret_files of this kind."""
         return [
-            (name, source[kind]) for name, source in self.app_env.items() if isinstance(source, dict) and kind in source
+            (f"{key}.{name}", source[kind])
+            for key in ("app_env", "secret_files")
+            for name, source in getattr(self, key).items()
+            if isinstance(source, dict) and kind in source
         ]
 
 

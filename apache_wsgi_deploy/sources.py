@@ -248,6 +248,24 @@ def app_environment(app_env: dict) -> dict[str, str]:
     return values
 
 
+def secret_file_contents(secret_files: dict) -> dict[str, bytes]:
+    """secret_files' contents, read now from the control machine's files and environment."""
+    return {
+        name: os.environ[source["from_env"]].encode()
+        if "from_env" in source
+        else project_path(source["from_file"]).read_bytes()
+        for name, source in secret_files.items()
+    }
+
+
+def contents_digest(files: dict[str, bytes]) -> str:
+    """Names a set of files by their names and contents."""
+    digest = hashlib.sha1()
+    for name, content in sorted(files.items()):
+        digest.update(f"{name}\0{len(content)}\0".encode() + content)
+    return digest.hexdigest()[:12]
+
+
 def fullchain(certificate_file: str, chain_file: str) -> str:
     """Leaf and chain in one PEM, as Apache reads them."""
     return project_path(certificate_file).read_text().rstrip("\n") + "\n" + project_path(chain_file).read_text()

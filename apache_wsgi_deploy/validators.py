@@ -297,6 +297,27 @@ def app_env(value: Any) -> dict:
     return value
 
 
+SECRET_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@allowing('a dict of file names to {"from_file": "path"} or {"from_env": "VARIABLE"}, e.g. {"htpasswd": {...}}')
+def secret_files(value: Any) -> dict:
+    """Where to read each file's content on the control machine."""
+    if not isinstance(value, dict):
+        raise Invalid(secret_files.form)
+    for name, source in value.items():
+        if not isinstance(name, str) or not SECRET_FILE_NAME.fullmatch(name):
+            raise Invalid("file names of letters, digits and . _ - (not starting with '.' or '-'), such as htpasswd")
+        kind, reference = next(iter(source.items())) if isinstance(source, dict) and len(source) == 1 else (None, None)
+        if kind == "from_env" and isinstance(reference, str) and ENV_NAME.fullmatch(reference):
+            continue
+        if kind == "from_file" and isinstance(reference, str):
+            local_path(reference)
+            continue
+        raise Invalid(f'for {name}: {{"from_file": "path"}} or {{"from_env": "VARIABLE"}} (on the control machine)')
+    return value
+
+
 @allowing("a list of file name patterns such as .git or *.pyc (letters, digits and . _ - ~ + * ? [ ])")
 def name_patterns(value: Any) -> list[str]:
     """fnmatch patterns, each matched against every name of a path."""

@@ -125,10 +125,35 @@ def _release_made(site, environment: str) -> tuple[str, list]:
     return release, [code, packages]
 
 
-def _environment_json(site) -> str:
-    """What the app's processes find in os.environ (app_env, and where its data folder is), as JSON."""
+def _environment_json(site, secrets_dir: str | None) -> str:
+    """What the app's processes find in os.environ (app_env, and where its data folder
+    and its secret files are), as JSON."""
     values = {**sources.app_environment(site.app_env), layout.DATA_DIR_VARIABLE: site.data_dir}
+    if secrets_dir is not None:
+        values[layout.SECRETS_DIR_VARIABLE] = secrets_dir
     return json.dumps(values, indent=1, sort_keys=True) + "\n"
+
+
+def _secret_files(site) -> str | None:
+    """The site's secret files in their folder (named by their contents, outside every
+    release), root's and readable by the app's group alone; its path."""
+    if not site.secret_files:
+        return None
+    contents = sources.secret_file_contents(site.secret_files)
+    folder = site.paths.secrets_dir(sources.contents_digest(contents))
+
+    def files() -> dict[str, bytes]:
+        return contents
+
+    managed.private_files(
+        name="Secret files are in place, for the app alone",
+        files=files,
+        dest=folder,
+        **_app_files(site),
+        mode="640",
+        dir_mode="750",
+    )
+    return folder
 
 
 def _in_app(site, release_dir: str) -> list[str]:
@@ -269,7 +294,8 @@ def app_release(site):
             group=data["group"],
             mode=data["mode"],
         )
-    environment = _environment_json(site)
+    # Before the release's commands and health check, which read them.
+    environment = _environment_json(site, _secret_files(site))
     release, reloaded = _release_made(site, environment)
     _release_live(site, release, environment, reloaded)
 

@@ -287,6 +287,52 @@ def tree(
 
 
 @operation()
+def private_files(files, dest: str, user: str, group: str, mode: str, dir_mode: str):
+    """
+    Make a folder hold exactly these secret files, read by one command: each uploaded
+    through a folder only the SSH user can enter, replaced whole when it differs, never
+    shown in a diff; the folder and its parent (made when missing) with dir_mode.
+
+    + files: a function returning {file name: content (bytes)}, so no content reaches
+      pyinfra's record of the operation's arguments (its --json output)
+    + dest: absolute folder on the host
+    + user, group: owner of the folders and files
+    + mode, dir_mode: permissions of files and of folders
+
+    **Example:**
+
+    .. code:: python
+
+        managed.private_files(files=lambda: {"htpasswd": b"alice:$apr1$..."}, dest="/srv/shop/secrets/3f2a",
+                              user="root", group="shop", mode="640", dir_mode="750")
+    """
+    _check_path(dest)
+    contents = files()
+    file_mode, folder_mode = _mode(mode), _mode(dir_mode)
+    remote = host.get_fact(Tree, path=dest)
+    if remote is None:
+        parent = posixpath.dirname(dest)
+        yield StringCommand("rm", "-f", QuoteString(dest))
+        yield StringCommand("install", "-d", "-o", user, "-g", group, "-m", dir_mode, QuoteString(parent))
+        yield StringCommand("install", "-d", "-o", user, "-g", group, "-m", dir_mode, QuoteString(dest))
+        remote = {"": {"user": user, "group": group, "mode": folder_mode, "kind": "directory", "sha1": None}}
+    yield from ownership_commands(remote.get(""), dest, user, group, folder_mode)
+    for relative in sorted(set(remote) - {"", *contents}):
+        yield StringCommand("rm", "-rf", "--", QuoteString(f"{dest}/{relative}"))
+    for name, content in sorted(contents.items()):
+        path = f"{dest}/{name}"
+        current = remote.get(name)
+        if current is not None and current["kind"] != "file":
+            yield StringCommand("rm", "-rf", "--", QuoteString(path))
+            current = None
+        if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
+            _log_diff(path, current, content, private=True)
+            yield from _replace_commands(content, path, user, group, file_mode, private=True)
+            continue
+        yield from ownership_commands(current, path, user, group, file_mode)
+
+
+@operation()
 def folders(paths: list[str], user: str, group: str, mode: str):
     """
     Make folders exist with an owner and mode, read by one command; what they hold is

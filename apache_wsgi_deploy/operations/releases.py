@@ -16,7 +16,17 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from apache_wsgi_deploy import outcome
 from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.releases import Releases, ReleasesDict, SetupDone, StaticFiles
-from apache_wsgi_deploy.layout import COMMANDS_DONE, CURRENT, HISTORY, RELEASES, ROLLED_BACK, SETUP_DONE, VENVS
+from apache_wsgi_deploy.layout import (
+    COMMANDS_DONE,
+    CURRENT,
+    ENV_FILE,
+    HISTORY,
+    RELEASES,
+    ROLLED_BACK,
+    SECRETS,
+    SETUP_DONE,
+    VENVS,
+)
 
 
 class ShownCommand(StringCommand):
@@ -237,7 +247,7 @@ def live(install_path: str, release: str, wsgi_script: str, health_check: list[s
 @operation()
 def pruned(install_path: str, keep: int, live: str):
     """
-    Remove old releases, and the virtualenvs no kept release uses.
+    Remove old releases, and the virtualenvs and sets of secret files no kept release uses.
 
     + install_path: the site's folder
     + keep: how many releases stay, at most (at least 2)
@@ -270,6 +280,17 @@ def pruned(install_path: str, keep: int, live: str):
         "&&",
         f"for venv in *; do for link in ../{RELEASES}/*/venv; do",
         f'[ "$(readlink "$link")" = "../../{VENVS}/$venv" ] && continue 2; done; rm -rf -- "$venv"; done',
+    )
+    # The sets of secret files no kept release's environment names.
+    secrets = QuoteString(f"{install_path}/{SECRETS}")
+    yield StringCommand(
+        "!",
+        "cd",
+        secrets,
+        "2>/dev/null",
+        "||",
+        f'for set in *; do [ ! -d "$set" ] || grep -qsF "/{SECRETS}/$set\\"" ../{RELEASES}/*/{ENV_FILE} ||',
+        'rm -rf -- "$set"; done',
     )
 
 

@@ -11,6 +11,7 @@ environment) the app cannot start with.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -319,5 +320,63 @@ def test_an_app_with_its_own_login_gets_the_authorization_header(deployed, tmp_p
         assert verify.returncode == 0, verify.stdout[-3000:]
         # The check reads what Apache reads: the other setting's inventory finds it Off.
         assert deployed.verify(f"--inventory={inventory}", "-k", "authorization").returncode == 1
+    finally:
+        assert deployed.deploy().returncode == 0
+
+
+# An app that reads a file it is given: a users file, as pypiserver's htpasswd or Radicale's.
+READS_ITS_FILE = """
+import os
+
+
+def application(environ, start_response):
+    with open(os.path.join(os.environ["APP_SECRETS_DIR"], "users")) as users:
+        first = users.readline().split(":")[0]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"first user: {first}".encode()]
+"""
+
+
+def test_a_secret_file_reaches_the_app_alone_and_a_change_is_a_new_release(deployed, tmp_path):
+    source = tmp_path / "reader"
+    source.mkdir()
+    (source / "reader.py").write_text(READS_ITS_FILE)
+    shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
+    users = tmp_path / "users"
+    users.write_text("alice:$apr1$secret-hash-one\n")
+    settings = {
+        "app_source": str(source),
+        "wsgi_entry": "reader:application",
+        "secret_files": {"users": {"from_file": str(users)}, "token": {"from_env": "READER_TOKEN"}},
+        # Release commands read them too.
+        "release_commands": ['test -s "$APP_SECRETS_DIR/token" && grep -q "^[a-z]*:" "$APP_SECRETS_DIR/users"'],
+    }
+    inventory = app_inventory(deployed, tmp_path, **settings)
+    env = {"READER_TOKEN": "token-0c5d"}
+    name = deployed.hosts[0].server_name
+    try:
+        result = deployed.deploy(inventory=inventory, env=env)
+        assert result.returncode == 0, result.stderr[-4000:]
+        assert probe(deployed).get("https", name, "/").text == "first user: alice"
+        output = json.dumps(result.output) + result.stderr
+        assert "secret-hash-one" not in output and "token-0c5d" not in output
+        folder = deployed.sudo("ls -d /srv/flaskapp/secrets/*").stdout.split()
+        assert len(folder) == 1
+        modes = deployed.sudo(f"stat -c '%U %G %a %n' /srv/flaskapp/secrets {folder[0]} {folder[0]}/*").stdout
+        assert modes.splitlines() == [
+            "root flaskapp 750 /srv/flaskapp/secrets",
+            f"root flaskapp 750 {folder[0]}",
+            f"root flaskapp 640 {folder[0]}/token",
+            f"root flaskapp 640 {folder[0]}/users",
+        ]
+        assert "Permission denied" in deployed.sudo(f"runuser -u www-data -- cat {folder[0]}/users 2>&1 || true").stdout
+        assert deployed.deploy(inventory=inventory, env=env).changed == []
+
+        users.write_text("bob:$apr1$secret-hash-two\n")
+        changed = deployed.deploy(inventory=inventory, env=env)
+        assert changed.returncode == 0, changed.stderr[-4000:]
+        assert "Release is live, once its health check passed" in changed.changed
+        assert probe(deployed).get("https", name, "/").text == "first user: bob"
+        assert len(deployed.sudo("ls -d /srv/flaskapp/secrets/*").stdout.split()) == 2  # the rollback's kept
     finally:
         assert deployed.deploy().returncode == 0
