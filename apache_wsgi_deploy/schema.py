@@ -372,6 +372,17 @@ SECTIONS = (
                 " site's own",
             ),
             _site(
+                "app_compresses_responses",
+                False,
+                v.boolean,
+                "True: the app compresses its own responses on purpose (Radicale does), and the verification suite"
+                " accepts an encoded answer from it; Apache never compresses the app's responses either way",
+                notes="BREACH: a compressed HTTPS response that echoes a request's input beside a secret (a CSRF"
+                " token, a session cookie) leaks the secret's length. Apache leaves the app's responses"
+                " uncompressed (SetEnv no-gzip 1, checked by the verification suite); an app that compresses"
+                " its own fails `test_the_apps_responses_are_not_compressed` unless this says it is meant to.",
+            ),
+            _site(
                 "http2",
                 True,
                 v.boolean,

@@ -380,3 +380,46 @@ def test_a_secret_file_reaches_the_app_alone_and_a_change_is_a_new_release(deplo
         assert len(deployed.sudo("ls -d /srv/flaskapp/secrets/*").stdout.split()) == 2  # the rollback's kept
     finally:
         assert deployed.deploy().returncode == 0
+
+
+# An app that compresses its own answers, as Radicale does.
+COMPRESSES_ITSELF = """
+import gzip
+
+
+def application(environ, start_response):
+    body = b"compressed by the app " * 20
+    headers = [("Content-Type", "text/plain"), ("Vary", "Accept-Encoding")]
+    if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+        body = gzip.compress(body)
+        headers.append(("Content-Encoding", "gzip"))
+    start_response("200 OK", headers)
+    return [body]
+"""
+
+
+def test_an_app_that_compresses_its_own_answers_fails_verification_until_the_setting_says_so(deployed, tmp_path):
+    source = tmp_path / "squeezer"
+    source.mkdir()
+    (source / "squeezer.py").write_text(COMPRESSES_ITSELF)
+    shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
+    settings = {"app_source": str(source), "wsgi_entry": "squeezer:application"}
+    checks = ("-k", "compress", "-v")
+    try:
+        inventory = app_inventory(deployed, tmp_path, **settings)
+        assert deployed.deploy(inventory=inventory).returncode == 0
+        verify = deployed.verify(f"--inventory={inventory}", *checks)
+        assert verify.returncode == 1
+        assert "test_apache_never_compresses_the_apps_responses" in verify.stdout
+        assert re.findall(r"::(\S+) FAILED", verify.stdout) == [
+            f"test_the_apps_responses_are_not_compressed[{deployed.hosts[0].alias}:flaskapp]"
+        ]
+        assert "if meant, set app_compresses_responses = True" in verify.stdout
+
+        (tmp_path / "meant").mkdir()
+        meant = app_inventory(deployed, tmp_path / "meant", **settings, app_compresses_responses=True)
+        assert deployed.deploy(inventory=meant).changed == []
+        verify = deployed.verify(f"--inventory={meant}", *checks)
+        assert verify.returncode == 0, verify.stdout[-3000:]
+    finally:
+        assert deployed.deploy().returncode == 0
