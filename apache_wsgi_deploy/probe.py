@@ -69,6 +69,23 @@ def exposure(path: str, answer: Answer, unknown_path: str, unknown: Answer) -> s
     return f"{path} answers {answer.status}{where} with {len(answer.body)} bytes: {answer.body[:80]!r}"
 
 
+def served(path: str, ask, server_name: str, unknown_path: str, unknown: Answer) -> str | None:
+    """exposure() of path, ask(path) giving its Answer, where a redirect with no body of its
+    own (an app that sends every unknown path to a page of its own) serves nothing itself:
+    it exposes what it leads to within the site, judged the same way, and nothing when it
+    leaves the site; redirects.MAX_REDIRECTS hops at most."""
+    for _ in range(redirects.MAX_REDIRECTS + 1):
+        answer = ask(path)
+        problem = exposure(path, answer, unknown_path, unknown)
+        if problem is None or answer.body or not 300 <= answer.status < 400:
+            return problem
+        onward = redirects.within_site(answer.location, server_name, path)
+        if onward is None:
+            return None
+        path = onward
+    return problem
+
+
 def aliased_urls(path: str, aliases: list[tuple[str, str]]) -> list[str]:
     """The URL paths at which the Aliases given as (URL path, the folder's real path) map
     onto path, a file's real path: where Apache would serve that file."""

@@ -423,3 +423,34 @@ def test_an_app_that_compresses_its_own_answers_fails_verification_until_the_set
         assert verify.returncode == 0, verify.stdout[-3000:]
     finally:
         assert deployed.deploy().returncode == 0
+
+
+# An app that sends every unknown path to a page of its own with an empty 303, as
+# pypiserver does (to /simple/<path>/, which answers 404).
+REDIRECTS_UNKNOWN_PATHS = """
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"index"]
+    if path.startswith("/simple/"):
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"no such package"]
+    start_response("303 See Other", [("Location", "/simple" + path.rstrip("/") + "/"), ("Content-Length", "0")])
+    return [b""]
+"""
+
+
+def test_an_app_that_redirects_unknown_paths_passes_the_sensitive_path_checks(deployed, tmp_path):
+    source = tmp_path / "index"
+    source.mkdir()
+    (source / "index.py").write_text(REDIRECTS_UNKNOWN_PATHS)
+    shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
+    try:
+        inventory = app_inventory(deployed, tmp_path, app_source=str(source), wsgi_entry="index:application")
+        assert deployed.deploy(inventory=inventory).returncode == 0
+        verify = deployed.verify(f"--inventory={inventory}", "-k", "sensitive or listed", "-v")
+        assert verify.returncode == 0, verify.stdout[-3000:]
+        assert "test_sensitive_path_is_not_served" in verify.stdout
+    finally:
+        assert deployed.deploy().returncode == 0

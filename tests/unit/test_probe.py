@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from apache_wsgi_deploy.probe import Answer, Probe, aliased_urls, exposure
+from apache_wsgi_deploy.probe import Answer, Probe, aliased_urls, exposure, served
 
 # What the app answers to GET path: status, Location.
 ROUTES = {
@@ -98,3 +98,22 @@ def test_an_alias_onto_a_files_folder_or_any_above_it_serves_the_file_at_its_url
     # A folder whose name only starts like the file's is not above it.
     assert aliased_urls("/srv/shop/releases/r1/app2/shop.py", aliases[:1]) == []
     assert aliased_urls("/etc/passwd", [("/root/", "/")]) == ["/root/etc/passwd"]
+
+
+def test_a_redirect_that_serves_nothing_exposes_what_it_leads_to():
+    """pypiserver sends every unknown path to /simple/<path>/ with an empty 303: a path
+    counts as served only where content comes back."""
+    unknown_path = "/no-such-x"
+    unknown = Answer(303, "https://www.example.com/simple/no-such-x/", b"")
+    pages = {
+        "/.git/": Answer(303, "https://www.example.com/simple/.git/", b""),
+        "/simple/.git/": Answer(404, None, b"Not Found"),
+        "/.env": Answer(303, "https://pypi.example.org/simple/.env/", b""),
+        "/server-status": Answer(302, "/status-page", b""),
+        "/status-page": Answer(200, None, b"<h1>Apache Server Status</h1>"),
+    }
+    assert served("/.git/", pages.get, "www.example.com", unknown_path, unknown) is None
+    assert served("/.env", pages.get, "www.example.com", unknown_path, unknown) is None  # leaves the site
+    assert served("/server-status", pages.get, "www.example.com", unknown_path, unknown) == (
+        "/status-page answers 200 with 29 bytes: b'<h1>Apache Server Status</h1>'"
+    )

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from apache_wsgi_deploy.probe import SENSITIVE_PATHS, Answer, aliased_urls, exposure
+from apache_wsgi_deploy.probe import SENSITIVE_PATHS, Answer, aliased_urls, served
 
 
 def test_http_redirects_to_https_with_path_and_query(site, site_name):
@@ -82,9 +82,13 @@ def test_sensitive_path_is_not_served(site, site_name, scheme, path):
     """Whatever config serves it (a public mod_status, an Alias onto a checkout): refused,
     or answered as the app answers any unknown path (port 80: redirected like one)."""
     unknown = f"/no-such-page-{uuid.uuid4().hex}"
-    asked = Answer.of(site.probe.get(scheme, site_name, path))
-    problem = exposure(path, asked, unknown, Answer.of(site.probe.get(scheme, site_name, unknown)))
+    unknown_answer = Answer.of(site.probe.get(scheme, site_name, unknown))
+    problem = served(path, _asker(site, scheme, site_name), site.site.server_name, unknown, unknown_answer)
     assert problem is None, f"{scheme}://{site_name}{problem}"
+
+
+def _asker(site, scheme: str, name: str):
+    return lambda path: Answer.of(site.probe.get(scheme, name, path))
 
 
 def _exposed(site, name: str, scheme: str, paths) -> dict[str, str]:
@@ -92,9 +96,11 @@ def _exposed(site, name: str, scheme: str, paths) -> dict[str, str]:
     unknown path is (exposure): path -> what."""
     unknown = f"/no-such-page-{uuid.uuid4().hex}"
     unknown_answer = Answer.of(site.probe.get(scheme, name, unknown))
-    asked = {path: Answer.of(site.probe.get(scheme, name, path)) for path in paths}
+    ask = _asker(site, scheme, name)
     return {
-        path: problem for path, answer in asked.items() if (problem := exposure(path, answer, unknown, unknown_answer))
+        path: problem
+        for path in paths
+        if (problem := served(path, ask, site.site.server_name, unknown, unknown_answer))
     }
 
 
