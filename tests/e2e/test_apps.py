@@ -130,13 +130,14 @@ def test_a_setup_command_runs_once_for_the_data_and_never_again(own_app, tmp_pat
     """A command that wipes the database (Flask's tutorial's init-db) as a setup command:
     it runs for the first release, shows what it did, and no later release runs it."""
     reset = "flask --app notes reset-db"
-    first = deploy_notes(own_app, notes_version(tmp_path, "one"), commands=(), setup_commands=[reset])
+    # Versions of their own: a release of the same code rolled back earlier stays back.
+    first = deploy_notes(own_app, notes_version(tmp_path, "set-up"), commands=(), setup_commands=[reset])
     assert first.returncode == 0, first.stderr[-4000:]
     assert "Setup commands ran once for the app's data, as the app's user" in first.changed
     assert re.search(r"setup command: 'flask --app notes reset-db'\n(.*\n)*?.*database reset\n", first.stderr)
     added = probe(own_app).request("POST", "https", own_app.hosts[0].server_name, "/", data={"text": "kept"})
     assert added.status_code == 201, added.text
-    for version in ("two", "three"):
+    for version in ("after-one", "after-two"):
         result = deploy_notes(own_app, notes_version(tmp_path, version), commands=(), setup_commands=[reset])
         assert result.returncode == 0, result.stderr[-4000:]
         assert "Setup commands ran once for the app's data, as the app's user" not in result.changed
