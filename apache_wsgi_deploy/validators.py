@@ -282,19 +282,23 @@ def app_env(value: Any) -> dict:
     for name, source in value.items():
         if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
             raise Invalid("environment variable names of letters, digits and '_', not starting with a digit")
-        if isinstance(source, str) and "\0" not in source:
-            continue
-        kind, reference = next(iter(source.items())) if isinstance(source, dict) and len(source) == 1 else (None, None)
-        if kind == "from_env" and isinstance(reference, str) and ENV_NAME.fullmatch(reference):
-            continue
-        if kind == "from_file" and isinstance(reference, str):
-            local_path(reference)
+        if (isinstance(source, str) and "\0" not in source) or _control_source(source):
             continue
         raise Invalid(
             f'for {name}: a string, {{"from_env": "VARIABLE"}} (the control machine\'s environment) or'
             ' {"from_file": "path"} (a file on the control machine, best outside the repository)'
         )
     return value
+
+
+def _control_source(source: Any) -> bool:
+    """Whether source names where on the control machine a value is read:
+    {"from_env": "VARIABLE"} or {"from_file": "path"} (a path it checks)."""
+    kind, reference = next(iter(source.items())) if isinstance(source, dict) and len(source) == 1 else (None, None)
+    if kind == "from_file" and isinstance(reference, str):
+        local_path(reference)
+        return True
+    return kind == "from_env" and isinstance(reference, str) and bool(ENV_NAME.fullmatch(reference))
 
 
 SECRET_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -308,13 +312,8 @@ def secret_files(value: Any) -> dict:
     for name, source in value.items():
         if not isinstance(name, str) or not SECRET_FILE_NAME.fullmatch(name):
             raise Invalid("file names of letters, digits and . _ - (not starting with '.' or '-'), such as htpasswd")
-        kind, reference = next(iter(source.items())) if isinstance(source, dict) and len(source) == 1 else (None, None)
-        if kind == "from_env" and isinstance(reference, str) and ENV_NAME.fullmatch(reference):
-            continue
-        if kind == "from_file" and isinstance(reference, str):
-            local_path(reference)
-            continue
-        raise Invalid(f'for {name}: {{"from_file": "path"}} or {{"from_env": "VARIABLE"}} (on the control machine)')
+        if not _control_source(source):
+            raise Invalid(f'for {name}: {{"from_file": "path"}} or {{"from_env": "VARIABLE"}} (on the control machine)')
     return value
 
 

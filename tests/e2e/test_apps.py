@@ -268,6 +268,15 @@ def test_a_django_project_is_served_with_its_admin_and_its_static_files(own_app,
         assert admin.status_code == 200 and "Site administration" in admin.text
 
 
+def one_module_app(tmp_path, module: str, code: str) -> dict:
+    """The settings that deploy a WSGI app of one module (with the sample's pinned requirements)."""
+    source = tmp_path / module
+    source.mkdir()
+    (source / f"{module}.py").write_text(code)
+    shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
+    return {"app_source": str(source), "wsgi_entry": f"{module}:application"}
+
+
 # An API with its own login: Basic credentials or a bearer token, checked by the app.
 PRIVATE_API = """
 import base64
@@ -288,11 +297,7 @@ def application(environ, start_response):
 
 
 def test_an_app_with_its_own_login_gets_the_authorization_header(deployed, tmp_path):
-    source = tmp_path / "api"
-    source.mkdir()
-    (source / "api.py").write_text(PRIVATE_API)
-    shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
-    settings = {"app_source": str(source), "wsgi_entry": "api:application"}
+    settings = one_module_app(tmp_path, "api", PRIVATE_API)
     name = deployed.hosts[0].server_name
 
     def answers() -> list[int]:
@@ -339,15 +344,10 @@ def application(environ, start_response):
 
 
 def test_a_secret_file_reaches_the_app_alone_and_a_change_is_a_new_release(deployed, tmp_path):
-    source = tmp_path / "reader"
-    source.mkdir()
-    (source / "reader.py").write_text(READS_ITS_FILE)
-    shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
     users = tmp_path / "users"
     users.write_text("alice:$apr1$secret-hash-one\n")
     settings = {
-        "app_source": str(source),
-        "wsgi_entry": "reader:application",
+        **one_module_app(tmp_path, "reader", READS_ITS_FILE),
         "secret_files": {"users": {"from_file": str(users)}, "token": {"from_env": "READER_TOKEN"}},
         # Release commands read them too.
         "release_commands": ['test -s "$APP_SECRETS_DIR/token" && grep -q "^[a-z]*:" "$APP_SECRETS_DIR/users"'],
@@ -400,11 +400,7 @@ def application(environ, start_response):
 
 
 def test_an_app_that_compresses_its_own_answers_fails_verification_until_the_setting_says_so(deployed, tmp_path):
-    source = tmp_path / "squeezer"
-    source.mkdir()
-    (source / "squeezer.py").write_text(COMPRESSES_ITSELF)
-    shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
-    settings = {"app_source": str(source), "wsgi_entry": "squeezer:application"}
+    settings = one_module_app(tmp_path, "squeezer", COMPRESSES_ITSELF)
     checks = ("-k", "compress", "-v")
     try:
         inventory = app_inventory(deployed, tmp_path, **settings)
@@ -443,12 +439,8 @@ def application(environ, start_response):
 
 
 def test_an_app_that_redirects_unknown_paths_passes_the_sensitive_path_checks(deployed, tmp_path):
-    source = tmp_path / "index"
-    source.mkdir()
-    (source / "index.py").write_text(REDIRECTS_UNKNOWN_PATHS)
-    shutil.copy(CHECKOUT / "app" / "requirements.txt", source)
     try:
-        inventory = app_inventory(deployed, tmp_path, app_source=str(source), wsgi_entry="index:application")
+        inventory = app_inventory(deployed, tmp_path, **one_module_app(tmp_path, "index", REDIRECTS_UNKNOWN_PATHS))
         assert deployed.deploy(inventory=inventory).returncode == 0
         verify = deployed.verify(f"--inventory={inventory}", "-k", "sensitive or listed", "-v")
         assert verify.returncode == 0, verify.stdout[-3000:]

@@ -194,6 +194,15 @@ HOSTILE = [
         ("app_env", {"KEY": {"from_env": "A B"}}, "for KEY: a string"),
         ("app_env", {"KEY": {"from_env": "A", "from_file": "b"}}, "for KEY: a string"),
         ("app_env", {"KEY": {"from_vault": "x"}}, "for KEY: a string"),
+        ("secret_files", ["htpasswd"], "a dict of file names"),
+        ("secret_files", {"../htpasswd": {"from_env": "X"}}, "file names of letters, digits and . _ -"),
+        ("secret_files", {".env": {"from_env": "X"}}, "file names of letters, digits and . _ -"),
+        ("secret_files", {"htpasswd": "alice:x"}, 'for htpasswd: {"from_file": "path"} or {"from_env"'),
+        ("secret_files", {"htpasswd": {"from_env": "A B"}}, 'for htpasswd: {"from_file": "path"}'),
+        ("adopted_folders", "/mnt/data", "a list of absolute folders"),
+        ("adopted_folders", ["/mnt/data/."], "a list of absolute folders"),
+        ("wsgi_umask", "027", "a umask of four octal digits"),
+        ("wsgi_umask", 23, "a umask of four octal digits"),
         ("server_tokens", "Prod\nInclude /etc/shadow", "one of 'Prod'"),
         ("server_signature", "off", "one of 'Off', 'On', 'EMail'"),
         ("trace_enable", False, "one of 'Off', 'On', 'extended'"),
@@ -615,3 +624,9 @@ def test_a_folder_sources_requirements_are_read_before_any_host_is_touched(files
         validate_host("web1", AGREED)
     assert str(error.value).startswith("host web1: setting 'app_source' = 'app': ")
     assert problem in str(error.value)
+
+
+def test_an_adopted_folder_must_be_one_the_settings_name():
+    assert validate(data_dir="/mnt/shop-data", adopted_folders=["/mnt/shop-data"]).adopted_folders == ["/mnt/shop-data"]
+    with pytest.raises(SettingsError, match="setting 'adopted_folders' lists '/mnt/other', which is no present site's"):
+        validate(adopted_folders=["/mnt/other"])
