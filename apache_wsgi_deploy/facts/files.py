@@ -16,6 +16,12 @@ KINDS = {"regular file": "file", "regular empty file": "file", "directory": "dir
 SHA1_LINE = re.compile(r"^\\?([0-9a-f]{40})  (.*)$")
 
 
+def stated(status: str) -> dict:
+    """Kind, owner, group and mode from `stat -c '%U %G %a %F'`."""
+    user, group, mode, kind = status.split(" ", 3)
+    return {"kind": KINDS.get(kind, "other"), "user": user, "group": group, "mode": int(mode, 8)}
+
+
 class FileStateDict(TypedDict):
     kind: str
     user: str
@@ -47,15 +53,8 @@ class FileState(FactBase[FileStateDict | None]):
     def process(output: list[str]) -> FileStateDict | None:
         if not output:
             return None
-        user, group, mode, kind = output[0].split(" ", 3)
         sha1 = SHA1_LINE.match(output[1]) if len(output) > 1 else None
-        return {
-            "kind": KINDS.get(kind, "other"),
-            "user": user,
-            "group": group,
-            "mode": int(mode, 8),
-            "sha1": sha1.group(1) if sha1 else None,
-        }
+        return {**stated(output[0]), "sha1": sha1.group(1) if sha1 else None}
 
 
 class Tree(FactBase[dict[str, FileStateDict] | None]):
@@ -166,13 +165,6 @@ class PathStates(FactBase[dict[str, PathStateDict | None]]):
             if not status:
                 states[path] = None
                 continue
-            user, group, mode, kind = status.split(" ", 3)
-            kind = KINDS.get(kind, "other")
-            states[path] = {
-                "kind": kind,
-                "user": user,
-                "group": group,
-                "mode": int(mode, 8),
-                "target": target if kind == "link" else None,
-            }
+            state = stated(status)
+            states[path] = {**state, "target": target if state["kind"] == "link" else None}
         return states

@@ -10,7 +10,7 @@ from typing import TypedDict
 from pyinfra.api import FactBase
 
 from apache_wsgi_deploy import layout
-from apache_wsgi_deploy.facts.files import KINDS
+from apache_wsgi_deploy.facts.files import stated
 
 # Before its first line, the fact's answer says which record it read: the host's, none
 # (the deploy never ran there), or none on a host an earlier version deployed (its tools
@@ -88,6 +88,5 @@ class MadeOnHost(FactBase[MadeAnswer]):
             if not status:
                 states[path] = None
                 continue
-            user, group, mode, kind = status.split(" ", 3)
-            states[path] = {"kind": KINDS.get(kind, "other"), "user": user, "group": group, "mode": int(mode, 8)}
+            states[path] = stated(status)
         return {"record": record, "earlier": output[0] == EARLIER, "states": states}
