@@ -24,7 +24,6 @@ import socket
 import subprocess
 import time
 
-import click
 import gevent
 from pyinfra import logger
 from pyinfra.api.arguments import pop_global_arguments
@@ -45,6 +44,16 @@ HEARTBEAT_INTERVAL = 15
 
 # The shells holding this process's locks, by host: each lives as long as its channel.
 _held: dict[str, object] = {}
+# Whether this process's runs only read (the runner's dry runs): they share the lock.
+# Elsewhere (pyinfra's own command line, --dry or not) it is taken alone, which is never
+# wrong, only a wait longer.
+_shared = False
+
+
+def share_in_this_process() -> None:
+    """This process's runs only read the hosts: each takes the lock shared."""
+    global _shared
+    _shared = True
 
 
 class DeployLockError(PyinfraError):
@@ -110,18 +119,13 @@ class _Shell:
             return
 
 
-def _dry_run() -> bool:
-    context = click.get_current_context(silent=True)
-    return bool(context and context.params.get("dry"))
-
-
 def hold_deploy_lock(host: Host, timeout: int, path: str = DEPLOY_LOCK) -> None:
-    """Take the host's lock for this run (shared in a dry run), waiting at most timeout s;
-    DeployLockError naming its holder when the wait runs out."""
+    """Take the host's lock for this run (shared in a read-only process), waiting at most
+    timeout s; DeployLockError naming its holder when the wait runs out."""
     if not isinstance(host.connector, (SSHConnector, LocalConnector)):
         logger.warning(f"{host.name}: no deploy lock over a {type(host.connector).__name__}")
         return
-    shared = _dry_run()
+    shared = _shared
     script = holder_script(path, shared, timeout, _this_run(shared), HEARTBEAT_TIMEOUT)
     arguments, _ = pop_global_arguments(host.state, host, {})
     accepted = inspect.signature(make_unix_command).parameters

@@ -4,20 +4,20 @@ failed, whether the host was reached at all, and, in a dry run, what would chang
 the diffs. The deploy runner, the drift check and the end-to-end tests read it; none of
 them parses pyinfra's text output.
 
-It comes from pyinfra's own results (the payload its ``--json`` prints, built from its
-state by pyinfra's own functions, also when a failed run prints none) and from a
-`Recorder`, a pyinfra state callback that keeps what the results do not hold: why a host
-was not reached, and what the deploy reported along the way (`record`).
+It comes from the pyinfra state the run leaves (each operation's outcome on the host,
+read through pyinfra's API) and from a `Recorder`, a pyinfra state callback that keeps
+what the state does not hold: why a host was not reached, and what the deploy reported
+along the way (`record`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
-import click
 from pyinfra.api import BaseStateCallback
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.context import ctx_state
+from pyinfra.context import ctx_host, ctx_state
 
 # What the deploy reports besides operations (record()): sites on the host it does not
 # know, a dry run's diffs, lines the summary shows under the host's (a rollback's
@@ -39,6 +39,21 @@ NO_HOSTS_REMAINING = "No hosts remaining!"
 CAUSE_LINES = 2
 
 
+# Terminal colours, which pyinfra puts in its messages.
+_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def unstyled(text: str) -> str:
+    return _STYLE.sub("", text)
+
+
+def op_name(meta) -> str:
+    """An operation's name as pyinfra prints it (pyinfra.api.state.StateOperationMeta):
+    its name, then its arguments in brackets."""
+    name = sorted(meta.names)[0]
+    return f"{name} ({', '.join(str(arg) for arg in meta.args)})" if meta.args else name
+
+
 class Recorder(BaseStateCallback):
     """Kept on a pyinfra state, by host: connection errors, the operation running (one
     that never ends was cut off), and what the deploy recorded."""
@@ -50,7 +65,7 @@ class Recorder(BaseStateCallback):
         self.notes: dict[str, dict[str, list]] = {}
 
     def host_connect_error(self, state, host, error):
-        self.unreachable[host.name] = click.unstyle(str(error.args[0] if error.args else error))
+        self.unreachable[host.name] = unstyled(str(error.args[0] if error.args else error))
 
     def operation_host_start(self, state, host, op_hash):
         self.running[host.name] = op_hash
@@ -75,8 +90,6 @@ def _connected(host) -> bool:
 def _failure(state, host_name: str, recorder: Recorder, error: BaseException | None) -> tuple[str | None, str | None]:
     """The operation a run was stopped in (a lost connection, an operation's refusal), and
     why; or the failed operation's own last error lines."""
-    from pyinfra_cli.prints import pretty_op_name
-
     host = next((host for host in state.inventory if host.name == host_name), None)
     if host is None:
         return None, None
@@ -90,13 +103,13 @@ def _failure(state, host_name: str, recorder: Recorder, error: BaseException | N
             reason = "connection lost"
         else:
             reason = str(error).strip().splitlines()[0] if error and str(error).strip() else "pyinfra stopped in it"
-        return short_name(pretty_op_name(state.op_meta[op_hash])), reason
+        return short_name(op_name(state.op_meta[op_hash])), reason
     for op_hash in state.get_op_order():
         meta = state.ops[host].get(op_hash)
         if meta is not None and meta.operation_meta.is_complete() and meta.operation_meta.did_error():
             if host_name in recorder.lost:
                 return None, "connection lost"
-            lines = [click.unstyle(line).strip() for line in meta.operation_meta.stderr_lines]
+            lines = [unstyled(line).strip() for line in meta.operation_meta.stderr_lines]
             # Python's traceback marks the failing expression with a line of carets.
             lines = [line for line in lines if line.strip("^~ ")]
             return None, " / ".join(lines[-CAUSE_LINES:]) or None
@@ -142,44 +155,45 @@ class HostOutcome:
     cause: str | None = None
 
     @classmethod
-    def from_results(cls, host: str, payload: dict, notes: dict | None = None, **known) -> HostOutcome:
-        """From pyinfra's --json payload ({"plan": [...], "results": {...} or None})."""
-        notes = notes or {}
-        recorded = {kind: notes.get(kind, []) for kind in KINDS}
-        outcome = cls(host, **recorded, **known)
-        # Guarded operations (_if: the reload, the daemon restart) only follow a change.
-        outcome.would_change = [
-            short_name(op["name"]) for op in payload.get("plan") or [] if host in op["hosts_with_change"]
-        ]
-        operations = (payload.get("results") or {}).get("operations", [])
-        outcome.changed = [short_name(op["name"]) for op in operations if host in op["success"]]
-        outcome.unchanged = sum(1 for op in operations if host in op["no_change"])
-        # Operations after a failure never ran, and count as errors too: the first is the one.
-        outcome.failed_at = next((short_name(op["name"]) for op in operations if host in op["error"]), None)
-        return outcome
-
-    @classmethod
     def from_state(
         cls, state, host: str, exit_status: int, dry: bool, error: BaseException | None = None
     ) -> HostOutcome:
-        """From a pyinfra state after its run, with pyinfra's own --json builders; error:
-        what stopped the run, if an exception did."""
-        from pyinfra_cli.prints import build_plan_json, build_results_json
-
+        """From a pyinfra state after its run; error: what stopped the run, if an exception did."""
         recorder = _recorder_of(state) or Recorder()
-        initialised = getattr(state, "initialised", False)
-        payload = {
-            "plan": build_plan_json(state) if initialised else [],
-            "results": build_results_json(state) if initialised and not dry else None,
-        }
-        outcome = cls.from_results(
+        notes = recorder.notes.get(host, {})
+        outcome = cls(
             host,
-            payload,
-            recorder.notes.get(host),
             exit_status=exit_status,
             unreachable=recorder.unreachable.get(host),
+            **{kind: notes.get(kind, []) for kind in KINDS},
         )
-        if initialised and exit_status != 0:
+        if not getattr(state, "initialised", False):
+            return outcome
+        pyinfra_host = next(entry for entry in state.inventory if entry.name == host)
+        operations = [
+            (short_name(op_name(state.op_meta[op_hash])), state.ops[pyinfra_host][op_hash])
+            for op_hash in state.get_op_order()
+            if op_hash in state.ops[pyinfra_host]
+        ]
+        if dry:
+            # Guarded operations (_if: the reload, the daemon restart) only follow a change.
+            with ctx_state.use(state), ctx_host.use(pyinfra_host):
+                outcome.would_change = [
+                    name
+                    for name, data in operations
+                    if data.operation_meta.will_change and not data.global_arguments["_if"]
+                ]
+        else:
+            # Each operation: None if it did not run to success (it failed, or never ran
+            # after a failure), else whether it changed something.
+            ran = [
+                (name, meta.did_change() if meta.is_complete() and meta.did_succeed() else None)
+                for name, meta in ((name, data.operation_meta) for name, data in operations)
+            ]
+            outcome.changed = [name for name, changed in ran if changed]
+            outcome.unchanged = sum(1 for _, changed in ran if changed is False)
+            outcome.failed_at = next((name for name, changed in ran if changed is None), None)
+        if exit_status != 0:
             stopped_in, outcome.cause = _failure(state, host, recorder, error)
             outcome.failed_at = stopped_in or outcome.failed_at
         return outcome

@@ -17,6 +17,8 @@ import time
 
 from pyinfra.api import BaseStateCallback
 
+from apache_wsgi_deploy.outcome import op_name
+
 # Redraws of the terminal's lines at most this often: 32 hosts report many times a second.
 REDRAW_EVERY = 0.1
 
@@ -41,9 +43,7 @@ class Reporter(BaseStateCallback):
         self._send(0, "preparing")
 
     def operation_host_start(self, state, host, op_hash):
-        from pyinfra_cli.prints import pretty_op_name
-
-        self._send(len(state.get_op_order()), pretty_op_name(state.op_meta[op_hash]))
+        self._send(len(state.get_op_order()), op_name(state.op_meta[op_hash]))
 
     def operation_host_success(self, state, host, op_hash, retry_count=0):
         self.done += 1

@@ -1,15 +1,15 @@
 """
-pyinfra, one process per host, each host's outcome read back as data: what `awd deploy`,
-`awd check`, `awd status` and `awd rollback` run.
+pyinfra's API, one process per host, each host's outcome read back as data: what `awd
+deploy`, `awd check`, `awd status` and `awd rollback` run.
 
 pyinfra stops only a failing host's own operations when a command fails, but pyinfra
 3.10 aborts the whole run, every host with it, when a host's SSH connection drops in the
 middle of an operation (paramiko's EOFError escapes its greenlet). So each host gets its
-own `pyinfra --limit <host>` process, at most `concurrency` at once: nothing one host
-does can stop or half-apply another. The command validates every host's settings first,
-once (apache_wsgi_deploy.hosts). The run ends with one line per host (converged; failed
-at which operation, and why; or not reached); each host's pyinfra output is kept under
-the project folder's .logs/.
+own process and pyinfra state, at most `concurrency` at once: nothing one host does can
+stop or half-apply another. The command validates every host's settings first, once
+(apache_wsgi_deploy.hosts). The run ends with one line per host (converged; failed at
+which operation, and why; or not reached); each host's pyinfra log is kept under the
+project folder's .logs/.
 
 The processes are forked from this one once it has imported pyinfra and the deploy's
 modules: a fresh interpreter would spend about 0.45 s of CPU on those imports per host,
@@ -19,73 +19,132 @@ most of a no-change rerun's cost. Each child records its host's outcome
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
+import logging
 import os
+import runpy
 import select
 import shutil
 import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyinfra.api import State
-from pyinfra.context import ctx_state
-
-from apache_wsgi_deploy import progress, project
-from apache_wsgi_deploy.outcome import HostOutcome, Recorder
+from apache_wsgi_deploy import lock, progress, project
+from apache_wsgi_deploy.outcome import NO_HOSTS_REMAINING, HostOutcome, Recorder, unstyled
+from apache_wsgi_deploy.settings import SettingsError
 
 # Each run's output per host, for the runs kept (the oldest go first).
 LOGS_KEPT = 20
 
 
-def _run_pyinfra(host: str, arguments: list[str], result: Path, progress_fd: int) -> int:
-    """pyinfra's CLI on one host, in this (forked) process, its state recording the run
-    and reporting its progress to progress_fd."""
-    import click
-    import pyinfra_cli.cli
-    import pyinfra_cli.main
-    from pyinfra_cli.main import main as pyinfra_main
+@dataclass(frozen=True)
+class Job:
+    """What a run does on each host: a deploy file (`*.py`), or a deploy function named
+    `module.function` called with `arguments`; dry: pyinfra's dry mode (facts read, the
+    operations planned, nothing run, and each file's diff recorded). verbosity: as
+    pyinfra's -v, -vv, -vvv (facts, then commands, then their output in the log)."""
 
-    class RecordingState(State):
-        # init() is where pyinfra (re)sets the callback handlers, before connecting.
-        def init(self, *args, **kwargs):
-            super().init(*args, **kwargs)
-            self.add_callback_handler(Recorder())
-            self.add_callback_handler(progress.Reporter(progress_fd))
+    target: str
+    arguments: dict = field(default_factory=dict)
+    dry: bool = False
+    verbosity: int = 0
 
-    pyinfra_cli.cli.State = RecordingState
-    failures = []
+    def deploy(self, state):
+        """What pyinfra's add_deploy calls for the host: the file run, or the function called."""
+        if not self.target.endswith(".py"):
+            module, _, name = self.target.rpartition(".")
+            return functools.partial(getattr(importlib.import_module(module), name), **self.arguments)
+        path = str(Path(self.target).resolve())
 
-    def cli_keeping_its_error():
-        # As click's standalone mode does (show the error, exit with its code), keeping
-        # the error pyinfra wrapped: the cause of the run's end.
-        try:
-            return pyinfra_cli.cli.cli.main(standalone_mode=False)
-        except click.ClickException as error:
-            failures.append(getattr(error, "exception", error))
-            error.show()
-            sys.exit(error.exit_code)
+        def run_file() -> None:
+            # As pyinfra's command line runs a deploy file: "./" paths in it are its folder's.
+            state.current_exec_filename = path
+            runpy.run_path(path)
 
-    pyinfra_cli.main.cli = cli_keeping_its_error
-    sys.argv = ["pyinfra", "--limit", host, *arguments]
+        return run_file
+
+
+@dataclass(frozen=True)
+class RunHost:
+    """A host to run: its inventory name, its data (merged as pyinfra merges it) and groups."""
+
+    name: str
+    data: dict = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+
+
+class _PlainLog(logging.Handler):
+    """pyinfra's log lines, without colour, on this process's error output (the host's log file)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(unstyled(record.getMessage()), file=sys.stderr)
+
+
+def _state(host: RunHost, job: Job, progress_fd: int):
+    """A pyinfra state of the one host, its callbacks recording the run and reporting progress."""
+    from pyinfra.api import Config, Inventory, State
+
+    state = State(check_for_changes=job.dry)
+    state.print_fact_info = state.print_noop_info = job.verbosity > 0
+    state.print_input = state.print_fact_input = job.verbosity > 1
+    state.print_output = state.print_fact_output = job.verbosity > 2
+    inventory = Inventory(([(host.name, host.data)], {}), **{group: ([host.name], {}) for group in host.groups})
+    state.init(inventory, Config(DIFF=job.dry))
+    state.cwd = str(project.folder())
+    state.add_callback_handler(Recorder())
+    state.add_callback_handler(progress.Reporter(progress_fd))
+    return state
+
+
+def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int:
+    """pyinfra's API on one host, in this (forked) process: connect, plan (the job's
+    deploy), run unless dry; its outcome written to result."""
+    from pyinfra import logger
+    from pyinfra.api.connect import connect_all
+    from pyinfra.api.deploy import add_deploy
+    from pyinfra.api.exceptions import PyinfraError
+    from pyinfra.api.operations import run_ops
+    from pyinfra.api.state import StateStage
+    from pyinfra.context import ctx_config, ctx_state
+
+    logger.setLevel(logging.INFO)
+    logger.addHandler(_PlainLog())
+    logger.propagate = False
+    if job.dry:
+        lock.share_in_this_process()
+    state = _state(host, job, progress_fd)
+    error = None
     try:
-        pyinfra_main()
-        status = 0
-    except SystemExit as exit:
-        status = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
-    except BaseException as unexpected:
-        traceback.print_exc()
-        status = 1
-        failures.append(unexpected)
-    error = failures[0] if failures else None
-    state = ctx_state.get() if ctx_state.isset() else State()
-    outcome = HostOutcome.from_state(state, host, status, dry="--dry" in arguments, error=error)
+        with ctx_state.use(state):
+            state.set_stage(StateStage.Connect)
+            connect_all(state)
+            state.set_stage(StateStage.Prepare)
+            # A copy each host's deploy may change (config.SUDO = True), as under pyinfra's command line.
+            with ctx_config.use(state.config.copy()):
+                add_deploy(state, job.deploy(state))
+            if not job.dry:
+                state.set_stage(StateStage.Execute)
+                run_ops(state)
+        status = 1 if state.failed_hosts else 0
+    except BaseException as stopped:  # noqa: BLE001 - whatever stopped the run is its outcome
+        error, status = stopped, 1
+        # The last host failing an operation: pyinfra logged the operation's error already.
+        if str(stopped) != NO_HOSTS_REMAINING:
+            print(f"--> {type(stopped).__name__}: {stopped}", file=sys.stderr)
+        # pyinfra's errors and the settings' say what went wrong; anything else is a bug to trace.
+        if not isinstance(stopped, (PyinfraError, SettingsError)):
+            traceback.print_exc()
+    outcome = HostOutcome.from_state(state, host.name, status, dry=job.dry, error=error)
     result.write_text(json.dumps(outcome.as_dict()))
     return status
 
 
-def _fork(host: str, arguments: list[str], log: Path, result: Path) -> tuple[int, int]:
+def _fork(host: RunHost, job: Job, log: Path, result: Path) -> tuple[int, int]:
     """Start pyinfra for one host in a child: its pid, and the end of a pipe its progress
     lines come out of (progress.Reporter)."""
     progress_out, progress_in = os.pipe()
@@ -98,14 +157,13 @@ def _fork(host: str, arguments: list[str], log: Path, result: Path) -> tuple[int
     try:
         output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(os.open(os.devnull, os.O_RDWR), 0)
-        # --json (non-interactive): pyinfra's own JSON on stdout is not needed, the state it
-        # is built from is read once the run ends.
-        os.dup2(os.open(os.devnull, os.O_RDWR), 1)
+        # What the deploy prints goes to the log with pyinfra's; the parent's output is its own.
+        os.dup2(output, 1)
         os.dup2(output, 2)
         # Whatever Python's streams were (a test's capture), they are these files now.
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        status = _run_pyinfra(host, arguments, result, progress_in)
+        status = _run_pyinfra(host, job, result, progress_in)
     except BaseException:
         traceback.print_exc()
     finally:
@@ -134,23 +192,24 @@ def bounded(hosts: list[str], start, wait, concurrency: int) -> dict[str, int]:
 
 
 def run_hosts(
-    hosts: list[str],
-    arguments: list[str],
+    hosts: list[RunHost],
+    job: Job,
     logs: Path | None = None,
     concurrency: int = CONCURRENCY,
     shown: progress.Plain | None = None,
     result_line=None,
 ) -> dict[str, tuple[HostOutcome, str]]:
-    """Each host's outcome and pyinfra output, from `pyinfra --json --limit <host> <arguments>`,
-    `concurrency` hosts at a time; logs: the folder that keeps each host's output as
+    """Each host's outcome and pyinfra log (by name) from the job run on it, `concurrency`
+    hosts at a time; logs: the folder that keeps each host's output as
     <host>.log (none: it is not kept). shown: where the progress goes (none: nowhere), each
     ended host told with result_line(host, outcome) (host_line by default)."""
     shown = shown or progress.Silent(len(hosts))
     result_line = result_line or host_line
+    by_name = {host.name: host for host in hosts}
     with tempfile.TemporaryDirectory(prefix="apache-wsgi-deploy-") as folder:
         files = {
             host: ((logs or Path(folder)) / f"{host.replace('/', '_')}.log", Path(folder) / f"{index}.json")
-            for index, host in enumerate(hosts)
+            for index, host in enumerate(by_name)
         }
         # A pidfd per child, readable once it ends: wait for ours alone (os.wait would reap
         # any child of this process, a caller's own subprocesses too).
@@ -161,7 +220,7 @@ def run_hosts(
         outcomes: dict[str, HostOutcome] = {}
 
         def start(host: str) -> int:
-            pid, progress_out = _fork(host, ["--json", *arguments], *files[host])
+            pid, progress_out = _fork(by_name[host], job, *files[host])
             children[os.pidfd_open(pid)] = (pid, host)
             pipes[progress_out] = [host, b""]
             started[host] = time.monotonic()
@@ -200,10 +259,10 @@ def run_hosts(
             return waited
 
         try:
-            bounded(hosts, start, wait, concurrency)
+            bounded(list(by_name), start, wait, concurrency)
         finally:
             shown.close()
-        return {host: (outcomes[host], files[host][0].read_text(errors="replace")) for host in hosts}
+        return {host: (outcomes[host], files[host][0].read_text(errors="replace")) for host in by_name}
 
 
 def _outcome(host: str, result: Path, exit_status: int) -> HostOutcome:
@@ -217,11 +276,20 @@ def _outcome(host: str, result: Path, exit_status: int) -> HostOutcome:
 
 
 def prepare() -> None:
-    """Import pyinfra's CLI and the deploy's modules once, here, before the forks: each
-    host's process then starts with them (pyinfra_cli patches ssl for gevent on import)."""
-    import pyinfra_cli.main  # noqa: F401
+    """Patch the interpreter for gevent, which pyinfra runs on (a blocking read must let
+    the lock's heartbeat and pyinfra's output readers run), and import pyinfra and the
+    deploy's modules, once, here, before the forks: each host's process starts with them."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    import pyinfra.api.operations  # noqa: F401
 
     import apache_wsgi_deploy.deploys  # noqa: F401
+
+
+def run_hosts_of(selection) -> list[RunHost]:
+    """The hosts a command selected (hosts.Selected), to run."""
+    return [RunHost(name, selection.data[name], tuple(selection.groups[name])) for name in selection.names]
 
 
 def not_read(outcome: HostOutcome) -> str | None:
@@ -239,13 +307,14 @@ def read_line(host: str, outcome: HostOutcome) -> str:
     return f"{host}: NOT READ, {not_read(outcome)}" if not_read(outcome) else f"{host}: read"
 
 
-def read_only_runs(hosts: list[str], arguments: list[str], concurrency: int = CONCURRENCY) -> dict[str, HostOutcome]:
-    """Each host's outcome of `pyinfra --dry <arguments>`, the pyinfra output of those it
+def read_only_runs(hosts: list[RunHost], job: Job, concurrency: int = CONCURRENCY) -> dict[str, HostOutcome]:
+    """Each host's outcome of the job in pyinfra's dry mode, the pyinfra log of those it
     could not read printed."""
     prepare()
     # On a terminal only: the report is a read-only run's output (cron mails it).
     shown = progress.for_stream(len(hosts), plain=False)
-    runs = run_hosts(hosts, ["--dry", *arguments], concurrency=concurrency, shown=shown, result_line=read_line)
+    job = Job(job.target, job.arguments, dry=True, verbosity=job.verbosity)
+    runs = run_hosts(hosts, job, concurrency=concurrency, shown=shown, result_line=read_line)
     for host, (outcome, output) in runs.items():
         if not_read(outcome) and not outcome.unreachable:
             print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr)

@@ -23,8 +23,8 @@ COMMANDS = {
     "app": app,
     "testhost": testhost,
 }
-# Commands whose unknown options go on to the tool they run (pyinfra, pytest).
-PASS_THROUGH = {"deploy", "check", "status", "rollback", "verify"}
+# Commands whose unknown options go on to the tool they run (pytest).
+PASS_THROUGH = {"verify"}
 
 
 def parser() -> argparse.ArgumentParser:

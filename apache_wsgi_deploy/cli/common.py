@@ -43,11 +43,37 @@ def add_host_options(parser: argparse.ArgumentParser, concurrency: int, json_out
         parser.add_argument("--json", action="store_true", help="each host's outcome as JSON on standard output")
 
 
+def data_value(text: str) -> tuple[str, object]:
+    """An argparse type: KEY=VALUE, the value read as pyinfra's --data reads it (true,
+    false, a whole number, JSON such as null or ["a", "b"], else the text itself)."""
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def add_data_option(parser: argparse.ArgumentParser) -> None:
+    """--data KEY=VALUE: a setting for this run, over the inventory's and group_data's."""
+    parser.add_argument(
+        "--data",
+        action="append",
+        type=data_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for this run on every selected host, over the inventory's (repeatable)",
+    )
+
+
 def hosts_of(args: argparse.Namespace, deploys: bool = True) -> Selected | None:
     """The hosts the options select, their settings valid; None, the reason printed,
     otherwise. deploys: as hosts.selected."""
     try:
-        return selected(args.inventory, args.limit, args.exclude, deploys)
+        return selected(args.inventory, args.limit, args.exclude, deploys, dict(getattr(args, "data", [])) or None)
     except (SettingsError, SelectionError) as error:
         print(f"awd {args.command}: {error}", file=sys.stderr)
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from apache_wsgi_deploy import progress, project, runner
-from apache_wsgi_deploy.cli.common import NOT_RUN, add_host_options, hosts_of, print_json
+from apache_wsgi_deploy.cli.common import NOT_RUN, add_data_option, add_host_options, hosts_of, print_json
 
 HELP = "deploy the selected hosts (exit 0 all converged, 1 otherwise)"
 # What `awd deploy` runs where the project folder has no deploy file of its own.
@@ -18,28 +18,26 @@ def add_arguments(parser) -> None:
         help="pyinfra deploy file (default: deploy.py in the project folder, else the packaged whole_server)",
     )
     add_host_options(parser, runner.CONCURRENCY)
-    parser.epilog = "Other options (--data KEY=VALUE, --diff...) go to pyinfra as they are."
+    add_data_option(parser)
 
 
 def deploy_target(args) -> str:
+    """The deploy file or function `awd deploy` and `awd check` run."""
     if args.deploy:
         return args.deploy
     return "deploy.py" if project.path("deploy.py").is_file() else PACKAGED_DEPLOY
 
 
-def run_deploy(args, extra: list[str], targets: list[str], deploys: bool = True) -> int:
-    """pyinfra over the selected hosts with `targets` (a deploy file, or a deploy function
-    and its arguments); a line per host at the end. deploys: as hosts.selected."""
+def run_deploy(args, job: runner.Job, deploys: bool = True) -> int:
+    """The job (a deploy file, or a deploy function and its arguments) over the selected
+    hosts; a line per host at the end. deploys: as hosts.selected."""
     selection = hosts_of(args, deploys)
     if selection is None:
         return NOT_RUN
     runner.prepare()
     logs = runner.run_logs()
     shown = progress.Silent(len(selection.names)) if args.json else progress.for_stream(len(selection.names))
-    pyinfra_options = [*extra, *(["-" + "v" * args.verbose] if args.verbose else [])]
-    runs = runner.run_hosts(
-        selection.names, ["-y", *pyinfra_options, args.inventory, *targets], logs, args.concurrency, shown
-    )
+    runs = runner.run_hosts(runner.run_hosts_of(selection), job, logs, args.concurrency, shown)
     if args.verbose:
         for host, (_, output) in runs.items():
             print(f"=== {host} ===\n{output.rstrip()}\n", file=sys.stderr, flush=True)
@@ -56,4 +54,4 @@ def run_deploy(args, extra: list[str], targets: list[str], deploys: bool = True)
 
 
 def run(args, extra: list[str]) -> int:
-    return run_deploy(args, extra, [deploy_target(args)])
+    return run_deploy(args, runner.Job(deploy_target(args), verbosity=args.verbose))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from apache_wsgi_deploy import runner
-from apache_wsgi_deploy.cli.common import add_host_options
+from apache_wsgi_deploy.cli.common import add_data_option, add_host_options
 from apache_wsgi_deploy.cli.deploy import run_deploy
 
 HELP = "put the site APP (its app_name) back to its previous release (exit 0 done, 1 otherwise)"
@@ -14,10 +12,9 @@ HELP = "put the site APP (its app_name) back to its previous release (exit 0 don
 def add_arguments(parser) -> None:
     parser.add_argument("app_name", metavar="APP", help="the site's app_name")
     add_host_options(parser, runner.CONCURRENCY)
+    add_data_option(parser)
 
 
 def run(args, extra: list[str]) -> int:
-    args.deploy = None
-    # pyinfra's command line takes a deploy function's arguments as one JSON [args, kwargs].
-    arguments = json.dumps([[], {"app_name": args.app_name}])
-    return run_deploy(args, extra, ["apache_wsgi_deploy.deploys.rollback", arguments], deploys=False)
+    job = runner.Job("apache_wsgi_deploy.deploys.rollback", {"app_name": args.app_name}, verbosity=args.verbose)
+    return run_deploy(args, job, deploys=False)

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from apache_wsgi_deploy import live_status, runner
-from apache_wsgi_deploy.cli.common import NOT_RUN, add_host_options, hosts_of, print_json
+from apache_wsgi_deploy.cli.common import NOT_RUN, add_data_option, add_host_options, hosts_of, print_json
 
 HELP = "each site's live release, its history and health now (exit 0 all read and healthy, 1 otherwise)"
 
 
 def add_arguments(parser) -> None:
     add_host_options(parser, runner.CONCURRENCY)
+    add_data_option(parser)
 
 
 def run(args, extra: list[str]) -> int:
     selection = hosts_of(args, deploys=False)
     if selection is None:
         return NOT_RUN
-    outcomes = runner.read_only_runs(
-        selection.names, [*extra, args.inventory, "apache_wsgi_deploy.deploys.read_status"], args.concurrency
-    )
+    job = runner.Job("apache_wsgi_deploy.deploys.read_status", verbosity=args.verbose)
+    outcomes = runner.read_only_runs(runner.run_hosts_of(selection), job, args.concurrency)
     text, healthy = live_status.report(outcomes)
     if args.json:
         print_json({host: {"read": runner.not_read(o) is None, "sites": o.sites} for host, o in outcomes.items()})

@@ -17,7 +17,6 @@ import posixpath
 from io import BytesIO, StringIO
 from pathlib import Path
 
-import click
 from pyinfra import host, logger, state
 from pyinfra.api import FileUploadCommand, OperationError, OperationValueError, QuoteString, StringCommand, operation
 from pyinfra.api.util import get_template
@@ -67,7 +66,7 @@ def _log_diff(dest: str, current: dict | None, content: bytes, private: bool) ->
     for line in lines:
         logger.info("  %s", line)
     logger.info("")
-    outcome.record(host.name, outcome.DIFFS, [header, *(click.unstyle(line) for line in lines)])
+    outcome.record(host.name, outcome.DIFFS, [header, *(outcome.unstyled(line) for line in lines)])
 
 
 def _is_text(content: bytes) -> bool:

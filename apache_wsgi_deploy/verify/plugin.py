@@ -19,13 +19,11 @@ import tempfile
 
 import pytest
 import testinfra
-from pyinfra.api import State
-from pyinfra.context import ctx_state
-from pyinfra_cli.inventory import make_inventory
 
 from apache_wsgi_deploy import project
 from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.apache import Aliases, ConfigTest
+from apache_wsgi_deploy.hosts import load_inventory
 from apache_wsgi_deploy.probe import Probe
 from apache_wsgi_deploy.settings import Settings, Site
 
@@ -155,10 +153,7 @@ def pytest_configure(config):
 
 @functools.cache
 def load_targets(inventory_file: str) -> list[Target]:
-    # pyinfra's loader records the file it executes on the current state.
-    with ctx_state.use(State()):
-        inventory = make_inventory(inventory_file, cwd=str(project.folder()))
-    return [Target(host.name, host.data.dict()) for host in inventory]
+    return [Target(host.name, host.data.dict()) for host in load_inventory(inventory_file)]
 
 
 def pytest_generate_tests(metafunc):

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from apache_wsgi_deploy.lock import holder_script
-from apache_wsgi_deploy.runner import run_hosts
+from apache_wsgi_deploy.runner import Job, RunHost, run_hosts
 
 DEPLOY = """
 from pyinfra import host
@@ -52,15 +52,15 @@ def ends():
         shell.wait()
 
 
-def run(deploy: str, *options):
-    ((outcome, log),) = run_hosts(["@local"], [*options, "@local", deploy]).values()
+def run(deploy: str, dry: bool = False):
+    ((outcome, log),) = run_hosts([RunHost("@local")], Job(deploy, dry=dry)).values()
     return outcome, log
 
 
 def test_a_deploy_holds_the_lock_while_it_runs_and_says_who_it_is(tmp_path):
     # The operation runs past several heartbeat timeouts: the heartbeat keeps the lock held.
     deploy, lock = deploy_file(tmp_path, command="sleep 1.5; ! flock -n -x {lock} true", heartbeat_timeout=0.5)
-    outcome, log = run(deploy, "-y")
+    outcome, log = run(deploy)
     assert (outcome.exit_status, outcome.changed) == (0, ["Works"]), log
     assert open(lock).read().startswith(f"a deploy by {getpass.getuser()}@{socket.gethostname()} (pid ")
 
@@ -68,7 +68,7 @@ def test_a_deploy_holds_the_lock_while_it_runs_and_says_who_it_is(tmp_path):
 def test_a_second_deploy_fails_naming_the_holder_and_changes_nothing(tmp_path, ends):
     deploy, lock = deploy_file(tmp_path, timeout=1)
     ends(other_run(lock))
-    outcome, log = run(deploy, "-y")
+    outcome, log = run(deploy)
     assert (outcome.exit_status, outcome.changed) == (1, [])
     assert outcome.cause == (
         f"@local: the deploy lock {lock} is held by {OTHER_DEPLOY}; gave up after 1 s (deploy_lock_timeout)"
@@ -80,7 +80,7 @@ def test_a_waiting_deploy_takes_the_lock_a_silent_holder_gave_up(tmp_path, ends)
     deploy, lock = deploy_file(tmp_path, timeout=30)
     # A run whose control machine vanished: no heartbeat, so its holder ends after 1 s.
     ends(other_run(lock, heartbeat_timeout=1))
-    outcome, log = run(deploy, "-y")
+    outcome, log = run(deploy)
     assert (outcome.exit_status, outcome.changed) == (0, ["Works"]), log
     assert "waiting up to 30 s for the deploy lock" in log
 
@@ -90,15 +90,15 @@ def test_a_dead_runs_lock_is_taken_over_at_once(tmp_path):
     holder = other_run(lock)
     holder.kill()
     holder.wait()
-    outcome, log = run(deploy, "-y")
+    outcome, log = run(deploy)
     assert (outcome.exit_status, outcome.changed) == (0, ["Works"]), log
 
 
 def test_drift_checks_share_the_lock_that_a_deploy_waits_for(tmp_path, ends):
     deploy, lock = deploy_file(tmp_path)
     ends(other_run(lock, shared=True))
-    checked, log = run(deploy, "--dry")
+    checked, log = run(deploy, dry=True)
     assert (checked.exit_status, checked.would_change) == (0, ["Works"]), log
-    deployed, _ = run(deploy, "-y")
+    deployed, _ = run(deploy)
     assert deployed.exit_status == 1
     assert "is held by" in deployed.cause

@@ -4,7 +4,7 @@ how a terminal and a log show it."""
 import io
 
 from apache_wsgi_deploy import progress
-from apache_wsgi_deploy.runner import run_hosts
+from apache_wsgi_deploy.runner import Job, RunHost, run_hosts
 from tests.unit.test_runner import deploy_file  # noqa: F401 (a fixture)
 
 
@@ -25,7 +25,7 @@ class Recording(progress.Plain):
 
 def test_a_host_reports_where_it_is_and_how_many_operations_are_done(deploy_file):  # noqa: F811
     shown = Recording()
-    run_hosts(["@local"], ["-y", "@local", deploy_file], shown=shown)
+    run_hosts([RunHost("@local")], Job(deploy_file), shown=shown)
     assert shown.calls[0] == ("started", "@local")
     updates = [call[2] for call in shown.calls if call[0] == "update"]
     # Each line read as it came, or the last of those read at once: never out of order.
