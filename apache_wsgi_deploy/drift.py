@@ -25,6 +25,7 @@ def report(outcomes: dict[str, HostOutcome]) -> str:
         outcome = outcomes[host]
         if not outcome.drifted:
             lines.append(f"{host}: matches")
+            lines += [f"  note: {notice}" for notice in outcome.notices]
             continue
         changes = f", {len(outcome.would_change)} operation(s) would change:" if outcome.would_change else ""
         lines.append(f"{host}: DRIFTED{changes}")
@@ -34,6 +35,7 @@ def report(outcomes: dict[str, HostOutcome]) -> str:
         lines += [f"  - not made by the deploy: {entry}" for entry in outcome.foreign_entries]
         if outcome.foreign_entries:
             lines.append("    (there on purpose? list it in expected_foreign_entries)")
+        lines += [f"  note: {notice}" for notice in outcome.notices]
     drifted = len([host for host in checked if outcomes[host].drifted])
     lines.append(
         f"drift check: {len(checked) - drifted} of {len(outcomes)} host(s) match, {drifted} drifted,"

@@ -175,12 +175,14 @@ def selected(
     exclude: list[str] | None = None,
     deploys: bool = True,
     override_data: dict | None = None,
+    app_values: bool = True,
 ) -> Selected:
     """The hosts a command acts on, each one's settings validated (one SettingsError
     naming every problem of every host selected); SelectionError when none is left.
     deploys: the command reads what the settings name on the control machine (the app's
     code, certificates, secrets), which must then exist; a command that only reads the
-    hosts does not need them. override_data: `--data`, over every host's data."""
+    hosts does not need them; app_values: as settings.validate_host. override_data:
+    `--data`, over every host's data."""
     inventory = load_inventory(inventory_file, override_data)
     hosts = select(inventory, limit, exclude)
     if not hosts:
@@ -189,7 +191,9 @@ def selected(
     settings, problems = {}, []
     for name, host_data in data.items():
         try:
-            settings[name] = validate_host(name, host_data) if deploys else Settings.from_data(name, host_data)
+            settings[name] = (
+                validate_host(name, host_data, app_values) if deploys else Settings.from_data(name, host_data)
+            )
         except SettingsError as error:
             problems.append(str(error))
     if problems:

@@ -34,6 +34,7 @@ from pyinfra.connectors.local import LocalConnector
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import make_unix_command, make_unix_command_for_host
 
+from apache_wsgi_deploy import readonly
 from apache_wsgi_deploy.layout import DEPLOY_LOCK
 
 # The holder's shell gives the lock up when no heartbeat came for this long. Long enough
@@ -44,16 +45,6 @@ HEARTBEAT_INTERVAL = 15
 
 # The shells holding this process's locks, by host: each lives as long as its channel.
 _held: dict[str, object] = {}
-# Whether this process's runs only read (the runner's dry runs): they share the lock.
-# Elsewhere (pyinfra's own command line, --dry or not) it is taken alone, which is never
-# wrong, only a wait longer.
-_shared = False
-
-
-def share_in_this_process() -> None:
-    """This process's runs only read the hosts: each takes the lock shared."""
-    global _shared
-    _shared = True
 
 
 class DeployLockError(PyinfraError):
@@ -120,12 +111,12 @@ class _Shell:
 
 
 def hold_deploy_lock(host: Host, timeout: int, path: str = DEPLOY_LOCK) -> None:
-    """Take the host's lock for this run (shared in a read-only process), waiting at most
-    timeout s; DeployLockError naming its holder when the wait runs out."""
+    """Take the host's lock for this run (shared when the process only reads: readonly),
+    waiting at most timeout s; DeployLockError naming its holder when the wait runs out."""
     if not isinstance(host.connector, (SSHConnector, LocalConnector)):
         logger.warning(f"{host.name}: no deploy lock over a {type(host.connector).__name__}")
         return
-    shared = _shared
+    shared = readonly.declared()
     script = holder_script(path, shared, timeout, _this_run(shared), HEARTBEAT_TIMEOUT)
     arguments, _ = pop_global_arguments(host.state, host, {})
     accepted = inspect.signature(make_unix_command).parameters

@@ -34,7 +34,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apache_wsgi_deploy import lock, progress, project
+from apache_wsgi_deploy import progress, project, readonly
 from apache_wsgi_deploy.outcome import NO_HOSTS_REMAINING, HostOutcome, Recorder, unstyled
 from apache_wsgi_deploy.settings import SettingsError
 
@@ -116,7 +116,7 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
     logger.addHandler(_PlainLog())
     logger.propagate = False
     if job.dry:
-        lock.share_in_this_process()
+        readonly.declare()
     state = _state(host, job, progress_fd)
     error = None
     try:

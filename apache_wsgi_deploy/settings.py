@@ -25,6 +25,11 @@ PYINFRA_KEY = re.compile(r"^(_|ssh_|winrm_|docker_|chroot_|local_|podman_)")
 TLS_FILES = ("tls_certificate_file", "tls_chain_file", "tls_key_file")
 
 
+# The settings whose values the app reads (its environment, its secret files): a run that
+# only reads the hosts compares them as the host has them when they cannot be read here.
+APP_VALUE_SETTINGS = ("app_env", "secret_files")
+
+
 class SettingsError(PyinfraError, ValueError):
     """Bad group_data; the message names host, setting, value and allowed form.
 
@@ -133,7 +138,7 @@ class _SiteMethods:
         """(setting, reference) of the app_env values and secret_files of this kind."""
         return [
             (f"{key}.{name}", source[kind])
-            for key in ("app_env", "secret_files")
+            for key in APP_VALUE_SETTINGS
             for name, source in getattr(self, key).items()
             if isinstance(source, dict) and kind in source
         ]
@@ -493,17 +498,24 @@ def _certificate_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def validate_host(host_name: str, data: dict[str, Any]) -> Settings:
+def _app_value(key: str) -> bool:
+    """Whether a setting as messages name it ("sites[1].app_env.DB") is one of APP_VALUE_SETTINGS."""
+    return re.sub(r"^sites\[\d+\]\.", "", key).split(".")[0] in APP_VALUE_SETTINGS
+
+
+def validate_host(host_name: str, data: dict[str, Any], app_values: bool = True) -> Settings:
     """
     Validate one host's data; raise one SettingsError listing all its problems. Files the
     settings name on the control machine must exist (relative to the project folder), and
-    the environment variables they read must be set.
+    the environment variables they read must be set; but for the app's values (app_env,
+    secret_files) when app_values is False: a run that only reads takes those the control
+    machine lacks as the host has them.
     """
     host_settings = Settings.from_data(host_name, data)
     problems = [
         problem
         for key, path in host_settings.control_files()
-        if (problem := sources.control_path_problem(key, path)) is not None
+        if (app_values or not _app_value(key)) and (problem := sources.control_path_problem(key, path)) is not None
     ]
     if not problems:
         problems += _certificate_problems(host_settings)
@@ -521,7 +533,7 @@ def validate_host(host_name: str, data: dict[str, Any]) -> Settings:
                 if ("static_dir", site.static_source) in site.control_files():
                     problems += sources.code_in_static(f"{label}static_dir", site.static_source)
     for key, variable in host_settings.control_environment():
-        if variable not in os.environ:
+        if app_values and variable not in os.environ:
             problems.append(
                 f"setting {key!r} reads environment variable {variable}, which is not set on the control machine"
             )

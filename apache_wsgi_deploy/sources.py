@@ -235,6 +235,16 @@ def release_name(content: str, known: list[str]) -> str:
     return existing or f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{content}"
 
 
+def readable_here(source: str | dict) -> bool:
+    """Whether an app_env value or a secret file can be read on this control machine (a
+    value written in the settings always can)."""
+    if isinstance(source, str):
+        return True
+    if "from_env" in source:
+        return source["from_env"] in os.environ
+    return project_path(source["from_file"]).is_file()
+
+
 def app_environment(app_env: dict) -> dict[str, str]:
     """app_env's values, read now from the control machine's environment and files."""
     values = {}

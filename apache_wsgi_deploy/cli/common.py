@@ -69,11 +69,12 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def hosts_of(args: argparse.Namespace, deploys: bool = True) -> Selected | None:
+def hosts_of(args: argparse.Namespace, deploys: bool = True, app_values: bool = True) -> Selected | None:
     """The hosts the options select, their settings valid; None, the reason printed,
-    otherwise. deploys: as hosts.selected."""
+    otherwise. deploys, app_values: as hosts.selected."""
+    data = dict(getattr(args, "data", [])) or None
     try:
-        return selected(args.inventory, args.limit, args.exclude, deploys, dict(getattr(args, "data", [])) or None)
+        return selected(args.inventory, args.limit, args.exclude, deploys, data, app_values)
     except (SettingsError, SelectionError) as error:
         print(f"awd {args.command}: {error}", file=sys.stderr)
         return None

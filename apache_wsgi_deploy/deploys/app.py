@@ -16,9 +16,10 @@ from io import StringIO
 
 from pyinfra import host, logger
 from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import FileContents
 from pyinfra.operations import files
 
-from apache_wsgi_deploy import layout, sources
+from apache_wsgi_deploy import layout, outcome, sources
 from apache_wsgi_deploy.deploys.unit import site_deploy, template
 from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.files import FolderEntries
@@ -125,10 +126,33 @@ def _release_made(site, environment: str) -> tuple[str, list]:
     return release, [code, packages]
 
 
+def _not_here(site, setting: str) -> list[str]:
+    """The names of an app value setting (app_env, secret_files) this machine cannot read:
+    only a run that only reads gets this far without them (settings.validate_host), and
+    compares them as the host's live release has them, saying so."""
+    missing = [name for name, source in getattr(site, setting).items() if not sources.readable_here(source)]
+    if missing:
+        names = ", ".join(missing)
+        notice = f"{site.app_name}: {setting} {names} cannot be read here, compared as the live release has it"
+        outcome.record(host.name, outcome.NOTICES, [notice])
+    return missing
+
+
+def _deployed_environment(site) -> dict[str, str]:
+    """The live release's environment on the host ({} without one)."""
+    contents = cached_fact(FileContents, path=site.paths.env_file)
+    return json.loads("\n".join(contents)) if contents else {}
+
+
 def _environment_json(site, secrets_dir: str | None) -> str:
     """What the app's processes find in os.environ (app_env, and where its data folder
     and its secret files are), as JSON."""
-    values = {**sources.app_environment(site.app_env), layout.DATA_DIR_VARIABLE: site.data_dir}
+    missing = _not_here(site, "app_env")
+    values = sources.app_environment({name: value for name, value in site.app_env.items() if name not in missing})
+    if missing:
+        deployed = _deployed_environment(site)
+        values.update({name: deployed[name] for name in missing if name in deployed})
+    values[layout.DATA_DIR_VARIABLE] = site.data_dir
     if secrets_dir is not None:
         values[layout.SECRETS_DIR_VARIABLE] = secrets_dir
     return json.dumps(values, indent=1, sort_keys=True) + "\n"
@@ -139,6 +163,8 @@ def _secret_files(site) -> str | None:
     release), root's and readable by the app's group alone; its path."""
     if not site.secret_files:
         return None
+    if _not_here(site, "secret_files"):
+        return _deployed_environment(site).get(layout.SECRETS_DIR_VARIABLE)
     contents = sources.secret_file_contents(site.secret_files)
     folder = site.paths.secrets_dir(sources.contents_digest(contents))
 

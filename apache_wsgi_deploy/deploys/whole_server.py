@@ -15,7 +15,7 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from apache_wsgi_deploy import outcome, schema
+from apache_wsgi_deploy import outcome, readonly, schema
 from apache_wsgi_deploy.connection import disable_nagle
 from apache_wsgi_deploy.deploys.acme import acme_challenges
 from apache_wsgi_deploy.deploys.app import app_release, app_removed, app_runs_unprivileged, former_layout_removed
@@ -40,7 +40,7 @@ def _settings() -> Settings:
     """This host's settings, validated before its first operation is built: pyinfra
     plans every host before it runs any, so one bad value anywhere stops the run before
     anything is touched on any host."""
-    return validate_host(host.name, host.data.dict())
+    return validate_host(host.name, host.data.dict(), app_values=not readonly.declared())
 
 
 def _read_settings() -> Settings:

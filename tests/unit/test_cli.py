@@ -26,7 +26,7 @@ HOST_COMMANDS = [
 def test_every_command_selects_its_hosts_through_the_one_selection(command, monkeypatch, capsys):
     asked = []
 
-    def selected(inventory, limit, exclude, deploys=True, override_data=None):
+    def selected(inventory, limit, exclude, deploys=True, override_data=None, app_values=True):
         asked.append((inventory, limit, exclude))
         raise SelectionError("no host of prod.py is left by --limit and --exclude")
 
