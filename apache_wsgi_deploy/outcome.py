@@ -183,7 +183,7 @@ class HostOutcome:
                     for name, data in operations
                     if data.operation_meta.will_change and not data.global_arguments["_if"]
                 ]
-        else:
+        elif state.is_executing:
             # Each operation: None if it did not run to success (it failed, or never ran
             # after a failure), else whether it changed something.
             ran = [

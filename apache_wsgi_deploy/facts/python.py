@@ -13,6 +13,10 @@ from pyinfra.api import FactBase
 from apache_wsgi_deploy.layout import HOST_PYTHON
 
 VENV_MARKER = "venv"
+# Cannot be a dist-info folder's name, which always holds a "-".
+PINS_MARKER = ":pins"
+# In each virtualenv: the pins it was last made to hold exactly, one per line.
+VENV_PINS = "requirements.txt"
 # Debian's python3 package makes /usr/bin/python3 a link to the versioned interpreter.
 VERSIONED_INTERPRETER = re.compile(r"/python(\d+\.\d+)$")
 
@@ -22,35 +26,41 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-class VenvDistributions(FactBase[dict[str, str] | None]):
+class Virtualenv(FactBase[dict | None]):
     """
-    Returns the distributions installed in a virtualenv (normalised name -> version,
-    from each ``<name>-<version>.dist-info`` folder pip leaves), or None when the path
+    Returns what a virtualenv holds: its distributions (normalised name -> version, from
+    each ``<name>-<version>.dist-info`` folder pip leaves) and the pins the deploy last
+    made it hold exactly (its ``requirements.txt``, None before any); None when the path
     holds no virtualenv (no ``bin/python``).
 
     .. code:: python
 
-        {"flask": "3.1.3", "werkzeug": "3.1.9"}
+        {"distributions": {"flask": "3.1.3", "pip": "25.1.1"}, "pins": ["Flask==3.1.3"]}
     """
 
     @staticmethod
     def command(venv: str) -> str:
-        quoted = shlex.quote(venv)
+        quoted, pins = shlex.quote(venv), shlex.quote(f"{venv}/{VENV_PINS}")
         return (
             f"if [ -x {quoted}/bin/python ]; then echo {VENV_MARKER};"
             f" for info in {quoted}/lib/python3*/site-packages/*.dist-info; do"
-            ' if [ -d "$info" ]; then basename "$info" .dist-info; fi; done; fi'
+            ' if [ -d "$info" ]; then basename "$info" .dist-info; fi; done;'
+            f" if [ -f {pins} ]; then echo {PINS_MARKER}; cat {pins}; fi; fi"
         )
 
     @staticmethod
-    def process(output: list[str]) -> dict[str, str] | None:
+    def process(output: list[str]) -> dict | None:
         if not output or output[0] != VENV_MARKER:
             return None
+        listed, marker, pins = output[1:], PINS_MARKER in output, None
+        if marker:
+            at = output.index(PINS_MARKER)
+            listed, pins = output[1:at], [line for line in output[at + 1 :] if line]
         distributions = {}
-        for line in output[1:]:
+        for line in listed:
             name, _, version = line.rpartition("-")
             distributions[normalise(name)] = version
-        return distributions
+        return {"distributions": distributions, "pins": pins}
 
 
 class HostPython(FactBase[str | None]):

@@ -1,5 +1,5 @@
 """
-A virtualenv that holds pinned requirements, compared with the host by one fact.
+A virtualenv that holds exactly its pinned requirements, compared with the host by one fact.
 """
 
 from __future__ import annotations
@@ -9,21 +9,27 @@ import re
 from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
 
-from apache_wsgi_deploy.facts.python import VenvDistributions, normalise
+from apache_wsgi_deploy.facts.python import VENV_PINS, Virtualenv, normalise
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.!+_-]+)$")
+# What a virtualenv is made with: kept as it was made unless pinned, never upgraded on the side.
+VENV_TOOLS = ("pip", "setuptools", "wheel")
 
 
 @operation()
 def venv_requirements(requirements: list[str], venv: str, python: str):
     """
-    Make a virtualenv from this Python hold these pinned requirements.
+    Make a virtualenv from this Python hold exactly these pinned requirements: each at
+    its version, installed without its dependencies (the pins name them all, which
+    ``pip check`` then proves), and nothing else but the tools it was made with.
 
     + requirements: ``name==version`` pins (every dependency included)
     + venv: absolute path of the virtualenv on the host
     + python: the interpreter that creates it when it is missing
 
-    Only the pins that differ from what is installed are passed to pip.
+    Only the pins that differ from what is installed are passed to pip; what no pin
+    names is uninstalled. The pins are recorded in the virtualenv (requirements.txt)
+    once it holds them, for the verification suite.
 
     **Example:**
 
@@ -38,18 +44,44 @@ def venv_requirements(requirements: list[str], venv: str, python: str):
         if not match:
             raise OperationValueError(f"not a name==version pin: {requirement!r}")
         pins.append((requirement, normalise(match.group(1)), match.group(2)))
-    installed = host.get_fact(VenvDistributions, venv=venv)
-    if installed is None:
+    found = host.get_fact(Virtualenv, venv=venv)
+    if found is None:
         yield StringCommand(QuoteString(python), "-m", "venv", QuoteString(venv))
-        installed = {}
+        found = {"distributions": {}, "pins": None}
+    installed, wanted = found["distributions"], {name for _, name, _ in pins}
     missing = [requirement for requirement, name, version in pins if installed.get(name) != version]
-    if not missing:
-        host.noop(f"{venv} holds {len(pins)} pinned requirements")
+    extra = sorted(name for name in installed if name not in wanted and name not in VENV_TOOLS)
+    recorded = sorted(requirements)
+    if not missing and not extra and found["pins"] == recorded:
+        host.noop(f"{venv} holds exactly its {len(pins)} pinned requirements")
         return
+    pip = QuoteString(f"{venv}/bin/pip")
+    if extra:
+        yield StringCommand(pip, "uninstall", "--yes", "--quiet", *map(QuoteString, extra))
+    if missing:
+        yield StringCommand(
+            pip, "install", "--quiet", "--disable-pip-version-check", "--no-deps", *map(QuoteString, missing)
+        )
+    # pip check says which requirement a pinned distribution needs and no pin names.
     yield StringCommand(
-        QuoteString(f"{venv}/bin/pip"),
-        "install",
-        "--quiet",
+        pip,
+        "check",
         "--disable-pip-version-check",
-        *(QuoteString(requirement) for requirement in missing),
+        ">&2",
+        "||",
+        "{ echo 'the pins leave out what the requirements above need: pin those too' >&2; exit 1; }",
+    )
+    pins_file = QuoteString(f"{venv}/{VENV_PINS}")
+    listed = QuoteString("\n".join(recorded) + "\n")
+    yield StringCommand(
+        "printf",
+        "%s",
+        listed,
+        ">",
+        QuoteString(f"{venv}/{VENV_PINS}.new"),
+        "&&",
+        "mv",
+        "-f",
+        QuoteString(f"{venv}/{VENV_PINS}.new"),
+        pins_file,
     )

@@ -77,6 +77,11 @@ class Fleet:
             output = None
         return DeployResult(process.returncode, output, process.stderr, seconds)
 
+    def awd(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        """An awd command against this fleet, with `env` added to the control machine's environment."""
+        command = [str(VENV_BIN / "awd"), *args]
+        return subprocess.run(command, cwd=CHECKOUT, env={**self.env, **(env or {})}, capture_output=True, text=True)
+
     def verify(self, *args: str) -> subprocess.CompletedProcess:
         """The verification suite, as a user runs it, against this fleet."""
         return subprocess.run(

@@ -20,18 +20,29 @@ import time
 import pytest
 
 from apache_wsgi_deploy.polling import poll
-from tests.e2e.conftest import CHECKOUT, VENV_BIN, LoadLoop
+from tests.e2e.conftest import CHECKOUT, SAMPLE, VENV_BIN, LoadLoop
 from tests.e2e.test_deploy import assert_verified, probe
 from tests.e2e.test_releases import live_release
 
 NOTES = CHECKOUT / "tests" / "e2e" / "apps" / "notes"
+FLASKR = CHECKOUT / "tests" / "e2e" / "apps" / "flaskr"
 INIT_DB = "flask --app notes init-db"
 
 
-def notes_version(tmp_path, version: str):
+def documented(marker: str) -> dict:
+    """The settings of the example in docs/releases.md that holds marker, as a team copies them."""
+    for block in re.findall(r"```python\n(.*?)```", (CHECKOUT / "docs" / "releases.md").read_text(), re.S):
+        if marker in block:
+            values: dict = {}
+            exec(block, values)  # noqa: S102 - our own documentation's example
+            return {key: value for key, value in values.items() if not key.startswith("__")}
+    raise AssertionError(f"docs/releases.md has no example with {marker!r}")
+
+
+def notes_version(tmp_path, version: str, app=NOTES):
     folder = tmp_path / version
-    shutil.copytree(NOTES, folder)
-    module = folder / "notes" / "__init__.py"
+    shutil.copytree(app, folder)
+    module = folder / app.name / "__init__.py"
     module.write_text(module.read_text().replace('VERSION = "one"', f'VERSION = "{version}"'))
     return folder
 
@@ -144,6 +155,23 @@ def test_a_setup_command_runs_once_for_the_data_and_never_again(own_app, tmp_pat
         assert notes(own_app) == f"{version}: kept"
 
 
+def test_the_docs_setup_command_example_keeps_the_data_of_every_later_release(own_app, tmp_path):
+    """docs/releases.md's settings for Flask's tutorial app, copied as they are: its init-db
+    (DROP TABLE IF EXISTS) runs for the first release alone."""
+    example = documented("flask --app flaskr init-db")
+    settings = {**example, "wsgi_entry": "flaskr:create_app()", "linked_dirs": ["instance"]}
+    name = own_app.hosts[0].server_name
+    for version in ("first", "second"):
+        source = notes_version(tmp_path, version, app=FLASKR)
+        result = own_app.deploy(inventory=app_inventory(own_app, source, app_source=str(source), **settings))
+        assert result.returncode == 0, result.stderr[-4000:]
+        assert ("Initialized the database." in result.stderr) == (version == "first")
+        if version == "first":
+            added = probe(own_app).request("POST", "https", name, "/", data={"body": "kept"})
+            assert added.status_code == 201, added.text
+    assert probe(own_app).get("https", name, "/").text == "second: kept"
+
+
 def test_a_release_whose_command_fails_never_goes_live(own_app, tmp_path):
     assert deploy_notes(own_app, notes_version(tmp_path, "one")).returncode == 0
     before = live_release(own_app)
@@ -201,7 +229,8 @@ DATABASES["default"]["NAME"] = os.path.join(os.environ["APP_DATA_DIR"], "db.sqli
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 """
-DJANGO_RELEASE_COMMANDS = ["python manage.py migrate --noinput", "python manage.py collectstatic --noinput"]
+# docs/releases.md's example, as a team copies it.
+DJANGO = documented("python manage.py migrate")
 
 
 @pytest.fixture
@@ -226,8 +255,8 @@ def django_inventory(fleet, project) -> str:
         static_url="/static",
         static_dir="staticfiles",
         build_dirs=["staticfiles"],
-        release_commands=DJANGO_RELEASE_COMMANDS,
-        health_check_path="/admin/login/",
+        release_commands=DJANGO["release_commands"],
+        health_check_path=DJANGO["health_check_path"],
         app_env={"DJANGO_SECRET_KEY": "e2e-not-secret"},
     )
 
@@ -255,17 +284,27 @@ def test_a_django_project_is_served_with_its_admin_and_its_static_files(own_app,
     )  # fmt: skip
     assert create.returncode == 0, create.stderr[-2000:]
 
-    with probe_.session(name) as browser:
-        form = browser.get(probe_.url("https", name, "/admin/login/"))
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
-        logged_in = browser.post(
-            probe_.url("https", name, "/admin/login/?next=/admin/"),
-            data={"csrfmiddlewaretoken": token, "username": "admin", "password": password, "next": "/admin/"},
-            headers={"Origin": f"https://{name}", "Referer": f"https://{name}/admin/login/"},
-        )
-        assert (logged_in.status_code, logged_in.headers.get("Location")) == (302, "/admin/"), logged_in.text[-2000:]
-        admin = browser.get(probe_.url("https", name, "/admin/"))
-        assert admin.status_code == 200 and "Site administration" in admin.text
+    def logs_in() -> None:
+        with probe_.session(name) as browser:
+            form = browser.get(probe_.url("https", name, "/admin/login/"))
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+            logged_in = browser.post(
+                probe_.url("https", name, "/admin/login/?next=/admin/"),
+                data={"csrfmiddlewaretoken": token, "username": "admin", "password": password, "next": "/admin/"},
+                headers={"Origin": f"https://{name}", "Referer": f"https://{name}/admin/login/"},
+            )
+            assert (logged_in.status_code, logged_in.headers.get("Location")) == (302, "/admin/"), logged_in.text
+            admin = browser.get(probe_.url("https", name, "/admin/"))
+            assert admin.status_code == 200 and "Site administration" in admin.text
+
+    logs_in()
+    # A second release runs the docs' release commands again: its user is kept.
+    urls = django_project / "shop" / "urls.py"
+    urls.write_text(urls.read_text() + "\n# the second release\n")
+    second = deployed.deploy(inventory=inventory)
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert "Release is live, once its health check passed" in second.changed
+    logs_in()
 
 
 def one_module_app(tmp_path, module: str, code: str) -> dict:
@@ -349,11 +388,12 @@ def test_a_secret_file_reaches_the_app_alone_and_a_change_is_a_new_release(deplo
     settings = {
         **one_module_app(tmp_path, "reader", READS_ITS_FILE),
         "secret_files": {"users": {"from_file": str(users)}, "token": {"from_env": "READER_TOKEN"}},
+        "app_env": {"READER_KEY": {"from_env": "READER_KEY"}},
         # Release commands read them too.
         "release_commands": ['test -s "$APP_SECRETS_DIR/token" && grep -q "^[a-z]*:" "$APP_SECRETS_DIR/users"'],
     }
     inventory = app_inventory(deployed, tmp_path, **settings)
-    env = {"READER_TOKEN": "token-0c5d"}
+    env = {"READER_TOKEN": "token-0c5d", "READER_KEY": "key-41e9"}
     name = deployed.hosts[0].server_name
     try:
         result = deployed.deploy(inventory=inventory, env=env)
@@ -372,6 +412,20 @@ def test_a_secret_file_reaches_the_app_alone_and_a_change_is_a_new_release(deplo
         ]
         assert "Permission denied" in deployed.sudo(f"runuser -u www-data -- cat {folder[0]}/users 2>&1 || true").stdout
         assert deployed.deploy(inventory=inventory, env=env).changed == []
+
+        # Only a deploy needs the secrets: the drift check compares what it cannot read here
+        # as the live release has it, and says so; status and app read the host alone.
+        users.rename(tmp_path / "users.elsewhere")
+        checked = deployed.awd("check", "--inventory", inventory)
+        assert checked.returncode == 0, checked.stdout + checked.stderr[-3000:]
+        assert "note: flaskapp: app_env READER_KEY cannot be read here" in checked.stdout
+        assert "note: flaskapp: secret_files users, token cannot be read here" in checked.stdout
+        assert deployed.awd("status", "--inventory", inventory).returncode == 0
+        assert deployed.awd("app", "flaskapp", "--inventory", inventory, "--", "true").returncode == 0
+        refused = deployed.awd("deploy", "--inventory", inventory)
+        assert refused.returncode == 1
+        assert "reads environment variable READER_KEY, which is not set on the control machine" in refused.stderr
+        (tmp_path / "users.elsewhere").rename(users)
 
         users.write_text("bob:$apr1$secret-hash-two\n")
         changed = deployed.deploy(inventory=inventory, env=env)
@@ -445,5 +499,62 @@ def test_an_app_that_redirects_unknown_paths_passes_the_sensitive_path_checks(de
         verify = deployed.verify(f"--inventory={inventory}", "-k", "sensitive or listed", "-v")
         assert verify.returncode == 0, verify.stdout[-3000:]
         assert "test_sensitive_path_is_not_served" in verify.stdout
+    finally:
+        assert deployed.deploy().returncode == 0
+
+
+# pypiserver frozen on Python 3.11: on 3.13 it needs legacy-cgi too (the cgi module is gone).
+FROZEN_ON_311 = [
+    "defusedxml==0.7.1",
+    "importlib-resources==6.5.2",
+    "packaging==26.0",
+    "pip==26.0.1",
+    "pypiserver==2.4.2",
+]
+VENV_STEP = "Virtualenv from the host's python3 holds the pinned requirements"
+
+
+def test_the_virtualenv_holds_exactly_its_pins_and_pins_that_fall_short_fail_under_its_step(deployed, tmp_path):
+    source = tmp_path / "app"
+    shutil.copytree(CHECKOUT / "app", source)
+    sample = [line for line in (source / "requirements.txt").read_text().splitlines() if "==" in line]
+    name, alias = deployed.hosts[0].server_name, deployed.hosts[0].alias
+
+    def deploy_with(pins: list[str]) -> dict:
+        (source / "requirements.txt").write_text("\n".join(pins) + "\n")
+        run = deployed.awd("deploy", "--json", "--data", f"app_source={source}")
+        return json.loads(run.stdout)["hosts"][alias]
+
+    live = live_release(deployed)
+    try:
+        # Flask without one of its own requirements: pip would have resolved it on the side.
+        short = deploy_with([pin for pin in sample if not pin.startswith("Werkzeug")])
+        assert short["exit_status"] == 1 and short["failed_at"].endswith(VENV_STEP), short
+        assert "requires werkzeug, which is not installed" in short["cause"].lower(), short
+        # A freeze made on another Python: what 3.13 needs besides is named, not resolved.
+        other_python = deploy_with(sample + FROZEN_ON_311)
+        assert other_python["failed_at"].endswith(VENV_STEP), other_python
+        assert "requires legacy-cgi, which is not installed" in other_python["cause"].lower(), other_python
+        assert live_release(deployed) == live
+        assert probe(deployed).get("https", name, "/").status_code == 200
+
+        complete = deploy_with(sample + FROZEN_ON_311 + ["legacy-cgi==2.6.4"])
+        assert complete["exit_status"] == 0, complete
+        venv = deployed.sudo(f"readlink -f {SAMPLE.venv}").stdout.strip()
+        # pip as pinned, not upgraded on the side; nothing the pins do not name.
+        assert deployed.sudo(f"{venv}/bin/pip --version").stdout.startswith("pip 26.0.1 ")
+        held = deployed.sudo(f"ls {venv}/lib/python3*/site-packages | grep dist-info$").stdout.split()
+        assert len(held) == len(sample + FROZEN_ON_311) + 1, held
+
+        # A package installed by hand into the live virtualenv: drift, a failed check, put right.
+        deployed.sudo(f"{venv}/bin/pip install --quiet --no-deps six==1.17.0")
+        checked = deployed.awd("check", "--data", f"app_source={source}")
+        assert checked.returncode == 2 and VENV_STEP in checked.stdout, checked.stdout
+        assert deployed.verify("-k", "exactly_its_pins").returncode == 1
+        repaired = deploy_with(sample + FROZEN_ON_311 + ["legacy-cgi==2.6.4"])
+        assert any(step.endswith(VENV_STEP) for step in repaired["changed"]), repaired
+        assert "six-1.17.0.dist-info" not in deployed.sudo(f"ls {venv}/lib/python3*/site-packages").stdout
+        verified = deployed.verify("-k", "exactly_its_pins")
+        assert verified.returncode == 0, verified.stdout[-3000:]
     finally:
         assert deployed.deploy().returncode == 0

@@ -165,3 +165,20 @@ def test_at_most_concurrency_hosts_run_at_once_and_the_next_starts_when_one_ends
     hosts = [f"web{index}" for index in range(7)]
     assert bounded(hosts, start, wait, 3) == dict.fromkeys(hosts, 0)
     assert most[0] == 3 and len(ended) == 7
+
+
+PLANNING_FAILS = """
+from pyinfra.api.exceptions import DeployError
+from pyinfra.operations import server
+
+server.shell(name="Planned first", commands=["true"])
+raise DeployError("app/pyproject.toml: pin every requirement as name==version: ['flask']")
+"""
+
+
+def test_a_run_stopped_while_planning_names_no_operation_it_never_ran(tmp_path):
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(PLANNING_FAILS)
+    ((outcome, _),) = run_hosts([LOCAL], Job(str(deploy))).values()
+    assert (outcome.exit_status, outcome.failed_at, outcome.changed) == (1, None, [])
+    assert outcome.cause == "app/pyproject.toml: pin every requirement as name==version: ['flask']"

@@ -5,7 +5,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from apache_wsgi_deploy import layout
+from apache_wsgi_deploy import layout, sources
+from apache_wsgi_deploy.facts import answer
+from apache_wsgi_deploy.facts.python import VENV_PINS, Virtualenv, normalise
+from apache_wsgi_deploy.operations.python import VENV_TOOLS
 from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.verify.plugin import daemon_processes
 
@@ -21,6 +24,25 @@ def test_venv_is_built_from_the_python_mod_wsgi_links_against(site):
     venv_python = re.search(r"^version(?:_info)? = (\d+\.\d+)", venv, re.M).group(1)
     # A mismatch shows as "No module named 'encodings'" in the error log.
     assert venv_python == mod_wsgi_python
+
+
+def test_the_venv_holds_exactly_its_pins(site):
+    # A package installed by hand, one pip resolved on the side or an upgrade: the app
+    # still imports, so only the listing shows it.
+    found = answer(Virtualenv, site.host.check_output, venv=site.paths.venv)
+    assert found is not None, f"{site.paths.venv} is no virtualenv"
+    assert found["pins"] is not None, f"{site.paths.venv} records no pins ({VENV_PINS}): deploy again to record them"
+    pinned = {normalise(name): version for name, _, version in (pin.partition("==") for pin in found["pins"])}
+    held = found["distributions"]
+    differ = {
+        name: f"{held.get(name, 'missing')}, pinned {pinned.get(name, 'nowhere')}"
+        for name in set(held) | set(pinned)
+        if held.get(name) != pinned.get(name) and not (name in VENV_TOOLS and name not in pinned)
+    }
+    assert differ == {}
+    # The virtualenv is named by the digest of the pins it was made for: the record is theirs.
+    folder = site.host.check_output("readlink -f %s", site.paths.venv).rsplit("/", 1)[-1]
+    assert folder.endswith(f"-{sources.requirements_digest(found['pins'])}")
 
 
 # What the site's .wsgi file does in a daemon process (templates/app.wsgi.j2), in its
