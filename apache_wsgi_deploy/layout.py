@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # --- Debian packages ---
-# logrotate: Debian's /etc/logrotate.d/apache2 rotates every site's logs, but apache2
-# only recommends it, and recommends are not installed (a minimal system has none).
-APACHE_PACKAGES = ["apache2", "libapache2-mod-wsgi-py3", "python3-venv", "logrotate"]
+APACHE_PACKAGES = ["apache2", "libapache2-mod-wsgi-py3", "python3-venv"]
 LOGROTATE_CONF = "/etc/logrotate.conf"
 LOGROTATE_DIR = "/etc/logrotate.d"
-# Runs logrotate daily on systemd hosts (Debian 12 and 13 ship it enabled).
-LOGROTATE_TIMER = "logrotate.timer"
+# Debian's rule for Apache's logs reloads Apache after each rotation (every night), which
+# makes mod_wsgi answer 503 to requests in flight: diverted (dpkg-divert) to a name
+# logrotate skips, so an upgrade of apache2 does not bring it back.
+DEBIAN_LOGROTATE_RULE = f"{LOGROTATE_DIR}/apache2"
+DIVERTED_LOGROTATE_RULE = f"{LOGROTATE_DIR}/apache2.disabled"
 # certbot's timer renews; Debian's package also ships a cron entry for hosts without systemd.
 ACME_PACKAGES = ["certbot"]
 # A git source is fetched on the host.
@@ -38,6 +39,13 @@ APACHE_LOG_DIR = "/var/log/apache2"
 # Who reads logs on Debian: /var/log/apache2 is root:adm 0750, its files root:adm 0640.
 LOG_GROUP = "adm"
 APACHE_ERROR_LOG = f"{APACHE_LOG_DIR}/error.log"
+# Requests no site's vhost takes, as Debian's other-vhosts-access-log conf logs them.
+OTHER_VHOSTS_LOG = f"{APACHE_LOG_DIR}/other_vhosts_access.log"
+# Every log Apache writes goes through rotatelogs (apache2-utils, which apache2 depends
+# on): it starts a new file at each interval with no reload, and runs LOGS_ROTATED_HOOK,
+# which compresses the closed files and deletes those older than Debian's 14 days.
+ROTATELOGS = "/usr/bin/rotatelogs"
+LOG_RETENTION_DAYS = 14
 # What every site uses: alias (Redirect, ACME challenges), headers (HSTS), ssl and its
 # session and stapling cache, wsgi; http2 when a site asks for it.
 APACHE_MODULES = ["mpm_event", "alias", "headers", "socache_shmcb", "ssl", "wsgi"]
@@ -49,12 +57,15 @@ OTHER_MPMS = ["mpm_prefork", "mpm_worker"]
 DEFAULT_SITE = "000-default"
 # Debian's: ServerTokens OS, ServerSignature On, TraceEnable Off. Ours replaces it.
 DEBIAN_SECURITY_CONF = "security"
+# Debian's CustomLog for requests no vhost logs: ours (LOGS_CONF) writes the same file through rotatelogs.
+DEBIAN_OTHER_VHOSTS_CONF = "other-vhosts-access-log"
+LOGS_CONF = "logs"
 DAEMON_ONLY_CONF = "wsgi-daemon-only"
 HARDENING_CONF = "hardening"
 PERFORMANCE_CONF = "performance"
 ACME_CHALLENGE_CONF = "acme-challenge"
 # The confs the deploy writes, each enabled or disabled by an operation of its own.
-OWN_CONFS = (DAEMON_ONLY_CONF, HARDENING_CONF, PERFORMANCE_CONF, ACME_CHALLENGE_CONF)
+OWN_CONFS = (DAEMON_ONLY_CONF, HARDENING_CONF, PERFORMANCE_CONF, ACME_CHALLENGE_CONF, LOGS_CONF)
 # What Debian's apache2 package enables when installed (its postinst, as recorded in
 # /var/lib/apache2/*/enabled_by_maint on Debian 12) and the deploy leaves enabled: with
 # the deploy's own names, all that mods-enabled and conf-enabled are expected to hold.
@@ -65,7 +76,7 @@ DEBIAN_DEFAULT_MODULES = (
     "authz_user", "autoindex", "deflate", "dir", "env", "filter", "mime", "mpm_event", "negotiation",
     "reqtimeout", "setenvif", "status",
 )  # fmt: skip
-DEBIAN_DEFAULT_CONFS = ("charset", "localized-error-pages", "other-vhosts-access-log", "serve-cgi-bin")
+DEBIAN_DEFAULT_CONFS = ("charset", "localized-error-pages", "serve-cgi-bin")
 # The folders whose files Debian's apache2.conf includes, and which files of each.
 ENABLED_DIRS = {"mods": ("load", "conf"), "conf": ("conf",), "sites": ("conf",)}
 # All that Apache's configuration is read from: Debian's apache2.conf includes ports.conf
@@ -168,6 +179,8 @@ ENTRY_POINT = f"{TOOLS_DIR}/entrypoint.py"
 # vhosts on one port; tlscheck.py: each enabled vhost's certificate has its key and
 # names), watched after.
 RELOAD_TOOL = f"{TOOLS_DIR}/reload.py"
+# rotatelogs' -p program: compresses and expires a log's closed files (an executable).
+LOGS_ROTATED_HOOK = f"{TOOLS_DIR}/logs_rotated.py"
 # Files and links as they were before the changes since Apache's last reload.
 CONFIG_BEFORE_DIR = f"{STATE_DIR}/apache-config-before"
 ACME_CA_FILE = "/usr/local/share/ca-certificates/apache-wsgi-deploy-acme.crt"
@@ -359,15 +372,28 @@ class SitePaths:
         return f"{self.log_dir}/{self.app_name}-access.log"
 
     @property
-    def logrotate_rule(self) -> str:
-        """Rotates the site's logs when log_dir is not Apache's own folder (Debian's rule covers that)."""
-        return f"{LOGROTATE_DIR}/apache-wsgi-deploy-{self.app_name}"
-
-    @property
-    def own_log_rotation(self) -> bool:
+    def own_log_dir(self) -> bool:
+        """log_dir is a folder of the site's own, which the deploy makes (not Apache's)."""
         return self.log_dir != APACHE_LOG_DIR
 
     @property
     def embedded_mode_log(self) -> str:
         """Requests mod_wsgi was asked to run inside Apache's own processes: none, when right."""
         return f"{self.log_dir}/{self.app_name}-embedded-mode.log"
+
+    @property
+    def logs(self) -> list[str]:
+        """The site's logs, as its vhost writes them."""
+        return [self.error_log, self.access_log, self.embedded_mode_log]
+
+
+def rotated_suffix(seconds: int) -> str:
+    """The strftime suffix of a log's rotated files: the day, or the moment when rotated more often."""
+    return "%Y%m%d" if seconds % 86400 == 0 else "%Y%m%dT%H%M%S"
+
+
+def piped_log(path: str, seconds: int) -> str:
+    """An ErrorLog or CustomLog target writing `path` through rotatelogs, started without
+    a shell (||): a new file every `seconds` (local time), `path` a hard link to the
+    current one, the hook run at each."""
+    return f"||{ROTATELOGS} -l -f -L {path} -p {LOGS_ROTATED_HOOK} {path}.{rotated_suffix(seconds)} {seconds}"

@@ -367,9 +367,18 @@ SECTIONS = (
                 "log_dir",
                 layout.APACHE_LOG_DIR,
                 v.folder_of_its_own(),
-                "per-site logs: <log_dir>/<app_name>-error.log and -access.log; elsewhere than /var/log/apache2"
-                " (which Debian's logrotate rule covers), the deploy makes the folder and a logrotate rule of the"
-                " site's own",
+                "per-site logs: <log_dir>/<app_name>-error.log and -access.log, written through rotatelogs like"
+                " Apache's own; elsewhere than /var/log/apache2 the deploy makes the folder (root:adm 750)",
+            ),
+            _host(
+                "log_rotation_seconds",
+                86400,
+                v.int_range(10, 7 * 86400),
+                "how often every log Apache writes starts a new file (rotatelogs, local time: 86400 is daily at"
+                " midnight, 3600 hourly); the closed files are compressed and kept 14 days, and nothing reloads"
+                " Apache",
+                notes="Under a minute only makes sense in a test. Rotated files are named <log>.YYYYMMDD (daily) or"
+                " <log>.YYYYMMDDTHHMMSS; <log> itself is always a hard link to the current file (tail -F works).",
             ),
             _site(
                 "app_compresses_responses",

@@ -68,7 +68,7 @@ class _SiteMethods:
             "app": folder(self.app_install_path, "app", "app_install_path", "root", self.wsgi_group, "751"),
             "data": folder(self.data_dir, "data", "data_dir", self.wsgi_user, self.wsgi_group, "750"),
         }
-        if paths.own_log_rotation:
+        if paths.own_log_dir:
             # As Apache's own /var/log/apache2.
             folders["log"] = folder(self.log_dir, "log", "log_dir", "root", layout.LOG_GROUP, "750")
         if not paths.acme:

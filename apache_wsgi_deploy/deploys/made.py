@@ -19,8 +19,6 @@ def _thing(path: str, role: str, app_name: str | None, setting: str) -> dict:
 def site_items(site) -> list[dict]:
     paths = site.paths
     items = list(site.own_folders.values())
-    if paths.own_log_rotation:
-        items.append(_thing(paths.logrotate_rule, "logrotate", site.app_name, "log_dir"))
     if paths.acme:
         items.append(_thing(layout.certbot_lineage(site.server_name), "acme", site.app_name, "tls_certificate_source"))
     return items

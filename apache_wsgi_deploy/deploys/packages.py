@@ -24,7 +24,7 @@ def apt_packages(settings) -> list[str]:
 @deploy("Packages")
 def install_packages(settings):
     packages.installed(
-        name="Apache, mod_wsgi, venv and logrotate are installed",
+        name="Apache, mod_wsgi and venv are installed",
         packages=apt_packages(settings),
         cache_time=settings.apt_cache_time,
         lock_timeout=settings.apt_lock_timeout,
@@ -34,9 +34,9 @@ def install_packages(settings):
 @deploy("Tools")
 def host_tools():
     """What the deploy runs on the host: a release's health check, before it goes live,
-    and Apache's reload with its certificate check."""
+    Apache's reload with its certificate check, and the hook of its logs' rotation."""
     managed.tree(
-        name="Host tools are in place (release health check, checked reload)",
+        name="Host tools are in place (release health check, checked reload, log rotation)",
         src=str(HOST_TOOLS),
         dest=layout.TOOLS_DIR,
         **ROOT_OWNED,
@@ -45,4 +45,6 @@ def host_tools():
         # Python's own bytecode, written there when root runs a tool.
         exclude=["__pycache__", "*.pyc"],
         keep=["__pycache__", "*.pyc"],
+        # rotatelogs runs its hook as a program.
+        executable=[layout.LOGS_ROTATED_HOOK.rsplit("/", 1)[1]],
     )

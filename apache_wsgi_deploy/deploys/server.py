@@ -1,5 +1,6 @@
 """Server-wide Apache: the modules every site needs, daemon-mode-only WSGI, hardening,
-keep-alive; and the service, reloaded once when anything it reads changed."""
+keep-alive, its own logs through rotatelogs; and the service, reloaded once when anything
+it reads changed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, template
 from apache_wsgi_deploy.deploys.vhosts import daemon_processes
 from apache_wsgi_deploy.facts.apache import ConfigTest, EnabledFiles, ManagedSites
 from apache_wsgi_deploy.facts.cache import cached_fact
-from apache_wsgi_deploy.operations import apache, capacity
+from apache_wsgi_deploy.operations import apache, capacity, packages
 
 
 def apache_tasks(settings) -> int:
@@ -72,12 +73,30 @@ def apache_server_config(settings):
         "Keep-alive settings are enabled",
         settings=settings,
     )
+    logs = server_conf(
+        layout.LOGS_CONF,
+        "Apache's own logs go through rotatelogs",
+        "Apache's own logs through rotatelogs are enabled",
+        error_log=layout.piped_log(layout.APACHE_ERROR_LOG, settings.log_rotation_seconds),
+        other_vhosts_log=layout.piped_log(layout.OTHER_VHOSTS_LOG, settings.log_rotation_seconds),
+    )
+    other_vhosts = apache.conf(
+        name="Debian's other-vhosts-access-log gives way to ours",
+        conf=layout.DEBIAN_OTHER_VHOSTS_CONF,
+        enabled=False,
+    )
+    # Nothing read by Apache: rotatelogs rotates, so no reload is needed, nor done.
+    packages.diverted(
+        name="Debian's logrotate rule, which reloads Apache nightly, is set aside",
+        path=layout.DEBIAN_LOGROTATE_RULE,
+        to=layout.DIVERTED_LOGROTATE_RULE,
+    )
     # Loaded after ours (conf-enabled is read in name order), it would win.
     debian_security = apache.conf(
         name="Debian's security.conf gives way to ours", conf=layout.DEBIAN_SECURITY_CONF, enabled=False
     )
     default = apache.site(name="Stock site is disabled", site=layout.DEFAULT_SITE, enabled=False)
-    return [unused, modules, *daemon_only, *hardening, *performance, debian_security, default]
+    return [unused, modules, *daemon_only, *hardening, *performance, *logs, other_vhosts, debian_security, default]
 
 
 def expected_names(settings, ours: list[str]) -> dict[str, set[str]]:
@@ -91,7 +110,10 @@ def expected_names(settings, ours: list[str]) -> dict[str, set[str]]:
             *layout.APACHE_MODULES, layout.HTTP2_MODULE, *layout.UNUSED_MODULES, *layout.OTHER_MPMS,
             *layout.DEBIAN_DEFAULT_MODULES,
         },
-        "conf": {*layout.OWN_CONFS, layout.DEBIAN_SECURITY_CONF, *layout.DEBIAN_DEFAULT_CONFS},
+        "conf": {
+            *layout.OWN_CONFS, layout.DEBIAN_SECURITY_CONF, layout.DEBIAN_OTHER_VHOSTS_CONF,
+            *layout.DEBIAN_DEFAULT_CONFS,
+        },
         "sites": {site.app_name for site in settings.sites} | set(ours) | {layout.DEFAULT_SITE},
     }  # fmt: skip
 
@@ -123,8 +145,14 @@ def apache_tree_reported(settings) -> None:
     outcome.record(host.name, outcome.CONFIG_ERRORS, [error] if error else [])
 
 
+def rotated_logs(settings) -> list[str]:
+    """Every log Apache writes through rotatelogs: its own, and each present site's."""
+    sites = [log for site in settings.present_sites for log in site.paths.logs]
+    return [layout.APACHE_ERROR_LOG, layout.OTHER_VHOSTS_LOG, *sites]
+
+
 @deploy("Apache service")
-def apache_service(reload_when: list):
+def apache_service(settings, reload_when: list):
     systemd.service(
         name="Apache is running and enabled at boot",
         service=layout.APACHE_SERVICE,
@@ -138,6 +166,7 @@ def apache_service(reload_when: list):
     files.file(name="Apache owes a reload", path=layout.RELOAD_OWED, **ROOT_OWNED, _if=changed)
     reload = apache.reload(
         name="Apache reloads after its configtest passed",
+        logs=rotated_logs(settings),
         _if=lambda: owed_before or changed(),
     )
     files.file(name="Apache owes no reload", path=layout.RELOAD_OWED, present=False, _if=reload.did_change)

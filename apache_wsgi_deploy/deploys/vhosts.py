@@ -4,7 +4,6 @@ the sites of ours a host serves that its settings no longer name."""
 from __future__ import annotations
 
 from pyinfra import host, logger
-from pyinfra.operations import files
 
 from apache_wsgi_deploy import layout, outcome, sources
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy, template
@@ -12,7 +11,7 @@ from apache_wsgi_deploy.facts.apache import ManagedSites
 from apache_wsgi_deploy.facts.cache import cached_fact, fixed_fact
 from apache_wsgi_deploy.facts.capacity import Capacity
 from apache_wsgi_deploy.facts.tls import CertbotLineage
-from apache_wsgi_deploy.operations import apache, managed, record
+from apache_wsgi_deploy.operations import apache, record
 
 
 def ocsp_stapling(site) -> bool:
@@ -32,21 +31,17 @@ def daemon_processes(site) -> int:
     return site.daemon_processes(fixed_fact(Capacity)["cpus"])
 
 
+def piped_logs(site, settings) -> dict[str, str]:
+    """The site's logs as its vhost writes them: each through rotatelogs."""
+    error, access, embedded_mode = (layout.piped_log(log, settings.log_rotation_seconds) for log in site.paths.logs)
+    return {"error": error, "access": access, "embedded_mode": embedded_mode}
+
+
 @site_deploy("Site")
-def site_vhosts(site):
-    if site.paths.own_log_rotation:
+def site_vhosts(site, settings):
+    if site.paths.own_log_dir:
         # Apache fails to start or reload when a vhost's log folder is missing.
         record.folders_exist(name="Log folder exists, as Apache's own", folders=[site.own_folders["log"]])
-        managed.template(
-            name="Logs outside Apache's folder are rotated",
-            src=template("logrotate.j2"),
-            dest=site.paths.logrotate_rule,
-            **ROOT_OWNED,
-            mode="644",
-            site=site,
-            paths=site.paths,
-            log_group=layout.LOG_GROUP,
-        )
     vhosts = apache.config_template(
         name="VirtualHosts are rendered",
         src=template("site.conf.j2"),
@@ -57,6 +52,7 @@ def site_vhosts(site):
         paths=site.paths,
         ocsp_stapling=ocsp_stapling(site),
         processes=daemon_processes(site),
+        logs=piped_logs(site, settings),
     )
     enabled = apache.site(name="Site is enabled", site=site.app_name)
     return [vhosts, enabled]
@@ -67,8 +63,6 @@ def site_vhosts_removed(site):
     """Apache stops serving an absent site at the next reload, its daemon processes with it."""
     disabled = apache.site(name="Site is disabled", site=site.app_name, enabled=False)
     deleted = apache.config_absent(name="VirtualHosts are deleted", path=site.paths.site_file)
-    if site.paths.own_log_rotation:
-        files.file(name="Log rotation is deleted", path=site.paths.logrotate_rule, present=False)
     return [disabled, deleted]
 
 

@@ -82,12 +82,12 @@ def whole_server() -> None:
     for site in host.loop(settings.present_sites):
         reload_when += site_certificate(site, settings)
     for site in host.loop(settings.present_sites):
-        reload_when += site_vhosts(site)
+        reload_when += site_vhosts(site, settings)
     for site in host.loop(settings.absent_sites):
         reload_when += site_vhosts_removed(site)
     undeclared_sites_reported(settings)
     apache_tree_reported(settings)
-    apache_service(reload_when=reload_when)
+    apache_service(settings, reload_when=reload_when)
     # Once Apache no longer runs their daemon processes.
     for site in host.loop(settings.absent_sites):
         app_removed(site, settings)

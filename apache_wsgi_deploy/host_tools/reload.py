@@ -13,13 +13,18 @@ The deploy keeps each file and link as it was before its first change since the 
 reload below <before> (at its own path; "<path>.absent" for one that did not exist);
 every reload that ends, failed or not, forgets them.
 
-    python3 reload.py <before> <apache dir> <error log> <pid file> <service>
+Before the reload, each log Apache wrote itself (a plain file, one link: a host deployed
+before its logs went through rotatelogs) is renamed as a rotated file of its own:
+rotatelogs replaces the log's name with a link to its current file, and would drop it.
+
+    python3 reload.py <before> <apache dir> <error log> <pid file> <service> [<log>...]
 
 Exit status 0 when Apache serves the new configuration, 1 otherwise (the cause on stderr).
 """
 
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -48,6 +53,19 @@ def restore(before: Path) -> None:
         original.unlink(missing_ok=True)
         shutil.copy2(kept, original, follow_symlinks=False)
     shutil.rmtree(before)
+
+
+def set_aside(logs: list[str]) -> None:
+    """Each log that is a plain file of one link renamed <log>.<now>, a rotated name (a log
+    rotatelogs writes has two links: its name and its current file)."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for log in map(Path, logs):
+        try:
+            info = log.lstat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+            log.rename(log.with_name(f"{log.name}.{stamp}"))
 
 
 def _run(*command: str) -> subprocess.CompletedProcess:
@@ -88,7 +106,7 @@ def _cause(logged: str) -> str:
     return " | ".join(lines[-4:]) or "it logged no reason"
 
 
-def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: str) -> int:
+def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: str, *logs: str) -> int:
     before_dir, log = Path(before), Path(error_log)
     test = _run("apache2ctl", "configtest")
     if test.returncode:
@@ -104,6 +122,7 @@ def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: s
         restore(before_dir)
         print("apache-wsgi-deploy: a certificate would stop Apache; its config changes are undone", file=sys.stderr)
         return 1
+    set_aside(list(logs))
     offset = _size(log)
     # A graceful reload cannot switch MPMs ("The MPM cannot be changed during restart").
     action = "restart" if _mpm_changed(Path(apache_dir), Path(pid_file)) else "reload-or-restart"

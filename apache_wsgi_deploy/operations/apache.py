@@ -202,10 +202,14 @@ def config_absent(path: str):
 
 
 @operation(is_idempotent=False)
-def reload():
+def reload(logs: list[str] = ()):
     """
     Reload Apache gracefully, only after ``apache2ctl configtest`` and the certificate
     check passed, and see it resume serving (``host_tools/reload.py``, on the host).
+
+    + logs: the logs Apache writes through rotatelogs: one that is still a plain file
+      (Apache wrote it before) is renamed as a rotated file first, so rotatelogs' link to
+      its current file does not replace it
 
     One operation, so no reload can run untested: a failed test stops the host's deploy
     with the cause, undoes the config changes made since the last reload (see
@@ -218,9 +222,9 @@ def reload():
 
     .. code:: python
 
-        apache.reload(name="Reload Apache", _if=any_changed(vhost, certificate))
+        apache.reload(name="Reload Apache", logs=["/var/log/apache2/error.log"], _if=any_changed(vhost))
     """
     yield StringCommand(
         layout.HOST_PYTHON, layout.RELOAD_TOOL, layout.CONFIG_BEFORE_DIR, layout.APACHE_DIR,
-        layout.APACHE_ERROR_LOG, layout.APACHE_PID_FILE, layout.APACHE_SERVICE,
+        layout.APACHE_ERROR_LOG, layout.APACHE_PID_FILE, layout.APACHE_SERVICE, *map(QuoteString, logs),
     )  # fmt: skip

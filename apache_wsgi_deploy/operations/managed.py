@@ -216,6 +216,7 @@ def tree(
     dir_mode: str,
     exclude: list[str] = (),
     keep: list[str] = (),
+    executable: list[str] = (),
 ):
     """
     Make a folder on the host hold exactly a local folder's files, read by one command.
@@ -228,6 +229,8 @@ def tree(
       matches a path from the top (``/instance``)
     + keep: name patterns, as exclude's, of what the host makes there itself and is never
       removed (a release's linked folders)
+    + executable: name patterns, as exclude's, of files that are programs: mode with the
+      execute bits of each read bit (644: 755)
 
     Files that differ are uploaded; entries the local folder does not have are removed,
     excluded ones too unless kept: bytecode a daemon wrote into code it could write to
@@ -271,6 +274,7 @@ def tree(
     for relative, local in files.items():
         path = f"{dest}/{relative}"
         content = local.read_bytes()
+        wanted_mode = file_mode | (file_mode & 0o444) >> 2 if excluded(relative, list(executable)) else file_mode
         current = remote.get(relative)
         if current is not None and current["kind"] != "file":
             yield StringCommand("rm", "-rf", QuoteString(path))
@@ -278,11 +282,11 @@ def tree(
         if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
             _log_diff(path, current, content, private=False)
             if current is not None:
-                yield from _replace_commands(content, path, user, group, file_mode, private=False)
+                yield from _replace_commands(content, path, user, group, wanted_mode, private=False)
                 continue
             # A file the folder did not have: nothing reads it yet (a new release), nothing to keep whole.
             yield from _upload_commands(content, path, private=False)
-        yield from ownership_commands(current, path, user, group, file_mode)
+        yield from ownership_commands(current, path, user, group, wanted_mode)
 
 
 @operation()

@@ -1,13 +1,16 @@
 """
-Debian packages, with apt's cache refreshed only when something must be installed.
+Debian packages, with apt's cache refreshed only when something must be installed, and
+a package's file kept out of its way.
 """
 
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import operation
+from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt
+
+from apache_wsgi_deploy.facts.packages import Diversion
 
 # apt-get update fails at once while another apt holds its lists' lock (install waits,
 # with DPkg::Lock::Timeout): it is tried again, until the deadline, for that cause only.
@@ -48,3 +51,24 @@ def installed(packages: list[str], cache_time: int, lock_timeout: int):
     yield from apt.packages._inner(
         packages=missing, no_recommends=True, extra_install_args=f"-o DPkg::Lock::Timeout={lock_timeout}"
     )
+
+
+@operation()
+def diverted(path: str, to: str):
+    """
+    Keep a package's file out of its way: dpkg-divert renames it, and every upgrade of
+    the package writes its new version under the diverted name too.
+
+    + path: the package's file
+    + to: the name it goes to (one the software that reads the folder skips)
+
+    **Example:**
+
+    .. code:: python
+
+        packages.diverted(path="/etc/logrotate.d/apache2", to="/etc/logrotate.d/apache2.disabled")
+    """
+    if host.get_fact(Diversion, path=path) == to:
+        host.noop(f"{path} is diverted to {to}")
+        return
+    yield StringCommand("dpkg-divert", "--local", "--rename", "--divert", QuoteString(to), "--add", QuoteString(path))

@@ -8,7 +8,6 @@ import pytest
 
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.settings import TLS_FILES
-from tests.e2e.conftest import SAMPLE
 from tests.e2e.test_drift_check import check
 from tests.e2e.test_safety import host_state, serves
 
@@ -135,14 +134,12 @@ def test_a_former_certificate_folder_is_drift_until_the_deploy_removes_it(deploy
     assert check(deployed).returncode == 0 and serves(deployed)
 
 
-def test_a_former_log_folder_is_kept_and_its_rotation_removed(deployed):
+def test_a_former_log_folder_is_kept_with_its_logs(deployed):
     result = deployed.deploy("--data", "log_dir=/var/log/flaskapp-logs")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert not absent(deployed, SAMPLE.logrotate_rule)
     try:
         result = deployed.deploy()
         assert result.returncode == 0, result.stderr[-3000:]
-        assert absent(deployed, SAMPLE.logrotate_rule)
         # The logs stay, said; the record keeps the folder, so the setting can come back.
         assert stat(deployed, "/var/log/flaskapp-logs") == "root adm 750 directory"
         assert "a former log folder of flaskapp, is kept with what it holds" in result.stderr

@@ -204,36 +204,41 @@ def test_script_reloading_turned_off_fails_the_live_release_checks_after_a_switc
         assert deployed.deploy().returncode == 0
 
 
-def test_log_rotation_removed_fails_the_rotation_check(deployed):
-    """An operator "cleans up" /etc/logrotate.d: the site's logs grow until the disk is full."""
-    rule, aside = f"{layout.LOGROTATE_DIR}/apache2", "/root/apache2.logrotate"
-    deployed.sudo(f"mv {rule} {aside}")
+def test_debians_logrotate_rule_put_back_fails_the_check_and_is_set_aside_again(deployed):
+    """An operator undoes the diversion (or a package's maintainer script does): every
+    night logrotate would reload Apache again, and mod_wsgi answer 503 to requests in flight."""
+    deployed.sudo(f"dpkg-divert --quiet --local --rename --remove {layout.DEBIAN_LOGROTATE_RULE}")
     try:
         verify = deployed.verify("-v")
-        host = deployed.hosts[0].alias
-        assert failed(verify) == {f"test_site_logs_are_rotated[{host}:{SAMPLE.app_name}]"}, verify.stdout[-6000:]
-        assert f"no logrotate rule covers {SAMPLE.error_log}" in verify.stdout
+        expected = {f"test_no_log_rotation_reloads_apache[{deployed.hosts[0].alias}]"}
+        assert failed(verify) == expected, verify.stdout[-6000:]
+        checked = deployed.awd("check")
+        assert checked.returncode == 2 and "is set aside" in checked.stdout, checked.stdout
     finally:
-        deployed.sudo(f"mv {aside} {rule}")
+        repaired = deployed.deploy()
+    assert "Debian's logrotate rule, which reloads Apache nightly, is set aside" in repaired.changed
+    assert deployed.sudo(f"dpkg-divert --truename {layout.DEBIAN_LOGROTATE_RULE}").stdout.strip() == (
+        layout.DIVERTED_LOGROTATE_RULE
+    )
 
 
-def test_logs_outside_apaches_folder_are_written_and_rotated_by_a_rule_of_their_own(deployed, tmp_path):
+def test_logs_outside_apaches_folder_are_written_through_rotatelogs(deployed, tmp_path):
     own = "/var/log/flaskapp-logs"
     alias = deployed.hosts[0].alias
     inventory = with_settings(deployed, tmp_path, log_dir=own)
     try:
         moved = deployed.deploy(inventory=inventory)
         assert moved.returncode == 0, moved.stderr[-3000:]
-        assert "Logs outside Apache's folder are rotated" in moved.changed
+        assert "Log folder exists, as Apache's own" in moved.changed
         verify = deployed.verify(f"--inventory={inventory}", "-v")
         assert verify.returncode == 0, verify.stdout[-6000:]
-        assert f"test_site_logs_are_rotated[{alias}:{SAMPLE.app_name}] PASSED" in verify.stdout
+        assert f"test_site_logs_rotate_through_rotatelogs[{alias}:{SAMPLE.app_name}] PASSED" in verify.stdout
         assert f"{SAMPLE.app_name}-access.log" in deployed.sudo(f"ls {own}").stdout.split()
         assert deployed.deploy(inventory=inventory).changed == []
     finally:
         assert deployed.deploy().returncode == 0
         # What that log_dir left: not the deploy's to remove once the setting is gone.
-        deployed.sudo(f"rm -rf {own} {SAMPLE.logrotate_rule}")
+        deployed.sudo(f"rm -rf {own}")
 
 
 def test_host_is_clean_again_after_every_plant(deployed):

@@ -15,7 +15,7 @@ from apache_wsgi_deploy.settings import SettingsError
 from tests.unit.test_settings import FILES, validate
 from tests.unit.test_templates import render
 
-TEMPLATES = ["site.conf.j2", "hardening.conf.j2", "app.wsgi.j2", "acme-challenge.conf.j2"]
+TEMPLATES = ["site.conf.j2", "hardening.conf.j2", "app.wsgi.j2", "acme-challenge.conf.j2", "logs.conf.j2"]
 # Every setting a string from group_data can reach (lists get the string as their item).
 STRING_SETTINGS = [
     "server_name",

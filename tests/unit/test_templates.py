@@ -8,8 +8,9 @@ import jinja2
 import pytest
 
 from apache_wsgi_deploy.deploys.unit import TEMPLATES
+from apache_wsgi_deploy.deploys.vhosts import piped_logs
 from apache_wsgi_deploy.facts.apache import SITE_MARKER
-from apache_wsgi_deploy.layout import ACME_WEBROOT, ENTRY_POINT, LOG_GROUP
+from apache_wsgi_deploy.layout import ACME_WEBROOT, APACHE_ERROR_LOG, ENTRY_POINT, OTHER_VHOSTS_LOG, piped_log
 from tests.unit.harness import HOST_TOOLS
 from tests.unit.test_settings import FILES, validate
 
@@ -28,7 +29,9 @@ def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
         webroot=ACME_WEBROOT,
         entry_point=ENTRY_POINT,
         processes=site.daemon_processes(cpu_count),
-        log_group=LOG_GROUP,
+        logs=piped_logs(site, settings),
+        error_log=piped_log(APACHE_ERROR_LOG, settings.log_rotation_seconds),
+        other_vhosts_log=piped_log(OTHER_VHOSTS_LOG, settings.log_rotation_seconds),
     )
 
 
@@ -53,7 +56,7 @@ REDIRECT = re.compile(r'RedirectMatch permanent "(.+)" "https://www.example.com/
 def test_port_80_only_redirects_to_https_with_path_and_query(site):
     http = vhost(site, 80)
     assert "WSGI" not in http
-    assert set(directives(http)) == {"ServerName", "ServerAlias", "RedirectMatch", "ErrorLog", "CustomLog"}
+    assert set(directives(http)) == {"ServerName", "ServerAlias", "RedirectMatch"}
     pattern = re.compile(REDIRECT.search(http).group(1))
     assert pattern.match("/a/b").group(1) == "a/b"
     assert pattern.match("/").group(1) == ""
@@ -99,21 +102,8 @@ def test_aliases_are_served_by_both_vhosts(site):
         assert "ServerAlias web.example.com\n" in vhost(site, port)
 
 
-def test_per_site_logs(site):
-    for port in (80, 443):
-        assert "ErrorLog /var/log/apache2/flaskapp-error.log" in vhost(site, port)
-        assert "CustomLog /var/log/apache2/flaskapp-access.log combined" in vhost(site, port)
-
-
 def test_vhosts_file_starts_with_the_mark_the_managed_sites_fact_looks_for(site):
     assert site.startswith(SITE_MARKER)
-
-
-def test_requests_asking_for_embedded_mode_are_logged_before_the_access_log(site):
-    logs = [line.split()[1] for line in vhost(site, 443).splitlines() if line.strip().startswith("CustomLog")]
-    assert logs == ["/var/log/apache2/flaskapp-embedded-mode.log", "/var/log/apache2/flaskapp-access.log"]
-    assert "-z reqenv('mod_wsgi.process_group')" in vhost(site, 443)
-    assert "embedded-mode" not in vhost(site, 80)
 
 
 @pytest.mark.parametrize(
@@ -363,15 +353,27 @@ def test_the_wsgi_file_loads_even_when_the_release_does_not_and_tries_again(tmp_
     assert logged in result.stderr
 
 
-def test_logs_outside_apaches_folder_get_a_rotation_rule_of_their_own():
-    rule = render("logrotate.j2", log_dir="/srv/logs/shop", app_name="shop")
-    files, _, body = rule.partition(" {\n")
-    assert files.splitlines()[-1].split() == [
-        "/srv/logs/shop/shop-error.log",
-        "/srv/logs/shop/shop-access.log",
-        "/srv/logs/shop/shop-embedded-mode.log",
+def test_each_log_goes_through_rotatelogs_which_rotates_with_no_reload(site):
+    # The embedded-mode log first: the access log, which the same log phase writes next.
+    hook = "/var/lib/apache-wsgi-deploy/tools/logs_rotated.py"
+    rotated = "||/usr/bin/rotatelogs -l -f -L {log} -p " + hook + " {log}.%Y%m%d 86400"
+    https = [line.strip() for line in vhost(site, 443).splitlines()]
+    assert [line for line in https if line.startswith(("ErrorLog", "CustomLog"))] == [
+        f'ErrorLog "{rotated.format(log="/var/log/apache2/flaskapp-error.log")}"',
+        f'CustomLog "{rotated.format(log="/var/log/apache2/flaskapp-embedded-mode.log")}" combined'
+        " \"expr=-n reqenv('mod_wsgi.callable_object') && -z reqenv('mod_wsgi.process_group')\"",
+        f'CustomLog "{rotated.format(log="/var/log/apache2/flaskapp-access.log")}" combined',
     ]
-    assert "\tcreate 640 root adm\n" in body and "\tdaily\n" in body and body.endswith("}\n")
+    # A file has one writer: port 80 logs with Apache's own.
+    assert {"ErrorLog", "CustomLog"} & set(directives(vhost(site, 80))) == set()
+    own = render("logs.conf.j2", log_rotation_seconds=3600, log_dir="/srv/logs/shop").splitlines()
+    assert own[-2:] == [
+        'ErrorLog "||/usr/bin/rotatelogs -l -f -L /var/log/apache2/error.log -p'
+        ' /var/lib/apache-wsgi-deploy/tools/logs_rotated.py /var/log/apache2/error.log.%Y%m%dT%H%M%S 3600"',
+        'CustomLog "||/usr/bin/rotatelogs -l -f -L /var/log/apache2/other_vhosts_access.log -p'
+        " /var/lib/apache-wsgi-deploy/tools/logs_rotated.py /var/log/apache2/other_vhosts_access.log.%Y%m%dT%H%M%S"
+        ' 3600" vhost_combined',
+    ]
 
 
 def test_the_authorization_header_reaches_the_app_unless_withheld(site):

@@ -107,18 +107,51 @@ def test_daemon_processes_write_with_the_sites_umask(site):
         assert umask == site.site.wsgi_umask, f"pid {daemon.pid}: umask {umask}"
 
 
-def test_site_logs_are_rotated(site):
-    """A rule covers each of the site's logs, and logrotate runs: its timer is enabled.
-    logrotate's debug mode changes nothing and names every log file a rule considers."""
-    paths = site.paths
-    assert site.host.service(layout.LOGROTATE_TIMER).is_enabled, f"{layout.LOGROTATE_TIMER} is not enabled"
-    considered = site.host.run("logrotate -d %s 2>&1", layout.LOGROTATE_CONF).stdout
-    uncovered = [
-        log
-        for log in (paths.error_log, paths.access_log, paths.embedded_mode_log)
-        if f"considering log {log}\n" not in considered
-    ]
-    assert uncovered == [], f"no logrotate rule covers {', '.join(uncovered)}"
+def rotatelogs_commands(host) -> list[str]:
+    """The command lines of the host's rotatelogs processes."""
+    return [line.split(" ", 1)[1] for line in host.check_output("pgrep -a -x rotatelogs || true").splitlines()]
+
+
+def log_folders(target) -> tuple[str, ...]:
+    """Where Apache writes logs on the host: its own folder and each site's log_dir, each with a "/"."""
+    return tuple(f"{folder}/" for folder in {layout.APACHE_LOG_DIR, *(site.log_dir for site in target.settings.sites)})
+
+
+def test_site_logs_rotate_through_rotatelogs(site):
+    """Each of the site's logs is written by a rotatelogs that starts a new file each
+    interval, keeps the log's name a link to the current file and runs the hook that
+    compresses and expires the closed ones: rotation that needs no reload."""
+    seconds, paths = site.target.settings.log_rotation_seconds, site.paths
+    running = rotatelogs_commands(site.host)
+    missing = [log for log in paths.logs if layout.piped_log(log, seconds).removeprefix("||") not in running]
+    assert missing == [], f"no rotatelogs writes {', '.join(missing)} (running: {running})"
+
+
+def test_apaches_own_logs_rotate_through_rotatelogs(target):
+    seconds, running = target.settings.log_rotation_seconds, rotatelogs_commands(target.host)
+    for log in (layout.APACHE_ERROR_LOG, layout.OTHER_VHOSTS_LOG):
+        assert layout.piped_log(log, seconds).removeprefix("||") in running, f"no rotatelogs writes {log}"
+
+
+def test_apache_holds_no_log_file_open(target):
+    """Every log goes through a pipe: no log file is Apache's own to let go of, which is
+    what a reload after a rotation was for."""
+    pid = target.host.file(layout.APACHE_PID_FILE).content_string.strip()
+    folders = log_folders(target)
+    opened = target.host.check_output("find /proc/%s/fd -type l -printf '%%l\\n'", pid).splitlines()
+    assert [path for path in opened if path.startswith(folders)] == []
+
+
+def test_no_log_rotation_reloads_apache(target):
+    """Debian's logrotate rule for Apache's logs (its postrotate reloads Apache every
+    night) is diverted to a name logrotate skips, and no other rule takes a log Apache
+    writes: logrotate's debug mode, which changes nothing, names every file a rule takes."""
+    diverted = target.host.check_output("dpkg-divert --truename %s", layout.DEBIAN_LOGROTATE_RULE)
+    assert diverted == layout.DIVERTED_LOGROTATE_RULE
+    folders = log_folders(target)
+    considered = target.host.run("logrotate -d %s 2>&1", layout.LOGROTATE_CONF).stdout.splitlines()
+    taken = [line for line in considered if line.startswith("considering log ") and line[16:].startswith(folders)]
+    assert taken == [], f"a logrotate rule takes Apache's logs (its postrotate may reload Apache): {taken}"
 
 
 def test_private_key_is_0600_root(site):
