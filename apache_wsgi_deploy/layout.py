@@ -46,6 +46,7 @@ OTHER_VHOSTS_LOG = f"{APACHE_LOG_DIR}/other_vhosts_access.log"
 # which compresses the closed files and deletes those older than Debian's 14 days.
 ROTATELOGS = "/usr/bin/rotatelogs"
 LOG_RETENTION_DAYS = 14
+LOG_UMASK = "027"
 # What every site uses: alias (Redirect, ACME challenges), headers (HSTS), ssl and its
 # session and stapling cache, wsgi; http2 when a site asks for it.
 APACHE_MODULES = ["mpm_event", "alias", "headers", "socache_shmcb", "ssl", "wsgi"]
@@ -392,8 +393,14 @@ def rotated_suffix(seconds: int) -> str:
     return "%Y%m%d" if seconds % 86400 == 0 else "%Y%m%dT%H%M%S"
 
 
+def rotatelogs_command(path: str, seconds: int) -> str:
+    """rotatelogs writing `path`: a new file every `seconds` (local time), `path` a hard
+    link to the current one, the hook run at each."""
+    return f"{ROTATELOGS} -l -f -L {path} -p {LOGS_ROTATED_HOOK} {path}.{rotated_suffix(seconds)} {seconds}"
+
+
 def piped_log(path: str, seconds: int) -> str:
-    """An ErrorLog or CustomLog target writing `path` through rotatelogs, started without
-    a shell (||): a new file every `seconds` (local time), `path` a hard link to the
-    current one, the hook run at each."""
-    return f"||{ROTATELOGS} -l -f -L {path} -p {LOGS_ROTATED_HOOK} {path}.{rotated_suffix(seconds)} {seconds}"
+    """An ErrorLog or CustomLog target writing `path` through rotatelogs, its files made
+    640 as Debian's logs are (the hook gives them group adm): the shell Apache starts a
+    piped log with sets the umask, then becomes rotatelogs."""
+    return f"|umask {LOG_UMASK} && exec {rotatelogs_command(path, seconds)}"

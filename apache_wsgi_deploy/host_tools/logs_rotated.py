@@ -11,6 +11,7 @@ not wait for it, and several logs' hooks may run at once: one at a time per fold
 """
 
 import fcntl
+import grp
 import gzip
 import os
 import re
@@ -20,6 +21,8 @@ import time
 
 # layout.LOG_RETENTION_DAYS: Debian's logrotate rule kept 14 days.
 RETENTION_DAYS = 14
+# layout.LOG_GROUP: who reads logs on Debian.
+LOG_GROUP = "adm"
 # What rotatelogs appends to a log's name (layout.rotated_suffix), or logrotate did (.1).
 ROTATED = re.compile(r"\.\d[\dT]*(\.gz)?$")
 # A file set aside as Apache's old generation closes its log: written to still a moment.
@@ -37,7 +40,18 @@ def compressed(path: str) -> None:
     os.unlink(path)
 
 
+def readable_by_log_readers(path: str) -> None:
+    """The file rotatelogs opened (640 by its umask, root's group) given Debian's log
+    group, and its mode again (a file an earlier start made)."""
+    try:
+        os.chown(path, -1, grp.getgrnam(LOG_GROUP).gr_gid)
+        os.chmod(path, 0o640)
+    except (KeyError, OSError):  # no such group; not root (a test), or the file gone already
+        pass
+
+
 def main(opened: str, closed: str | None = None) -> None:
+    readable_by_log_readers(opened)
     folder, name = os.path.split(opened)
     log = ROTATED.sub("", name)
     now = time.time()

@@ -22,6 +22,7 @@ rotatelogs replaces the log's name with a link to its current file, and would dr
 Exit status 0 when Apache serves the new configuration, 1 otherwise (the cause on stderr).
 """
 
+import os
 import re
 import shutil
 import stat
@@ -72,18 +73,22 @@ def _run(*command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True)
 
 
-def _size(error_log: Path) -> int:
+def _end(error_log: Path) -> tuple[int, int]:
+    """Where the log's file ends now: its inode and size ((0, 0) with none)."""
     try:
-        return error_log.stat().st_size
+        info = error_log.stat()
     except OSError:
-        return 0
+        return 0, 0
+    return info.st_ino, info.st_size
 
 
-def _logged_since(error_log: Path, offset: int) -> str:
-    """What Apache logged since offset (all of it, if the log was rotated since)."""
+def _logged_since(error_log: Path, end: tuple[int, int]) -> str:
+    """What Apache logged since end (_end): all the file, if it is another one since
+    (rotatelogs links the log's name to each new file) or was truncated."""
     try:
         with error_log.open("rb") as log:
-            log.seek(offset if _size(error_log) >= offset else 0)
+            info = os.fstat(log.fileno())
+            log.seek(end[1] if (info.st_ino, info.st_size >= end[1]) == (end[0], True) else 0)
             return log.read().decode(errors="replace")
     except OSError:
         return ""
@@ -123,7 +128,7 @@ def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: s
         print("apache-wsgi-deploy: a certificate would stop Apache; its config changes are undone", file=sys.stderr)
         return 1
     set_aside(list(logs))
-    offset = _size(log)
+    offset = _end(log)
     # A graceful reload cannot switch MPMs ("The MPM cannot be changed during restart").
     action = "restart" if _mpm_changed(Path(apache_dir), Path(pid_file)) else "reload-or-restart"
     _run("systemctl", action, service)

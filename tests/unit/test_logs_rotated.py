@@ -78,3 +78,20 @@ def test_reload_sets_aside_a_log_apache_wrote_itself_and_leaves_rotatelogs_own(t
     names = sorted(path.name for path in tmp_path.iterdir())
     assert names[0].startswith("error.log.2") and names[1:] == ["shop-access.log", "shop-access.log.20261202"]
     assert (tmp_path / names[0]).read_bytes() == b"written by Apache\n"
+
+
+def test_the_reload_reads_apaches_notice_from_the_new_file_a_rotation_linked(tmp_path):
+    """After a reload that starts new rotatelogs, the error log's name leads to another
+    file, which may be longer than the one before: read whole, not from the old size."""
+    reload = host_tool("reload")
+    log = tmp_path / "error.log"
+    log.write_text("x" * 300 + "\n")
+    end = reload._end(log)
+    newer = tmp_path / "error.log.20261202T101500"
+    newer.write_text(f"[notice] {reload.RESUMED}\n" + "y" * 600 + "\n")
+    log.unlink()
+    os.link(newer, log)
+    assert reload.RESUMED in reload._logged_since(log, end)
+    with log.open("a") as more:
+        more.write("appended\n")
+    assert reload._logged_since(log, reload._end(log)) == ""

@@ -123,14 +123,18 @@ def test_site_logs_rotate_through_rotatelogs(site):
     compresses and expires the closed ones: rotation that needs no reload."""
     seconds, paths = site.target.settings.log_rotation_seconds, site.paths
     running = rotatelogs_commands(site.host)
-    missing = [log for log in paths.logs if layout.piped_log(log, seconds).removeprefix("||") not in running]
+    missing = [log for log in paths.logs if layout.rotatelogs_command(log, seconds) not in running]
     assert missing == [], f"no rotatelogs writes {', '.join(missing)} (running: {running})"
+    # As Debian's: its log readers' (adm), no one else's.
+    for log in paths.logs:
+        current = site.host.file(log)
+        assert (current.user, current.group, current.mode) == ("root", layout.LOG_GROUP, 0o640), log
 
 
 def test_apaches_own_logs_rotate_through_rotatelogs(target):
     seconds, running = target.settings.log_rotation_seconds, rotatelogs_commands(target.host)
     for log in (layout.APACHE_ERROR_LOG, layout.OTHER_VHOSTS_LOG):
-        assert layout.piped_log(log, seconds).removeprefix("||") in running, f"no rotatelogs writes {log}"
+        assert layout.rotatelogs_command(log, seconds) in running, f"no rotatelogs writes {log}"
 
 
 def test_apache_holds_no_log_file_open(target):
