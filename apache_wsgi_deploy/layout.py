@@ -401,6 +401,6 @@ def rotatelogs_command(path: str, seconds: int) -> str:
 
 def piped_log(path: str, seconds: int) -> str:
     """An ErrorLog or CustomLog target writing `path` through rotatelogs, its files made
-    640 as Debian's logs are (the hook gives them group adm): the shell Apache starts a
-    piped log with sets the umask, then becomes rotatelogs."""
-    return f"|umask {LOG_UMASK} && exec {rotatelogs_command(path, seconds)}"
+    640 as Debian's logs are (the hook gives them group adm): a shell sets the umask, then
+    becomes rotatelogs. Apache starts it directly (||), as it starts an ErrorLog's "|"."""
+    return f"||/bin/sh -c 'umask {LOG_UMASK} && exec {rotatelogs_command(path, seconds)}'"

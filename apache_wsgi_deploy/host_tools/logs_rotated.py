@@ -35,6 +35,8 @@ def compressed(path: str) -> None:
         with gzip.GzipFile(fileobj=target, mode="wb", filename="", mtime=0) as packed:
             shutil.copyfileobj(source, packed)
     stat = os.stat(path)
+    os.chown(f"{path}.gz.new", -1, stat.st_gid)
+    os.chmod(f"{path}.gz.new", stat.st_mode & 0o777)
     os.utime(f"{path}.gz.new", (stat.st_atime, stat.st_mtime))
     os.replace(f"{path}.gz.new", f"{path}.gz")
     os.unlink(path)
