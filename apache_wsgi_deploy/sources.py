@@ -245,27 +245,29 @@ def readable_here(source: str | dict) -> bool:
     return project_path(source["from_file"]).is_file()
 
 
+def _source_bytes(source: dict) -> bytes:
+    """What a {"from_env": ...} or {"from_file": ...} source holds, read now on the control machine."""
+    if "from_env" in source:
+        return os.environ[source["from_env"]].encode()
+    return project_path(source["from_file"]).read_bytes()
+
+
 def app_environment(app_env: dict) -> dict[str, str]:
-    """app_env's values, read now from the control machine's environment and files."""
+    """app_env's values, read now from the control machine's environment and files (a
+    file's without its last line break)."""
     values = {}
     for name, source in app_env.items():
         if isinstance(source, str):
             values[name] = source
-        elif "from_env" in source:
-            values[name] = os.environ[source["from_env"]]
         else:
-            values[name] = project_path(source["from_file"]).read_text().rstrip("\n")
+            text = _source_bytes(source).decode()
+            values[name] = text.rstrip("\n") if "from_file" in source else text
     return values
 
 
 def secret_file_contents(secret_files: dict) -> dict[str, bytes]:
     """secret_files' contents, read now from the control machine's files and environment."""
-    return {
-        name: os.environ[source["from_env"]].encode()
-        if "from_env" in source
-        else project_path(source["from_file"]).read_bytes()
-        for name, source in secret_files.items()
-    }
+    return {name: _source_bytes(source) for name, source in secret_files.items()}
 
 
 def contents_digest(files: dict[str, bytes]) -> str:

@@ -33,8 +33,8 @@ def daemon_processes(site) -> int:
 
 def piped_logs(site, settings) -> dict[str, str]:
     """The site's logs as its vhost writes them: each through rotatelogs."""
-    error, access, embedded_mode = (layout.piped_log(log, settings.log_rotation_seconds) for log in site.paths.logs)
-    return {"error": error, "access": access, "embedded_mode": embedded_mode}
+    logs = zip(("error", "access", "embedded_mode"), site.paths.logs, strict=True)
+    return {kind: layout.piped_log(log, settings.log_rotation_seconds) for kind, log in logs}
 
 
 @site_deploy("Site")

@@ -52,8 +52,8 @@ class Virtualenv(FactBase[dict | None]):
     def process(output: list[str]) -> dict | None:
         if not output or output[0] != VENV_MARKER:
             return None
-        listed, marker, pins = output[1:], PINS_MARKER in output, None
-        if marker:
+        listed, pins = output[1:], None
+        if PINS_MARKER in output:
             at = output.index(PINS_MARKER)
             listed, pins = output[1:at], [line for line in output[at + 1 :] if line]
         distributions = {}

@@ -88,7 +88,8 @@ def _logged_since(error_log: Path, end: tuple[int, int]) -> str:
     try:
         with error_log.open("rb") as log:
             info = os.fstat(log.fileno())
-            log.seek(end[1] if (info.st_ino, info.st_size >= end[1]) == (end[0], True) else 0)
+            same_file = info.st_ino == end[0] and info.st_size >= end[1]
+            log.seek(end[1] if same_file else 0)
             return log.read().decode(errors="replace")
     except OSError:
         return ""

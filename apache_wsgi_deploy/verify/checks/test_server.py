@@ -7,6 +7,7 @@ from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.deploys import apt_packages
 from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.apache import ConfigTest, ManagedSites
+from apache_wsgi_deploy.facts.packages import Diversion
 from apache_wsgi_deploy.host_tools import vhostcheck
 from apache_wsgi_deploy.verify.plugin import daemon_processes
 
@@ -150,7 +151,7 @@ def test_no_log_rotation_reloads_apache(target):
     """Debian's logrotate rule for Apache's logs (its postrotate reloads Apache every
     night) is diverted to a name logrotate skips, and no other rule takes a log Apache
     writes: logrotate's debug mode, which changes nothing, names every file a rule takes."""
-    diverted = target.host.check_output("dpkg-divert --truename %s", layout.DEBIAN_LOGROTATE_RULE)
+    diverted = answer(Diversion, target.host.check_output, path=layout.DEBIAN_LOGROTATE_RULE)
     assert diverted == layout.DIVERTED_LOGROTATE_RULE
     folders = log_folders(target)
     considered = target.host.run("logrotate -d %s 2>&1", layout.LOGROTATE_CONF).stdout.splitlines()
