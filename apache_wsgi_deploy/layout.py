@@ -51,6 +51,8 @@ LOG_UMASK = "027"
 # session and stapling cache, wsgi; http2 when a site asks for it.
 APACHE_MODULES = ["mpm_event", "alias", "headers", "socache_shmcb", "ssl", "wsgi"]
 HTTP2_MODULE = "http2"
+# The front passes a site with an Apache instance of its own (apache_instance "own") on to it.
+PROXY_MODULES = ["proxy", "proxy_http"]
 # Never needed by a WSGI site, each a way to run or write files through Apache (DevSec apache-08).
 UNUSED_MODULES = ["cgi", "cgid", "dav", "dav_fs", "include"]
 # One MPM loads at a time: the others go before a2enmod can enable event.
@@ -119,6 +121,48 @@ def module_link(module: str, kind: str = "load") -> str:
     return f"{APACHE_DIR}/mods-enabled/{module}.{kind}"
 
 
+# --- A site's own Apache instance (apache_instance "own"): Debian's multi-instance
+# support, apache2@<app_name> reading /etc/apache2-<app_name>, Debian's binary and modules ---
+APACHE_MODULES_DIR = "/usr/lib/apache2/modules"
+# All the instance loads: its MPM, access rules, the front's headers taken and the token
+# removed, the client's address from X-Forwarded-For, and mod_wsgi.
+INSTANCE_MODULES = ("mpm_event", "authz_core", "env", "headers", "remoteip", "wsgi")
+INSTANCE_CONF, INSTANCE_ENVVARS, INSTANCE_TOKEN = "apache2.conf", "envvars", "front-token.conf"
+INSTANCE_FILES = (INSTANCE_CONF, INSTANCE_ENVVARS, INSTANCE_TOKEN)
+# The header carrying the front's token: what the instance answers, and nothing else on the host.
+FRONT_TOKEN_HEADER = "X-Apache-Wsgi-Deploy-Front"
+# The instance's listening port, on 127.0.0.1 only, when apache_instance_port is "auto":
+# from the app's name, below 1024 so that only root (the instance's parent) can bind it.
+INSTANCE_PORTS = range(600, 1000)
+
+
+def instance_dir(app_name: str) -> str:
+    return f"{APACHE_DIR}-{app_name}"
+
+
+def instance_service(app_name: str) -> str:
+    return f"apache2@{app_name}.service"
+
+
+def instance_run_dir(app_name: str) -> str:
+    """Where the instance keeps its pid file (APACHE_RUN_DIR), as Debian's envvars names it."""
+    return f"/run/apache2-{app_name}"
+
+
+def instance_pid_file(app_name: str) -> str:
+    return f"{instance_run_dir(app_name)}/apache2.pid"
+
+
+def instance_file(app_name: str, name: str) -> str:
+    """INSTANCE_CONF, INSTANCE_ENVVARS or INSTANCE_TOKEN of the site's instance."""
+    return f"{instance_dir(app_name)}/{name}"
+
+
+def front_token_variable(app_name: str) -> str:
+    """The Define holding the site's token (in INSTANCE_TOKEN, root's alone), read by both Apaches."""
+    return f"apache_wsgi_deploy_token_{app_name}"
+
+
 # --- The system's own folders and accounts ---
 # Apache's own user and group (APACHE_RUN_USER, APACHE_RUN_GROUP in envvars).
 APACHE_USER = APACHE_GROUP = "www-data"
@@ -155,6 +199,10 @@ DEBIAN_ACCOUNTS = (
 PRIVILEGED_GROUPS = ("root", "sudo", "wheel", "adm", "shadow", "disk", "docker", "lxd", "systemd-journal", "kmem")
 
 
+# An Apache child process runs its main thread and its listener besides ThreadsPerChild.
+INSTANCE_CHILD_OWN_THREADS = 2
+
+
 # --- The project's own state on the host ---
 STATE_DIR = "/var/lib/apache-wsgi-deploy"
 # Served at /.well-known/acme-challenge/ on every name, outside any DocumentRoot.
@@ -180,6 +228,8 @@ ENTRY_POINT = f"{TOOLS_DIR}/entrypoint.py"
 # vhosts on one port; tlscheck.py: each enabled vhost's certificate has its key and
 # names), watched after.
 RELOAD_TOOL = f"{TOOLS_DIR}/reload.py"
+# A graceful restart of a site's own instance, watched until it resumed serving.
+INSTANCE_RELOAD = f"{TOOLS_DIR}/instance_reload.py"
 # rotatelogs' -p program: compresses and expires a log's closed files (an executable).
 LOGS_ROTATED_HOOK = f"{TOOLS_DIR}/logs_rotated.py"
 # Files and links as they were before the changes since Apache's last reload.
@@ -264,6 +314,8 @@ class SitePaths:
     acme: bool
     # The app's own writable folder, outside its install path.
     data_dir: str
+    # The app runs in an Apache instance of its own (apache_instance "own").
+    own_instance: bool = False
 
     @property
     def made_in_install_path(self) -> list[str]:
@@ -383,9 +435,19 @@ class SitePaths:
         return f"{self.log_dir}/{self.app_name}-embedded-mode.log"
 
     @property
-    def logs(self) -> list[str]:
-        """The site's logs, as its vhost writes them."""
+    def instance_error_log(self) -> str:
+        """The own instance's error log: what the app writes to stderr, its tracebacks."""
+        return f"{self.log_dir}/{self.app_name}-app-error.log"
+
+    @property
+    def vhost_logs(self) -> list[str]:
+        """The logs the site's vhosts write in the front Apache."""
         return [self.error_log, self.access_log, self.embedded_mode_log]
+
+    @property
+    def logs(self) -> list[str]:
+        """Every log of the site: its vhosts', and its own instance's."""
+        return self.vhost_logs + ([self.instance_error_log] if self.own_instance else [])
 
 
 def rotated_suffix(seconds: int) -> str:

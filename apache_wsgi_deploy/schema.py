@@ -43,6 +43,10 @@ class Section:
     settings: tuple[Setting, ...]
 
 
+# wsgi_threads' largest value: also what an own Apache instance makes room for (ThreadLimit).
+MAX_WSGI_THREADS = 256
+
+
 def _site(name, default, validate, doc, **more) -> Setting:
     return Setting(name, default, validate, SITE, doc, **more)
 
@@ -165,7 +169,7 @@ SECTIONS = (
             _site(
                 "wsgi_threads",
                 15,
-                v.int_range(1, 256),
+                v.int_range(1, MAX_WSGI_THREADS),
                 "threads per daemon process (mod_wsgi's default): 4 or 15 serve a CPU-bound app alike (6.4k req/s"
                 " either way), and threads are what waits on a database",
             ),
@@ -220,6 +224,31 @@ SECTIONS = (
                 100,
                 v.int_range(1, 65535),
                 "daemon socket's queue of requests waiting for a thread (mod_wsgi's default)",
+            ),
+            _site(
+                "apache_instance",
+                "shared",
+                v.choice("shared", "own"),
+                '"shared": the app runs in mod_wsgi daemon processes of the host\'s Apache; "own": in an Apache'
+                " instance of its own (Debian's apache2@<app_name>, mod_wsgi inside its processes, which run as"
+                " wsgi_user), which the host's Apache passes requests on to: a reload of the host's Apache (a"
+                " certificate renewal, a vhost change) then never touches the app, and a code or settings change"
+                " restarts only the app's instance, gracefully",
+                notes="A graceful reload of Apache makes mod_wsgi's daemon processes answer 503 to requests in"
+                " flight (docs/mod_wsgi-reload-loss); an instance of the app's own is reloaded gracefully as a"
+                " whole, its old processes finishing their requests. Per request the host's Apache opens a"
+                " connection to the instance on 127.0.0.1 (apache_instance_port) and sends a token only root can"
+                " read, without which the instance answers 403. wsgi_processes and wsgi_threads size the"
+                " instance's processes; wsgi_request_timeout becomes the proxy's timeout (the request's thread runs"
+                " on); wsgi_queue_timeout, wsgi_graceful_timeout, wsgi_inactivity_timeout and wsgi_listen_backlog"
+                " are mod_wsgi daemon options and do not apply. Figures: docs/benchmarks.md.",
+            ),
+            _site(
+                "apache_instance_port",
+                "auto",
+                v.auto_or(v.instance_port),
+                'port of the app\'s own Apache instance on 127.0.0.1 (apache_instance "own"): "auto" is one from'
+                " 600 to 999 chosen by the app's name; below 1024, so no unprivileged program can take it",
             ),
             _site(
                 "app_env",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import zlib
 from dataclasses import field, make_dataclass
 from typing import Any
 
@@ -49,7 +50,12 @@ class _SiteMethods:
             tls_dir=self.tls_dir,
             acme=self.tls_certificate_source == "acme",
             data_dir=self.data_dir,
+            own_instance=self.own_instance,
         )
+
+    @property
+    def own_instance(self) -> bool:
+        return self.apache_instance == "own"
 
     @functools.cached_property
     def own_folders(self) -> dict[str, dict]:
@@ -75,6 +81,10 @@ class _SiteMethods:
             # Only Apache's parent process, as root, reads keys; a private folder also hides
             # a key between its copy and its chmod.
             folders["certificate"] = folder(paths.own_tls_dir, "certificate", "tls_dir", "root", "root", "700")
+        if self.own_instance:
+            # Named by the app alone: never one the deploy did not make (an admin's own instance).
+            instance_dir = layout.instance_dir(self.app_name)
+            folders["instance"] = folder(instance_dir, "instance", "apache_instance", "root", "root", "755")
         return folders
 
     @property
@@ -186,6 +196,9 @@ class _SettingsMethods:
     def uses_http2(self) -> bool:
         return any(site.http2 for site in self.present_sites)
 
+    def uses_own_instances(self) -> bool:
+        return any(site.own_instance for site in self.present_sites)
+
     @property
     def directory_options(self) -> str:
         """Options for every directory: never FollowSymLinks, Indexes only if asked for."""
@@ -209,6 +222,14 @@ Settings = make_dataclass("Settings", list(map(_field, HOST_KEYS)), bases=(_Sett
 Site.__module__ = Settings.__module__ = __name__
 
 
+def instance_port(app_name: str, port: int | str) -> int:
+    """apache_instance_port, "auto" resolved: the same port for the same name on every run."""
+    if port != "auto":
+        return port
+    ports = layout.INSTANCE_PORTS
+    return ports[zlib.crc32(app_name.encode()) % len(ports)]
+
+
 def resolve_site(values: dict[str, Any]) -> Site:
     """A Site from its validated values, "auto" resolved: the app's own user, group and folder."""
     dedicated_user = values["wsgi_user"] == "auto"
@@ -222,6 +243,7 @@ def resolve_site(values: dict[str, Any]) -> Site:
             "wsgi_user": user,
             # Debian gives each system user a group of its own name.
             "wsgi_group": user if values["wsgi_group"] == "auto" else values["wsgi_group"],
+            "apache_instance_port": instance_port(values["app_name"], values["apache_instance_port"]),
             # The certificate files belong to the "files" source only.
             **({} if values["tls_certificate_source"] == "files" else dict.fromkeys(TLS_FILES)),
             "dedicated_user": dedicated_user,
@@ -362,7 +384,13 @@ def _host_problems(values: dict[str, Any], sites: list[Site], ssh_user: str | No
             f"setting 'mpm_max_request_workers' = {workers} must be a multiple of mpm_threads_per_child"
             f" ({threads}) and at most {MPM_SERVER_LIMIT} times it ({MPM_SERVER_LIMIT * threads})"
         )
-    named = {folder["path"] for site in sites if site.app_present for folder in site.own_folders.values()}
+    named = {
+        folder["path"]
+        for site in sites
+        if site.app_present
+        for role, folder in site.own_folders.items()
+        if role != "instance"
+    }
     problems += [
         f"setting 'adopted_folders' lists {folder!r}, which is no present site's app_install_path, data_dir,"
         " log_dir (outside Apache's own) or <tls_dir>/<server_name>: list only folders the settings name"
@@ -384,6 +412,8 @@ def _clashes(sites: list[Site]) -> list[str]:
         claims += [("wsgi_user", site.wsgi_user), ("wsgi_group", site.wsgi_group)]
         if site.app_present:
             claims += [("server_name/server_aliases", name) for name in dict.fromkeys(site.names())]
+            if site.own_instance:
+                claims.append(("apache_instance_port", site.apache_instance_port))
         if len(set(site.names())) < len(site.names()):
             problems.append(f"sites[{index}] names a DNS name twice in server_name and server_aliases: name it once")
         for claim in claims:

@@ -114,6 +114,14 @@ def int_range(low: int, high: int) -> Validator:
     return validate
 
 
+@allowing("a whole number from 1 to 1023 other than 80 and 443")
+def instance_port(value: Any) -> int:
+    """Below 1024, which only root binds: no other program of the host's users can take it."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1023 or value in (80, 443):
+        raise Invalid(instance_port.form)
+    return value
+
+
 def choice(*allowed: str) -> Validator:
     @allowing("one of " + ", ".join(repr(item) for item in allowed))
     def validate(value: Any) -> str:

@@ -17,7 +17,6 @@ from io import StringIO
 from pyinfra import host, logger
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import FileContents
-from pyinfra.operations import files
 
 from apache_wsgi_deploy import layout, outcome, sources
 from apache_wsgi_deploy.deploys.unit import site_deploy, template
@@ -25,7 +24,7 @@ from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.files import FolderEntries
 from apache_wsgi_deploy.facts.python import HostPython
 from apache_wsgi_deploy.facts.releases import Releases
-from apache_wsgi_deploy.operations import accounts, certbot, managed, python, record, releases
+from apache_wsgi_deploy.operations import accounts, certbot, instance, managed, python, record, releases
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,15 @@ class ReleaseSource:
     requirements: list[str]
     # The full commit of a git source.
     commit: str | None = None
+
+
+def restart_command(site) -> list[str]:
+    """What restarts the site's app into the live release without a reload of the host's
+    Apache: a graceful restart of its own instance, or for mod_wsgi's daemon processes a
+    new mtime on the .wsgi file."""
+    if site.own_instance:
+        return instance.reload_command(site.app_name, site.paths.instance_error_log)
+    return ["touch", site.paths.wsgi_script]
 
 
 def release_source(site) -> ReleaseSource:
@@ -257,7 +265,7 @@ def _release_live(site, release: str, environment: str, reloaded: list) -> None:
         name="Release is live, once its health check passed",
         install_path=site.app_install_path,
         release=release,
-        wsgi_script=paths.wsgi_script,
+        restart=restart_command(site),
         health_check=run_as_app + checked,
         source=f"git {site.app_source['git']} {site.app_source['ref']}" if site.from_git else "folder",
     )
@@ -278,17 +286,18 @@ def _release_live(site, release: str, environment: str, reloaded: list) -> None:
         keep=site.releases_kept,
         live=release,
     )
-    # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes: a live
-    # release put back as deployed is picked up without an Apache reload.
-    files.file(
-        name="Daemon processes restart for a repaired release",
-        path=paths.wsgi_script,
-        touch=True,
-        _if=lambda: (
-            any(operation.did_change() for operation in [*settings, *reloaded])
-            and not (loader.did_change() or switched.did_change())
-        ),
-    )
+
+    def repaired() -> bool:
+        """A live release put back as deployed, or a new loader: restarted into without a
+        reload of the host's Apache (a switch restarted already)."""
+        if switched.did_change():
+            return False
+        if loader.did_change():
+            # mod_wsgi's daemon processes restart for a new .wsgi file by themselves.
+            return site.own_instance
+        return any(operation.did_change() for operation in [*settings, *reloaded])
+
+    releases.restarted(name="The app restarts into its repaired release", restart=restart_command(site), _if=repaired)
 
 
 @site_deploy("Accounts")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pyinfra.api import deploy
 
 from apache_wsgi_deploy import layout
-from apache_wsgi_deploy.operations import record
+from apache_wsgi_deploy.operations import instance, record
 
 
 def _thing(path: str, role: str, app_name: str | None, setting: str) -> dict:
@@ -47,6 +47,17 @@ def made_recorded(settings):
         everything=_everything(settings),
         adopted=settings.adopted_folders,
     )
+
+
+@deploy("Record")
+def instances_stopped(settings):
+    """Once the front no longer passes requests on to them: the Apache instances of sites
+    the settings remove or moved back into the front's daemon processes."""
+    current = [item["path"] for item in _present_items(settings)]
+    declared = {site.app_name for site in settings.sites}
+    former = [app_name for app_name in record.former_instances(current) if app_name in declared]
+    if former:
+        instance.stopped(name="Apache instances no site runs in are stopped", app_names=former)
 
 
 @deploy("Record")

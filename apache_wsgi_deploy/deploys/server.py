@@ -58,7 +58,9 @@ def apache_server_config(settings):
     )
     modules = apache.modules(
         name="Modules the site uses are enabled",
-        modules=layout.APACHE_MODULES + ([layout.HTTP2_MODULE] if settings.uses_http2() else []),
+        modules=layout.APACHE_MODULES
+        + ([layout.HTTP2_MODULE] if settings.uses_http2() else [])
+        + (layout.PROXY_MODULES if settings.uses_own_instances() else []),
     )
     daemon_only = server_conf(layout.DAEMON_ONLY_CONF, "Embedded mode is off", "Embedded mode off is enabled")
     hardening = server_conf(
@@ -105,9 +107,10 @@ def expected_names(settings, ours: list[str]) -> dict[str, set[str]]:
     leaves enabled, and the sites whose vhosts file it wrote (ours: ManagedSites; one not
     in `sites` is reported as undeclared)."""
     return {
-        # http2 too when no site asks for it: an earlier run may have enabled it.
+        # http2 and proxy too when no site asks for them: an earlier run may have enabled them.
         "mods": {
-            *layout.APACHE_MODULES, layout.HTTP2_MODULE, *layout.UNUSED_MODULES, *layout.OTHER_MPMS,
+            *layout.APACHE_MODULES, layout.HTTP2_MODULE, *layout.PROXY_MODULES, *layout.UNUSED_MODULES,
+            *layout.OTHER_MPMS,
             *layout.DEBIAN_DEFAULT_MODULES,
         },
         "conf": {
@@ -146,8 +149,8 @@ def apache_tree_reported(settings) -> None:
 
 
 def rotated_logs(settings) -> list[str]:
-    """Every log Apache writes through rotatelogs: its own, and each present site's."""
-    sites = [log for site in settings.present_sites for log in site.paths.logs]
+    """Every log the front Apache writes through rotatelogs: its own, and each present site's vhosts'."""
+    sites = [log for site in settings.present_sites for log in site.paths.vhost_logs]
     return [layout.APACHE_ERROR_LOG, layout.OTHER_VHOSTS_LOG, *sites]
 
 

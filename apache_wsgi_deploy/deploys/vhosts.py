@@ -4,6 +4,7 @@ the sites of ours a host serves that its settings no longer name."""
 from __future__ import annotations
 
 from pyinfra import host, logger
+from pyinfra.operations.util import any_changed
 
 from apache_wsgi_deploy import layout, outcome, sources
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy, template
@@ -11,7 +12,8 @@ from apache_wsgi_deploy.facts.apache import ManagedSites
 from apache_wsgi_deploy.facts.cache import cached_fact, fixed_fact
 from apache_wsgi_deploy.facts.capacity import Capacity
 from apache_wsgi_deploy.facts.tls import CertbotLineage
-from apache_wsgi_deploy.operations import apache, record
+from apache_wsgi_deploy.operations import apache, instance, managed, record
+from apache_wsgi_deploy.schema import MAX_WSGI_THREADS
 
 
 def ocsp_stapling(site) -> bool:
@@ -33,8 +35,73 @@ def daemon_processes(site) -> int:
 
 def piped_logs(site, settings) -> dict[str, str]:
     """The site's logs as its vhost writes them: each through rotatelogs."""
-    logs = zip(("error", "access", "embedded_mode"), site.paths.logs, strict=True)
+    logs = zip(("error", "access", "embedded_mode"), site.paths.vhost_logs, strict=True)
     return {kind: layout.piped_log(log, settings.log_rotation_seconds) for kind, log in logs}
+
+
+def token_variables(site) -> dict[str, str]:
+    """Where both Apaches read the site's token (layout.INSTANCE_TOKEN), the header and its value."""
+    return {
+        "token_conf": layout.instance_file(site.app_name, layout.INSTANCE_TOKEN),
+        "token_header": layout.FRONT_TOKEN_HEADER,
+        "token_reference": f"${{{layout.front_token_variable(site.app_name)}}}",
+    }
+
+
+def instance_variables(site, settings, processes: int) -> dict:
+    """What templates/instance.conf.j2 is rendered with: processes, the site's daemon_processes."""
+    return {
+        "site": site,
+        "settings": settings,
+        "paths": site.paths,
+        "processes": processes,
+        "thread_limit": MAX_WSGI_THREADS,
+        "modules": layout.INSTANCE_MODULES,
+        "modules_dir": layout.APACHE_MODULES_DIR,
+        "error_log": layout.piped_log(site.paths.instance_error_log, settings.log_rotation_seconds),
+        **token_variables(site),
+    }
+
+
+def proxy_timeout(site, settings) -> int:
+    """How long the front waits for the app's own instance: wsgi_request_timeout, or if 0
+    (never), Apache's request_timeout."""
+    return site.wsgi_request_timeout or settings.request_timeout
+
+
+def own_instance(site, settings) -> list:
+    """The site's own Apache instance, running its release, before the front passes
+    requests on to it: what changed restarts it gracefully, once its configtest passed."""
+    record.folders_exist(name="Instance folder exists", folders=[site.own_folders["instance"]])
+    token = instance.token(name="Instance has the front's token", app_name=site.app_name)
+    envvars = instance.config(
+        name="Instance environment is rendered",
+        app_name=site.app_name,
+        name_in_folder=layout.INSTANCE_ENVVARS,
+        content=managed.render(
+            template("instance-envvars.j2"),
+            site=site,
+            run_dir=layout.instance_run_dir(site.app_name),
+            pid_file=layout.instance_pid_file(site.app_name),
+        ),
+    )
+    conf = instance.config(
+        name="Instance configuration is rendered, once its configtest passed",
+        app_name=site.app_name,
+        name_in_folder=layout.INSTANCE_CONF,
+        content=managed.render(
+            template("instance.conf.j2"), **instance_variables(site, settings, daemon_processes(site))
+        ),
+        tested=True,
+    )
+    instance.running(name="Instance runs and starts at boot", app_name=site.app_name)
+    instance.reloaded(
+        name="Instance restarts gracefully for its new configuration",
+        app_name=site.app_name,
+        error_log=site.paths.instance_error_log,
+        _if=any_changed(token, envvars, conf),
+    )
+    return [token]
 
 
 @site_deploy("Site")
@@ -42,6 +109,7 @@ def site_vhosts(site, settings):
     if site.paths.own_log_dir:
         # Apache fails to start or reload when a vhost's log folder is missing.
         record.folders_exist(name="Log folder exists, as Apache's own", folders=[site.own_folders["log"]])
+    front_reads = own_instance(site, settings) if site.own_instance else []
     vhosts = apache.config_template(
         name="VirtualHosts are rendered",
         src=template("site.conf.j2"),
@@ -53,9 +121,12 @@ def site_vhosts(site, settings):
         ocsp_stapling=ocsp_stapling(site),
         processes=daemon_processes(site),
         logs=piped_logs(site, settings),
+        settings=settings,
+        proxy_timeout=proxy_timeout(site, settings),
+        **token_variables(site),
     )
     enabled = apache.site(name="Site is enabled", site=site.app_name)
-    return [vhosts, enabled]
+    return [*front_reads, vhosts, enabled]
 
 
 @site_deploy("Removed site")

@@ -18,9 +18,15 @@ from pyinfra.api import deploy
 from apache_wsgi_deploy import outcome, readonly, schema
 from apache_wsgi_deploy.connection import disable_nagle
 from apache_wsgi_deploy.deploys.acme import acme_challenges
-from apache_wsgi_deploy.deploys.app import app_release, app_removed, app_runs_unprivileged, former_layout_removed
+from apache_wsgi_deploy.deploys.app import (
+    app_release,
+    app_removed,
+    app_runs_unprivileged,
+    former_layout_removed,
+    restart_command,
+)
 from apache_wsgi_deploy.deploys.certificates import site_certificate
-from apache_wsgi_deploy.deploys.made import leftovers_removed, made_recorded
+from apache_wsgi_deploy.deploys.made import instances_stopped, leftovers_removed, made_recorded
 from apache_wsgi_deploy.deploys.packages import host_tools, install_packages
 from apache_wsgi_deploy.deploys.server import (
     apache_server_config,
@@ -88,6 +94,8 @@ def whole_server() -> None:
     undeclared_sites_reported(settings)
     apache_tree_reported(settings)
     apache_service(settings, reload_when=reload_when)
+    # Once Apache no longer passes requests on to them; before their sites' users go.
+    instances_stopped(settings)
     # Once Apache no longer runs their daemon processes.
     for site in host.loop(settings.absent_sites):
         app_removed(site, settings)
@@ -136,5 +144,5 @@ def rollback(app_name: str) -> None:
     releases.rollback(
         name=f"{app_name} goes back to its previous release",
         install_path=site.app_install_path,
-        wsgi_script=site.paths.wsgi_script,
+        restart=restart_command(site),
     )

@@ -9,7 +9,14 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy.layout import APACHE_CONFIG_READ, APACHE_DIR, ENABLED_DIRS
+from apache_wsgi_deploy.layout import (
+    APACHE_CONFIG_READ,
+    APACHE_DIR,
+    ENABLED_DIRS,
+    INSTANCE_TOKEN,
+    instance_file,
+    instance_service,
+)
 
 KINDS = ("mods", "sites", "conf")
 
@@ -249,3 +256,36 @@ class SiteAnswer(FactBase[str]):
     @staticmethod
     def process(output: list[str]) -> str:
         return output[0] if output else "no answer"
+
+
+class InstanceDict(TypedDict):
+    active: bool
+    enabled: bool
+    token: bool
+
+
+class Instance(FactBase[InstanceDict]):
+    """
+    Returns whether a site's own Apache instance (apache2@<app_name>) runs, starts at boot,
+    and has its front token, in one command.
+
+    .. code:: python
+
+        {"active": True, "enabled": True, "token": True}
+    """
+
+    @staticmethod
+    def default() -> InstanceDict:
+        return {"active": False, "enabled": False, "token": False}
+
+    def command(self, app_name: str) -> str:
+        service = shlex.quote(instance_service(app_name))
+        token = shlex.quote(instance_file(app_name, INSTANCE_TOKEN))
+        return (
+            f"systemctl is-active --quiet {service} && echo active; "
+            f"systemctl is-enabled --quiet {service} 2>/dev/null && echo enabled; "
+            f"test -s {token} && echo token; true"
+        )
+
+    def process(self, output: list[str]) -> InstanceDict:
+        return {"active": "active" in output, "enabled": "enabled" in output, "token": "token" in output}

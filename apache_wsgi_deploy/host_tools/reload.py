@@ -69,11 +69,11 @@ def set_aside(logs: list[str]) -> None:
             log.rename(log.with_name(f"{log.name}.{stamp}"))
 
 
-def _run(*command: str) -> subprocess.CompletedProcess:
+def run(*command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True)
 
 
-def _end(error_log: Path) -> tuple[int, int]:
+def end(error_log: Path) -> tuple[int, int]:
     """Where the log's file ends now: its inode and size ((0, 0) with none)."""
     try:
         info = error_log.stat()
@@ -82,8 +82,8 @@ def _end(error_log: Path) -> tuple[int, int]:
     return info.st_ino, info.st_size
 
 
-def _logged_since(error_log: Path, end: tuple[int, int]) -> str:
-    """What Apache logged since end (_end): all the file, if it is another one since
+def logged_since(error_log: Path, end: tuple[int, int]) -> str:
+    """What Apache logged since end (end): all the file, if it is another one since
     (rotatelogs links the log's name to each new file) or was truncated."""
     try:
         with error_log.open("rb") as log:
@@ -95,10 +95,9 @@ def _logged_since(error_log: Path, end: tuple[int, int]) -> str:
         return ""
 
 
-def _mpm_changed(apache_dir: Path, pid: Path) -> bool:
-    """Whether the MPM enabled on disk is not the one the running parent loaded."""
-    enabled = "".join(path.read_text() for path in apache_dir.glob("mods-enabled/mpm_*.load"))
-    module = MPM.search(enabled)
+def mpm_changed(config: str, pid: Path) -> bool:
+    """Whether the MPM the configuration loads is not the one the running parent loaded."""
+    module = MPM.search(config)
     if module is None or not pid.exists():
         return False
     library = f"mod_{module.group(1).removesuffix('_module')}.so"
@@ -106,7 +105,7 @@ def _mpm_changed(apache_dir: Path, pid: Path) -> bool:
     return maps.exists() and library not in maps.read_text(errors="replace")
 
 
-def _cause(logged: str) -> str:
+def cause(logged: str) -> str:
     """Why Apache stopped, from what it logged since the reload (not its notices)."""
     lines = [line for line in logged.splitlines() if line.strip() and ":notice]" not in line and "AH00558" not in line]
     return " | ".join(lines[-4:]) or "it logged no reason"
@@ -114,7 +113,7 @@ def _cause(logged: str) -> str:
 
 def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: str, *logs: str) -> int:
     before_dir, log = Path(before), Path(error_log)
-    test = _run("apache2ctl", "configtest")
+    test = run("apache2ctl", "configtest")
     if test.returncode:
         restore(before_dir)
         print(test.stderr.strip() or test.stdout.strip(), file=sys.stderr)
@@ -129,24 +128,25 @@ def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: s
         print("apache-wsgi-deploy: a certificate would stop Apache; its config changes are undone", file=sys.stderr)
         return 1
     set_aside(list(logs))
-    offset = _end(log)
+    offset = end(log)
     # A graceful reload cannot switch MPMs ("The MPM cannot be changed during restart").
-    action = "restart" if _mpm_changed(Path(apache_dir), Path(pid_file)) else "reload-or-restart"
-    _run("systemctl", action, service)
+    enabled = "".join(path.read_text() for path in Path(apache_dir).glob("mods-enabled/mpm_*.load"))
+    action = "restart" if mpm_changed(enabled, Path(pid_file)) else "reload-or-restart"
+    run("systemctl", action, service)
     deadline = time.monotonic() + RESUME_DEADLINE
-    while _run("systemctl", "is-active", "--quiet", service).returncode == 0:
-        if RESUMED in _logged_since(log, offset):
+    while run("systemctl", "is-active", "--quiet", service).returncode == 0:
+        if RESUMED in logged_since(log, offset):
             shutil.rmtree(before_dir, ignore_errors=True)
             return 0
         if time.monotonic() > deadline:
             print(f"apache-wsgi-deploy: Apache did not resume within {RESUME_DEADLINE} s", file=sys.stderr)
             return 1
         time.sleep(0.1)
-    cause = _cause(_logged_since(log, offset))
+    why = cause(logged_since(log, offset))
     restore(before_dir)
-    started = _run("systemctl", "start", service).returncode == 0
+    started = run("systemctl", "start", service).returncode == 0
     print(
-        f"apache-wsgi-deploy: Apache stopped after its {action} ({cause}); the configuration before this deploy's"
+        f"apache-wsgi-deploy: Apache stopped after its {action} ({why}); the configuration before this deploy's"
         " changes is back and Apache "
         + ("was started on it" if started else "did not start on it either: see journalctl -u " + service),
         file=sys.stderr,

@@ -90,22 +90,26 @@ def _upload_commands(content: bytes, dest: str, private: bool):
     yield FileUploadCommand(BytesIO(content), dest, remote_temp_filename=temp_file)
 
 
-def _replace_commands(content: bytes, dest: str, user: str, group: str, mode: int, private: bool):
+def _replace_commands(content: bytes, dest: str, user: str, group: str, mode: int, private: bool, check=None):
     """Write the new file beside `dest`, give it its owner and mode, then rename it over
     `dest`: a full disk or a lost connection leaves the old file whole, and a reader sees
-    the old file or the new one, never a part or the wrong mode."""
+    the old file or the new one, never a part or the wrong mode. check(staging), when
+    given, is a command that must pass on the new file before it replaces the old."""
     staging = f"{posixpath.dirname(dest)}/.{posixpath.basename(dest)}{STAGING_SUFFIX}"
     # Root's and private before a byte is written: pyinfra's upload copies into it, keeping both.
     yield StringCommand("install", "-m", "600", "/dev/null", QuoteString(staging))
     yield from _upload_commands(content, staging, private)
     yield chown(staging, user, group)
     yield chmod(staging, f"{mode:o}")
+    if check is not None:
+        yield check(staging)
     # -T: a link to a folder at `dest` is replaced, never moved into.
     yield StringCommand("mv", "-fT", QuoteString(staging), QuoteString(dest))
 
 
-def file_commands(content: bytes, dest: str, user: str, group: str, mode: str, private: bool = False):
-    """The commands that make `dest` hold `content` with this owner and mode: none when it does."""
+def file_commands(content: bytes, dest: str, user: str, group: str, mode: str, private: bool = False, check=None):
+    """The commands that make `dest` hold `content` with this owner and mode: none when it
+    does. check: as _replace_commands'."""
     _check_path(dest)
     wanted_mode = _mode(mode)
     current = host.get_fact(FileState, path=dest)
@@ -118,7 +122,7 @@ def file_commands(content: bytes, dest: str, user: str, group: str, mode: str, p
         yield StringCommand("mkdir", "-p", QuoteString(posixpath.dirname(dest)))
     if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
         _log_diff(dest, current, content, private)
-        yield from _replace_commands(content, dest, user, group, wanted_mode, private)
+        yield from _replace_commands(content, dest, user, group, wanted_mode, private, check)
         return
     yield from ownership_commands(current, dest, user, group, wanted_mode)
 

@@ -6,7 +6,7 @@ end, so what a former setting made is removed and a folder it took over given ba
 Each thing made is an item: {"path", "role", "app_name", "setting", "user", "group",
 "mode"} (the last three for folders, what the deploy gives them). Roles:
 - folders: "app" (app_install_path), "data" (data_dir), "log" (log_dir), "certificate"
-  (<tls_dir>/<server_name>);
+  (<tls_dir>/<server_name>), "instance" (/etc/apache2-<app_name> of apache_instance "own");
 - "acme": certbot's lineage of a server name, made by certbot for the deploy;
 - files of the deploy's own names: "logrotate" (a site's rule), "ca" (the ACME CA).
 """
@@ -26,7 +26,7 @@ from apache_wsgi_deploy.facts.files import PathStates
 from apache_wsgi_deploy.facts.record import Entry, MadeOnHost, entry_line
 from apache_wsgi_deploy.operations import managed
 
-FOLDER_ROLES = ("app", "data", "log", "certificate")
+FOLDER_ROLES = ("app", "data", "log", "certificate", "instance")
 # The app's data and logs: a former folder of theirs stays, with what it holds.
 KEPT_ROLES = ("data", "log")
 
@@ -166,6 +166,16 @@ def folders_exist(folders: list[dict]):
         yield from managed.ownership_commands(state, path, folder["user"], folder["group"], int(folder["mode"], 8))
 
 
+def former_instances(current: list[str]) -> list[str]:
+    """The app names of the instances recorded on the host that no present site runs in."""
+    answer = cached_fact(MadeOnHost)
+    return [
+        entry["app_name"]
+        for path, entry in answer["record"].items()
+        if entry["role"] == "instance" and path not in current and answer["states"].get(path) is not None
+    ]
+
+
 @operation()
 def leftovers_removed(current: list[str], present: list[str], absent: dict[str, bool]):
     """
@@ -203,6 +213,10 @@ def leftovers_removed(current: list[str], present: list[str], absent: dict[str, 
                 f"{host.name}: {path}, taken over for {app_name}, has its owner and mode back ({user}:{group} {mode});"
                 " the deploy never deletes a folder it did not make"
             )
+            continue
+        if role == "instance":
+            # Stopped once the front no longer passes requests on to it (instances_stopped).
+            commands += managed.folder_removal_commands(path, list(layout.INSTANCE_FILES))
             continue
         if app_name in absent:
             if role == "data" and absent[app_name]:

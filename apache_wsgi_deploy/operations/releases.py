@@ -1,8 +1,9 @@
 """
 Releases of a site: each deploy of new code is a new folder under
 ``<install_path>/releases``, made live by renaming a symlink (``current``) once its
-health check passed, and picked up by the daemon processes through the .wsgi file's
-mtime, without an Apache reload. Old releases are pruned; one can be rolled back to.
+health check passed, and picked up by the app's processes without a reload of the host's
+Apache (restart_command: the .wsgi file's mtime, or a graceful restart of the app's own
+instance). Old releases are pruned; one can be rolled back to.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class ShownCommand(StringCommand):
         return host.run_shell_command(self, print_output=True, print_input=state.print_input, **connector_arguments)
 
 
-def _go_live(install_path: str, release: str, wsgi_script: str, how: str):
+def _go_live(install_path: str, release: str, restart: list[str], how: str):
     next_link = f"{install_path}/.{CURRENT}-next"
     yield StringCommand("ln", "-sfn", QuoteString(f"{RELEASES}/{release}"), QuoteString(next_link))
     # rename(2) replaces the link in one step: every request sees one release or the other.
@@ -49,8 +50,7 @@ def _go_live(install_path: str, release: str, wsgi_script: str, how: str):
     yield StringCommand(
         "echo", QuoteString(release), '"$(date -u +%Y-%m-%dT%H:%M:%SZ)"', QuoteString(how), ">>", history
     )
-    # mod_wsgi restarts the daemon processes when the .wsgi file's mtime changes.
-    yield StringCommand("touch", QuoteString(wsgi_script))
+    yield StringCommand(*map(QuoteString, restart))
 
 
 def _last_live(state: ReleasesDict, release: str) -> int:
@@ -217,13 +217,13 @@ def commands_ran(
 
 
 @operation()
-def live(install_path: str, release: str, wsgi_script: str, health_check: list[str], source: str):
+def live(install_path: str, release: str, restart: list[str], health_check: list[str], source: str):
     """
     Make a release the live one, if its health check passes.
 
     + install_path: the site's folder
     + release: the release folder's name under ``releases/``
-    + wsgi_script: the .wsgi file, touched to restart the daemon processes
+    + restart: the command (argv) that restarts the app's processes into the live release
     + health_check: the command (argv) that must succeed first
     + source: where its code came from, for the history (``folder``, ``git <url> <ref>``)
 
@@ -241,7 +241,7 @@ def live(install_path: str, release: str, wsgi_script: str, health_check: list[s
         outcome.record(host.name, outcome.NOTICES, [held])
         return
     yield StringCommand(*(QuoteString(part) for part in health_check))
-    yield from _go_live(install_path, release, wsgi_script, f"deploy {source}")
+    yield from _go_live(install_path, release, restart, f"deploy {source}")
 
 
 @operation()
@@ -295,13 +295,23 @@ def pruned(install_path: str, keep: int, live: str):
 
 
 @operation(is_idempotent=False)
-def rollback(install_path: str, wsgi_script: str):
+def restarted(restart: list[str]):
+    """
+    The app's processes restart into the live release: run when it was repaired (_if).
+
+    + restart: the command (argv), as restart_command gives it
+    """
+    yield StringCommand(*map(QuoteString, restart))
+
+
+@operation(is_idempotent=False)
+def rollback(install_path: str, restart: list[str]):
     """
     Make the release that was live before the live one live again, and mark the live one
     rolled back.
 
     + install_path: the site's folder
-    + wsgi_script: the .wsgi file, touched to restart the daemon processes
+    + restart: the command (argv) that restarts the app's processes into the live release
 
     Releases already rolled back are skipped, so repeated rollbacks go further back; a
     release that never went live (its health check failed) is never one to go back to.
@@ -321,7 +331,7 @@ def rollback(install_path: str, wsgi_script: str):
     target = max(earlier, key=lambda release: _last_live(state, release))
     outcome.record(host.name, outcome.NOTICES, [f"{install_path}: from {current} back to {target}"])
     yield StringCommand("touch", QuoteString(f"{install_path}/{RELEASES}/{current}{ROLLED_BACK}"))
-    yield from _go_live(install_path, target, wsgi_script, f"rollback from {current}")
+    yield from _go_live(install_path, target, restart, f"rollback from {current}")
 
 
 @operation()

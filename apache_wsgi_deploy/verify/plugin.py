@@ -20,7 +20,7 @@ import tempfile
 import pytest
 import testinfra
 
-from apache_wsgi_deploy import project
+from apache_wsgi_deploy import layout, project
 from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.apache import Aliases, ConfigTest
 from apache_wsgi_deploy.hosts import load_inventory
@@ -141,6 +141,23 @@ def daemon_processes(target, app_name: str) -> list:
     # display-name overwrites argv[0]; the rest of Apache's arguments follow it.
     display_name = f"(wsgi:{app_name})"
     return [process for process in target.host.process.filter() if process.args.startswith(display_name)]
+
+
+def instance_processes(target, app_name: str) -> list:
+    """The children of a site's own Apache instance: those that run the app."""
+    parent = target.host.run("cat %s", layout.instance_pid_file(app_name)).stdout.strip()
+    if not parent.isdigit():
+        return []
+    command = f"/usr/sbin/apache2 -d {layout.instance_dir(app_name)}"
+    # Not its piped loggers (rotatelogs).
+    return [process for process in target.host.process.filter(ppid=int(parent)) if process.args.startswith(command)]
+
+
+def app_processes(target, site) -> list:
+    """The processes that run a site's app: its own instance's children, or its mod_wsgi daemons."""
+    if site.own_instance:
+        return instance_processes(target, site.app_name)
+    return daemon_processes(target, site.app_name)
 
 
 def pytest_configure(config):

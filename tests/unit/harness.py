@@ -37,6 +37,7 @@ PACKAGES = {
         "python",
         "releases",
         "files",
+        "instance",
     )
 }
 

@@ -86,12 +86,12 @@ def test_the_reload_reads_apaches_notice_from_the_new_file_a_rotation_linked(tmp
     reload = host_tool("reload")
     log = tmp_path / "error.log"
     log.write_text("x" * 300 + "\n")
-    end = reload._end(log)
+    end = reload.end(log)
     newer = tmp_path / "error.log.20261202T101500"
     newer.write_text(f"[notice] {reload.RESUMED}\n" + "y" * 600 + "\n")
     log.unlink()
     os.link(newer, log)
-    assert reload.RESUMED in reload._logged_since(log, end)
+    assert reload.RESUMED in reload.logged_since(log, end)
     with log.open("a") as more:
         more.write("appended\n")
-    assert reload._logged_since(log, reload._end(log)) == ""
+    assert reload.logged_since(log, reload.end(log)) == ""

@@ -106,7 +106,7 @@ AH00558: apache2: Could not reliably determine the server's fully qualified doma
 (98)Address already in use: AH00072: make_sock: could not bind to address 0.0.0.0:22
 [Tue Dec 01 12:25:26.541520 2026] [mpm_event:alert] [pid 1184:tid 1184] no listening sockets available, shutting down
 """
-    cause = host_tool("reload")._cause(logged)
+    cause = host_tool("reload").cause(logged)
     assert cause.startswith("(98)Address already in use: AH00072: make_sock: could not bind to address [::]:22 | ")
     assert cause.endswith("no listening sockets available, shutting down")
     assert "AH00493" not in cause and "AH00558" not in cause

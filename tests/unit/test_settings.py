@@ -207,6 +207,10 @@ HOSTILE = [
         ("server_signature", "off", "one of 'Off', 'On', 'EMail'"),
         ("trace_enable", False, "one of 'Off', 'On', 'extended'"),
         ("directory_listings", "no", "True or False"),
+        ("apache_instance", "separate", "one of 'shared', 'own'"),
+        ("apache_instance_port", 443, "other than 80 and 443"),
+        ("apache_instance_port", 8080, "from 1 to 1023"),
+        ("apache_instance_port", "8000", "from 1 to 1023"),
         ("request_body_limit", -1, "from 0 to"),
         ("request_timeout", 0, "from 1 to 3600"),
         ("tls_key_file", "key\n.pem", "a path on the control machine"),
@@ -367,6 +371,15 @@ def test_git_sources_name_no_file_on_the_control_machine():
     assert site.paths.git_cache == "/srv/flaskapp/git"
 
 
+def test_auto_gives_each_own_instance_a_port_of_its_own_below_1024_on_every_run():
+    sites = validate(sites=[{"apache_instance": "own"}, {**BLOG, "apache_instance": "own"}]).sites
+    ports = [site.apache_instance_port for site in sites]
+    assert all(600 <= port < 1000 for port in ports) and ports[0] != ports[1]
+    assert ports == [site.apache_instance_port for site in validate(sites=[{}, BLOG]).sites]
+    # Only a site in an instance of its own claims its port.
+    assert validate(sites=[{"apache_instance_port": 700}, {**BLOG, "apache_instance_port": 700}])
+
+
 def test_auto_gives_each_app_its_own_user_and_folder():
     site = validate(app_name="shop").sites[0]
     assert (site.wsgi_user, site.wsgi_group, site.app_install_path, site.dedicated_user) == (
@@ -433,6 +446,13 @@ def test_absent_sites_are_told_apart():
             "both have server_name/server_aliases 'www.example.com'",
         ),
         ([{}, {**BLOG, "app_name": "flaskapp"}], "sites[0] and sites[1] both have app_name 'flaskapp'"),
+        (
+            [
+                {"apache_instance": "own", "apache_instance_port": 700},
+                {**BLOG, "apache_instance": "own", "apache_instance_port": 700},
+            ],
+            "sites[0] and sites[1] both have apache_instance_port 700",
+        ),
         ([{}, {**BLOG, "app_install_path": "/srv/flaskapp"}], "both have app_install_path '/srv/flaskapp'"),
         (
             [{}, {**BLOG, "app_install_path": "/srv/flaskapp/blog"}],

@@ -8,19 +8,21 @@ import jinja2
 import pytest
 
 from apache_wsgi_deploy.deploys.unit import TEMPLATES
-from apache_wsgi_deploy.deploys.vhosts import piped_logs
+from apache_wsgi_deploy.deploys.vhosts import instance_variables, piped_logs, proxy_timeout, token_variables
 from apache_wsgi_deploy.facts.apache import SITE_MARKER
 from apache_wsgi_deploy.layout import ACME_WEBROOT, APACHE_ERROR_LOG, ENTRY_POINT, OTHER_VHOSTS_LOG, piped_log
 from tests.unit.harness import HOST_TOOLS
 from tests.unit.test_settings import FILES, validate
 
 
-def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
+def render(name, ocsp_stapling=False, cpu_count=2, run_dir=None, pid_file=None, **overrides):
     # The same environment pyinfra's files.template uses: undefined values fail loudly.
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     template = environment.from_string((TEMPLATES / name).read_text())
     settings = validate(**overrides)
     site = settings.sites[0]
+    if name == "instance.conf.j2":
+        return template.render(**instance_variables(site, settings, site.daemon_processes(cpu_count)))
     return template.render(
         settings=settings,
         site=site,
@@ -32,6 +34,10 @@ def render(name, ocsp_stapling=False, cpu_count=2, **overrides):
         logs=piped_logs(site, settings),
         error_log=piped_log(APACHE_ERROR_LOG, settings.log_rotation_seconds),
         other_vhosts_log=piped_log(OTHER_VHOSTS_LOG, settings.log_rotation_seconds),
+        proxy_timeout=proxy_timeout(site, settings),
+        run_dir=run_dir,
+        pid_file=pid_file,
+        **token_variables(site),
     )
 
 
@@ -385,3 +391,61 @@ def test_the_authorization_header_reaches_the_app_unless_withheld(site):
 def test_the_daemons_write_with_the_sites_umask(site):
     assert " umask=0027\n" in vhost(site, 443)
     assert " umask=0077\n" in vhost(render("site.conf.j2", wsgi_umask="0077"), 443)
+
+
+@pytest.fixture
+def own():
+    """A site in an Apache instance of its own, with static files."""
+    return {"apache_instance": "own", "static_url": "/static"}
+
+
+def test_an_own_instance_site_is_passed_on_without_wsgi_in_the_front(own):
+    config = render("site.conf.j2", **own)
+    https = vhost(config, 443)
+    assert not [directive for directive in directives(https) if directive.startswith("WSGI")]
+    # No file of the app's folder is granted by the front, not even the .wsgi file.
+    assert "<Files" not in https
+    port = validate(**own).sites[0].apache_instance_port
+    # Static files and ACME challenges stay with the front: excluded before "/".
+    passes = re.findall(r"^\s*ProxyPass (\S+) (\S+)(.*)$", https, re.M)
+    assert passes == [
+        ("/.well-known/acme-challenge/", "!", ""),
+        ("/static/", "!", ""),
+        ("/", f"http://127.0.0.1:{port}/", " disablereuse=On timeout=60"),
+    ]
+    assert 'RequestHeader set X-Apache-Wsgi-Deploy-Front "${apache_wsgi_deploy_token_flaskapp}"' in https
+    assert "ProxyPreserveHost On" in https
+    # The token's Define comes before the vhost that uses it, from the root-only file.
+    assert config.index("Include /etc/apache2-flaskapp/front-token.conf") < config.index("<VirtualHost *:443>")
+
+
+def test_a_shared_site_has_no_proxy_and_no_token(site):
+    assert "Proxy" not in site and "front-token" not in site
+
+
+def test_the_own_instance_answers_only_the_front_on_loopback(own):
+    config = render("instance.conf.j2", **own)
+    port = validate(**own).sites[0].apache_instance_port
+    assert re.findall(r"^Listen .*$", config, re.M) == [f"Listen 127.0.0.1:{port}"]
+    assert "Include /etc/apache2-flaskapp/front-token.conf\n" in config
+    location = re.search(r"<Location />(.*?)</Location>", config, re.S).group(1)
+    assert (
+        "Require expr \"%{IS_SUBREQ} == 'true' || req_novary('X-Apache-Wsgi-Deploy-Front')"
+        " == '${apache_wsgi_deploy_token_flaskapp}'\"" in location
+    )
+    # The app never sees the token.
+    assert "RequestHeader unset X-Apache-Wsgi-Deploy-Front" in location
+
+
+def test_the_own_instance_runs_the_app_in_its_processes_and_restarts_only_gracefully(own):
+    config = render("instance.conf.j2", wsgi_threads=8, **own)
+    assert "WSGIDaemonProcess" not in config and "WSGIRestrictEmbedded" not in config
+    assert "WSGIScriptReloading Off" in config
+    assert "WSGIScriptAlias / /srv/flaskapp/flaskapp.wsgi\n" in config
+    assert "WSGIPythonHome /srv/flaskapp/current/venv\n" in config
+    for line in ("StartServers 2", "ServerLimit 4", "ThreadsPerChild 8", "MaxRequestWorkers 16", "ThreadLimit 256"):
+        assert f"{line}\n" in config
+    assert "User ${APACHE_RUN_USER}" in config
+    envvars = render("instance-envvars.j2", run_dir="/run/apache2-flaskapp", pid_file="/run/x.pid", **own)
+    assert "export APACHE_RUN_USER=flaskapp\n" in envvars and "umask 0027\n" in envvars
+    assert piped_log("/var/log/apache2/flaskapp-app-error.log", 86400) in config

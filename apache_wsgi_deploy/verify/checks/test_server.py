@@ -9,7 +9,7 @@ from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.apache import ConfigTest, ManagedSites
 from apache_wsgi_deploy.facts.packages import Diversion
 from apache_wsgi_deploy.host_tools import vhostcheck
-from apache_wsgi_deploy.verify.plugin import daemon_processes
+from apache_wsgi_deploy.verify.plugin import app_processes, daemon_processes, instance_processes
 
 
 def test_packages_are_installed(target):
@@ -81,8 +81,35 @@ def test_apache_is_enabled_at_boot(target):
     assert target.host.service(layout.APACHE_SERVICE).is_enabled
 
 
+# Run by the host's python3: the status a request to the instance without the front's token gets.
+_ASK_INSTANCE = """
+import sys, urllib.error, urllib.request
+try:
+    print(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=10).status)
+except urllib.error.HTTPError as error:
+    print(error.code)
+"""
+
+
+def test_own_instance_runs_and_answers_only_the_front(site):
+    """A site in an Apache instance of its own: the instance runs and starts at boot, with
+    Debian's event MPM, and answers 403 to a request from anyone on the host who does not
+    hold the token only root can read."""
+    app = site.site
+    if not app.own_instance:
+        return  # the app runs in mod_wsgi's daemon processes of the host's Apache
+    service = site.host.service(layout.instance_service(app.app_name))
+    assert service.is_running and service.is_enabled
+    pid = site.host.check_output("cat %s", layout.instance_pid_file(app.app_name))
+    assert "/mod_mpm_event.so" in site.host.check_output("cat /proc/%s/maps", pid)
+    token = site.host.file(layout.instance_file(app.app_name, layout.INSTANCE_TOKEN))
+    assert (token.user, token.group, token.mode) == ("root", "root", 0o600)
+    port = str(app.apache_instance_port)
+    assert site.run_as(app.wsgi_user, "python3 -c %s %s", _ASK_INSTANCE, port).stdout.strip() == "403"
+
+
 def test_daemon_processes_run_as_the_configured_user(site):
-    daemons = daemon_processes(site, site.site.app_name)
+    daemons = app_processes(site, site.site)
     assert len(daemons) == site.site.daemon_processes(answer(Cpus, site.host.check_output))
     assert {daemon.user for daemon in daemons} == {site.site.wsgi_user}
     assert {daemon.group for daemon in daemons} == {site.site.wsgi_group}
@@ -92,17 +119,18 @@ def test_daemon_processes_run_the_configured_threads(site):
     """At least as many request threads as configured: an app may start threads of its
     own (an error reporter's sender, a scheduler), which no count from outside tells apart."""
     wanted = site.site.wsgi_threads
-    for daemon in daemon_processes(site, site.site.app_name):
+    own_threads = layout.INSTANCE_CHILD_OWN_THREADS if site.site.own_instance else layout.MOD_WSGI_OWN_THREADS
+    daemons = app_processes(site, site.site)
+    assert daemons, f"no process runs {site.site.app_name}"
+    for daemon in daemons:
         threads = int(site.host.check_output("ps -o nlwp= -p %s", str(daemon.pid)))
-        assert threads - layout.MOD_WSGI_OWN_THREADS >= wanted, (
-            f"pid {daemon.pid}: {threads} threads for threads={wanted}"
-        )
+        assert threads - own_threads >= wanted, f"pid {daemon.pid}: {threads} threads for threads={wanted}"
 
 
 def test_daemon_processes_write_with_the_sites_umask(site):
     """What the app writes (a database, uploads) is created with wsgi_umask's mode."""
-    daemons = daemon_processes(site, site.site.app_name)
-    assert daemons, f"no daemon process of {site.site.app_name}"
+    daemons = app_processes(site, site.site)
+    assert daemons, f"no process runs {site.site.app_name}"
     for daemon in daemons:
         umask = site.host.check_output("sed -n 's/^Umask:[[:space:]]*//p' /proc/%s/status", str(daemon.pid))
         assert umask == site.site.wsgi_umask, f"pid {daemon.pid}: umask {umask}"
@@ -226,5 +254,7 @@ def test_absent_site_is_gone(absent_site):
     left = folder.listdir() if folder.exists else []
     assert [name for name in left if name in absent_site.paths.made_in_install_path] == []
     assert daemon_processes(absent_site, removed.app_name) == []
+    assert instance_processes(absent_site, removed.app_name) == []
+    assert not absent_site.host.file(layout.instance_dir(removed.app_name)).exists
     if removed.dedicated_user:
         assert not absent_site.host.user(removed.wsgi_user).exists

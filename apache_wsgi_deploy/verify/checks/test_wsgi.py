@@ -10,7 +10,7 @@ from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.python import VENV_PINS, Virtualenv, normalise
 from apache_wsgi_deploy.operations.python import VENV_TOOLS
 from apache_wsgi_deploy.polling import poll
-from apache_wsgi_deploy.verify.plugin import daemon_processes
+from apache_wsgi_deploy.verify.plugin import app_processes
 
 # Requests sent at once to reach every daemon process, and how long they may take to.
 REACHING_REQUESTS = 16
@@ -81,6 +81,8 @@ def test_daemon_user_can_run_the_venv_and_import_the_app(site):
 
 def test_daemon_sockets_are_reachable_by_apaches_children(target):
     """A 503 with 'Permission denied' otherwise: Apache's children connect to these sockets."""
+    if all(site.site.own_instance for site in target.sites):
+        return  # no site runs in mod_wsgi's daemon processes
     run_user = target.host.check_output(f". {layout.APACHE_ENVVARS} && echo $APACHE_RUN_USER")
     run_dir = target.host.check_output(f". {layout.APACHE_ENVVARS} && echo $APACHE_RUN_DIR")
     sockets = target.host.check_output("find %s -maxdepth 1 -name 'wsgi.*.sock' -type s", run_dir).split()
@@ -115,15 +117,21 @@ def test_script_reloading_is_not_turned_off(target):
 
 
 def test_authorization_reaches_the_app_as_its_setting_says(site):
-    """The site's HTTPS vhost passes the Authorization header on as wsgi_pass_authorization
-    says, and no file Apache reads but a site's own sets WSGIPassAuthorization, which
-    could override it for the site's paths."""
-    read = " ".join(layout.APACHE_CONFIG_READ)
+    """The site's HTTPS vhost, or its own instance, passes the Authorization header on as
+    wsgi_pass_authorization says, and no file Apache reads but a site's own sets
+    WSGIPassAuthorization, which could override it for the site's paths."""
+    instances = [layout.instance_file(other.site.app_name, layout.INSTANCE_CONF) for other in site.target.sites
+                 if other.site.own_instance]  # fmt: skip
+    read = " ".join([*layout.APACHE_CONFIG_READ, *instances])
     found = site.host.run(f"grep -RIiH -E %s {read}", r"^\s*WSGIPassAuthorization\s").stdout.splitlines()
-    ours = {other.paths.site_link for other in site.target.sites}
-    declared = [line.split(":", 1)[1].split()[1].lower() for line in found if line.startswith(site.paths.site_link)]
-    assert declared == ["on" if site.site.wsgi_pass_authorization else "off"], found
+    ours = {other.paths.site_link for other in site.target.sites} | set(instances)
+    app = site.site
+    where = layout.instance_file(app.app_name, layout.INSTANCE_CONF) if app.own_instance else site.paths.site_link
+    declared = [line.split(":", 1)[1].split()[1].lower() for line in found if line.startswith(f"{where}:")]
+    assert declared == ["on" if app.wsgi_pass_authorization else "off"], found
     assert [line for line in found if line.split(":", 1)[0] not in ours] == []
+    if app.own_instance:
+        assert [line for line in found if line.startswith(f"{site.paths.site_link}:")] == []
 
 
 def _loaded_elsewhere(site, live: str) -> dict[int, str]:
@@ -131,7 +139,7 @@ def _loaded_elsewhere(site, live: str) -> dict[int, str]:
     pid -> folder. The entry point enters the release it loads; a process that has not
     loaded the app yet is still in the vhost's home=, as it resolved when it started."""
     elsewhere = {}
-    for daemon in daemon_processes(site, site.site.app_name):
+    for daemon in app_processes(site, site.site):
         folder = site.host.run("readlink /proc/%s/cwd", str(daemon.pid))
         if folder.rc != 0 and site.host.run("test -d /proc/%s", str(daemon.pid)).rc == 0:
             raise AssertionError(f"cannot read /proc/{daemon.pid}/cwd as root (needs CAP_SYS_PTRACE)")
