@@ -11,10 +11,9 @@ Exit status 0 when the instance serves, 1 otherwise (the cause on stderr).
 """
 
 import sys
-import time
 from pathlib import Path
 
-from reload import RESUME_DEADLINE, RESUMED, cause, end, logged_since, mpm_changed, run
+from reload import RESUME_DEADLINE, RESUMED, SLOW, cause, end, logged_since, mpm_changed, run, watch
 
 
 def main(service: str, conf: str, error_log: str, pid_file: str) -> int:
@@ -25,14 +24,12 @@ def main(service: str, conf: str, error_log: str, pid_file: str) -> int:
     # A graceful restart cannot switch MPMs: a hand edit may have loaded another.
     action = "restart" if mpm_changed(Path(conf).read_text(), Path(pid_file)) else "reload"
     run("systemctl", action, service)
-    deadline = time.monotonic() + RESUME_DEADLINE
-    while run("systemctl", "is-active", "--quiet", service).returncode == 0:
-        if RESUMED in logged_since(log, offset):
-            return 0
-        if time.monotonic() > deadline:
-            print(f"apache-wsgi-deploy: {service} did not resume within {RESUME_DEADLINE} s", file=sys.stderr)
-            return 1
-        time.sleep(0.1)
+    watched = watch(service, log, offset)
+    if watched == RESUMED:
+        return 0
+    if watched == SLOW:
+        print(f"apache-wsgi-deploy: {service} did not resume within {RESUME_DEADLINE} s", file=sys.stderr)
+        return 1
     why = cause(logged_since(log, offset))
     started = run("systemctl", "start", service).returncode == 0
     print(

@@ -38,6 +38,7 @@ ABSENT = ".absent"
 # Apache's notice once a start or a graceful restart has read its configuration.
 RESUMED = "resuming normal operations"
 RESUME_DEADLINE = 30
+STOPPED, SLOW = "stopped", "slow"
 MPM = re.compile(r"^LoadModule (mpm_\w+_module) ", re.M)
 
 
@@ -111,6 +112,19 @@ def cause(logged: str) -> str:
     return " | ".join(lines[-4:]) or "it logged no reason"
 
 
+def watch(service: str, log: Path, offset: tuple[int, int]) -> str:
+    """After a reload: RESUMED once the service logged so since offset (end), STOPPED if
+    it stopped first, SLOW if neither happened within RESUME_DEADLINE."""
+    deadline = time.monotonic() + RESUME_DEADLINE
+    while run("systemctl", "is-active", "--quiet", service).returncode == 0:
+        if RESUMED in logged_since(log, offset):
+            return RESUMED
+        if time.monotonic() > deadline:
+            return SLOW
+        time.sleep(0.1)
+    return STOPPED
+
+
 def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: str, *logs: str) -> int:
     before_dir, log = Path(before), Path(error_log)
     test = run("apache2ctl", "configtest")
@@ -133,15 +147,13 @@ def main(before: str, apache_dir: str, error_log: str, pid_file: str, service: s
     enabled = "".join(path.read_text() for path in Path(apache_dir).glob("mods-enabled/mpm_*.load"))
     action = "restart" if mpm_changed(enabled, Path(pid_file)) else "reload-or-restart"
     run("systemctl", action, service)
-    deadline = time.monotonic() + RESUME_DEADLINE
-    while run("systemctl", "is-active", "--quiet", service).returncode == 0:
-        if RESUMED in logged_since(log, offset):
-            shutil.rmtree(before_dir, ignore_errors=True)
-            return 0
-        if time.monotonic() > deadline:
-            print(f"apache-wsgi-deploy: Apache did not resume within {RESUME_DEADLINE} s", file=sys.stderr)
-            return 1
-        time.sleep(0.1)
+    watched = watch(service, log, offset)
+    if watched == RESUMED:
+        shutil.rmtree(before_dir, ignore_errors=True)
+        return 0
+    if watched == SLOW:
+        print(f"apache-wsgi-deploy: Apache did not resume within {RESUME_DEADLINE} s", file=sys.stderr)
+        return 1
     why = cause(logged_since(log, offset))
     restore(before_dir)
     started = run("systemctl", "start", service).returncode == 0

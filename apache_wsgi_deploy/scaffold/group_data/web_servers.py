@@ -24,6 +24,9 @@
 # health_check_path = "/"
 # URL prefix Apache serves static_dir under, without the app ("/static").
 # static_url = None
+# "own": the app runs in an Apache of its own, which no reload of the host's Apache
+# (a certificate renewal, a vhost change) reaches (docs/own-instance.md).
+# apache_instance = "shared"
 
 # --- Certificates ---
 # "acme" (Let's Encrypt, or acme_directory_url), "files" (tls_*_file) or "selfsigned".
