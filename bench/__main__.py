@@ -4,7 +4,7 @@ hosts of each Debian suite (fleet awd-bench-<suite>, replaced at the start). Pri
 Markdown tables per suite, then the suites side by side, and writes the same figures as
 JSON and a PNG chart per suite. Not part of the test suite; takes about 10 minutes a suite.
 
-    ./run.sh bench [--only deploy|fleet|serving] [--suites trixie,bookworm] [--seconds 10] [--repeats 3]
+    ./run.sh bench [--only deploy|fleet|serving|events] [--suites trixie,bookworm] [--seconds 10] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from apache_wsgi_deploy import schema, testhost
 from apache_wsgi_deploy.settings import Settings
 from apache_wsgi_deploy.testhost.image import SUITES
-from bench import CHECKOUT, deploy_speed, serving
+from bench import CHECKOUT, deploy_speed, events, serving
 from bench import fleet as fleet_scale
 from bench.chart import write_charts
 from bench.hosts import deploy, write_inventory
@@ -40,7 +40,7 @@ def measure_suite(suite: str, args, folder: Path) -> dict:
     fleet = f"{FLEET}-{suite}"
     results = {}
     testhost.down(fleet)
-    hosts = testhost.up(fleet, max(deploy_speed.FLEET_SIZES) if args.only != "serving" else 1, suite=suite)
+    hosts = testhost.up(fleet, 1 if args.only in ("serving", "events") else max(deploy_speed.FLEET_SIZES), suite=suite)
     title = f"Debian {SUITES[suite]} {suite}, {os.cpu_count()} cores"
     try:
         if args.only in (None, "deploy"):
@@ -76,6 +76,17 @@ def measure_suite(suite: str, args, folder: Path) -> dict:
                 f"Graceful reloads: {loss.reloads} under {loss.clients} keep-alive clients, {loss.requests:,} requests,"
                 f" {loss.non_2xx} answered 503, {loss.socket_errors} socket errors\n"
             )
+        if args.only in (None, "events"):
+            alias, data = hosts[0].inventory_entry()
+            site = Settings.from_data(alias, {**schema.defaults(), **data}).sites[0]
+            losses = events.measure_loss(hosts, folder, site, args.events)
+            results["event_loss"] = [asdict(loss) for loss in losses]
+            print(f"Requests lost to routine events ({title}, {events.CLIENTS} keep-alive clients)\n")
+            print(events.loss_table(losses) + "\n", flush=True)
+            pairs = events.measure_serving(hosts, folder, CONCURRENCIES, args.seconds, args.repeats)
+            results["instance_serving"] = [{**asdict(pair), "ratio": pair.ratio} for pair in pairs]
+            print(f"Serving, shared and own instance ({title}, wrk {args.seconds} s, interleaved pairs)\n")
+            print(events.serving_table(pairs) + "\n", flush=True)
     finally:
         testhost.down(fleet)
     return results
@@ -128,12 +139,13 @@ def side_by_side(by_suite: dict[str, dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--only", choices=("deploy", "fleet", "serving"))
+    parser.add_argument("--only", choices=("deploy", "fleet", "serving", "events"))
     parser.add_argument("--suites", type=_suites, default=list(SUITES), help="comma-separated (default: all)")
     parser.add_argument("--seconds", type=int, default=10, help="each wrk and h2load run (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per server and concurrency (median)")
     parser.add_argument("--reruns", type=int, default=5, help="no-change reruns on one host (median)")
     parser.add_argument("--reloads", type=int, default=30, help="graceful reloads under load (default 30)")
+    parser.add_argument("--events", type=int, default=30, help="each routine event under load (default 30)")
     parser.add_argument("--json", type=Path, default=CHECKOUT / ".benchmarks/results.json")
     args = parser.parse_args()
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -224,11 +224,11 @@ def _milliseconds(text: str) -> float:
     return float(number) * LATENCY_UNITS[unit]
 
 
-def _requests(output: str) -> int:
+def wrk_requests(output: str) -> int:
     return int(re.search(r"(\d+) requests in", output).group(1))
 
 
-def _failures(output: str) -> tuple[int, int]:
+def wrk_failures(output: str) -> tuple[int, int]:
     """wrk's socket errors (connect, read, write, timeout) and non-2xx/3xx answers."""
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -243,8 +243,8 @@ def parse_wrk(server: str, concurrency: int, output: str) -> Run:
         requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p50_ms=_milliseconds(latency["50"]),
         p99_ms=_milliseconds(latency["99"]),
-        requests=_requests(output),
-        errors=sum(_failures(output)),
+        requests=wrk_requests(output),
+        errors=sum(wrk_failures(output)),
     )
 
 
@@ -362,8 +362,8 @@ def reload_loss(test_host, server: Server, reloads: int, clients: int = 4) -> Re
         f"sleep 2; for i in $(seq {reloads}); do systemctl reload apache2; sleep 1; done; wait\n"
         "cat /tmp/awd-bench-reload.txt",
     )
-    socket_errors, non_2xx = _failures(output)
-    return ReloadLoss(reloads, clients, _requests(output), non_2xx=non_2xx, socket_errors=socket_errors)
+    socket_errors, non_2xx = wrk_failures(output)
+    return ReloadLoss(reloads, clients, wrk_requests(output), non_2xx=non_2xx, socket_errors=socket_errors)
 
 
 def resident_memory_mib(test_host, servers: list[Server]) -> dict[str, float]:

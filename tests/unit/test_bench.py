@@ -5,7 +5,9 @@ import subprocess
 
 import pytest
 
+from bench.events import RENEWAL, Pair, event_commands, serving_table
 from bench.serving import USAGE, Cost, Server, _wrk, parse_h2load, parse_wrk, table
+from tests.unit.test_settings import validate
 
 REPORT = """Running 5s test @ https://awd-bench-1.awd.test/
   2 threads and 64 connections
@@ -94,3 +96,24 @@ def test_usage_counts_what_matching_processes_spent_and_nothing_for_no_pattern()
     ticks, switches = map(int, matched.split())
     assert ticks >= 0 and switches >= 1  # a sleeping process has been switched out at least once
     assert nothing == "0 0"
+
+
+def test_each_event_runs_what_a_deploy_or_certbot_runs_for_each_design():
+    commands = event_commands(validate().sites[0])
+    assert commands["certificate renewal"] == {"shared": RENEWAL, "own": RENEWAL}
+    assert RENEWAL.startswith("/usr/bin/python3 /var/lib/apache-wsgi-deploy/tools/reload.py ")
+    assert commands["code update"]["shared"] == "touch /srv/flaskapp/flaskapp.wsgi"
+    # The instance's own reload, with what it watches: its error log and pid file.
+    assert (
+        commands["code update"]["own"]
+        == commands["settings change"]["own"]
+        == (
+            "/usr/bin/python3 /var/lib/apache-wsgi-deploy/tools/instance_reload.py apache2@flaskapp.service"
+            " /etc/apache2-flaskapp/apache2.conf /var/log/apache2/flaskapp-app-error.log /run/apache2-flaskapp/apache2.pid"
+        )
+    )
+
+
+def test_the_serving_pairs_are_told_as_ratios_per_pair():
+    table = serving_table([Pair(16, 2000.0, 1500.0, 0), Pair(16, 1000.0, 1100.0, 2)])
+    assert "| 16 | 1,500 | 1,300 | 0.75, 1.10 | 2 |" in table
