@@ -109,7 +109,8 @@ def test_each_event_runs_what_a_deploy_or_certbot_runs_for_each_design():
         == commands["settings change"]["own"]
         == (
             "/usr/bin/python3 /var/lib/apache-wsgi-deploy/tools/instance_reload.py apache2@flaskapp.service"
-            " /etc/apache2-flaskapp/apache2.conf /var/log/apache2/flaskapp-app-error.log /run/apache2-flaskapp/apache2.pid"
+            " /etc/apache2-flaskapp/apache2.conf /var/log/apache2/flaskapp-app-error.log"
+            " /run/apache2-flaskapp/apache2.pid"
         )
     )
 
