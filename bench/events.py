@@ -74,6 +74,14 @@ def _deployed(hosts, folder, design: str) -> None:
     deploy(write_inventory(hosts[:1], folder / f"inventory-{design}.py", {"apache_instance": design}))
 
 
+def _prepared(test_host) -> None:
+    """wrk on the host, asking the site's name at 127.0.0.1, and Debian's nightly logrotate
+    job, as a server with logrotate has it (after a deploy: apt's lists are fresh)."""
+    name = test_host.server_name
+    sudo(test_host, f"command -v wrk >/dev/null && command -v logrotate >/dev/null || {APT_INSTALL} wrk logrotate")
+    sudo(test_host, f"grep -q ' {name}$' /etc/hosts || echo '127.0.0.1 {name}' >> /etc/hosts")
+
+
 def loss(test_host, url: str, design: str, event: str, command: str, count: int) -> Loss:
     """wrk runs until `count` events ran a second apart, then is stopped (SIGINT: it reports)."""
     output = sudo(
@@ -82,8 +90,8 @@ def loss(test_host, url: str, design: str, event: str, command: str, count: int)
         f"sleep 2; for i in $(seq {count}); do {command} >/dev/null 2>&1 || echo failed: {shlex.quote(command)};"
         f" sleep 1; done; sleep 1; kill -INT $load; wait $load; cat {WRK_OUTPUT}",
     )
-    if "failed: " in output:
-        raise SystemExit(f"{event} ({design}): {output.split('failed: ', 1)[1].splitlines()[0]} failed")
+    if "requests in" not in output or "failed: " in output:
+        raise SystemExit(f"{event} ({design}) under wrk: {output[-2000:]}")
     socket_errors, non_2xx = wrk_failures(output)
     return Loss(design, event, count, wrk_requests(output), non_2xx=non_2xx, socket_errors=socket_errors)
 
@@ -94,8 +102,7 @@ def measure_loss(hosts, folder, site, count: int) -> list[Loss]:
     commands = event_commands(site)
     for design in DESIGNS:
         _deployed(hosts, folder, design)
-        # Debian's nightly job, as a server with logrotate has it (the deploy's apt cache is fresh).
-        sudo(test_host, f"command -v logrotate >/dev/null || {APT_INSTALL} logrotate")
+        _prepared(test_host)
         for event, by_design in commands.items():
             losses.append(loss(test_host, url, design, event, by_design[design], count))
     return losses
@@ -115,6 +122,7 @@ def measure_serving(hosts, folder, concurrencies, seconds: int, repeats: int) ->
     for repeat in range(repeats):
         for design in DESIGNS:
             _deployed(hosts, folder, design)
+            _prepared(test_host)
             sudo(test_host, f"wrk -t1 -c1 -d1s {url} >/dev/null")  # the app loaded in every process
             for concurrency in concurrencies:
                 rates[design, concurrency, repeat] = _rate(test_host, url, concurrency, seconds)
