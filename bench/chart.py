@@ -63,10 +63,12 @@ def write_chart(results: dict, path: Path, system: str) -> Path:
 
 
 def write_charts(results: dict, path: Path) -> list[Path]:
-    """A chart per suite of the benchmark's JSON, named <path's stem>-<suite>.png."""
+    """A chart per suite of the benchmark's JSON with serving or deploy figures, named
+    <path's stem>-<suite>.png."""
     return [
         write_chart(figures, path.with_name(f"{path.stem}-{suite}.png"), f"{suite}, {results['cpu_count']} cores")
         for suite, figures in results["suites"].items()
+        if "serving" in figures or "deploy" in figures
     ]
 
 
