@@ -5,7 +5,8 @@ Apache instance of its own, docs/own-instance.md): each event `count` times, one
 the other a second apart, under 4 keep-alive HTTPS clients (wrk on the test host, Debian's),
 then serving at 1, 16 and 64 connections with each, as interleaved pairs.
 
-  log rotation          Debian's nightly logrotate job (systemctl start logrotate.service)
+  log rotation          Debian's nightly logrotate job, forced (logrotate -f /etc/logrotate.conf:
+                        every rule rotates, as if each were due)
   certificate renewal   the deploy's certbot deploy hook: the host's Apache reloads,
                         checked and watched
   settings change       what a deploy that changes wsgi_threads runs: shared, the same
@@ -30,7 +31,7 @@ DESIGNS = ("shared", "own")
 CLIENTS = 4
 # The hook's command, as certbot runs it after a renewal.
 RENEWAL = RENEWAL_HOOK_SCRIPT.split("exec ", 1)[1].replace("\\\n", " ")
-LOGROTATE = "systemctl start logrotate.service"
+LOGROTATE = "logrotate -f /etc/logrotate.conf"
 WRK_OUTPUT = "/tmp/awd-bench-events.txt"
 APT_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get install -qqy"
 
