@@ -53,11 +53,11 @@ def made_recorded(settings):
 def instances_stopped(settings):
     """Once the front no longer passes requests on to them: the Apache instances of sites
     the settings remove or moved back into the front's daemon processes."""
-    current = [item["path"] for item in _present_items(settings)]
-    declared = {site.app_name for site in settings.sites}
-    former = [app_name for app_name in record.former_instances(current) if app_name in declared]
-    if former:
-        instance.stopped(name="Apache instances no site runs in are stopped", app_names=former)
+    instance.former_stopped(
+        name="Apache instances no site runs in are stopped",
+        current=[item["path"] for item in _present_items(settings)],
+        declared=[site.app_name for site in settings.sites],
+    )
 
 
 @deploy("Record")

@@ -14,7 +14,7 @@ from pyinfra.api import QuoteString, StringCommand, operation
 
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.facts.apache import Instance
-from apache_wsgi_deploy.operations import managed
+from apache_wsgi_deploy.operations import managed, record
 
 # 32 random bytes, hex: the instance answers only requests that carry them.
 _NEW_TOKEN = "od -An -N32 -tx1 /dev/urandom | tr -d ' \\n'"
@@ -103,11 +103,18 @@ def reloaded(app_name: str, error_log: str):
 
 
 @operation()
-def stopped(app_names: list[str]):
+def former_stopped(current: list[str], declared: list[str]):
     """
-    Instances no present site runs in any more stop, and no longer start at boot.
+    The instances the deploy's record holds that no present site runs in any more (their
+    site moved back to daemon processes, or is absent) stop, and no longer start at boot.
+    Read as the operation runs: the record as the run left it.
 
-    + app_names: their sites'
+    + current: the paths the present sites' settings name
+    + declared: the app names of the sites the settings list, present or absent
     """
-    for app_name in app_names:
+    former = [app_name for app_name in record.former_instances(current) if app_name in declared]
+    if not former:
+        host.noop("no Apache instance is left without its site")
+        return
+    for app_name in former:
         yield StringCommand("systemctl", "disable", "--now", "--quiet", QuoteString(layout.instance_service(app_name)))
