@@ -76,10 +76,12 @@ def _deployed(hosts, folder, design: str) -> None:
 
 
 def _prepared(test_host) -> None:
-    """wrk on the host, asking the site's name at 127.0.0.1, and Debian's nightly logrotate
-    job, as a server with logrotate has it (after a deploy: apt's lists are fresh)."""
+    """wrk on the host, asking the site's name at 127.0.0.1 (netbase: the https port by its
+    name), and Debian's nightly logrotate job, as a server with logrotate has it (after a
+    deploy: apt's lists are fresh)."""
     name = test_host.server_name
-    sudo(test_host, f"command -v wrk >/dev/null && command -v logrotate >/dev/null || {APT_INSTALL} wrk logrotate")
+    installed = "command -v wrk && command -v logrotate && test -f /etc/services"
+    sudo(test_host, f"{installed} >/dev/null || {APT_INSTALL} wrk logrotate netbase >/dev/null")
     sudo(test_host, f"grep -q ' {name}$' /etc/hosts || echo '127.0.0.1 {name}' >> /etc/hosts")
 
 
