@@ -14,6 +14,7 @@ from pyinfra.api import QuoteString, StringCommand, operation
 
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.facts.apache import Instance
+from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.operations import managed, record
 
 # 32 random bytes, hex: the instance answers only requests that carry them.
@@ -47,7 +48,7 @@ def token(app_name: str):
 
     + app_name: the site's
     """
-    if host.get_fact(Instance, app_name=app_name)["token"]:
+    if cached_fact(Instance, app_name=app_name)["token"]:
         host.noop(f"{app_name}'s instance has its token")
         return
     path = shlex.quote(layout.instance_file(app_name, layout.INSTANCE_TOKEN))
@@ -81,7 +82,7 @@ def running(app_name: str):
 
     + app_name: the site's
     """
-    state = host.get_fact(Instance, app_name=app_name)
+    state = cached_fact(Instance, app_name=app_name)
     service = QuoteString(layout.instance_service(app_name))
     if not state["active"]:
         yield StringCommand("systemctl", "start", service)
