@@ -6,6 +6,7 @@ certificate so the HTTP probes verify a real chain and the host name.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import ipaddress
 from pathlib import Path
 
@@ -68,10 +69,17 @@ def ensure_ca(state: Path) -> Path:
     """Create the root and intermediate once; return the root certificate (the probes' CA).
     The root's key is not kept: it signs the intermediate and nothing else, ever."""
     ca_dir = state / "ca"
+    ca_dir.mkdir(parents=True, exist_ok=True)
+    # Two fleets coming up at once (the Debian 12 and 13 test passes) must make one CA.
+    with (ca_dir / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ca(ca_dir)
+
+
+def _ca(ca_dir: Path) -> Path:
     root_pem = ca_dir / "root.pem"
     if all((ca_dir / name).exists() for name in ("root.pem", "intermediate.pem", "intermediate.key")):
         return root_pem
-    ca_dir.mkdir(parents=True, exist_ok=True)
     root_key = ec.generate_private_key(ec.SECP256R1())
     root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "apache-wsgi-deploy test root")])
     root = _certificate("apache-wsgi-deploy test root", root_name, root_key.public_key(), root_key, 3650, ca=True)

@@ -21,12 +21,14 @@ import pytest
 from apache_wsgi_deploy import schema, testhost, verify
 from apache_wsgi_deploy.outcome import short_name
 from apache_wsgi_deploy.settings import Settings
+from apache_wsgi_deploy.testhost.image import DEFAULT_SUITE
 from tests import CHECKOUT
 
 # Where the sample app's site (group_data's defaults) lives on a test host.
 SAMPLE = Settings.from_data("sample", {**schema.defaults(), "acme_agree_tos": True}).sites[0].paths
-# Two suites at once (two checkouts, a helper trying one test) each need a fleet of their own.
-FLEET = os.environ.get("AWD_E2E_FLEET", "awd-e2e")
+# Two runs at once (the Debian 12 and 13 passes, two checkouts) each need fleets of their
+# own: every fleet a test makes is named after this one.
+FLEET = os.environ.get("AWD_E2E_FLEET") or f"awd-e2e-{DEFAULT_SUITE}"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -95,6 +97,11 @@ class Fleet:
     def sudo(self, command: str, host_index: int = 0) -> subprocess.CompletedProcess:
         """Run a command as root on a test host, the way an operator with sudo would."""
         return self.hosts[host_index].run_as_root(command)
+
+
+def fleet_name(purpose: str) -> str:
+    """The name of a fleet a test module makes for itself, this run's own."""
+    return f"{FLEET}-{purpose}"
 
 
 @pytest.fixture(scope="session")

@@ -13,18 +13,18 @@ from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.probe import Probe
 from apache_wsgi_deploy.testhost.acme import AcmeServer
 from apache_wsgi_deploy.testhost.fleet import STATE
-from tests.e2e.conftest import SAMPLE, Fleet, LoadLoop
+from tests.e2e.conftest import SAMPLE, Fleet, LoadLoop, fleet_name
 
 # certbot differs between Debian releases (2.1 on 12, 4.0 on 13).
 pytestmark = pytest.mark.both_suites
 
-FLEET = "awd-acme"
+FLEET = fleet_name("acme")
 CERTIFICATE_OP = "Certificate from the ACME CA covers every name"
 
 
 @pytest.fixture(scope="module")
 def pebble():
-    server = AcmeServer(STATE / "acme-e2e")
+    server = AcmeServer(STATE / FLEET)
     yield server
     server.stop()
 

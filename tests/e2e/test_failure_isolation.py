@@ -12,10 +12,10 @@ import pytest
 from apache_wsgi_deploy import testhost
 from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.testhost.podman import podman
-from tests.e2e.conftest import CHECKOUT, SAMPLE, Fleet
+from tests.e2e.conftest import CHECKOUT, SAMPLE, Fleet, fleet_name
 from tests.e2e.test_deploy import probe
 
-FLEET = "awd-pair"
+FLEET = fleet_name("pair")
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,10 @@ import pytest
 from apache_wsgi_deploy import testhost
 from apache_wsgi_deploy.testhost.fleet import CLIENT_KEY
 from tests import CHECKOUT
+from tests.e2e.conftest import fleet_name
 from tests.e2e.test_deploy import probe
 
-FLEET = "awd-package"
+FLEET = fleet_name("package")
 USER = "awd-team"
 
 

@@ -14,11 +14,12 @@ from apache_wsgi_deploy.testhost.image import (
     extra_ca_certificates,
     image_tag,
 )
+from tests.e2e.conftest import fleet_name
 
 # The test host layer builds and boots both suites.
 pytestmark = pytest.mark.both_suites
 
-FLEET = "awd-layer"
+FLEET = fleet_name("layer")
 
 
 @pytest.fixture(scope="module")

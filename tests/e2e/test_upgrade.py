@@ -13,11 +13,11 @@ import time
 import pytest
 
 from apache_wsgi_deploy import testhost
-from tests.e2e.conftest import SAMPLE, Fleet
+from tests.e2e.conftest import SAMPLE, Fleet, fleet_name
 from tests.e2e.test_deploy import probe
 from tests.e2e.test_releases import live_release, rollback
 
-FLEET = "awd-upgrade"
+FLEET = fleet_name("upgrade")
 # What an operator runs (Debian's release notes): sources to trixie, then a full upgrade,
 # keeping the config files the deploy manages.
 UPGRADE = (
