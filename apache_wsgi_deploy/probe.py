@@ -140,9 +140,11 @@ class Probe:
     def for_settings(cls, settings, ca_bundle: str | None) -> Probe:
         return cls(settings.verify_address, settings.verify_http_port, settings.verify_https_port, ca_bundle)
 
-    def get(self, scheme: str, name: str, path: str, user_agent: str | None = None) -> requests.Response:
+    def get(
+        self, scheme: str, name: str, path: str, user_agent: str | None = None, headers: dict | None = None
+    ) -> requests.Response:
         """GET scheme://name/path without following redirects; raises on TLS errors."""
-        return self.request("GET", scheme, name, path, user_agent=user_agent)
+        return self.request("GET", scheme, name, path, user_agent=user_agent, headers=headers)
 
     def url(self, scheme: str, name: str, path: str) -> str:
         port = self.http_port if scheme == "http" else self.https_port
@@ -164,15 +166,22 @@ class Probe:
         return redirects.follow(ask, server_name, path)
 
     def request(
-        self, method: str, scheme: str, name: str, path: str, data: dict | None = None, user_agent: str | None = None
+        self,
+        method: str,
+        scheme: str,
+        name: str,
+        path: str,
+        data: dict | None = None,
+        user_agent: str | None = None,
+        headers: dict | None = None,
     ) -> requests.Response:
-        """Any method, with a form's data, without following redirects."""
+        """Any method, with a form's data and headers of its own, without following redirects."""
         with self.session(name) as session:
             return session.request(
                 method,
                 self.url(scheme, name, path),
                 data=data,
-                headers={"User-Agent": user_agent} if user_agent else {},
+                headers={**({"User-Agent": user_agent} if user_agent else {}), **(headers or {})},
             )
 
     def served_certificate(self, name: str) -> x509.Certificate:

@@ -43,6 +43,20 @@ class Section:
     settings: tuple[Setting, ...]
 
 
+# The Referrer-Policy values browsers know (W3C Referrer Policy).
+REFERRER_POLICIES = (
+    "no-referrer",
+    "no-referrer-when-downgrade",
+    "origin",
+    "origin-when-cross-origin",
+    "same-origin",
+    "strict-origin",
+    "strict-origin-when-cross-origin",
+    "unsafe-url",
+)
+# What the verification suite's header checks can be told to accept for a site: each names a check's finding.
+HEADER_FINDINGS = ("frame-ancestors", "cookie-secure", "cookie-httponly", "cookie-samesite")
+
 # wsgi_threads' largest value: also what an own Apache instance makes room for (ThreadLimit).
 MAX_WSGI_THREADS = 256
 
@@ -408,6 +422,29 @@ SECTIONS = (
                 " Apache",
                 notes="Under a minute only makes sense in a test. Rotated files are named <log>.YYYYMMDD (daily) or"
                 " <log>.YYYYMMDDTHHMMSS; <log> itself is always a hard link to the current file (tail -F works).",
+            ),
+            _site(
+                "referrer_policy",
+                "strict-origin-when-cross-origin",
+                v.choice(*REFERRER_POLICIES),
+                "Referrer-Policy on every HTTPS answer (the app's own gives way): what a link tells the site it"
+                " leads to; the default sends other sites the origin alone, and nothing over plain HTTP",
+            ),
+            _site(
+                "content_security_policy",
+                "frame-ancestors 'self'",
+                v.optional(v.header_value),
+                "Content-Security-Policy on the app's answers that carry none of their own (an app's own policy"
+                " wins); the default only keeps other sites from framing the app (clickjacking) and restricts no"
+                " script; None sends none",
+            ),
+            _site(
+                "accepted_header_findings",
+                [],
+                v.choices_list(*HEADER_FINDINGS),
+                "what the verification suite accepts from this app's answers on purpose: frame-ancestors (other"
+                " sites may frame it), cookie-secure, cookie-httponly, cookie-samesite (a cookie without that"
+                " attribute); a wildcard CORS answer with credentials is never accepted",
             ),
             _site(
                 "app_compresses_responses",

@@ -52,6 +52,8 @@ COMMAND = re.compile(r"(?=.*\S)[^\x00-\x1f\x7f]{1,1000}")
 ENABLED_ENTRY = re.compile(
     r"(?:mods-enabled/[A-Za-z0-9._~+-]+\.(?:load|conf)|(?:conf|sites)-enabled/[A-Za-z0-9._~+-]+\.conf)"
 )
+# Printable ASCII but '"', '\' and '%', not starting or ending with a space.
+HEADER_VALUE = re.compile(r"(?! )[\x20\x21\x23\x24\x26-\x5b\x5d-\x7e]{1,1000}(?<! )")
 EMAIL = re.compile(rf"[A-Za-z0-9._+-]{{1,64}}@{DNS_NAME.pattern}")
 
 
@@ -132,6 +134,16 @@ def choice(*allowed: str) -> Validator:
     return validate
 
 
+def choices_list(*allowed: str) -> Validator:
+    @allowing("a list of distinct items, each one of " + ", ".join(repr(item) for item in allowed))
+    def validate(value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(item in allowed for item in value) or len(set(value)) < len(value):
+            raise Invalid(validate.form)
+        return value
+
+    return validate
+
+
 def either(special: Any, shown: str, validator: Validator) -> Validator:
     """validator, also accepting `special` (written `shown` in the allowed form)."""
 
@@ -153,6 +165,17 @@ def auto_or(validator: Validator) -> Validator:
 
 def optional(validator: Validator) -> Validator:
     return either(None, "None", validator)
+
+
+@allowing(
+    "one line of printable ASCII such as default-src 'self', without \" \\ or % (a header's value, quoted in Apache's"
+    " config)"
+)
+def header_value(value: Any) -> str:
+    """Inside double quotes in a Header directive: mod_headers reads % as a format specifier."""
+    if not isinstance(value, str) or not HEADER_VALUE.fullmatch(value):
+        raise Invalid(header_value.form)
+    return value
 
 
 @allowing("an absolute path such as /srv/app of letters, digits and . _ / @ + - (normalised, no trailing '/')")

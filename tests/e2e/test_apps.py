@@ -228,6 +228,7 @@ DEBUG = False
 DATABASES["default"]["NAME"] = os.path.join(os.environ["APP_DATA_DIR"], "db.sqlite3")
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = True
 """
 # docs/releases.md's example, as a team copies it.
 DJANGO = documented("python manage.py migrate")

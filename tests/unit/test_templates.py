@@ -92,6 +92,20 @@ def test_port_443_sends_hsts_always(site):
     assert 'Header always set Strict-Transport-Security "max-age=31536000"' in vhost(site, 443)
 
 
+def test_port_443_sends_nosniff_and_the_referrer_policy_always_once_each(site):
+    https = vhost(site, 443)
+    for name, value in (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "strict-origin-when-cross-origin")):
+        # The app's own header unset, so the answer carries one.
+        assert f"    Header unset {name}\n    Header always set {name} {value}\n" in https
+
+
+def test_the_content_security_policy_is_a_default_the_apps_own_overrides():
+    assert """Header setifempty Content-Security-Policy "frame-ancestors 'self'"\n""" in render("site.conf.j2", **FILES)
+    custom = render("site.conf.j2", content_security_policy="default-src 'self'; img-src https:", **FILES)
+    assert """Header setifempty Content-Security-Policy "default-src 'self'; img-src https:"\n""" in custom
+    assert "Content-Security-Policy" not in render("site.conf.j2", content_security_policy=None, **FILES)
+
+
 def test_port_443_follows_mozilla_intermediate(site):
     https = vhost(site, 443)
     assert "SSLProtocol -all +TLSv1.2 +TLSv1.3\n" in https
