@@ -247,6 +247,17 @@ CERTBOT_TIMER = "certbot.timer"
 RENEWAL_HOOK = f"{CERTBOT_DIR}/renewal-hooks/deploy/apache-wsgi-deploy-reload"
 
 
+# What root reads or runs besides each site's install path and instance: Apache's
+# configuration, the deploy's tools, systemd's units and timers, the dynamic loader's
+# preload and paths, cron and logrotate, certbot's renewal configuration and hooks, and
+# what comes first on root's PATH. Nothing in them may be another user's to write.
+ROOT_ONLY_TREES = (
+    APACHE_DIR, STATE_DIR, "/etc/systemd", "/usr/lib/systemd/system", "/etc/ld.so.preload", "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d", "/etc/crontab", "/etc/cron.d", LOGROTATE_CONF, LOGROTATE_DIR, CERTBOT_DIR,
+    "/usr/local/sbin", "/usr/local/bin",
+)  # fmt: skip
+
+
 def certbot_renewal_conf(cert_name: str) -> str:
     return f"{CERTBOT_DIR}/renewal/{cert_name}.conf"
 

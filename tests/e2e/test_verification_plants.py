@@ -12,6 +12,7 @@ import shlex
 import pytest
 
 from apache_wsgi_deploy.polling import poll
+from tests.e2e.conftest import SAMPLE
 from tests.e2e.test_apps import app_inventory, one_module_app
 from tests.e2e.test_deploy import probe
 
@@ -138,3 +139,61 @@ def test_a_planted_header_conf_fails_exactly_its_checks(deployed, plant):
         assert sorted({test.split("[")[0] for test in failed(verify)}) == checks, verify.stdout[-3000:]
     finally:
         deployed.sudo(f"rm -f {PLANT} && apache2ctl graceful")
+
+
+# Each plant, what a sloppy admin or a package does to the files root reads or runs, and
+# its undoing; the whole suite then fails exactly the checks named for it.
+LIVE_APP = f"{SAMPLE.current_dir}/app"
+DEBIAN_CONF = "/etc/apache2/conf-available/security.conf"
+OWNERSHIP_PLANTS = {
+    "apache-conf-writable-by-the-apps-group": (
+        f"chgrp flaskapp {DEBIAN_CONF} && chmod g+w {DEBIAN_CONF}",
+        f"chgrp root {DEBIAN_CONF} && chmod g-w {DEBIAN_CONF}",
+        ["test_nothing_root_reads_or_runs_is_writable_but_by_root"],
+    ),
+    "loader-preload-owned-by-the-app": (
+        "install -o flaskapp -m 644 /dev/null /etc/ld.so.preload",
+        "rm -f /etc/ld.so.preload",
+        ["test_nothing_root_reads_or_runs_is_writable_but_by_root"],
+    ),
+    "world-writable-unit": (
+        "install -m 666 /dev/null /etc/systemd/system/planted.service",
+        "rm -f /etc/systemd/system/planted.service",
+        ["test_nothing_root_reads_or_runs_is_writable_but_by_root"],
+    ),
+    "venv-module-owned-by-the-app": (
+        f"touch {SAMPLE.venv}/planted.py && chown flaskapp {SAMPLE.venv}/planted.py",
+        f"rm -f {SAMPLE.venv}/planted.py",
+        [
+            "test_app_files_are_not_writable_by_the_daemon_user",
+            "test_nothing_root_reads_or_runs_is_writable_but_by_root",
+        ],
+    ),
+    "setuid-program-in-the-release": (
+        f"install -m 4755 /bin/true {LIVE_APP}/helper",
+        f"rm -f {LIVE_APP}/helper",
+        ["test_no_setuid_or_setgid_file_in_what_the_deploy_made"],
+    ),
+    "setgid-folder-in-the-release": (
+        f"install -d -m 2755 {LIVE_APP}/shared",
+        f"rmdir {LIVE_APP}/shared",
+        ["test_no_setuid_or_setgid_file_in_what_the_deploy_made"],
+    ),
+    "data-folder-open-to-all": (
+        f"chmod 777 {SAMPLE.data_dir}",
+        f"chmod 750 {SAMPLE.data_dir}",
+        ["test_the_sites_folders_have_their_declared_owner_and_mode"],
+    ),
+}
+
+
+@pytest.mark.parametrize("plant", OWNERSHIP_PLANTS)
+def test_a_planted_ownership_mistake_fails_exactly_its_checks(deployed, plant):
+    do, undo, checks = OWNERSHIP_PLANTS[plant]
+    try:
+        deployed.sudo(do)
+        verify = deployed.verify("-v")
+        assert verify.returncode == 1
+        assert sorted({test.split("[")[0] for test in failed(verify)}) == checks, verify.stdout[-3000:]
+    finally:
+        deployed.sudo(undo)
