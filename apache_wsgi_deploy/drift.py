@@ -15,10 +15,15 @@ from apache_wsgi_deploy.runner import not_read
 MATCHES, DRIFTED, FAILED = 0, 2, 1
 
 
+def not_checked(outcome: HostOutcome) -> bool:
+    """Not read, save for a refusal: what the deploy refused on the host is a finding."""
+    return bool(not_read(outcome)) and not outcome.refusals
+
+
 def report(outcomes: dict[str, HostOutcome]) -> str:
     """One block per host (what would change, with the diffs), then a total."""
     lines = []
-    failed = {host: not_read(outcome) for host, outcome in outcomes.items() if not_read(outcome)}
+    failed = {host: not_read(outcome) for host, outcome in outcomes.items() if not_checked(outcome)}
     lines += [f"{host}: NOT CHECKED, {reason}" for host, reason in sorted(failed.items())]
     checked = [host for host in outcomes if host not in failed]
     for host in checked:
@@ -33,6 +38,9 @@ def report(outcomes: dict[str, HostOutcome]) -> str:
         lines += [f"    {line}" for line in outcome.diffs]
         lines += [f"  - apache2ctl configtest fails on the files on disk: {error}" for error in outcome.config_errors]
         lines += [f"  - not made by the deploy: {entry}" for entry in outcome.foreign_entries]
+        lines += [f"  - {refusal}" for refusal in outcome.refusals]
+        if outcome.refusals:
+            lines.append("    (a deploy stops there: nothing after it was compared)")
         if outcome.foreign_entries:
             lines.append("    (there on purpose? list it in expected_foreign_entries)")
         lines += [f"  note: {notice}" for notice in outcome.notices]

@@ -22,10 +22,11 @@ from pyinfra.context import ctx_host, ctx_state
 # What the deploy reports besides operations (record()): sites on the host it does not
 # know, a dry run's diffs, lines the summary shows under the host's (a rollback's
 # releases), and what `./run.sh status` prints of each site; files in Apache's *-enabled
-# folders it would not have made, and why the config on disk fails its configtest.
+# folders it would not have made, why the config on disk fails its configtest, and what
+# on the host made it refuse to go on (an app's account with privileges).
 UNDECLARED_SITES, DIFFS, NOTICES, SITES = "undeclared_sites", "diffs", "notices", "sites"
-FOREIGN_ENTRIES, CONFIG_ERRORS = "foreign_entries", "config_errors"
-KINDS = (UNDECLARED_SITES, DIFFS, NOTICES, SITES, FOREIGN_ENTRIES, CONFIG_ERRORS)
+FOREIGN_ENTRIES, CONFIG_ERRORS, REFUSALS = "foreign_entries", "config_errors", "refusals"
+KINDS = (UNDECLARED_SITES, DIFFS, NOTICES, SITES, FOREIGN_ENTRIES, CONFIG_ERRORS, REFUSALS)
 
 
 # The packaged whole_server deploy's name, which pyinfra puts before each of its
@@ -151,6 +152,7 @@ class HostOutcome:
     sites: list[dict] = field(default_factory=list)
     foreign_entries: list[str] = field(default_factory=list)
     config_errors: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
     # Why it failed, in a line: the failed command's last error output, "connection lost".
     cause: str | None = None
 
@@ -200,8 +202,9 @@ class HostOutcome:
 
     @property
     def drifted(self) -> bool:
-        """In a dry run: something would change, or the host holds what the deploy would not have made."""
-        return bool(self.would_change or self.foreign_entries or self.config_errors)
+        """In a dry run: something would change, the host holds what the deploy would not
+        have made, or what a deploy would refuse to go on with."""
+        return bool(self.would_change or self.foreign_entries or self.config_errors or self.refusals)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -686,6 +686,21 @@ SECTIONS = (
                 v.int_range(0, 365),
                 "the certificate on the host must stay valid at least this many more days",
             ),
+            _host(
+                "verify_host_baseline",
+                True,
+                v.boolean,
+                "False leaves out the verification suite's host baseline (one uid 0 account, sshd refusing"
+                " root's password, no unknown listener, no pending security update, apt's timers, Apache under"
+                " Debian's unit), for a team that verifies the OS with another tool",
+            ),
+            _host(
+                "expected_listeners",
+                [],
+                v.port_list,
+                "TCP ports other software of the host listens on, on a public address, that the host baseline"
+                " accepts (a monitoring agent's 9100); sshd's, and Apache's 80 and 443, always are",
+            ),
         ),
     ),
 )

@@ -116,6 +116,17 @@ def int_range(low: int, high: int) -> Validator:
     return validate
 
 
+@allowing("a list of distinct TCP ports such as [9100] (whole numbers from 1 to 65535)")
+def port_list(value: Any) -> list[int]:
+    if not isinstance(value, list) or not all(
+        isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535 for port in value
+    ):
+        raise Invalid(port_list.form)
+    if len(set(value)) < len(value):
+        raise Invalid(port_list.form)
+    return value
+
+
 @allowing("a whole number from 1 to 1023 other than 80 and 443")
 def instance_port(value: Any) -> int:
     """Below 1024, which only root binds: no other program of the host's users can take it."""

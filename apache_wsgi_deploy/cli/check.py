@@ -28,6 +28,6 @@ def run(args, extra: list[str]) -> int:
         print_json({host: {**outcome.as_dict(), "drifted": outcome.drifted} for host, outcome in outcomes.items()})
     else:
         print(drift.report(outcomes))
-    if any(runner.not_read(outcome) for outcome in outcomes.values()):
+    if any(drift.not_checked(outcome) for outcome in outcomes.values()):
         return NOT_CHECKED
     return DRIFTED if any(outcome.drifted for outcome in outcomes.values()) else MATCHES

@@ -6,7 +6,7 @@ from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.api.exceptions import OperationError
 
-from apache_wsgi_deploy import layout
+from apache_wsgi_deploy import layout, outcome
 from apache_wsgi_deploy.facts.cache import fixed_fact
 from apache_wsgi_deploy.facts.capacity import Capacity
 
@@ -54,8 +54,9 @@ def suffices(daemons: list[dict], apache_tasks: int):
             f" more than {SHARE:.0%} of the host's {total // 1024} MiB"
         )
     if problems:
-        raise OperationError(
-            f"refusing settings this host cannot run: {'; '.join(problems)}. Lower wsgi_processes or wsgi_threads"
-        )
+        refusal = f"refusing settings this host cannot run: {'; '.join(problems)}."
+        # A finding of the drift check, which stops here as a deploy would.
+        outcome.record(host.name, outcome.REFUSALS, [refusal])
+        raise OperationError(f"{refusal} Lower wsgi_processes or wsgi_threads")
     host.noop(f"{tasks} tasks and {memory // 1024} MiB fit this host")
     yield from ()

@@ -181,10 +181,11 @@ def pytest_generate_tests(metafunc):
       site: each site of each host, and with `site_name` each name it serves;
       absent_site: each site marked absent (app_present False): what must be gone;
       static_site: each site that serves static files (static_url set);
-      acme_target: each host with a site whose certificate comes from ACME.
+      acme_target: each host with a site whose certificate comes from ACME;
+      baseline_target: each host whose settings keep the host baseline (verify_host_baseline).
     """
     arguments = set(metafunc.fixturenames)
-    if not arguments & {"target", "front", "site", "absent_site", "static_site", "acme_target"}:
+    if not arguments & {"target", "front", "site", "absent_site", "static_site", "acme_target", "baseline_target"}:
         return
     targets = load_targets(metafunc.config.getoption("inventory"))
     limit = metafunc.config.getoption("limit")
@@ -210,6 +211,9 @@ def pytest_generate_tests(metafunc):
     elif "acme_target" in arguments:
         acme = [target for target in targets if target.settings.uses_acme()]
         metafunc.parametrize("acme_target", acme, ids=[target.name for target in acme], scope="module")
+    elif "baseline_target" in arguments:
+        kept = [target for target in targets if target.settings.verify_host_baseline]
+        metafunc.parametrize("baseline_target", kept, ids=[target.name for target in kept], scope="module")
     else:
         metafunc.parametrize("target", targets, ids=[target.name for target in targets], scope="module")
 

@@ -117,6 +117,11 @@ def test_a_group_that_sudo_empowers_is_refused_as_the_daemons_will_run(deployed,
         assert failed.startswith("Accounts flaskapp | The app's user and group have no privileges")
         assert f"refusing to run an app as user {user}, group awdops: sudo lets user {user} run commands" in failed
         assert host_state(deployed) == before and serves(deployed)
+        # The drift check stops there too, and counts it as what it is: a finding.
+        check = deployed.awd("check", *settings)
+        assert check.returncode == 2, check.stdout + check.stderr
+        assert f"  - refusing to run an app as user {user}, group awdops: sudo lets user {user}" in check.stdout
+        assert check.stdout.rstrip().endswith("0 of 1 host(s) match, 1 drifted, 0 not checked")
     finally:
         deployed.sudo("rm -f /etc/sudoers.d/awdops; groupdel awdops")
 

@@ -187,9 +187,49 @@ OWNERSHIP_PLANTS = {
 }
 
 
-@pytest.mark.parametrize("plant", OWNERSHIP_PLANTS)
-def test_a_planted_ownership_mistake_fails_exactly_its_checks(deployed, plant):
-    do, undo, checks = OWNERSHIP_PLANTS[plant]
+UID_0 = "toor:x:0:0::/root:/usr/sbin/nologin"
+SSHD_PLANT = "/etc/ssh/sshd_config.d/00-planted.conf"
+APACHE_DROP_INS = "/etc/systemd/system/apache2.service.d"
+LISTENER_PORT = 8081
+# A server on a public address, started as another package's service would be, and ready.
+LISTENER = (
+    f"systemd-run --unit=planted-listener python3 -m http.server {LISTENER_PORT}"
+    f" && for _ in $(seq 100); do ss -Hltn | grep -q ':{LISTENER_PORT} ' && break; sleep 0.1; done"
+)
+# What an attacker or a sloppy admin changes on the host around the sites.
+BASELINE_PLANTS = {
+    "second-uid-0-account": (
+        f"echo '{UID_0}' >> /etc/passwd",
+        "sed -i '/^toor:/d' /etc/passwd",
+        ["test_root_is_the_only_account_with_uid_0"],
+    ),
+    "root-logs-in-with-a-password": (
+        f"printf 'PermitRootLogin yes\\nPasswordAuthentication yes\\n' > {SSHD_PLANT}",
+        f"rm -f {SSHD_PLANT}",
+        ["test_sshd_takes_no_password_for_root"],
+    ),
+    "unknown-listener": (
+        LISTENER,
+        "systemctl stop planted-listener",
+        ["test_nothing_unknown_listens_on_a_public_address"],
+    ),
+    "apt-upgrades-off": (
+        "systemctl disable --now apt-daily-upgrade.timer",
+        "systemctl enable --now apt-daily-upgrade.timer",
+        ["test_apts_periodic_timers_are_on"],
+    ),
+    "apache-started-with-a-drop-in": (
+        f"mkdir -p {APACHE_DROP_INS} && printf '[Service]\\nEnvironment=PLANTED=1\\n' > {APACHE_DROP_INS}/planted.conf"
+        " && systemctl daemon-reload",
+        f"rm -r {APACHE_DROP_INS} && systemctl daemon-reload",
+        ["test_apache_runs_from_etc_apache2_under_debians_unit"],
+    ),
+}
+
+
+@pytest.mark.parametrize("plant", [*OWNERSHIP_PLANTS, *BASELINE_PLANTS])
+def test_a_planted_host_mistake_fails_exactly_its_checks(deployed, plant):
+    do, undo, checks = {**OWNERSHIP_PLANTS, **BASELINE_PLANTS}[plant]
     try:
         deployed.sudo(do)
         verify = deployed.verify("-v")
@@ -197,3 +237,21 @@ def test_a_planted_ownership_mistake_fails_exactly_its_checks(deployed, plant):
         assert sorted({test.split("[")[0] for test in failed(verify)}) == checks, verify.stdout[-3000:]
     finally:
         deployed.sudo(undo)
+
+
+def test_a_listener_the_settings_expect_passes_and_the_baseline_can_be_left_out(deployed, tmp_path):
+    baseline = ("-k", "test_host_baseline", "-v")
+    deployed.sudo(LISTENER)
+    try:
+        (tmp_path / "expected").mkdir()
+        expected = app_inventory(deployed, tmp_path / "expected", expected_listeners=[LISTENER_PORT])
+        verify = deployed.verify(f"--inventory={expected}", *baseline)
+        assert verify.returncode == 0, verify.stdout[-3000:]
+        assert "test_nothing_unknown_listens_on_a_public_address" in verify.stdout
+
+        (tmp_path / "left-out").mkdir()
+        left_out = app_inventory(deployed, tmp_path / "left-out", verify_host_baseline=False)
+        verify = deployed.verify(f"--inventory={left_out}", *baseline)
+        assert "FAILED" not in verify.stdout and "PASSED" not in verify.stdout, verify.stdout[-3000:]
+    finally:
+        deployed.sudo("systemctl stop planted-listener")

@@ -147,6 +147,26 @@ def test_an_operation_that_refuses_is_named_with_its_reason(tmp_path):
     assert outcome.cause == "refusing: the app's user is in group sudo"
 
 
+PRIVILEGED_APP = """
+from apache_wsgi_deploy.operations.accounts import unprivileged
+
+unprivileged(name="The app's user and group have no privileges", user="root", group="root")
+"""
+
+
+def test_a_drift_check_that_stops_at_a_refusal_counts_it_as_drift(tmp_path):
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(PRIVILEGED_APP)
+    ((outcome, _),) = run_hosts([LOCAL], Job(str(deploy), dry=True)).values()
+    assert outcome.exit_status == 1
+    (refusal,) = outcome.refusals
+    assert refusal.startswith("refusing to run an app as user root, group root: user root has uid 0; ")
+    text = report({"web1": outcome})
+    assert f"web1: DRIFTED\n  - {refusal}\n" in text
+    assert "(a deploy stops there: nothing after it was compared)" in text
+    assert text.endswith("drift check: 0 of 1 host(s) match, 1 drifted, 0 not checked")
+
+
 def test_at_most_concurrency_hosts_run_at_once_and_the_next_starts_when_one_ends():
     running, most, ended = set(), [0], []
 
