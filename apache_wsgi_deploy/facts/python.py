@@ -5,16 +5,21 @@ freeze` starts an interpreter and pip for the same answer, about 280 ms of host 
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+from pathlib import Path
 
 from pyinfra.api import FactBase
 
+from apache_wsgi_deploy.host_tools import venvcheck
 from apache_wsgi_deploy.layout import HOST_PYTHON
 
 VENV_MARKER = "venv"
 # Cannot be a dist-info folder's name, which always holds a "-".
 PINS_MARKER = ":pins"
+FILES_MARKER = ":files"
+VENV_CHECK = Path(venvcheck.__file__).read_text()
 # In each virtualenv: the pins it was last made to hold exactly, one per line.
 VENV_PINS = "requirements.txt"
 # Debian's python3 package makes /usr/bin/python3 a link to the versioned interpreter.
@@ -26,16 +31,26 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def distribution(dist_info_name: str) -> tuple[str, str]:
+    """A dist-info folder's name ("Flask-3.1.3") as (name, version)."""
+    name, _, version = dist_info_name.rpartition("-")
+    return name, version
+
+
 class Virtualenv(FactBase[dict | None]):
     """
     Returns what a virtualenv holds: its distributions (normalised name -> version, from
-    each ``<name>-<version>.dist-info`` folder pip leaves) and the pins the deploy last
-    made it hold exactly (its ``requirements.txt``, None before any); None when the path
-    holds no virtualenv (no ``bin/python``).
+    each ``<name>-<version>.dist-info`` folder pip leaves), the pins the deploy last made
+    it hold exactly (its ``requirements.txt``, None before any), and its files against
+    the RECORD of each distribution (``host_tools/venvcheck.py``, run by the host's
+    python3 in isolated mode: the virtualenv's own .pth files never run); None when the
+    path holds no virtualenv (no ``bin/python``).
 
     .. code:: python
 
-        {"distributions": {"flask": "3.1.3", "pip": "25.1.1"}, "pins": ["Flask==3.1.3"]}
+        {"distributions": {"flask": "3.1.3", "pip": "25.1.1"}, "pins": ["Flask==3.1.3"],
+         "files": {"modified": {"Flask-3.1.3": ["lib/python3.13/site-packages/flask/app.py"]},
+                   "missing": {}, "extra": ["lib/python3.13/site-packages/evil.pth"]}}
     """
 
     @staticmethod
@@ -45,22 +60,24 @@ class Virtualenv(FactBase[dict | None]):
             f"if [ -x {quoted}/bin/python ]; then echo {VENV_MARKER};"
             f" for info in {quoted}/lib/python3*/site-packages/*.dist-info; do"
             ' if [ -d "$info" ]; then basename "$info" .dist-info; fi; done;'
-            f" if [ -f {pins} ]; then echo {PINS_MARKER}; cat {pins}; fi; fi"
+            f" if [ -f {pins} ]; then echo {PINS_MARKER}; cat {pins}; fi;"
+            f" echo {FILES_MARKER}; {HOST_PYTHON} -I -c {shlex.quote(VENV_CHECK)} {quoted}; fi"
         )
 
     @staticmethod
     def process(output: list[str]) -> dict | None:
         if not output or output[0] != VENV_MARKER:
             return None
-        listed, pins = output[1:], None
-        if PINS_MARKER in output:
-            at = output.index(PINS_MARKER)
-            listed, pins = output[1:at], [line for line in output[at + 1 :] if line]
+        at_files = output.index(FILES_MARKER)
+        listed, pins, files = output[1:at_files], None, json.loads(output[at_files + 1])
+        if PINS_MARKER in listed:
+            at = listed.index(PINS_MARKER)
+            listed, pins = listed[:at], [line for line in listed[at + 1 :] if line]
         distributions = {}
         for line in listed:
-            name, _, version = line.rpartition("-")
+            name, version = distribution(line)
             distributions[normalise(name)] = version
-        return {"distributions": distributions, "pins": pins}
+        return {"distributions": distributions, "pins": pins, "files": files}
 
 
 class HostPython(FactBase[str | None]):

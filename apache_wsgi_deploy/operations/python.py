@@ -9,7 +9,7 @@ import re
 from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
 
-from apache_wsgi_deploy.facts.python import VENV_PINS, Virtualenv, normalise
+from apache_wsgi_deploy.facts.python import VENV_PINS, Virtualenv, distribution, normalise
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.!+_-]+)$")
 # What a virtualenv is made with: kept as it was made unless pinned, never upgraded on the side.
@@ -21,7 +21,9 @@ def venv_requirements(requirements: list[str], venv: str, python: str):
     """
     Make a virtualenv from this Python hold exactly these pinned requirements: each at
     its version, installed without its dependencies (the pins name them all, which
-    ``pip check`` then proves), and nothing else but the tools it was made with.
+    ``pip check`` then proves), and nothing else but the tools it was made with; every
+    file as pip installed it (a distribution whose files differ from its RECORD is
+    installed again, a file no distribution installed is removed).
 
     + requirements: ``name==version`` pins (every dependency included)
     + venv: absolute path of the virtualenv on the host
@@ -47,20 +49,40 @@ def venv_requirements(requirements: list[str], venv: str, python: str):
     found = host.get_fact(Virtualenv, venv=venv)
     if found is None:
         yield StringCommand(QuoteString(python), "-m", "venv", QuoteString(venv))
-        found = {"distributions": {}, "pins": None}
+        found = {"distributions": {}, "pins": None, "files": {"modified": {}, "missing": {}, "extra": []}}
     installed, wanted = found["distributions"], {name for _, name, _ in pins}
     missing = [requirement for requirement, name, version in pins if installed.get(name) != version]
     extra = sorted(name for name in installed if name not in wanted and name not in VENV_TOOLS)
+    # A kept distribution whose files differ from its RECORD is installed again, at its version.
+    damaged = sorted(
+        f"{name}=={version}"
+        for name, version in map(distribution, {**found["files"]["modified"], **found["files"]["missing"]})
+        if normalise(name) in wanted | set(VENV_TOOLS) and installed.get(normalise(name)) == version
+    )
+    stray_files = found["files"]["extra"]
     recorded = sorted(requirements)
-    if not missing and not extra and found["pins"] == recorded:
-        host.noop(f"{venv} holds exactly its {len(pins)} pinned requirements")
+    if not missing and not extra and not damaged and not stray_files and found["pins"] == recorded:
+        host.noop(f"{venv} holds exactly its {len(pins)} pinned requirements, as pip installed them")
         return
     pip = QuoteString(f"{venv}/bin/pip")
+    if stray_files:
+        # What no distribution installed: a .pth file every start of the app imports, a module.
+        yield StringCommand("rm", "-f", "--", *(QuoteString(f"{venv}/{path}") for path in stray_files))
     if extra:
         yield StringCommand(pip, "uninstall", "--yes", "--quiet", *map(QuoteString, extra))
     if missing:
         yield StringCommand(
             pip, "install", "--quiet", "--disable-pip-version-check", "--no-deps", *map(QuoteString, missing)
+        )
+    if damaged:
+        yield StringCommand(
+            pip,
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--force-reinstall",
+            *map(QuoteString, damaged),
         )
     # pip check says which requirement a pinned distribution needs and no pin names.
     yield StringCommand(

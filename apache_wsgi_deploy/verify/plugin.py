@@ -23,6 +23,7 @@ import testinfra
 from apache_wsgi_deploy import layout, project
 from apache_wsgi_deploy.facts import answer
 from apache_wsgi_deploy.facts.apache import Aliases, ConfigTest
+from apache_wsgi_deploy.facts.python import Virtualenv
 from apache_wsgi_deploy.hosts import load_inventory
 from apache_wsgi_deploy.probe import Probe
 from apache_wsgi_deploy.settings import Settings, Site
@@ -131,6 +132,11 @@ class SiteTarget:
                 own.write(self.host.file(self.paths.certificate_path).content_string)
             return Probe.for_settings(self.settings, own.name)
         return Probe.for_settings(self.settings, None)
+
+    @functools.cached_property
+    def venv(self) -> dict | None:
+        """The live virtualenv, as the deploy's fact reads it (facts.python.Virtualenv)."""
+        return answer(Virtualenv, self.host.check_output, venv=self.paths.venv)
 
     def other_sites(self) -> list[SiteTarget]:
         return [other for other in self.target.sites if other.site != self.site]

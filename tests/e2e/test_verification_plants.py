@@ -255,3 +255,30 @@ def test_a_listener_the_settings_expect_passes_and_the_baseline_can_be_left_out(
         assert "FAILED" not in verify.stdout and "PASSED" not in verify.stdout, verify.stdout[-3000:]
     finally:
         deployed.sudo("systemctl stop planted-listener")
+
+
+SITE_PACKAGES = f"$(echo {SAMPLE.venv}/lib/python3*/site-packages)"
+VENV_STEP = "Virtualenv from the host's python3 holds the pinned requirements"
+# What a compromised account or a careless pip on the side leaves in the live virtualenv:
+# the app still imports, and each runs at its every start.
+VENV_PLANTS = {
+    "pth-file-run-at-every-start": f"echo 'import os' > {SITE_PACKAGES}/zz-planted.pth",
+    "module-edited-in-a-distribution": f"echo 'PLANTED = 1' >> {SITE_PACKAGES}/flask/__init__.py",
+    "module-no-distribution-installed": f"echo 'PLANTED = 1' > {SITE_PACKAGES}/sitecustomize.py",
+}
+
+
+@pytest.mark.parametrize("plant", VENV_PLANTS)
+def test_a_planted_venv_file_fails_exactly_its_check_and_a_deploy_repairs_it(deployed, plant):
+    deployed.sudo(VENV_PLANTS[plant])
+    try:
+        verify = deployed.verify("-v")
+        assert failed(verify) == [f"test_the_venvs_files_are_as_pip_installed_them[{deployed.hosts[0].alias}:flaskapp]"]
+        check = deployed.awd("check")
+        assert check.returncode == 2 and f"  - Application flaskapp | {VENV_STEP}" in check.stdout, check.stdout
+        repaired = deployed.deploy()
+        assert f"Application flaskapp | {VENV_STEP}" in repaired.changed
+        assert deployed.deploy().changed == []
+        assert deployed.verify("-k", "venv").returncode == 0
+    finally:
+        assert deployed.deploy().returncode == 0

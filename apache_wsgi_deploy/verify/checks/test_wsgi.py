@@ -6,8 +6,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from apache_wsgi_deploy import layout, sources
-from apache_wsgi_deploy.facts import answer
-from apache_wsgi_deploy.facts.python import VENV_PINS, Virtualenv, normalise
+from apache_wsgi_deploy.facts.python import VENV_PINS, normalise
 from apache_wsgi_deploy.operations.python import VENV_TOOLS
 from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.verify.plugin import app_processes
@@ -29,7 +28,7 @@ def test_venv_is_built_from_the_python_mod_wsgi_links_against(site):
 def test_the_venv_holds_exactly_its_pins(site):
     # A package installed by hand, one pip resolved on the side or an upgrade: the app
     # still imports, so only the listing shows it.
-    found = answer(Virtualenv, site.host.check_output, venv=site.paths.venv)
+    found = site.venv
     assert found is not None, f"{site.paths.venv} is no virtualenv"
     assert found["pins"] is not None, f"{site.paths.venv} records no pins ({VENV_PINS}): deploy again to record them"
     pinned = {normalise(name): version for name, _, version in (pin.partition("==") for pin in found["pins"])}
@@ -43,6 +42,17 @@ def test_the_venv_holds_exactly_its_pins(site):
     # The virtualenv is named by the digest of the pins it was made for: the record is theirs.
     folder = site.host.check_output("readlink -f %s", site.paths.venv).rsplit("/", 1)[-1]
     assert folder.endswith(f"-{sources.requirements_digest(found['pins'])}")
+
+
+def test_the_venvs_files_are_as_pip_installed_them(site):
+    """Each file a distribution's RECORD lists, with its hash, and no file none lists: a
+    .pth file planted in site-packages runs at every start of the app, which still imports."""
+    assert site.venv is not None, f"{site.paths.venv} is no virtualenv"
+    files = site.venv["files"]
+    findings = [f"{path} differs from {name}'s RECORD" for name, paths in files["modified"].items() for path in paths]
+    findings += [f"{path} of {name} is missing" for name, paths in files["missing"].items() for path in paths]
+    findings += [f"{path} was installed by no distribution" for path in files["extra"]]
+    assert findings == [], f"in {site.paths.venv}: " + "; ".join(findings) + ": deploy again to put it back"
 
 
 # What the site's .wsgi file does in a daemon process (templates/app.wsgi.j2), in its
