@@ -34,6 +34,10 @@ def _present_items(settings) -> list[dict]:
     return [item for site in settings.present_sites for item in site_items(site)] + host_items(settings)
 
 
+def _present_paths(settings) -> list[str]:
+    return [item["path"] for item in _present_items(settings)]
+
+
 def _everything(settings) -> list[dict]:
     return _present_items(settings) + [item for site in settings.absent_sites for item in site_items(site)]
 
@@ -55,7 +59,7 @@ def instances_stopped(settings):
     the settings remove or moved back into the front's daemon processes."""
     instance.former_stopped(
         name="Apache instances no site runs in are stopped",
-        current=[item["path"] for item in _present_items(settings)],
+        current=_present_paths(settings),
         declared=[site.app_name for site in settings.sites],
     )
 
@@ -65,7 +69,7 @@ def leftovers_removed(settings):
     """Last: what former settings made is removed, and taken-over folders given back."""
     record.leftovers_removed(
         name="What former settings made is removed, and folders taken over are given back",
-        current=[item["path"] for item in _present_items(settings)],
+        current=_present_paths(settings),
         present=[site.app_name for site in settings.present_sites],
         absent={site.app_name: site.data_removed_with_site for site in settings.absent_sites},
     )
