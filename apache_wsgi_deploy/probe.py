@@ -18,10 +18,12 @@ from cryptography import x509
 from requests.adapters import HTTPAdapter
 from sslyze import (
     CertificateInfoExtraArgument,
+    ScanCommand,
     ScanCommandsExtraArguments,
     Scanner,
     ServerNetworkLocation,
     ServerScanRequest,
+    ServerScanResult,
 )
 from sslyze.mozilla_tls_profile.tls_config_checker import (
     SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
@@ -205,10 +207,10 @@ class Probe:
             raw.close()
             raise
 
-    def mozilla_intermediate_issues(self, name: str) -> dict[str, str]:
-        """sslyze's scan of the HTTPS port for name against Mozilla's intermediate profile:
-        protocol versions, cipher suites, curves, certificate, known TLS vulnerabilities.
-        Returns {check: what is wrong}, empty when the server complies."""
+    def tls_scan(self, name: str) -> ServerScanResult:
+        """sslyze's scan of the HTTPS port for name: what Mozilla's intermediate profile
+        is checked against (protocol versions, cipher suites, curves, the certificate and
+        its chain as sent, known TLS vulnerabilities), and session resumption."""
         extra = (
             ScanCommandsExtraArguments(
                 certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(self.ca_bundle))
@@ -218,16 +220,22 @@ class Probe:
         )
         request = ServerScanRequest(
             server_location=ServerNetworkLocation(hostname=name, port=self.https_port, ip_address=self.address),
-            scan_commands=SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
+            scan_commands={*SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER, ScanCommand.SESSION_RESUMPTION},
             scan_commands_extra_arguments=extra or ScanCommandsExtraArguments(),
         )
         scanner = Scanner()
         scanner.queue_scans([request])
         (result,) = scanner.get_results()
-        try:
-            check_server_against_tls_configuration(
-                result, MozillaTlsConfiguration.get(TlsConfigurationEnum.MOZILLA_INTERMEDIATE)
-            )
-        except ServerNotCompliantWithTlsConfiguration as error:
-            return error.issues
-        return {}
+        return result
+
+
+def mozilla_intermediate_issues(scan: ServerScanResult) -> dict[str, str]:
+    """A scan against Mozilla's intermediate profile: {check: what is wrong}, empty when
+    the server complies."""
+    try:
+        check_server_against_tls_configuration(
+            scan, MozillaTlsConfiguration.get(TlsConfigurationEnum.MOZILLA_INTERMEDIATE)
+        )
+    except ServerNotCompliantWithTlsConfiguration as error:
+        return error.issues
+    return {}

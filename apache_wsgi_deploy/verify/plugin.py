@@ -134,6 +134,11 @@ class SiteTarget:
         return Probe.for_settings(self.settings, None)
 
     @functools.cached_property
+    def tls_scan(self):
+        """sslyze's scan of the site's HTTPS port, once for the checks that read it."""
+        return self.probe.tls_scan(self.site.server_name)
+
+    @functools.cached_property
     def venv(self) -> dict | None:
         """The live virtualenv, as the deploy's fact reads it (facts.python.Virtualenv)."""
         return answer(Virtualenv, self.host.check_output, venv=self.paths.venv)

@@ -11,7 +11,9 @@ import shlex
 
 import pytest
 
+from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.polling import poll
+from apache_wsgi_deploy.testhost.fleet import ca_bundle
 from tests.e2e.conftest import SAMPLE
 from tests.e2e.test_apps import app_inventory, one_module_app
 from tests.e2e.test_deploy import probe
@@ -281,4 +283,43 @@ def test_a_planted_venv_file_fails_exactly_its_check_and_a_deploy_repairs_it(dep
         assert deployed.deploy().changed == []
         assert deployed.verify("-k", "venv").returncode == 0
     finally:
+        assert deployed.deploy().returncode == 0
+
+
+# Apache reloaded as the deploy reloads it, returning once it serves the new configuration.
+RELOAD = (
+    f"{layout.HOST_PYTHON} {layout.RELOAD_TOOL} {layout.CONFIG_BEFORE_DIR} {layout.APACHE_DIR}"
+    f" {layout.APACHE_ERROR_LOG} {layout.APACHE_PID_FILE} {layout.APACHE_SERVICE}"
+)
+CHAIN = SAMPLE.certificate_path
+# The chain a hand-made fullchain sends: the test CA's root, which clients hold themselves.
+ROOT = ca_bundle().read_text()
+TLS_PLANTS = {
+    "root-appended-to-the-chain": (
+        f"printf '%s' {shlex.quote(ROOT)} >> {CHAIN}",
+        ["test_the_certificate_chain_is_sent_in_order_without_its_root"],
+    ),
+    "chain-out-of-order": (
+        # The leaf, the root, then the intermediate.
+        f"{{ sed -n '1,/END CERTIFICATE/p' {CHAIN}; printf '%s' {shlex.quote(ROOT)};"
+        f" sed '1,/END CERTIFICATE/d' {CHAIN}; }} > {CHAIN}.new && mv {CHAIN}.new {CHAIN}",
+        ["test_the_certificate_chain_is_sent_in_order_without_its_root"],
+    ),
+    "session-tickets-on": (
+        f"sed -i 's/SSLSessionTickets off/SSLSessionTickets on/' {SAMPLE.site_file}",
+        ["test_session_tickets_are_off"],
+    ),
+}
+
+
+@pytest.mark.parametrize("plant", TLS_PLANTS)
+def test_a_planted_tls_mistake_fails_exactly_its_checks(deployed, plant):
+    do, checks = TLS_PLANTS[plant]
+    try:
+        deployed.sudo(f"{do} && {RELOAD}")
+        verify = deployed.verify("-v")
+        assert verify.returncode == 1
+        assert sorted({test.split("[")[0] for test in failed(verify)}) == checks, verify.stdout[-3000:]
+    finally:
+        # The deploy puts its certificate and vhost back, and reloads.
         assert deployed.deploy().returncode == 0

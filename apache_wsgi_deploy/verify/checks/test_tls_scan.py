@@ -1,7 +1,32 @@
-"""A TLS scan of every host (sslyze) against Mozilla's intermediate profile. HSTS, which
-sslyze's profile check leaves out, is test_http's."""
+"""A TLS scan of every site (sslyze), once, against Mozilla's intermediate profile and
+what the vhost declares. HSTS, which sslyze's profile check leaves out, is test_http's."""
+
+from sslyze import TlsResumptionSupportEnum
+
+from apache_wsgi_deploy.probe import mozilla_intermediate_issues
 
 
 def test_tls_meets_mozilla_intermediate_profile(site):
-    issues = site.probe.mozilla_intermediate_issues(site.site.server_name)
+    issues = mozilla_intermediate_issues(site.tls_scan)
     assert not issues, "\n".join(f"{check}: {problem}" for check, problem in sorted(issues.items()))
+
+
+def test_the_certificate_chain_is_sent_in_order_without_its_root(site):
+    """Each certificate signed by the next, as clients build the path; the root is the
+    client's own and only costs bytes in every handshake (a fullchain with the root
+    appended, or the intermediate before the leaf's issuer)."""
+    for deployment in site.tls_scan.scan_result.certificate_info.result.certificate_deployments:
+        sent = [certificate.subject.rfc4514_string() for certificate in deployment.received_certificate_chain]
+        assert deployment.received_chain_has_valid_order, f"the chain is sent out of order: {sent}"
+        assert deployment.received_chain_contains_anchor_certificate is not True, f"the chain includes its root: {sent}"
+
+
+def test_session_tickets_are_off(site):
+    """SSLSessionTickets off, as the vhost declares: a ticket key Apache keeps for its
+    whole life would let whoever steals it decrypt every recorded session (no forward
+    secrecy)."""
+    resumption = site.tls_scan.scan_result.session_resumption.result
+    assert resumption.tls_ticket_resumption_result not in (
+        TlsResumptionSupportEnum.FULLY_SUPPORTED,
+        TlsResumptionSupportEnum.PARTIALLY_SUPPORTED,
+    ), f"TLS session tickets resume sessions: {resumption.tls_ticket_resumption_result.name}"
