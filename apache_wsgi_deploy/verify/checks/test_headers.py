@@ -22,8 +22,8 @@ def apache_error_answer(site):
 @pytest.mark.parametrize("answer", [health_answer, apache_error_answer], ids=["app", "apache"])
 def test_answers_forbid_mime_sniffing_and_say_the_referrer_policy(site, answer):
     headers = answer(site).headers
-    assert headers.get("X-Content-Type-Options") == "nosniff"
-    assert headers.get("Referrer-Policy") == site.site.referrer_policy
+    found = {name: headers.get(name) for name in ("X-Content-Type-Options", "Referrer-Policy")}
+    assert found == {"X-Content-Type-Options": "nosniff", "Referrer-Policy": site.site.referrer_policy}
 
 
 def frame_ancestors(csp: str) -> str | None:
