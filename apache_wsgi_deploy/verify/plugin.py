@@ -22,7 +22,7 @@ import testinfra
 
 from apache_wsgi_deploy import layout, project
 from apache_wsgi_deploy.facts import answer
-from apache_wsgi_deploy.facts.apache import Aliases, ConfigTest
+from apache_wsgi_deploy.facts.apache import Aliases, ConfigTest, ManagedSites, Routes
 from apache_wsgi_deploy.facts.python import Virtualenv
 from apache_wsgi_deploy.hosts import load_inventory
 from apache_wsgi_deploy.probe import Probe
@@ -81,6 +81,14 @@ class Target:
         folders = [alias["folder"] for alias in found]
         real = self.host.check_output("readlink -m -- " + " ".join(["%s"] * len(folders)), *folders).splitlines()
         return [{**alias, "folder": folder} for alias, folder in zip(found, real, strict=True)]
+
+    @functools.cached_property
+    def undeclared_routes(self) -> list[dict]:
+        """Every route besides an Alias (facts.apache.Routes) in a file the deploy did not
+        write: its vhosts files and its own confs declare theirs."""
+        ours = {layout.site_link(name) for name in answer(ManagedSites, self.host.check_output)}
+        ours |= {layout.conf_link(conf) for conf in layout.OWN_CONFS}
+        return [route for route in answer(Routes, self.host.check_output) if route["file"] not in ours]
 
     @functools.cached_property
     def app_files(self) -> list[str]:

@@ -251,6 +251,7 @@ def test_a_listener_the_settings_expect_passes_and_the_baseline_can_be_left_out(
         deployed.sudo("systemctl stop planted-listener")
 
 
+ADMIN_PORT = 8082
 # What a hand-made fullchain sends besides: the test CA's root, which clients hold themselves.
 ROOT = ca_bundle().read_text()
 
@@ -274,6 +275,20 @@ def answer_plants(chain: str) -> dict[str, Plant]:
                 "</Location>",
             ),
             "test_no_origin_may_read_answers_with_the_users_credentials", "Access-Control-Allow-Origin: *",
+        ),
+        "proxy-to-an-internal-port": Plant(
+            "a2enmod -q proxy_http && systemd-run --unit=planted-admin python3 -m http.server --bind 127.0.0.1"
+            f" --directory {layout.APACHE_DIR} {ADMIN_PORT} && "
+            + conf(f"ProxyPass /internal-admin/ http://127.0.0.1:{ADMIN_PORT}/"),
+            "test_no_route_the_deploy_did_not_declare_serves_anything", "ProxyPass in",
+            "systemctl stop planted-admin; a2dismod -q proxy_http proxy",
+        ),
+        "folder-listed-by-an-aliasmatch": Plant(
+            conf(
+                'AliasMatch "^/dump/(.*)$" "/var/backups/$1"',
+                "<Directory /var/backups>", "Options +Indexes", "Require all granted", "</Directory>",
+            ),
+            "test_no_route_the_deploy_did_not_declare_serves_anything", "AliasMatch in",
         ),
         # Unset by the conf above.
         "sniffing-allowed": Plant("true", "test_answers_forbid_mime_sniffing_and_say_the_referrer_policy", "nosniff"),

@@ -117,6 +117,21 @@ def test_no_aliased_folder_is_listed(site, site_name, scheme):
 
 
 @pytest.mark.parametrize("scheme", ["https", "http"])
+def test_no_route_the_deploy_did_not_declare_serves_anything(site, site_name, scheme):
+    """Besides an Alias, a URL reaches a port or a file through a ProxyPass (an internal
+    admin page, "for a minute"), a ScriptAlias, an AliasMatch or a RewriteRule: each in a
+    file the deploy did not write is asked for at the URL path it starts with, on both
+    ports (a proxy at the server's level takes port 80's requests before its redirect),
+    and must be refused or answered as an unknown path. Judged as the sensitive paths."""
+    routes = {
+        route["url"]: f"{route['directive']} in {route['file']}:{route['line']}"
+        for route in site.target.undeclared_routes
+    }
+    exposed = _exposed(site, site_name, scheme, routes)
+    assert exposed == {}, "; ".join(f"{scheme}://{site_name}{what} ({routes[url]})" for url, what in exposed.items())
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
 def test_no_alias_serves_an_apps_files(site, site_name, scheme):
     """An Alias onto a release, a code folder or an install path (a quick look at the code
     "from the browser") serves the app's source and its secrets as files: each site's
