@@ -13,9 +13,14 @@ Each check runs once per host, site or served name; test ids end with [<host>],
 
 from __future__ import annotations
 
+import atexit
 import functools
+import hashlib
 import os
+import shutil
+import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -40,6 +45,26 @@ def pytest_addoption(parser):
         action="append",
         help="an inventory host to verify, the others left out (repeatable; default: every host)",
     )
+
+
+# Seconds an SSH master connection stays up once idle: more than any check's pause.
+CONTROL_PERSIST = 15
+
+
+@functools.cache
+def control_dir() -> str:
+    """A folder of this process's own for its SSH master connections' sockets; at exit,
+    each master is told to end and the folder removed."""
+    folder = tempfile.mkdtemp(prefix="awd-verify-")
+    atexit.register(_end_masters, folder)
+    return folder
+
+
+def _end_masters(folder: str) -> None:
+    for socket in Path(folder).iterdir():
+        # The destination is a placeholder: the control socket names the connection.
+        subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "placeholder"], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 class Target:
@@ -70,6 +95,11 @@ class Target:
             ssh_identity_file=self.data.get("ssh_key"),
             ssh_extra_args=" ".join(f"-o {key}={value}" for key, value in options.items() if value) or None,
             sudo=bool(self.data.get("_sudo")),
+            # One SSH connection for all the host's commands: testinfra names no control
+            # path of its own, so each command would pay a whole handshake. The master
+            # ends once it has been idle that long.
+            controlpath=f"{control_dir()}/{hashlib.sha256(self.name.encode()).hexdigest()[:16]}",
+            controlpersist=CONTROL_PERSIST,
         )
 
     @functools.cached_property
