@@ -290,6 +290,11 @@ def answer_plants(chain: str) -> dict[str, Plant]:
             ),
             "test_no_route_the_deploy_did_not_declare_serves_anything", "AliasMatch in",
         ),
+        "forwarded-address-trusted-from-anyone": Plant(
+            "a2enmod -q remoteip && " + conf("RemoteIPHeader X-Forwarded-For"),
+            "test_sensitive_path_is_not_served", "/server-status answers 200",
+            "a2dismod -q remoteip",
+        ),
         # Unset by the conf above.
         "sniffing-allowed": Plant("true", "test_answers_forbid_mime_sniffing_and_say_the_referrer_policy", "nosniff"),
         "framing-allowed": Plant("true", "test_the_app_cannot_be_framed_by_other_sites", "other sites may frame"),

@@ -57,7 +57,9 @@ def test_conf_making_server_status_public_is_drift_and_fails_the_sensitive_path_
         assert "  - not made by the deploy: conf-enabled/status-public.conf" in drift.stdout
         verify = deployed.verify("-v")
         host = deployed.hosts[0].alias
-        assert f"test_sensitive_path_is_not_served[{host}:{name}-https-/server-status]" in failed(verify), verify.stdout
+        assert f"test_sensitive_path_is_not_served[{host}:{name}-https-as-sent-/server-status]" in failed(verify), (
+            verify.stdout
+        )
         # A deploy says so, and leaves what it did not make.
         deploy = deployed.deploy()
         assert deploy.returncode == 0, deploy.stderr[-3000:]

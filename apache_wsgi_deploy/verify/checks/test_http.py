@@ -76,19 +76,39 @@ def test_the_apps_responses_are_not_compressed(site):
     )
 
 
+# What a client may send to pass for someone else: the forwarded address of a proxy on
+# the host (mod_remoteip trusts it from anyone unless told which proxies to trust, and
+# "Require local" then lets the world in), and on port 80, where no certificate names
+# the site, another vhost's name.
+SPOOFED = {
+    "as-sent": {},
+    "forwarded-from-loopback": {"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1", "Forwarded": "for=127.0.0.1"},
+    "host-localhost": {"Host": "localhost"},
+}
+SPOOFED_ON = [
+    (scheme, spoof)
+    for scheme in ("https", "http")
+    for spoof in SPOOFED
+    if scheme == "http" or "Host" not in SPOOFED[spoof]
+]
+
+
 @pytest.mark.parametrize("path", SENSITIVE_PATHS)
-@pytest.mark.parametrize("scheme", ["https", "http"])
-def test_sensitive_path_is_not_served(site, site_name, scheme, path):
-    """Whatever config serves it (a public mod_status, an Alias onto a checkout): refused,
-    or answered as the app answers any unknown path (port 80: redirected like one)."""
+@pytest.mark.parametrize(("scheme", "spoof"), SPOOFED_ON, ids=[f"{scheme}-{spoof}" for scheme, spoof in SPOOFED_ON])
+def test_sensitive_path_is_not_served(site, site_name, scheme, spoof, path):
+    """Whatever config serves it (a public mod_status, an Alias onto a checkout, a trusted
+    forwarded address): refused, or answered as the app answers any unknown path (port 80:
+    redirected like one), asked with and without headers that pass for another client."""
+    headers = SPOOFED[spoof]
     unknown = f"/no-such-page-{uuid.uuid4().hex}"
-    unknown_answer = Answer.of(site.probe.get(scheme, site_name, unknown))
-    problem = served(path, _asker(site, scheme, site_name), site.site.server_name, unknown, unknown_answer)
-    assert problem is None, f"{scheme}://{site_name}{problem}"
+    unknown_answer = Answer.of(site.probe.get(scheme, site_name, unknown, headers=headers))
+    ask = _asker(site, scheme, site_name, headers)
+    problem = served(path, ask, site.site.server_name, unknown, unknown_answer)
+    assert problem is None, f"{scheme}://{site_name}{problem}" + (f" (sent with {headers})" if headers else "")
 
 
-def _asker(site, scheme: str, name: str):
-    return lambda path: Answer.of(site.probe.get(scheme, name, path))
+def _asker(site, scheme: str, name: str, headers: dict | None = None):
+    return lambda path: Answer.of(site.probe.get(scheme, name, path, headers=headers))
 
 
 def _exposed(site, name: str, scheme: str, paths) -> dict[str, str]:
