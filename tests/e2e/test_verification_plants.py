@@ -191,6 +191,11 @@ HOST_PLANTS = {
         f"chmod 777 {SAMPLE.data_dir}", "test_the_sites_folders_have_their_declared_owner_and_mode", "777",
         f"chmod 750 {SAMPLE.data_dir}",
     ),
+    "key-copied-beside-apaches-config": Plant(
+        "mkdir -p /etc/apache2/ssl && printf -- '-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----\\n'"
+        " > /etc/apache2/ssl/old.key",
+        "test_private_keys_are_only_where_declared", "/etc/apache2/ssl/old.key", "rm -r /etc/apache2/ssl",
+    ),
     "second-uid-0-account": Plant(
         "echo 'toor:x:0:0::/root:/usr/sbin/nologin' >> /etc/passwd", "test_root_is_the_only_account_with_uid_0",
         "toor", "sed -i '/^toor:/d' /etc/passwd",

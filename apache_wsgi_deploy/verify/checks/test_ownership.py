@@ -61,3 +61,24 @@ def test_the_sites_folders_have_their_declared_owner_and_mode(site):
                 f"{folder['group']} {folder['mode']})"
             )
     assert wrong == {}, "; ".join(wrong.values())
+
+
+# What every PEM private key starts with: "-----BEGIN PRIVATE KEY-----", "... EC PRIVATE KEY-----".
+PRIVATE_KEY = "-----BEGIN [A-Z ]*PRIVATE KEY-----"
+
+
+def test_private_keys_are_only_where_declared(target):
+    """A key copied beside Apache's configuration "as a backup", or shipped in a release,
+    is one more copy to steal: in what root reads or runs (the virtualenvs' packages left
+    out, which ship test keys), the only private keys are the sites' own."""
+    # certbot's own store keeps every renewal's key; Debian's units hold none.
+    trees = [tree for tree in root_read_trees(target) if tree not in (layout.CERTBOT_DIR, "/usr/lib/systemd/system")]
+    found = target.host.run(
+        f"grep -rlIs --exclude-dir={layout.VENVS} -e %s -- {' '.join(['%s'] * len(trees))} | xargs -r readlink -f --",
+        PRIVATE_KEY,
+        *trees,
+    ).stdout.split()
+    keys = [site.paths.key_path for site in target.sites]
+    declared = target.host.run(f"readlink -f -- {' '.join(['%s'] * len(keys))}", *keys).stdout.split() if keys else []
+    stray = sorted(set(found) - set(declared))
+    assert stray == [], f"private keys the settings do not name: {', '.join(stray[:SHOWN])}: remove them"
