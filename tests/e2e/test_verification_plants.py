@@ -295,8 +295,10 @@ def answer_plants(chain: str) -> dict[str, Plant]:
             ),
             "test_no_route_the_deploy_did_not_declare_serves_anything", "AliasMatch in",
         ),
-        "forwarded-address-trusted-from-anyone": Plant(
-            "a2enmod -q remoteip && " + conf("RemoteIPHeader X-Forwarded-For"),
+        # "The load balancer is on the private network": so is the NAT every client comes through.
+        "forwarded-address-trusted-from-a-network": Plant(
+            "a2enmod -q remoteip && "
+            + conf("RemoteIPHeader X-Forwarded-For", "RemoteIPInternalProxy 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"),
             "test_sensitive_path_is_not_served", "/server-status answers 200",
             "a2dismod -q remoteip",
         ),

@@ -77,7 +77,7 @@ def test_the_apps_responses_are_not_compressed(site):
 
 
 # What a client may send to pass for someone else: the forwarded address of a proxy on
-# the host (mod_remoteip trusts it from anyone unless told which proxies to trust, and
+# the host (mod_remoteip takes it from whatever its RemoteIPInternalProxy names, and
 # "Require local" then lets the world in), and on port 80, where no certificate names
 # the site, another vhost's name.
 SPOOFED = {
