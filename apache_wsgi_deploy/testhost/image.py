@@ -12,6 +12,7 @@ build removes only its own older images, never another's.
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import hashlib
 import os
@@ -70,6 +71,9 @@ def checkout_id() -> str:
 
 def image_tag(suite: str) -> str:
     digest = hashlib.sha256(suite.encode())
+    # A day's build at most, as a server gets its updates: the verification suite's host
+    # baseline fails on a pending security update, which an image kept for weeks would have.
+    digest.update(datetime.datetime.now(datetime.UTC).date().isoformat().encode())
     digest.update(Path(__file__).read_bytes())
     digest.update(repr(debian_mirrors()).encode())
     for certificate in extra_ca_certificates():
