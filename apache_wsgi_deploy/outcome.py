@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from pyinfra.api import BaseStateCallback
+from pyinfra.api import BaseStateCallback, OperationError
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.context import ctx_host, ctx_state
 
@@ -126,6 +126,13 @@ def short_name(name: str) -> str:
 
 def _recorder_of(state) -> Recorder | None:
     return next((handler for handler in state.callback_handlers if isinstance(handler, Recorder)), None)
+
+
+def refused(host_name: str, refusal: str, advice: str) -> OperationError:
+    """The error an operation raises when what the host holds makes the deploy refuse to
+    go on; the refusal is recorded, a finding of the drift check, which stops there too."""
+    record(host_name, REFUSALS, [refusal])
+    return OperationError(f"{refusal} {advice}")
 
 
 def record(host_name: str, kind: str, items: list) -> None:

@@ -108,11 +108,10 @@ def unprivileged(user: str, group: str):
     """
     reasons = privileges(user, group, host.get_fact(Identity, user=user, group=group))
     if reasons:
-        refusal = f"refusing to run an app as user {user}, group {group}: {'; '.join(reasons)}."
-        # A finding of the drift check, which stops here as a deploy would.
-        outcome.record(host.name, outcome.REFUSALS, [refusal])
-        raise OperationError(
-            refusal + ' Set wsgi_user and wsgi_group to an unprivileged account of the app\'s own ("auto" makes one)'
+        raise outcome.refused(
+            host.name,
+            f"refusing to run an app as user {user}, group {group}: {'; '.join(reasons)}.",
+            'Set wsgi_user and wsgi_group to an unprivileged account of the app\'s own ("auto" makes one)',
         )
     host.noop(f"user {user} and group {group} have no privileges")
     # An operation is a generator, even one that only checks.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import operation
-from pyinfra.api.exceptions import OperationError
 
 from apache_wsgi_deploy import layout, outcome
 from apache_wsgi_deploy.facts.cache import fixed_fact
@@ -54,9 +53,10 @@ def suffices(daemons: list[dict], apache_tasks: int):
             f" more than {SHARE:.0%} of the host's {total // 1024} MiB"
         )
     if problems:
-        refusal = f"refusing settings this host cannot run: {'; '.join(problems)}."
-        # A finding of the drift check, which stops here as a deploy would.
-        outcome.record(host.name, outcome.REFUSALS, [refusal])
-        raise OperationError(f"{refusal} Lower wsgi_processes or wsgi_threads")
+        raise outcome.refused(
+            host.name,
+            f"refusing settings this host cannot run: {'; '.join(problems)}.",
+            "Lower wsgi_processes or wsgi_threads",
+        )
     host.noop(f"{tasks} tasks and {memory // 1024} MiB fit this host")
     yield from ()

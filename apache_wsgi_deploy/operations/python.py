@@ -70,20 +70,11 @@ def venv_requirements(requirements: list[str], venv: str, python: str):
         yield StringCommand("rm", "-f", "--", *(QuoteString(f"{venv}/{path}") for path in stray_files))
     if extra:
         yield StringCommand(pip, "uninstall", "--yes", "--quiet", *map(QuoteString, extra))
+    install = (pip, "install", "--quiet", "--disable-pip-version-check", "--no-deps")
     if missing:
-        yield StringCommand(
-            pip, "install", "--quiet", "--disable-pip-version-check", "--no-deps", *map(QuoteString, missing)
-        )
+        yield StringCommand(*install, *map(QuoteString, missing))
     if damaged:
-        yield StringCommand(
-            pip,
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--force-reinstall",
-            *map(QuoteString, damaged),
-        )
+        yield StringCommand(*install, "--force-reinstall", *map(QuoteString, damaged))
     # pip check says which requirement a pinned distribution needs and no pin names.
     yield StringCommand(
         pip,

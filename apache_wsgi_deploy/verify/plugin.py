@@ -113,10 +113,15 @@ class Target:
         return [{**alias, "folder": folder} for alias, folder in zip(found, real, strict=True)]
 
     @functools.cached_property
+    def managed_sites(self) -> list[str]:
+        """The sites whose vhosts file a deploy of this project wrote (facts.apache.ManagedSites)."""
+        return answer(ManagedSites, self.host.check_output)
+
+    @functools.cached_property
     def undeclared_routes(self) -> list[dict]:
         """Every route besides an Alias (facts.apache.Routes) in a file the deploy did not
         write: its vhosts files and its own confs declare theirs."""
-        ours = {layout.site_link(name) for name in answer(ManagedSites, self.host.check_output)}
+        ours = {layout.site_link(name) for name in self.managed_sites}
         ours |= {layout.conf_link(conf) for conf in layout.OWN_CONFS}
         return [route for route in answer(Routes, self.host.check_output) if route["file"] not in ours]
 

@@ -56,6 +56,16 @@ def app_inventory(fleet, folder, **settings) -> str:
     return str(path)
 
 
+def passes_once_meant(fleet, folder, settings: dict, checks, **meant) -> None:
+    """The same app, with settings that say its choice is meant: nothing to deploy, and
+    the checks pass."""
+    (folder / "meant").mkdir()
+    inventory = app_inventory(fleet, folder / "meant", **settings, **meant)
+    assert fleet.deploy(inventory=inventory).changed == []
+    verify = fleet.verify(f"--inventory={inventory}", *checks)
+    assert verify.returncode == 0, verify.stdout[-3000:]
+
+
 def deploy_notes(fleet, source, commands=(INIT_DB,), **settings):
     notes_settings = {
         "wsgi_entry": "notes:create_app()",
@@ -468,11 +478,7 @@ def test_an_app_that_compresses_its_own_answers_fails_verification_until_the_set
         ]
         assert "if meant, set app_compresses_responses = True" in verify.stdout
 
-        (tmp_path / "meant").mkdir()
-        meant = app_inventory(deployed, tmp_path / "meant", **settings, app_compresses_responses=True)
-        assert deployed.deploy(inventory=meant).changed == []
-        verify = deployed.verify(f"--inventory={meant}", *checks)
-        assert verify.returncode == 0, verify.stdout[-3000:]
+        passes_once_meant(deployed, tmp_path, settings, checks, app_compresses_responses=True)
     finally:
         assert deployed.deploy().returncode == 0
 

@@ -12,7 +12,6 @@ costs about half a minute; one per plant would cost ten minutes.
 
 from __future__ import annotations
 
-import re
 import shlex
 import uuid
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from xml.etree import ElementTree
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.testhost.fleet import ca_bundle
 from tests.e2e.conftest import SAMPLE
-from tests.e2e.test_apps import app_inventory, one_module_app
+from tests.e2e.test_apps import app_inventory, one_module_app, passes_once_meant
 from tests.e2e.test_deploy import probe
+from tests.e2e.test_whole_server import failed
 
 # An app that sets its own policy, cookies and CORS answer for one partner.
 OWN_HEADERS = """
@@ -47,10 +47,6 @@ def application(environ, start_response):
     return [b"own headers"]
 """
 HEADER_CHECKS = ("-k", "test_headers", "-v")
-
-
-def failed(verify) -> list[str]:
-    return re.findall(r"::(\S+) FAILED", verify.stdout)
 
 
 def test_an_app_with_its_own_policy_cookies_and_cors_passes_and_keeps_them(deployed, tmp_path):
@@ -79,15 +75,11 @@ def test_a_careless_cookie_fails_until_the_settings_accept_it(deployed, tmp_path
         inventory = app_inventory(deployed, tmp_path, **settings)
         assert deployed.deploy(inventory=inventory).returncode == 0
         verify = deployed.verify(f"--inventory={inventory}", *HEADER_CHECKS)
-        assert failed(verify) == [f"test_cookies_are_secure_httponly_and_samesite[{deployed.hosts[0].alias}:flaskapp]"]
+        assert failed(verify) == {f"test_cookies_are_secure_httponly_and_samesite[{deployed.hosts[0].alias}:flaskapp]"}
         assert "cookie sessionid lacks secure, httponly, samesite" in verify.stdout
 
-        (tmp_path / "meant").mkdir()
         accepted = ["cookie-secure", "cookie-httponly", "cookie-samesite"]
-        meant = app_inventory(deployed, tmp_path / "meant", **settings, accepted_header_findings=accepted)
-        assert deployed.deploy(inventory=meant).changed == []
-        verify = deployed.verify(f"--inventory={meant}", *HEADER_CHECKS)
-        assert verify.returncode == 0, verify.stdout[-3000:]
+        passes_once_meant(deployed, tmp_path, settings, HEADER_CHECKS, accepted_header_findings=accepted)
     finally:
         assert deployed.deploy().returncode == 0
 

@@ -6,7 +6,7 @@ from pyinfra.facts.hardware import Cpus
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.deploys import apt_packages
 from apache_wsgi_deploy.facts import answer
-from apache_wsgi_deploy.facts.apache import ConfigTest, ManagedSites
+from apache_wsgi_deploy.facts.apache import ConfigTest
 from apache_wsgi_deploy.facts.packages import Diversion
 from apache_wsgi_deploy.host_tools import vhostcheck
 from apache_wsgi_deploy.verify.plugin import app_processes, daemon_processes, instance_processes
@@ -38,7 +38,7 @@ def test_site_is_linked_to_its_file_in_sites_available(site):
 def test_every_site_of_ours_is_declared(target):
     """A site dropped from `sites` instead of marked absent is left serving; the deploy's
     own fact finds the vhosts files it wrote."""
-    ours = answer(ManagedSites, target.host.check_output)
+    ours = target.managed_sites
     declared = {site.app_name for site in target.settings.sites}
     assert [name for name in ours if name not in declared] == []
 
@@ -56,7 +56,7 @@ def test_every_vhost_apache_runs_is_ours(target, apache2ctl):
     """A vhost left from an old setup, or dropped in by hand, answers names or ports of
     ours: every VirtualHost `apache2ctl -S` lists is in a vhosts file the deploy wrote, or
     in one the settings expect (expected_foreign_entries)."""
-    ours = {layout.site_link(name) for name in answer(ManagedSites, target.host.check_output)}
+    ours = {layout.site_link(name) for name in target.managed_sites}
     ours |= {f"{layout.APACHE_DIR}/{entry}" for entry in target.settings.expected_foreign_entries}
     running = {where.rpartition(":")[0] for found in vhostcheck.claims(apache2ctl("-S")).values() for where in found}
     assert sorted(running - ours) == []
