@@ -2,8 +2,9 @@
 Drift check (`awd check`): the deploy in pyinfra's dry mode, changing nothing, and its report.
 
 Per host: the operations that would change something and the diff of each file that would
-be rewritten, a config on disk that fails its configtest, and each file in Apache's
-*-enabled folders the deploy would not have made. No colour: the report is the same on a
+be rewritten, a config on disk that fails its configtest, each file in Apache's *-enabled
+folders the deploy would not have made, and each directive and module Apache runs with
+that neither the deploy nor Debian declares (apache_wsgi_deploy.effective). No colour: the report is the same on a
 terminal, in cron mail and in a CI log.
 """
 
@@ -38,11 +39,17 @@ def report(outcomes: dict[str, HostOutcome]) -> str:
         lines += [f"    {line}" for line in outcome.diffs]
         lines += [f"  - apache2ctl configtest fails on the files on disk: {error}" for error in outcome.config_errors]
         lines += [f"  - not made by the deploy: {entry}" for entry in outcome.foreign_entries]
+        lines += [f"  - declared by neither the deploy nor Debian: {found}" for found in outcome.undeclared_config]
         lines += [f"  - {refusal}" for refusal in outcome.refusals]
         if outcome.refusals:
             lines.append("    (a deploy stops there: nothing after it was compared)")
         if outcome.foreign_entries:
             lines.append("    (there on purpose? list it in expected_foreign_entries)")
+        if outcome.undeclared_config:
+            lines.append(
+                "    (a deploy puts back its own files; anything else there on purpose belongs in a conf of its own"
+                " in conf-enabled, listed in expected_foreign_entries)"
+            )
         lines += [f"  note: {notice}" for notice in outcome.notices]
     drifted = len([host for host in checked if outcomes[host].drifted])
     lines.append(

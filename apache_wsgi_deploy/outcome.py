@@ -22,11 +22,13 @@ from pyinfra.context import ctx_host, ctx_state
 # What the deploy reports besides operations (record()): sites on the host it does not
 # know, a dry run's diffs, lines the summary shows under the host's (a rollback's
 # releases), and what `./run.sh status` prints of each site; files in Apache's *-enabled
-# folders it would not have made, why the config on disk fails its configtest, and what
-# on the host made it refuse to go on (an app's account with privileges).
+# folders it would not have made, what Apache runs with that neither the deploy nor
+# Debian declares, why the config on disk fails its configtest, and what on the host made
+# it refuse to go on (an app's account with privileges).
 UNDECLARED_SITES, DIFFS, NOTICES, SITES = "undeclared_sites", "diffs", "notices", "sites"
-FOREIGN_ENTRIES, CONFIG_ERRORS, REFUSALS = "foreign_entries", "config_errors", "refusals"
-KINDS = (UNDECLARED_SITES, DIFFS, NOTICES, SITES, FOREIGN_ENTRIES, CONFIG_ERRORS, REFUSALS)
+FOREIGN_ENTRIES, UNDECLARED_CONFIG = "foreign_entries", "undeclared_config"
+CONFIG_ERRORS, REFUSALS = "config_errors", "refusals"
+KINDS = (UNDECLARED_SITES, DIFFS, NOTICES, SITES, FOREIGN_ENTRIES, UNDECLARED_CONFIG, CONFIG_ERRORS, REFUSALS)
 
 
 # The packaged whole_server deploy's name, which pyinfra puts before each of its
@@ -158,6 +160,7 @@ class HostOutcome:
     notices: list[str] = field(default_factory=list)
     sites: list[dict] = field(default_factory=list)
     foreign_entries: list[str] = field(default_factory=list)
+    undeclared_config: list[str] = field(default_factory=list)
     config_errors: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     # Why it failed, in a line: the failed command's last error output, "connection lost".
@@ -210,8 +213,10 @@ class HostOutcome:
     @property
     def drifted(self) -> bool:
         """In a dry run: something would change, the host holds what the deploy would not
-        have made, or what a deploy would refuse to go on with."""
-        return bool(self.would_change or self.foreign_entries or self.config_errors or self.refusals)
+        have made or Apache runs what no one declared, or what a deploy would refuse to go on with."""
+        return bool(
+            self.would_change or self.foreign_entries or self.undeclared_config or self.config_errors or self.refusals
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)

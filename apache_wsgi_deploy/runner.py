@@ -342,6 +342,9 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
             lines[-1] += f"; left as they are, not in `sites`: {', '.join(outcome.undeclared_sites)}"
         if outcome.foreign_entries:
             lines[-1] += f"; not made by the deploy, left as they are: {', '.join(outcome.foreign_entries)}"
+        if outcome.undeclared_config:
+            count = len(outcome.undeclared_config)
+            lines[-1] += f"; Apache runs {count} thing(s) neither the deploy nor Debian declares (awd check lists them)"
         lines += [f"      apache2ctl configtest fails on the files on disk: {error}" for error in outcome.config_errors]
         lines += [f"      {notice}" for notice in outcome.notices]
     return "\n".join(lines)

@@ -45,10 +45,7 @@ def acme_challenges(settings):
     )
     files.directory(name="ACME challenge folder exists", path=layout.ACME_CHALLENGE_DIR, **ROOT_OWNED, mode="755")
     challenge = server_conf(
-        layout.ACME_CHALLENGE_CONF,
-        "Port 80 answers ACME challenges",
-        "ACME challenges are served",
-        webroot=layout.ACME_WEBROOT,
+        settings, layout.ACME_CHALLENGE_CONF, "Port 80 answers ACME challenges", "ACME challenges are served"
     )
     managed.file(
         name="Renewals reload Apache gracefully",

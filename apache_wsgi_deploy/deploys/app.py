@@ -19,7 +19,8 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import FileContents
 
 from apache_wsgi_deploy import layout, outcome, sources
-from apache_wsgi_deploy.deploys.unit import site_deploy, template
+from apache_wsgi_deploy.declared import template
+from apache_wsgi_deploy.deploys.unit import site_deploy
 from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.files import FolderEntries
 from apache_wsgi_deploy.facts.python import HostPython

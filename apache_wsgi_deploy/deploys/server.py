@@ -10,11 +10,13 @@ from pyinfra.facts.files import File
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
-from apache_wsgi_deploy import layout, outcome
-from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, template
-from apache_wsgi_deploy.deploys.vhosts import daemon_processes
-from apache_wsgi_deploy.facts.apache import ConfigTest, EnabledFiles, ManagedSites
-from apache_wsgi_deploy.facts.cache import cached_fact
+from apache_wsgi_deploy import effective, layout, outcome
+from apache_wsgi_deploy.declared import apache_files, conf_variables, template
+from apache_wsgi_deploy.deploys.unit import ROOT_OWNED
+from apache_wsgi_deploy.deploys.vhosts import daemon_processes, ocsp_stapling
+from apache_wsgi_deploy.facts.apache import EffectiveConfig, EnabledFiles, ManagedSites
+from apache_wsgi_deploy.facts.cache import cached_fact, fixed_fact
+from apache_wsgi_deploy.facts.capacity import Capacity
 from apache_wsgi_deploy.operations import apache, capacity, packages
 
 
@@ -38,7 +40,7 @@ def host_can_run_it(settings):
     )
 
 
-def server_conf(conf: str, rendered: str, enabled: str, **variables) -> list:
+def server_conf(settings, conf: str, rendered: str, enabled: str) -> list:
     """conf-available/<conf>.conf from templates/<conf>.conf.j2, and its link in conf-enabled."""
     written = apache.config_template(
         name=rendered,
@@ -46,7 +48,7 @@ def server_conf(conf: str, rendered: str, enabled: str, **variables) -> list:
         dest=layout.conf_file(conf),
         **ROOT_OWNED,
         mode="644",
-        **variables,
+        **conf_variables(settings)[conf],
     )
     return [written, apache.conf(name=enabled, conf=conf)]
 
@@ -62,25 +64,18 @@ def apache_server_config(settings):
         + ([layout.HTTP2_MODULE] if settings.uses_http2() else [])
         + (layout.PROXY_MODULES if settings.uses_own_instances() else []),
     )
-    daemon_only = server_conf(layout.DAEMON_ONLY_CONF, "Embedded mode is off", "Embedded mode off is enabled")
+    daemon_only = server_conf(settings, layout.DAEMON_ONLY_CONF, "Embedded mode is off", "Embedded mode off is enabled")
     hardening = server_conf(
-        layout.HARDENING_CONF,
-        "Server-wide hardening is rendered",
-        "Server-wide hardening is enabled",
-        settings=settings,
+        settings, layout.HARDENING_CONF, "Server-wide hardening is rendered", "Server-wide hardening is enabled"
     )
     performance = server_conf(
-        layout.PERFORMANCE_CONF,
-        "Keep-alive settings are rendered",
-        "Keep-alive settings are enabled",
-        settings=settings,
+        settings, layout.PERFORMANCE_CONF, "Keep-alive settings are rendered", "Keep-alive settings are enabled"
     )
     logs = server_conf(
+        settings,
         layout.LOGS_CONF,
         "Apache's own logs go through rotatelogs",
         "Apache's own logs through rotatelogs are enabled",
-        error_log=layout.piped_log(layout.APACHE_ERROR_LOG, settings.log_rotation_seconds),
-        other_vhosts_log=layout.piped_log(layout.OTHER_VHOSTS_LOG, settings.log_rotation_seconds),
     )
     other_vhosts = apache.conf(
         name="Debian's other-vhosts-access-log gives way to ours",
@@ -132,19 +127,34 @@ def foreign_entries(enabled: dict[str, list[str]], expected: dict[str, set[str]]
     ]
 
 
+def declared_files(settings) -> dict[str, str]:
+    """The deploy's files Apache includes, as this run writes them (declared.apache_files)."""
+    stapling = {site.app_name: ocsp_stapling(site) for site in settings.present_sites}
+    return apache_files(settings, fixed_fact(Capacity)["cpus"], stapling)
+
+
 def apache_tree_reported(settings) -> None:
     """What Apache reads that the deploy would not have made (a conf dropped into
-    conf-enabled, a module enabled by hand, an old vhost), and a config on disk that fails
-    its configtest, which the next restart turns into an outage: drift in the drift check;
-    in a deploy, which removes only what it made, a warning. As the host was before this run."""
-    expected = expected_names(settings, cached_fact(ManagedSites))
-    foreign = foreign_entries(host.get_fact(EnabledFiles), expected, settings.expected_foreign_entries)
+    conf-enabled, a module enabled by hand, an old vhost), each directive and module it
+    runs with that neither the deploy nor Debian declares (an edit to a stock file, a conf
+    included from elsewhere), and a config on disk that fails its configtest, which the
+    next restart turns into an outage: drift in the drift check; in a deploy, which removes
+    only what it made, a warning. As the host was before this run."""
+    managed = cached_fact(ManagedSites)
+    foreign = foreign_entries(
+        host.get_fact(EnabledFiles), expected_names(settings, managed), settings.expected_foreign_entries
+    )
     for entry in foreign:
         logger.warning(f"{host.name}: {layout.APACHE_DIR}/{entry} was not made by this deploy, so it is left as it is.")
-    error = host.get_fact(ConfigTest)
+    config = host.get_fact(EffectiveConfig)
+    error = config and config["error"]
     if error:
         logger.warning(f"{host.name}: apache2ctl configtest fails on the files on disk, so would a restart: {error}")
+    undeclared = effective.findings(config, settings, managed, declared_files(settings)) if config and not error else []
+    for found in undeclared:
+        logger.warning(f"{host.name}: Apache runs what neither this deploy nor Debian declares: {found}")
     outcome.record(host.name, outcome.FOREIGN_ENTRIES, foreign)
+    outcome.record(host.name, outcome.UNDECLARED_CONFIG, undeclared)
     outcome.record(host.name, outcome.CONFIG_ERRORS, [error] if error else [])
 
 

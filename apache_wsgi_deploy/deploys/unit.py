@@ -6,15 +6,8 @@ import functools
 
 from pyinfra import host
 
-from apache_wsgi_deploy.project import shipped
-
-TEMPLATES = shipped("templates")
 # Everything the deploy writes belongs to root: the daemon user can read, never write.
 ROOT_OWNED = {"user": "root", "group": "root"}
-
-
-def template(name: str) -> str:
-    return str(TEMPLATES / name)
 
 
 def site_deploy(title: str):

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pyinfra import host, logger
 from pyinfra.operations.util import any_changed
 
-from apache_wsgi_deploy import layout, outcome, sources
-from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy, template
+from apache_wsgi_deploy import layout, outcome
+from apache_wsgi_deploy.declared import staples, template, token_variables, vhost_variables
+from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy
 from apache_wsgi_deploy.facts.apache import ManagedSites
 from apache_wsgi_deploy.facts.cache import cached_fact, fixed_fact
 from apache_wsgi_deploy.facts.capacity import Capacity
@@ -17,35 +18,15 @@ from apache_wsgi_deploy.schema import MAX_WSGI_THREADS
 
 
 def ocsp_stapling(site) -> bool:
-    """Staple only a certificate that names an OCSP responder: Let's Encrypt's no longer do."""
-    if site.tls_certificate_source == "files":
-        return sources.names_ocsp_responder(site.tls_certificate_file)
-    if site.tls_certificate_source == "acme":
-        # The fact the certificate operation reads anyway. Known once certbot has the
-        # certificate: a first deploy staples from the next run on.
-        lineage = host.get_fact(CertbotLineage, cert_name=site.server_name)
-        return bool(lineage and lineage["ocsp_urls"])
-    return False
+    """declared.staples, with the fact the certificate operation reads anyway: a first
+    deploy of an ACME site staples from the next run on."""
+    acme = site.tls_certificate_source == "acme"
+    return staples(site, host.get_fact(CertbotLineage, cert_name=site.server_name) if acme else None)
 
 
 def daemon_processes(site) -> int:
     """The host's CPU count, read with its other capacities (one command, asked once)."""
     return site.daemon_processes(fixed_fact(Capacity)["cpus"])
-
-
-def piped_logs(site, settings) -> dict[str, str]:
-    """The site's logs as its vhost writes them: each through rotatelogs."""
-    logs = zip(("error", "access", "embedded_mode"), site.paths.vhost_logs, strict=True)
-    return {kind: layout.piped_log(log, settings.log_rotation_seconds) for kind, log in logs}
-
-
-def token_variables(site) -> dict[str, str]:
-    """Where both Apaches read the site's token (layout.INSTANCE_TOKEN), the header and its value."""
-    return {
-        "token_conf": layout.instance_file(site.app_name, layout.INSTANCE_TOKEN),
-        "token_header": layout.FRONT_TOKEN_HEADER,
-        "token_reference": f"${{{layout.front_token_variable(site.app_name)}}}",
-    }
 
 
 def instance_variables(site, settings, processes: int) -> dict:
@@ -61,12 +42,6 @@ def instance_variables(site, settings, processes: int) -> dict:
         "error_log": layout.piped_log(site.paths.instance_error_log, settings.log_rotation_seconds),
         **token_variables(site),
     }
-
-
-def proxy_timeout(site, settings) -> int:
-    """How long the front waits for the app's own instance: wsgi_request_timeout, or if 0
-    (never), Apache's request_timeout."""
-    return site.wsgi_request_timeout or settings.request_timeout
 
 
 def own_instance(site, settings) -> list:
@@ -116,14 +91,7 @@ def site_vhosts(site, settings):
         dest=site.paths.site_file,
         **ROOT_OWNED,
         mode="644",
-        site=site,
-        paths=site.paths,
-        ocsp_stapling=ocsp_stapling(site),
-        processes=daemon_processes(site),
-        logs=piped_logs(site, settings),
-        settings=settings,
-        proxy_timeout=proxy_timeout(site, settings),
-        **token_variables(site),
+        **vhost_variables(site, settings, daemon_processes(site), ocsp_stapling(site)),
     )
     enabled = apache.site(name="Site is enabled", site=site.app_name)
     return [*front_reads, vhosts, enabled]

@@ -4,19 +4,26 @@ Facts about Apache on Debian/Ubuntu, read from the a2enmod/a2ensite/a2enconf lay
 
 from __future__ import annotations
 
+import json
 import shlex
+from pathlib import Path
 from typing import TypedDict
 
 from pyinfra.api import FactBase
 
+from apache_wsgi_deploy.host_tools import apacheconf
 from apache_wsgi_deploy.layout import (
     APACHE_CONFIG_READ,
     APACHE_DIR,
+    APACHE_MODULES_DIR,
     ENABLED_DIRS,
+    HOST_PYTHON,
     INSTANCE_TOKEN,
     instance_file,
     instance_service,
 )
+
+APACHE_CONF = Path(apacheconf.__file__).read_text()
 
 KINDS = ("mods", "sites", "conf")
 
@@ -125,14 +132,30 @@ class EnabledFiles(FactBase[dict[str, list[str]]]):
         return {kind: sorted(filenames) for kind, filenames in found.items()}
 
 
-class ConfigTest(FactBase[str | None]):
+def first_error(output: list[str]) -> str | None:
+    """What a failing configtest says first: the error, with the line that says what is
+    wrong there."""
+    # AH00558 (no global ServerName) is a warning configtest prints when it passes too.
+    errors = [line.strip() for line in output if line.strip() and "AH00558" not in line]
+    if not errors:
+        return None
+    # "Syntax error on line 1 of <file>:" is followed by what is wrong there.
+    return " ".join(errors[:2]) if errors[0].endswith(":") and len(errors) > 1 else errors[0]
+
+
+class EffectiveConfig(FactBase[dict | None]):
     """
-    Returns why ``apache2ctl configtest`` fails on the files on disk (its first error, with
-    the line that says what is wrong there), or None when it passes.
+    Returns what Apache runs with, as Apache parsed the files on disk
+    (``host_tools/apacheconf.py``: mod_info's DUMP_CONFIG, loaded for that run only): every
+    directive in every file it includes, with its line and the sections around it, the
+    modules it loads, the variables of envvars, and which of Debian's conffiles are as
+    shipped; or, when its configtest fails, why. None when Apache is not installed.
 
     .. code:: python
 
-        "AH00526: Syntax error on line 1 of /etc/apache2/conf-enabled/x.conf: Invalid command 'Foo'"
+        {"error": None, "modules": ["ssl_module"], "variables": {"APACHE_LOG_DIR": "/var/log/apache2"},
+         "stock": {"/etc/apache2/apache2.conf": True},
+         "directives": [["/etc/apache2/apache2.conf", 98, [], "KeepAlive On"]]}
     """
 
     @staticmethod
@@ -143,17 +166,14 @@ class ConfigTest(FactBase[str | None]):
         return "apache2ctl"
 
     def command(self) -> str:
-        return 'apache2ctl configtest 2>&1; echo "exit $?"'
+        mod_info = f"{APACHE_MODULES_DIR}/mod_info.so"
+        return f"{HOST_PYTHON} -I -c {shlex.quote(APACHE_CONF)} {mod_info}"
 
-    def process(self, output: list[str]) -> str | None:
-        if not output or output[-1] == "exit 0":
-            return None
-        # AH00558 (no global ServerName) is a warning configtest prints when it passes too.
-        errors = [line.strip() for line in output[:-1] if line.strip() and "AH00558" not in line]
-        if not errors:
-            return output[-1]
-        # "Syntax error on line 1 of <file>:" is followed by what is wrong there.
-        return " ".join(errors[:2]) if errors[0].endswith(":") and len(errors) > 1 else errors[0]
+    def process(self, output: list[str]) -> dict:
+        config = json.loads("\n".join(output))
+        if config["error"] is not None:
+            config["error"] = first_error(config["error"]) or "apache2ctl -t failed"
+        return config
 
 
 class Alias(TypedDict):

@@ -25,10 +25,12 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from apache_wsgi_deploy import layout, project
+from apache_wsgi_deploy import declared, effective, layout, project
 from apache_wsgi_deploy.facts import answer
-from apache_wsgi_deploy.facts.apache import Aliases, ConfigTest, ManagedSites, Routes
+from apache_wsgi_deploy.facts.apache import Aliases, EffectiveConfig, ManagedSites, Routes
+from apache_wsgi_deploy.facts.capacity import Capacity
 from apache_wsgi_deploy.facts.python import Virtualenv
+from apache_wsgi_deploy.facts.tls import CertbotLineage
 from apache_wsgi_deploy.hosts import load_inventory
 from apache_wsgi_deploy.probe import Probe
 from apache_wsgi_deploy.settings import Settings, Site
@@ -124,6 +126,31 @@ class Target:
         ours = {layout.site_link(name) for name in self.managed_sites}
         ours |= {layout.conf_link(conf) for conf in layout.OWN_CONFS}
         return [route for route in answer(Routes, self.host.check_output) if route["file"] not in ours]
+
+    @functools.cached_property
+    def effective_config(self) -> dict | None:
+        """What Apache runs with, as the deploy's fact reads it (facts.apache.EffectiveConfig)."""
+        return answer(EffectiveConfig, self.host.check_output)
+
+    def declared_files(self) -> dict[str, str]:
+        """The deploy's files Apache includes, as a deploy with these settings writes them
+        on this host (declared.apache_files)."""
+        stapling = {}
+        for site in self.settings.present_sites:
+            acme = site.tls_certificate_source == "acme"
+            lineage = answer(CertbotLineage, self.host.check_output, cert_name=site.server_name) if acme else None
+            stapling[site.app_name] = declared.staples(site, lineage)
+        cpus = answer(Capacity, self.host.check_output)["cpus"]
+        return declared.apache_files(self.settings, cpus, stapling)
+
+    @functools.cached_property
+    def undeclared_config(self) -> tuple[list[effective.Directive], list[str]]:
+        """What Apache runs with that neither the deploy nor Debian declares: directives
+        and modules (effective.undeclared, effective.undeclared_modules)."""
+        config = self.effective_config
+        left_out = effective.left_out(self.settings, self.managed_sites)
+        found = effective.undeclared(config, self.declared_files(), left_out)
+        return found, effective.undeclared_modules(config, effective.declared_modules(self.settings))
 
     @functools.cached_property
     def app_files(self) -> list[str]:
@@ -277,7 +304,7 @@ def apache2ctl(target):
     """`apache2ctl <option>`'s output on the host (-M, -S), once the config on disk passes
     its configtest; otherwise these checks skip, and only
     test_apache_config_on_disk_passes_configtest fails, naming the cause."""
-    error = answer(ConfigTest, target.host.check_output)
+    error = target.effective_config["error"]
     if error:
         pytest.skip(f"apache2ctl configtest fails: {error}")
     return lambda option: target.host.check_output("apache2ctl %s", option)

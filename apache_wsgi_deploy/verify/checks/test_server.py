@@ -6,7 +6,6 @@ from pyinfra.facts.hardware import Cpus
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.deploys import apt_packages
 from apache_wsgi_deploy.facts import answer
-from apache_wsgi_deploy.facts.apache import ConfigTest
 from apache_wsgi_deploy.facts.packages import Diversion
 from apache_wsgi_deploy.host_tools import vhostcheck
 from apache_wsgi_deploy.verify.plugin import app_processes, daemon_processes, instance_processes
@@ -49,7 +48,7 @@ def test_default_site_is_disabled(target):
 
 def test_apache_config_on_disk_passes_configtest(target):
     """What the next restart or reboot reads: a file that fails here is an outage waiting."""
-    assert answer(ConfigTest, target.host.check_output) is None
+    assert target.effective_config["error"] is None
 
 
 def test_every_vhost_apache_runs_is_ours(target, apache2ctl):

@@ -1,0 +1,146 @@
+"""
+What Apache runs with, as Apache itself parsed it: `apache2ctl -t` with mod_info's
+DUMP_CONFIG (loaded for this run only: every directive in every file it includes, with
+its line and the sections around it, <IfModule> and <IfDefine> already decided) and
+DUMP_MODULES. Prints one JSON object:
+
+    {"error": [lines] or null, "modules": ["ssl_module", ...],
+     "variables": {"APACHE_LOG_DIR": "/var/log/apache2", ...},
+     "stock": {file: true/false}, "directives": [[file, line, [section, ...], text], ...]}
+
+"stock" says, for each file that is a conffile of Debian's apache2 or libapache2-mod-*
+packages (by its name in *-available, for a link in *-enabled), whether it is as the
+package shipped it (dpkg's md5). A value given with Define (a secret token) is shown as
+the ${NAME} that refers to it, never as itself. Standard library only: the deploy and the
+verification suite send it to the host's python3 (`python3 -c`).
+
+    python3 apacheconf.py /usr/lib/apache2/modules/mod_info.so
+"""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+
+APACHE_DIR = "/etc/apache2"
+IN_FILE = re.compile(r"^# In file: (.+)$")
+AT_LINE = re.compile(r"^\s*#\s*(\d+):$")
+INCLUDED = re.compile(r"^\s+\(.+?\) (/.+)$")
+LOADED = re.compile(r"^ (\w+) \((?:static|shared)\)$")
+DEFINE = re.compile(r"^\s*Define\s+(\S+)\s+\"?(.*?)\"?\s*$", re.IGNORECASE)
+ALREADY_LOADED = "AH01574: module info_module is already loaded"
+# Shorter values (On, 1) would be replaced wherever they appear; a secret is longer.
+SHORTEST_REDACTED = 8
+
+
+def apache2ctl(mod_info: str):
+    return subprocess.run(
+        ["apache2ctl", "-t", "-D", "DUMP_INCLUDES", "-D", "DUMP_CONFIG", "-D", "DUMP_MODULES",
+         "-C", f"LoadModule info_module {mod_info}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def apache_variables() -> dict:
+    """What apache2ctl exports from envvars, which the dump shows expanded."""
+    shown = subprocess.run(
+        ["env", "-i", "sh", "-c", f". {APACHE_DIR}/envvars && env"], capture_output=True, text=True
+    ).stdout
+    pairs = (line.partition("=") for line in shown.splitlines())
+    return {name: value for name, _, value in pairs if name.startswith("APACHE_")}
+
+
+def defined_values(files) -> dict:
+    """Value -> ${NAME}, for each Define in the files Apache includes."""
+    found = {}
+    for path in files:
+        try:
+            with open(path, errors="replace") as opened:
+                for line in opened:
+                    match = DEFINE.match(line)
+                    if match and len(match.group(2)) >= SHORTEST_REDACTED:
+                        found[match.group(2)] = f"${{{match.group(1)}}}"
+        except OSError:
+            continue
+    return found
+
+
+def shipped_md5s() -> dict:
+    """Conffile -> the md5 of its content as Debian's Apache packages shipped it."""
+    listed = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Conffiles}\n", "apache2", "libapache2-mod-*"], capture_output=True, text=True
+    ).stdout
+    found = {}
+    for line in listed.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0].startswith(APACHE_DIR + "/"):
+            found[words[0]] = words[1]
+    return found
+
+
+def available_name(path: str) -> str:
+    """/etc/apache2/mods-enabled/ssl.conf -> /etc/apache2/mods-available/ssl.conf."""
+    folder, _, name = path.rpartition("/")
+    return f"{folder[: -len('-enabled')]}-available/{name}" if folder.endswith("-enabled") else path
+
+
+def is_shipped(path: str, md5s: dict) -> bool:
+    shipped = md5s.get(available_name(path))
+    try:
+        with open(path, "rb") as opened:
+            return shipped == hashlib.md5(opened.read()).hexdigest()
+    except OSError:
+        return False
+
+
+def parse(stdout: str):
+    """The dump's three parts: included files, directives, loaded modules."""
+    included, directives, modules = [], [], []
+    path, line, context = None, 0, []
+    for raw in stdout.splitlines():
+        if match := IN_FILE.match(raw):
+            path, context = match.group(1), []
+        elif match := AT_LINE.match(raw):
+            line = int(match.group(1))
+        elif match := LOADED.match(raw):
+            modules.append(match.group(1))
+        elif path is None:
+            if match := INCLUDED.match(raw):
+                included.append(match.group(1))
+        elif raw.strip().startswith("</"):
+            context = context[:-1]
+        elif raw.strip().startswith("<"):
+            context = [*context, raw.strip()]
+        elif raw.strip() and not raw.startswith("Loaded Modules"):
+            directives.append([path, line, list(context), raw.strip()])
+    return included, directives, modules
+
+
+def main(mod_info: str) -> dict:
+    ran = apache2ctl(mod_info)
+    if ran.returncode != 0:
+        return {"error": (ran.stderr + ran.stdout).splitlines()}
+    included, directives, modules = parse(ran.stdout)
+    if ALREADY_LOADED not in ran.stderr:  # loaded here only for the dump
+        modules.remove("info_module")
+    secrets = defined_values(included)
+    for directive in directives:
+        for value, name in secrets.items():
+            directive[3] = directive[3].replace(value, name)
+            directive[2] = [section.replace(value, name) for section in directive[2]]
+    md5s = shipped_md5s()
+    files = {directive[0] for directive in directives}
+    return {
+        "error": None,
+        "modules": modules,
+        "variables": apache_variables(),
+        "stock": {path: is_shipped(path, md5s) for path in sorted(files) if available_name(path) in md5s},
+        "directives": directives,
+    }
+
+
+if __name__ == "__main__":
+    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    print(json.dumps(main(sys.argv[1])))
