@@ -172,6 +172,9 @@ JUDGED = {
         "AddHandler", "Action", "Script", "DocumentRoot", "UserDir", "Options", "Require", "Allow", "Satisfy",
         "AllowOverride", "AllowOverrideList", "WSGIScriptAlias", "WSGIScriptAliasMatch", "FallbackResource",
         "Listen", "Dav", "ServerName", "ServerAlias", "ProxyRequests", "AllowCONNECT", "AcceptPathInfo",
+        # Who the client is, which decides what Require ip grants.
+        "RemoteIPHeader", "RemoteIPInternalProxy", "RemoteIPInternalProxyList", "RemoteIPTrustedProxy",
+        "RemoteIPTrustedProxyList", "RemoteIPProxyProtocol",
     ),
     TLS: frozenset(),  # every SSL* directive
     LEAKS: _named(

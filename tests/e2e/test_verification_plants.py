@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shlex
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 from apache_wsgi_deploy import layout
@@ -22,7 +22,7 @@ from apache_wsgi_deploy.testhost.fleet import ca_bundle
 from tests.e2e.conftest import SAMPLE
 from tests.e2e.test_apps import app_inventory, one_module_app, passes_once_meant
 from tests.e2e.test_deploy import probe
-from tests.e2e.test_whole_server import failed
+from tests.e2e.test_whole_server import DAEMONS, LEAKS, MODULES, ROUTES, TLS, failed
 
 # An app that sets its own policy, cookies and CORS answer for one partner.
 OWN_HEADERS = """
@@ -90,6 +90,12 @@ class Plant:
     check: str  # the check it must fail
     named: str  # what that check's failure must say of it
     undo: str = "true"  # the deploy puts back what it made; this, what it did not
+    # Other checks it must fail, each -> what its failure must say: most often the
+    # judgment of the directives it adds (checks/test_effective_config.py).
+    also: dict[str, str] = field(default_factory=dict)
+
+    def named_by_check(self) -> list[tuple[str, str]]:
+        return [(self.check, self.named), *self.also.items()]
 
 
 def failures(fleet, tmp_path, *args: str) -> dict[str, str]:
@@ -107,9 +113,15 @@ def failures(fleet, tmp_path, *args: str) -> dict[str, str]:
 
 def assert_each_fails_exactly_its_check(fleet, tmp_path, plants: dict[str, Plant], *args: str) -> None:
     failed = failures(fleet, tmp_path, *args)
-    assert sorted(failed) == sorted({plant.check for plant in plants.values()}), failed
-    unnamed = [name for name, plant in plants.items() if plant.named not in failed[plant.check]]
-    assert unnamed == [], {name: failed[plants[name].check][-2000:] for name in unnamed}
+    expected = {check for plant in plants.values() for check, _ in plant.named_by_check()}
+    assert sorted(failed) == sorted(expected), failed
+    unnamed = [
+        (name, check)
+        for name, plant in plants.items()
+        for check, named in plant.named_by_check()
+        if named not in failed[check]
+    ]
+    assert unnamed == [], {f"{name} in {check}": failed[check][-2000:] for name, check in unnamed}
 
 
 CONF = "/etc/apache2/conf-enabled/zz-planted.conf"
@@ -218,6 +230,7 @@ HOST_PLANTS = {
             "</Location>",
         ),
         "test_no_origin_may_read_answers_with_the_users_credentials", "https://foreign-origin.invalid",
+        also={LEAKS: "Access-Control-Allow-Origin \"expr=%{req:Origin}\""},
     ),
 }  # fmt: skip
 
@@ -272,6 +285,7 @@ def answer_plants(chain: str) -> dict[str, Plant]:
                 "</Location>",
             ),
             "test_no_origin_may_read_answers_with_the_users_credentials", "Access-Control-Allow-Origin: *",
+            also={LEAKS: "Header always unset X-Content-Type-Options"},
         ),
         "proxy-to-an-internal-port": Plant(
             "a2enmod -q proxy_http && systemd-run --unit=planted-admin python3 -m http.server --bind 127.0.0.1"
@@ -279,6 +293,7 @@ def answer_plants(chain: str) -> dict[str, Plant]:
             + conf(f"ProxyPass /internal-admin/ http://127.0.0.1:{ADMIN_PORT}/"),
             "test_no_route_the_deploy_did_not_declare_serves_anything", "ProxyPass in",
             "systemctl stop planted-admin; a2dismod -q proxy_http proxy",
+            also={ROUTES: f"ProxyPass /internal-admin/ http://127.0.0.1:{ADMIN_PORT}/"},
         ),
         "folder-listed-by-an-aliasmatch": Plant(
             conf(
@@ -286,6 +301,7 @@ def answer_plants(chain: str) -> dict[str, Plant]:
                 "<Directory /var/backups>", "Options +Indexes", "Require all granted", "</Directory>",
             ),
             "test_no_route_the_deploy_did_not_declare_serves_anything", "AliasMatch in",
+            also={ROUTES: "<Directory /var/backups> Require all granted"},
         ),
         # "The load balancer is on the private network": so is the NAT every client comes through.
         "forwarded-address-trusted-from-a-network": Plant(
@@ -293,6 +309,7 @@ def answer_plants(chain: str) -> dict[str, Plant]:
             + conf("RemoteIPHeader X-Forwarded-For", "RemoteIPInternalProxy 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"),
             "test_sensitive_path_is_not_served", "/server-status answers 200",
             "a2dismod -q remoteip",
+            also={ROUTES: "RemoteIPInternalProxy 10.0.0.0/8", MODULES: "remoteip_module"},
         ),
         # Unset by the conf above.
         "sniffing-allowed": Plant("true", "test_answers_forbid_mime_sniffing_and_say_the_referrer_policy", "nosniff"),
@@ -306,6 +323,7 @@ def answer_plants(chain: str) -> dict[str, Plant]:
         "session-tickets-on": Plant(
             f"sed -i 's/SSLSessionTickets off/SSLSessionTickets on/' {SAMPLE.site_file} && {RELOAD}",
             "test_session_tickets_are_off", "session tickets",
+            also={TLS: "SSLSessionTickets on"},
         ),
     }  # fmt: skip
 
@@ -358,3 +376,73 @@ def test_virtualenv_and_chain_mistakes_fail_exactly_their_check_and_a_deploy_rep
         assert failures(deployed, tmp_path, "-k", "venv or chain") == {}
     finally:
         undo(deployed, plants)
+
+
+APACHE2_CONF = f"{layout.APACHE_DIR}/apache2.conf"
+PORTS_CONF = f"{layout.APACHE_DIR}/ports.conf"
+SSL_CONF = layout.module_file("ssl", "conf")
+OUTSIDE = "/opt/planted"
+
+
+def edited(path: str, edit: str) -> str:
+    """A file Debian ships edited by hand (kept first, to put back), then the reload."""
+    return f"cp -p {path} /root/planted-{path.rpartition('/')[2]} && {edit} && {RELOAD}"
+
+
+def put_back(path: str) -> str:
+    return f"mv /root/planted-{path.rpartition('/')[2]} {path}"
+
+
+# Directives no one declares, in Debian's files, the deploy's own vhost, and a conf
+# outside /etc/apache2 that an Include brings in: what the suite saw only by symptom.
+CONFIG_PLANTS = {
+    "keep-alive-off-in-debians-apache2.conf": Plant(
+        edited(APACHE2_CONF, f"sed -i 's/^KeepAlive On/KeepAlive Off/' {APACHE2_CONF}"),
+        DAEMONS, "KeepAlive Off", put_back(APACHE2_CONF),
+    ),
+    "daemons-recycled-every-5-requests-in-the-vhost": Plant(
+        f"sed -i 's/ umask=/ maximum-requests=5 umask=/' {SAMPLE.site_file} && {RELOAD}",
+        DAEMONS, "maximum-requests=5",
+    ),
+    "request-bodies-logged-by-a-conf-from-outside": Plant(
+        f"mkdir -p {OUTSIDE} && printf '%s\\n' 'LoadModule dumpio_module {layout.APACHE_MODULES_DIR}/mod_dumpio.so'"
+        f" 'LogLevel warn dumpio:trace7' 'DumpIOInput On' > {OUTSIDE}/debug.conf"
+        f" && echo 'IncludeOptional {OUTSIDE}/*.conf' >> {APACHE2_CONF} && {RELOAD}",
+        LEAKS, f"{OUTSIDE}/debug.conf:2: LogLevel warn dumpio:trace7", f"rm -r {OUTSIDE}",
+        also={MODULES: "dumpio_module"},
+    ),
+    "every-protocol-in-debians-ssl.conf": Plant(
+        edited(SSL_CONF, f"sed -i 's/^\\s*SSLProtocol .*/SSLProtocol all/' {SSL_CONF}"),
+        TLS, "SSLProtocol all", put_back(SSL_CONF),
+    ),
+    "a-port-opened-in-ports.conf": Plant(
+        edited(PORTS_CONF, f"echo 'Listen 127.0.0.1:8083' >> {PORTS_CONF}"),
+        ROUTES, "ports.conf:", put_back(PORTS_CONF),
+    ),
+}  # fmt: skip
+
+
+def test_undeclared_directives_fail_the_checks_of_what_they_do_and_the_drift_check_names_each(deployed, tmp_path):
+    try:
+        plant(deployed, CONFIG_PLANTS)
+        assert_each_fails_exactly_its_check(deployed, tmp_path, CONFIG_PLANTS)
+        drift = deployed.awd("check")
+        assert drift.returncode == 2, drift.stdout
+        undeclared = "  - declared by neither the deploy nor Debian: "
+        for named in (
+            "KeepAlive Off",
+            "maximum-requests=5",
+            "dumpio:trace7",
+            "SSLProtocol all",
+            "Listen 127.0.0.1:8083",
+        ):
+            assert any(line.startswith(undeclared) and named in line for line in drift.stdout.splitlines()), named
+        assert f"{undeclared}module dumpio_module is loaded" in drift.stdout
+        # A deploy puts back its own vhost, and leaves Debian's files as they are, saying so.
+        repaired = deployed.deploy()
+        assert "VirtualHosts are rendered" in repaired.changed
+        assert "Apache runs what neither this deploy nor Debian declares" in repaired.stderr
+        drift = deployed.awd("check")
+        assert "maximum-requests=5" not in drift.stdout and "KeepAlive Off" in drift.stdout, drift.stdout
+    finally:
+        undo(deployed, CONFIG_PLANTS)
