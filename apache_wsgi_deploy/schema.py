@@ -559,8 +559,9 @@ SECTIONS = (
                 "files of Apache's *-enabled folders this deploy did not make and that belong there",
                 notes="Every other file in sites-enabled, conf-enabled and mods-enabled is reported: drift in the drift"
                 " check (exit 2), a warning in a deploy, which leaves it as it is, and a vhost of its own fails the"
-                " verification suite's `test_every_vhost_apache_runs_is_ours`. List here what is there on purpose (a"
-                " monitoring vhost, another package's conf). What it serves is still probed: sensitive paths, Aliases.",
+                " verification suite's `test_every_vhost_apache_runs_is_ours`; its directives are undeclared"
+                " (test_effective_config). List here what is there on purpose (a monitoring vhost, another package's"
+                " conf, a module: `mods-enabled/info.load`). What it serves is still probed: sensitive paths, Aliases.",
             ),
         ),
     ),

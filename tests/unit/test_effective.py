@@ -1,9 +1,10 @@
 """Apache's effective configuration held against the declared one, on captured dumps."""
 
+import json
 from types import SimpleNamespace
 
 from apache_wsgi_deploy import effective
-from apache_wsgi_deploy.facts.apache import first_error
+from apache_wsgi_deploy.facts.apache import EffectiveConfig, first_error
 from apache_wsgi_deploy.host_tools import apacheconf
 
 # What `apache2ctl -t -D DUMP_INCLUDES -D DUMP_CONFIG -D DUMP_MODULES` prints, shortened.
@@ -176,8 +177,23 @@ def test_a_failing_configtest_is_told_by_its_first_error_and_what_is_wrong_there
         "AH00558: apache2: Could not reliably determine the server's fully qualified domain name",
         "AH00526: Syntax error on line 1 of /etc/apache2/conf-enabled/x.conf:",
         "Invalid command 'Foo', perhaps misspelled",
+        "Action '-t' failed.",
     ]
     assert first_error(output) == (
         "AH00526: Syntax error on line 1 of /etc/apache2/conf-enabled/x.conf: Invalid command 'Foo', perhaps misspelled"
     )
+    missing = [
+        "apache2: Syntax error on line 225 of /etc/apache2/apache2.conf: Syntax error on line 40 of"
+        " /etc/apache2/sites-enabled/shop.conf: SSLCertificateFile: file '/etc/ssl/x.pem' does not exist or is empty",
+        "Action '-t' failed.",
+    ]
+    assert first_error(missing) == missing[0]
     assert first_error(output[:1]) is None
+
+
+def test_the_fact_says_why_a_configtest_fails_or_returns_what_apache_runs_with():
+    failing = EffectiveConfig().process(['{"error": ["AH00526: Syntax error on line 1 of x.conf:", "Bad"]}'])
+    assert failing == {"error": "AH00526: Syntax error on line 1 of x.conf: Bad"}
+    passing = {"error": None, "modules": [], "variables": {}, "stock": {}, "directives": []}
+    assert EffectiveConfig().process([json.dumps(passing)]) == passing
+    assert EffectiveConfig().requires_command() == "apache2ctl"
