@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 LEAF_DAYS = 90
 RENEW_BEFORE = datetime.timedelta(days=30)
@@ -36,7 +36,15 @@ def _pem(certificate: x509.Certificate) -> bytes:
 
 
 def _certificate(
-    subject: str, issuer_name: x509.Name, public_key, signing_key, days: int, ca: bool, names=(), addresses=()
+    subject: str,
+    issuer_name: x509.Name,
+    public_key,
+    signing_key,
+    days: int,
+    ca: bool,
+    names=(),
+    addresses=(),
+    ocsp_url: str | None = None,
 ):
     builder = (
         x509.CertificateBuilder()
@@ -62,6 +70,9 @@ def _certificate(
             ),
             critical=False,
         ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    if ocsp_url:
+        responder = x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))
+        builder = builder.add_extension(x509.AuthorityInformationAccess([responder]), critical=False)
     return builder.sign(signing_key, hashes.SHA256())
 
 
@@ -125,11 +136,27 @@ def issue_certificate(state: Path, names: list[str], addresses: list[str] = ()) 
     folder = state / "certs" / names[0]
     if _still_good(folder / "cert.pem", names, addresses, intermediate):
         return folder
+    return issue_leaf(state, folder, names, addresses)
+
+
+def issue_leaf(state: Path, folder: Path, names: list[str], addresses=(), ocsp_url: str | None = None) -> Path:
+    """A new leaf of the test CA's intermediate in folder, as issue_certificate's, naming
+    ocsp_url as its OCSP responder if given."""
+    ca_dir = state / "ca"
+    intermediate = x509.load_pem_x509_certificate((ca_dir / "intermediate.pem").read_bytes())
     folder.mkdir(parents=True, exist_ok=True)
     intermediate_key = serialization.load_pem_private_key((ca_dir / "intermediate.key").read_bytes(), None)
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = _certificate(
-        names[0], intermediate.subject, key.public_key(), intermediate_key, LEAF_DAYS, False, names, addresses
+        names[0],
+        intermediate.subject,
+        key.public_key(),
+        intermediate_key,
+        LEAF_DAYS,
+        False,
+        names,
+        list(addresses),
+        ocsp_url,
     )
     _write_key(folder / "privkey.pem", key)
     (folder / "chain.pem").write_bytes(_pem(intermediate))

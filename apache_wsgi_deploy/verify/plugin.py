@@ -132,16 +132,21 @@ class Target:
         """What Apache runs with, as the deploy's fact reads it (facts.apache.EffectiveConfig)."""
         return answer(EffectiveConfig, self.host.check_output)
 
-    def declared_files(self) -> dict[str, str]:
-        """The deploy's files Apache includes, as a deploy with these settings writes them
-        on this host (declared.apache_files)."""
+    @functools.cached_property
+    def stapling(self) -> dict[str, bool]:
+        """Each present site -> whether its vhost staples OCSP responses (declared.staples)."""
         stapling = {}
         for site in self.settings.present_sites:
             acme = site.tls_certificate_source == "acme"
             lineage = answer(CertbotLineage, self.host.check_output, cert_name=site.server_name) if acme else None
             stapling[site.app_name] = declared.staples(site, lineage)
+        return stapling
+
+    def declared_files(self) -> dict[str, str]:
+        """The deploy's files Apache includes, as a deploy with these settings writes them
+        on this host (declared.apache_files)."""
         cpus = answer(Capacity, self.host.check_output)["cpus"]
-        return declared.apache_files(self.settings, cpus, stapling)
+        return declared.apache_files(self.settings, cpus, self.stapling)
 
     @functools.cached_property
     def undeclared_config(self) -> tuple[list[effective.Directive], list[str]]:

@@ -17,8 +17,11 @@ import uuid
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
+from cryptography import x509
+
 from apache_wsgi_deploy import layout
-from apache_wsgi_deploy.testhost.fleet import ca_bundle
+from apache_wsgi_deploy.testhost import pki
+from apache_wsgi_deploy.testhost.fleet import STATE, ca_bundle
 from tests.e2e.conftest import SAMPLE
 from tests.e2e.test_apps import app_inventory, one_module_app, passes_once_meant
 from tests.e2e.test_deploy import probe
@@ -446,3 +449,56 @@ def test_undeclared_directives_fail_the_checks_of_what_they_do_and_the_drift_che
         assert "maximum-requests=5" not in drift.stdout and "KeepAlive Off" in drift.stdout, drift.stdout
     finally:
         undo(deployed, CONFIG_PLANTS)
+
+
+OCSP_PORT = 8089
+RESPONDER = "/root/planted-ocsp"
+
+
+def ocsp_responder(leaf: x509.Certificate, name: str) -> str:
+    """openssl's OCSP responder on the test host, as the test CA's intermediate: the leaf
+    is good (its line in an openssl ca index), then a wait until it answers."""
+    serial = f"{leaf.serial_number:X}"
+    serial = serial.zfill(len(serial) + len(serial) % 2)  # whole bytes, as openssl writes them
+    index = f"V\t{leaf.not_valid_after_utc:%y%m%d%H%M%SZ}\t\t{serial}\tunknown\t/CN={name}\n"
+    ca = STATE / "ca"
+    files = {
+        "index.txt": index,
+        "ca.pem": (ca / "intermediate.pem").read_text(),
+        "ca.key": (ca / "intermediate.key").read_text(),
+    }
+    written = " && ".join(f"printf %s {shlex.quote(text)} > {RESPONDER}/{file}" for file, text in files.items())
+    return (
+        f"mkdir -p -m 700 {RESPONDER} && {written} && systemd-run --unit=planted-ocsp openssl ocsp -index"
+        f" {RESPONDER}/index.txt -port 127.0.0.1:{OCSP_PORT} -rsigner {RESPONDER}/ca.pem -rkey {RESPONDER}/ca.key"
+        f" -CA {RESPONDER}/ca.pem -nmin 60 && for _ in $(seq 100); do python3 -c 'import socket;"
+        f' socket.create_connection(("127.0.0.1", {OCSP_PORT}), 1)\' 2>/dev/null && break; sleep 0.1; done'
+    )
+
+
+def test_a_certificate_naming_an_ocsp_responder_is_stapled_with_its_good_status(deployed, tmp_path):
+    """The deploy staples what names a responder; the check reads the answer sent."""
+    name = deployed.hosts[0].server_name
+    folder = pki.issue_leaf(STATE, tmp_path / "ocsp", [name], ocsp_url=f"http://127.0.0.1:{OCSP_PORT}")
+    leaf = x509.load_pem_x509_certificate((folder / "cert.pem").read_bytes())
+    certificate = {
+        "tls_certificate_file": str(folder / "cert.pem"),
+        "tls_chain_file": str(folder / "chain.pem"),
+        "tls_key_file": str(folder / "privkey.pem"),
+    }
+    try:
+        deployed.sudo(ocsp_responder(leaf, name))
+        inventory = app_inventory(deployed, tmp_path, **certificate)
+        assert deployed.deploy(inventory=inventory).returncode == 0
+        verify = deployed.verify(f"--inventory={inventory}", "-k", "test_tls_scan or test_effective_config", "-v")
+        assert verify.returncode == 0, verify.stdout[-3000:]
+        assert "test_ocsp_stapling_is_as_declared" in verify.stdout
+        # The responder gone and Apache's cache of its answers with it (a restart): nothing
+        # is stapled where the deploy declares it.
+        deployed.sudo(f"systemctl stop planted-ocsp && systemctl restart {layout.APACHE_SERVICE}")
+        stopped = failures(deployed, tmp_path, f"--inventory={inventory}", "-k", "test_tls_scan")
+        assert list(stopped) == ["test_ocsp_stapling_is_as_declared"], stopped
+        assert "no OCSP response is stapled" in stopped["test_ocsp_stapling_is_as_declared"]
+    finally:
+        deployed.sudo(f"systemctl stop planted-ocsp; rm -rf {RESPONDER}")
+        assert deployed.deploy().returncode == 0

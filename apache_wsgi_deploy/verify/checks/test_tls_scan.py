@@ -1,6 +1,7 @@
 """A TLS scan of every site (sslyze), once, against Mozilla's intermediate profile and
 what the vhost declares. HSTS, which sslyze's profile check leaves out, is test_http's."""
 
+from cryptography.x509.ocsp import OCSPCertStatus, OCSPResponseStatus
 from sslyze import TlsResumptionSupportEnum
 
 from apache_wsgi_deploy.probe import mozilla_intermediate_issues
@@ -30,3 +31,21 @@ def test_session_tickets_are_off(site):
         TlsResumptionSupportEnum.FULLY_SUPPORTED,
         TlsResumptionSupportEnum.PARTIALLY_SUPPORTED,
     ), f"TLS session tickets resume sessions: {resumption.tls_ticket_resumption_result.name}"
+
+
+def test_ocsp_stapling_is_as_declared(site):
+    """A certificate that names an OCSP responder is sent with its CA's signed answer that
+    it is good (SSLUseStapling: clients ask no one, and learn of a revocation); one that
+    names none (Let's Encrypt's since 2025) has nothing to staple, and none is sent."""
+    declared = site.target.stapling[site.site.app_name]
+    for deployment in site.tls_scan.scan_result.certificate_info.result.certificate_deployments:
+        response = deployment.ocsp_response
+        if not declared:
+            assert response is None, "an OCSP response is stapled, where the deploy declares no stapling"
+            continue
+        assert response is not None, (
+            "no OCSP response is stapled: is the certificate's responder reachable from the host?"
+        )
+        assert response.response_status == OCSPResponseStatus.SUCCESSFUL, f"stapled: {response.response_status.name}"
+        assert deployment.ocsp_response_is_trusted, "the stapled OCSP response is not signed by the certificate's CA"
+        assert response.certificate_status == OCSPCertStatus.GOOD, f"stapled: {response.certificate_status.name}"
