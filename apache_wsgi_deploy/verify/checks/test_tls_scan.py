@@ -46,6 +46,8 @@ def test_ocsp_stapling_is_as_declared(site):
         assert response is not None, (
             "no OCSP response is stapled: is the certificate's responder reachable from the host?"
         )
-        assert response.response_status == OCSPResponseStatus.SUCCESSFUL, f"stapled: {response.response_status.name}"
+        assert response.response_status == OCSPResponseStatus.SUCCESSFUL, (
+            f"the stapled OCSP response is {response.response_status.name}: Apache got no answer from the responder"
+        )
         assert deployment.ocsp_response_is_trusted, "the stapled OCSP response is not signed by the certificate's CA"
         assert response.certificate_status == OCSPCertStatus.GOOD, f"stapled: {response.certificate_status.name}"
