@@ -151,9 +151,18 @@ def declared_modules(settings) -> set[str]:
     return {*layout.APACHE_MODULES, layout.HTTP2_MODULE, *layout.PROXY_MODULES, *accepted}
 
 
-def findings(config: dict, settings, managed_sites: list[str], declared: dict[str, str]) -> list[str]:
-    """What the drift check reports: each directive and each module undeclared."""
-    found = undeclared(config, declared, left_out(settings, managed_sites))
+def own_files(settings) -> set[str]:
+    """The files Apache includes that the deploy writes, by their links in *-enabled: its
+    confs and the vhosts of its sites."""
+    return {layout.conf_link(conf) for conf in layout.OWN_CONFS} | {
+        layout.site_link(site.app_name) for site in settings.sites
+    }
+
+
+def findings(config: dict, settings, managed_sites: list[str]) -> list[str]:
+    """What the drift check and a deploy report: each directive and each module
+    undeclared, but in the deploy's own files, whose edits its diffs show and it puts back."""
+    found = undeclared(config, {}, left_out(settings, managed_sites) | own_files(settings))
     modules = undeclared_modules(config, declared_modules(settings))
     return [str(directive) for directive in found] + [f"module {module} is loaded" for module in modules]
 

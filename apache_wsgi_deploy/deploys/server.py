@@ -11,12 +11,11 @@ from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
 from apache_wsgi_deploy import effective, layout, outcome
-from apache_wsgi_deploy.declared import apache_files, conf_variables, template
+from apache_wsgi_deploy.declared import conf_variables, template
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED
-from apache_wsgi_deploy.deploys.vhosts import daemon_processes, ocsp_stapling
+from apache_wsgi_deploy.deploys.vhosts import daemon_processes
 from apache_wsgi_deploy.facts.apache import EffectiveConfig, EnabledFiles, ManagedSites
-from apache_wsgi_deploy.facts.cache import cached_fact, fixed_fact
-from apache_wsgi_deploy.facts.capacity import Capacity
+from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.operations import apache, capacity, packages
 
 
@@ -127,19 +126,14 @@ def foreign_entries(enabled: dict[str, list[str]], expected: dict[str, set[str]]
     ]
 
 
-def declared_files(settings) -> dict[str, str]:
-    """The deploy's files Apache includes, as this run writes them (declared.apache_files)."""
-    stapling = {site.app_name: ocsp_stapling(site) for site in settings.present_sites}
-    return apache_files(settings, fixed_fact(Capacity)["cpus"], stapling)
-
-
 def apache_tree_reported(settings) -> None:
     """What Apache reads that the deploy would not have made (a conf dropped into
     conf-enabled, a module enabled by hand, an old vhost), each directive and module it
     runs with that neither the deploy nor Debian declares (an edit to a stock file, a conf
-    included from elsewhere), and a config on disk that fails its configtest, which the
-    next restart turns into an outage: drift in the drift check; in a deploy, which removes
-    only what it made, a warning. As the host was before this run."""
+    included from elsewhere; an edit to a file of the deploy's shows as its diff), and a
+    config on disk that fails its configtest, which the next restart turns into an
+    outage: drift in the drift check; in a deploy, which removes only what it made, a
+    warning. As the host was before this run."""
     managed = cached_fact(ManagedSites)
     foreign = foreign_entries(
         host.get_fact(EnabledFiles), expected_names(settings, managed), settings.expected_foreign_entries
@@ -150,7 +144,7 @@ def apache_tree_reported(settings) -> None:
     error = config and config["error"]
     if error:
         logger.warning(f"{host.name}: apache2ctl configtest fails on the files on disk, so would a restart: {error}")
-    undeclared = effective.findings(config, settings, managed, declared_files(settings)) if config and not error else []
+    undeclared = effective.findings(config, settings, managed) if config and not error else []
     for found in undeclared:
         logger.warning(f"{host.name}: Apache runs what neither this deploy nor Debian declares: {found}")
     outcome.record(host.name, outcome.FOREIGN_ENTRIES, foreign)
