@@ -10,6 +10,7 @@ from __future__ import annotations
 from apache_wsgi_deploy import layout, sources
 from apache_wsgi_deploy.operations import managed
 from apache_wsgi_deploy.project import shipped
+from apache_wsgi_deploy.schema import MAX_WSGI_THREADS
 
 TEMPLATES = shipped("templates")
 
@@ -63,6 +64,27 @@ def vhost_variables(site, settings, processes: int, ocsp_stapling: bool) -> dict
         "proxy_timeout": proxy_timeout(site, settings),
         **token_variables(site),
     }
+
+
+def instance_variables(site, settings, processes: int) -> dict:
+    """What templates/instance.conf.j2 is rendered with: processes, the site's daemon_processes."""
+    return {
+        "site": site,
+        "settings": settings,
+        "paths": site.paths,
+        "processes": processes,
+        "thread_limit": MAX_WSGI_THREADS,
+        "modules": layout.INSTANCE_MODULES,
+        "modules_dir": layout.APACHE_MODULES_DIR,
+        "error_log": layout.piped_log(site.paths.instance_error_log, settings.log_rotation_seconds),
+        **token_variables(site),
+    }
+
+
+def instance_conf(site, settings, cpus: int) -> str:
+    """The configuration of a site's own Apache instance (layout.INSTANCE_CONF)."""
+    variables = instance_variables(site, settings, site.daemon_processes(cpus))
+    return managed.render(template("instance.conf.j2"), **variables).decode()
 
 
 def conf_variables(settings) -> dict[str, dict]:

@@ -125,10 +125,12 @@ def undeclared(config: dict, declared: dict[str, str], left_out: set[str]) -> li
     return found
 
 
-def undeclared_modules(config: dict, declared: set[str]) -> list[str]:
+def undeclared_modules(config: dict, declared: set[str], debian_defaults: bool = True) -> list[str]:
     """The modules Apache loads that neither the deploy (declared, by a2enmod name) nor
-    Debian enables, nor Apache builds in."""
-    known = {f"{name}_module" for name in (*declared, *layout.DEBIAN_DEFAULT_MODULES, *STATIC_MODULES)}
+    Debian enables (but in an app's own instance: debian_defaults False), nor Apache
+    builds in."""
+    defaults = layout.DEBIAN_DEFAULT_MODULES if debian_defaults else ()
+    known = {f"{name}_module" for name in (*declared, *defaults, *STATIC_MODULES)}
     return sorted(module for module in config["modules"] if module not in known)
 
 

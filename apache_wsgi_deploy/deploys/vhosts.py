@@ -7,14 +7,13 @@ from pyinfra import host, logger
 from pyinfra.operations.util import any_changed
 
 from apache_wsgi_deploy import layout, outcome
-from apache_wsgi_deploy.declared import staples, template, token_variables, vhost_variables
+from apache_wsgi_deploy.declared import instance_variables, staples, template, vhost_variables
 from apache_wsgi_deploy.deploys.unit import ROOT_OWNED, site_deploy
 from apache_wsgi_deploy.facts.apache import ManagedSites
 from apache_wsgi_deploy.facts.cache import cached_fact, fixed_fact
 from apache_wsgi_deploy.facts.capacity import Capacity
 from apache_wsgi_deploy.facts.tls import CertbotLineage
 from apache_wsgi_deploy.operations import apache, instance, managed, record
-from apache_wsgi_deploy.schema import MAX_WSGI_THREADS
 
 
 def ocsp_stapling(site) -> bool:
@@ -27,21 +26,6 @@ def ocsp_stapling(site) -> bool:
 def daemon_processes(site) -> int:
     """The host's CPU count, read with its other capacities (one command, asked once)."""
     return site.daemon_processes(fixed_fact(Capacity)["cpus"])
-
-
-def instance_variables(site, settings, processes: int) -> dict:
-    """What templates/instance.conf.j2 is rendered with: processes, the site's daemon_processes."""
-    return {
-        "site": site,
-        "settings": settings,
-        "paths": site.paths,
-        "processes": processes,
-        "thread_limit": MAX_WSGI_THREADS,
-        "modules": layout.INSTANCE_MODULES,
-        "modules_dir": layout.APACHE_MODULES_DIR,
-        "error_log": layout.piped_log(site.paths.instance_error_log, settings.log_rotation_seconds),
-        **token_variables(site),
-    }
 
 
 def own_instance(site, settings) -> list:

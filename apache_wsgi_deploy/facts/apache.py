@@ -165,9 +165,10 @@ class EffectiveConfig(FactBase[dict | None]):
     def requires_command(self) -> str:
         return "apache2ctl"
 
-    def command(self) -> str:
+    def command(self, confdir: str = APACHE_DIR) -> str:
+        """confdir: another instance's folder (an app's own Apache, /etc/apache2-<app_name>)."""
         mod_info = f"{APACHE_MODULES_DIR}/mod_info.so"
-        return f"{HOST_PYTHON} -I -c {shlex.quote(APACHE_CONF)} {mod_info}"
+        return f"{HOST_PYTHON} -I -c {shlex.quote(APACHE_CONF)} {mod_info} {shlex.quote(confdir)}"
 
     def process(self, output: list[str]) -> dict:
         config = json.loads("\n".join(output))

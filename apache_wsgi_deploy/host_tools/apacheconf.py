@@ -14,7 +14,10 @@ package shipped it (dpkg's md5). A value given with Define (a secret token) is s
 the ${NAME} that refers to it, never as itself. Standard library only: the deploy and the
 verification suite send it to the host's python3 (`python3 -c`).
 
-    python3 apacheconf.py /usr/lib/apache2/modules/mod_info.so
+    python3 apacheconf.py /usr/lib/apache2/modules/mod_info.so [/etc/apache2-<instance>]
+
+The second argument names another instance's folder (APACHE_CONFDIR, as apache2ctl
+takes it): an app's own Apache.
 """
 
 import hashlib
@@ -35,18 +38,20 @@ ALREADY_LOADED = "AH01574: module info_module is already loaded"
 SHORTEST_REDACTED = 8
 
 
-def apache2ctl(mod_info: str):
+def apache2ctl(mod_info: str, confdir: str):
     return subprocess.run(
         ["apache2ctl", "-t", "-D", "DUMP_INCLUDES", "-D", "DUMP_CONFIG", "-D", "DUMP_MODULES",
          "-C", f"LoadModule info_module {mod_info}"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, env={**os.environ, "APACHE_CONFDIR": confdir},
     )  # fmt: skip
 
 
-def apache_variables() -> dict:
+def apache_variables(confdir: str) -> dict:
     """What apache2ctl exports from envvars, which the dump shows expanded."""
     shown = subprocess.run(
-        ["env", "-i", "sh", "-c", f". {APACHE_DIR}/envvars && env"], capture_output=True, text=True
+        ["env", "-i", f"APACHE_CONFDIR={confdir}", "sh", "-c", f". {confdir}/envvars && env"],
+        capture_output=True,
+        text=True,
     ).stdout
     pairs = (line.partition("=") for line in shown.splitlines())
     return {name: value for name, _, value in pairs if name.startswith("APACHE_")}
@@ -118,8 +123,8 @@ def parse(stdout: str):
     return included, directives, modules
 
 
-def main(mod_info: str) -> dict:
-    ran = apache2ctl(mod_info)
+def main(mod_info: str, confdir: str = APACHE_DIR) -> dict:
+    ran = apache2ctl(mod_info, confdir)
     if ran.returncode != 0:
         return {"error": (ran.stderr + ran.stdout).splitlines()}
     included, directives, modules = parse(ran.stdout)
@@ -135,7 +140,7 @@ def main(mod_info: str) -> dict:
     return {
         "error": None,
         "modules": modules,
-        "variables": apache_variables(),
+        "variables": apache_variables(confdir),
         "stock": {path: is_shipped(path, md5s) for path in sorted(files) if available_name(path) in md5s},
         "directives": directives,
     }
@@ -143,4 +148,4 @@ def main(mod_info: str) -> dict:
 
 if __name__ == "__main__":
     os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    print(json.dumps(main(sys.argv[1])))
+    print(json.dumps(main(*sys.argv[1:])))

@@ -145,17 +145,37 @@ class Target:
     def declared_files(self) -> dict[str, str]:
         """The deploy's files Apache includes, as a deploy with these settings writes them
         on this host (declared.apache_files)."""
-        cpus = answer(Capacity, self.host.check_output)["cpus"]
-        return declared.apache_files(self.settings, cpus, self.stapling)
+        return declared.apache_files(self.settings, self.cpus, self.stapling)
+
+    @functools.cached_property
+    def cpus(self) -> int:
+        """The host's CPU count, as the deploy reads it (facts.capacity.Capacity)."""
+        return answer(Capacity, self.host.check_output)["cpus"]
 
     @functools.cached_property
     def undeclared_config(self) -> tuple[list[effective.Directive], list[str]]:
-        """What Apache runs with that neither the deploy nor Debian declares: directives
-        and modules (effective.undeclared, effective.undeclared_modules)."""
+        """What the host's Apache and each app's own instance run with that neither the
+        deploy nor Debian declares: directives and modules (effective.undeclared,
+        effective.undeclared_modules). An instance whose configtest fails is left to the
+        checks of the instance."""
         config = self.effective_config
         left_out = effective.left_out(self.settings, self.managed_sites)
         found = effective.undeclared(config, self.declared_files(), left_out)
-        return found, effective.undeclared_modules(config, effective.declared_modules(self.settings))
+        modules = effective.undeclared_modules(config, effective.declared_modules(self.settings))
+        for site in self.settings.present_sites:
+            if not site.own_instance:
+                continue
+            confdir = layout.instance_dir(site.app_name)
+            instance = answer(EffectiveConfig, self.host.check_output, confdir=confdir)
+            if instance is None or instance["error"]:
+                continue
+            conf = layout.instance_file(site.app_name, layout.INSTANCE_CONF)
+            found += effective.undeclared(
+                instance, {conf: declared.instance_conf(site, self.settings, self.cpus)}, set()
+            )
+            own = effective.undeclared_modules(instance, set(layout.INSTANCE_MODULES), debian_defaults=False)
+            modules += [f"{module} (in {confdir})" for module in own]
+        return found, modules
 
     @functools.cached_property
     def app_files(self) -> list[str]:

@@ -17,6 +17,7 @@ from apache_wsgi_deploy.polling import poll
 from tests.e2e.conftest import LoadLoop
 from tests.e2e.test_logs import keep_alive_clients
 from tests.e2e.test_releases import body, live_release, settings_inventory, variant
+from tests.e2e.test_whole_server import DAEMONS, MODULES, failed
 
 pytestmark = pytest.mark.both_suites
 
@@ -118,3 +119,23 @@ def test_a_hand_edited_instance_is_repaired_without_going_down(own):
     pid = fleet.sudo(f"cat {layout.instance_pid_file(APP)}").stdout.strip()
     assert "mod_mpm_event.so" in fleet.sudo(f"cat /proc/{pid}/maps").stdout
     assert body(fleet) == "Good!"
+
+
+def test_what_the_instance_runs_is_held_against_its_declared_configuration(own):
+    """An edit the instance runs with (keep-alive on, a module loaded by hand) fails the
+    checks of what it does, as in the host's Apache; a deploy puts the file back."""
+    fleet, inventory, _ = own
+    conf = layout.instance_file(APP, layout.INSTANCE_CONF)
+    fleet.sudo(
+        f"sed -i 's/^KeepAlive Off/KeepAlive On/' {conf} && echo 'LoadModule status_module"
+        f" {layout.APACHE_MODULES_DIR}/mod_status.so' >> {conf}"
+    )
+    try:
+        verify = fleet.verify(f"--inventory={inventory}", "-k", "test_effective_config", "-v")
+        host = fleet.hosts[0].alias
+        assert failed(verify) == {f"{DAEMONS}[{host}]", f"{MODULES}[{host}]"}, verify.stdout[-4000:]
+        assert f"{conf}:" in verify.stdout and "KeepAlive On" in verify.stdout
+        assert f"status_module (in {layout.instance_dir(APP)})" in verify.stdout
+    finally:
+        assert fleet.deploy(inventory=inventory).returncode == 0
+    assert fleet.verify(f"--inventory={inventory}", "-k", "test_effective_config").returncode == 0

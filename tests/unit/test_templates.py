@@ -7,8 +7,7 @@ import sys
 import jinja2
 import pytest
 
-from apache_wsgi_deploy.declared import TEMPLATES, piped_logs, proxy_timeout, token_variables
-from apache_wsgi_deploy.deploys.vhosts import instance_variables
+from apache_wsgi_deploy.declared import TEMPLATES, instance_variables, piped_logs, proxy_timeout, token_variables
 from apache_wsgi_deploy.facts.apache import SITE_MARKER
 from apache_wsgi_deploy.layout import ACME_WEBROOT, APACHE_ERROR_LOG, ENTRY_POINT, OTHER_VHOSTS_LOG, piped_log
 from tests.unit.harness import HOST_TOOLS
