@@ -183,6 +183,7 @@ JUDGED = {
         "AddHandler", "Action", "Script", "DocumentRoot", "UserDir", "Options", "Require", "Allow", "Satisfy",
         "AllowOverride", "AllowOverrideList", "WSGIScriptAlias", "WSGIScriptAliasMatch", "FallbackResource",
         "Listen", "Dav", "ServerName", "ServerAlias", "ProxyRequests", "AllowCONNECT", "AcceptPathInfo",
+        "Redirect", "RedirectMatch", "RedirectPermanent", "RedirectTemp", "Deny", "Order", "ForceType",
         # Who the client is, which decides what Require ip grants.
         "RemoteIPHeader", "RemoteIPInternalProxy", "RemoteIPInternalProxyList", "RemoteIPTrustedProxy",
         "RemoteIPTrustedProxyList", "RemoteIPProxyProtocol",
