@@ -21,33 +21,31 @@ def undeclared(target, apache2ctl):
     return target.undeclared_config
 
 
-def judged(undeclared, kind: str) -> list[str]:
+def assert_none_that(kind: str, undeclared) -> None:
+    """No undeclared directive does what kind names (effective.JUDGED)."""
     directives, _ = undeclared
-    return [str(directive) for directive in effective.judged(directives)[kind]]
+    found = [str(directive) for directive in effective.judged(directives)[kind]]
+    assert found == [], f"{'; '.join(found)}: {ADVICE}"
 
 
 def test_no_undeclared_directive_opens_a_way_to_a_file_or_a_port(undeclared):
     """An Alias, a proxy, a handler, a Require or a Listen no one declared."""
-    found = judged(undeclared, effective.ROUTES)
-    assert found == [], f"{'; '.join(found)}: {ADVICE}"
+    assert_none_that(effective.ROUTES, undeclared)
 
 
 def test_no_undeclared_directive_weakens_tls(undeclared):
-    found = judged(undeclared, effective.TLS)
-    assert found == [], f"{'; '.join(found)}: {ADVICE}"
+    assert_none_that(effective.TLS, undeclared)
 
 
 def test_no_undeclared_directive_leaks(undeclared):
     """A log level or format that writes what requests carry, a header set or unset, a
     status page: what Apache tells or writes down."""
-    found = judged(undeclared, effective.LEAKS)
-    assert found == [], f"{'; '.join(found)}: {ADVICE}"
+    assert_none_that(effective.LEAKS, undeclared)
 
 
 def test_no_undeclared_directive_changes_how_the_daemons_run(undeclared):
     """Keep-alive, timeouts, workers, request limits, mod_wsgi's daemons, Apache's user."""
-    found = judged(undeclared, effective.DAEMONS)
-    assert found == [], f"{'; '.join(found)}: {ADVICE}"
+    assert_none_that(effective.DAEMONS, undeclared)
 
 
 def test_apache_loads_no_module_neither_the_deploy_nor_debian_enables(undeclared):
