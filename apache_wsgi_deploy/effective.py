@@ -1,9 +1,10 @@
 """
 Apache's effective configuration (facts.apache.EffectiveConfig: every directive Apache
 runs with, in every context, and the modules it loads) held against what the deploy
-declares plus Debian's stock configuration. What neither declares is reported by the
-drift check, with its file and line, and judged by the verification suite: does it open a
-way from a URL to a file or a port, weaken TLS, leak, or change how the daemons run?
+declares plus Debian's stock configuration. What neither declares is judged by the
+verification suite (does it open a way from a URL to a file or a port, weaken TLS, leak,
+or change how the daemons run?) and, outside the deploy's own files (whose edits are
+their diffs), reported by the drift check with its file and line.
 
 Debian's stock configuration is the packages' own: a conffile as dpkg installed it (its
 md5) is stock whole; in one edited by hand, each directive is held against the
@@ -81,11 +82,16 @@ def stock_catalogue() -> dict[str, list[list[str]]]:
     return json.loads((shipped("data") / STOCK_CATALOGUE).read_text())
 
 
+def expanded_entry(context, line: str, variables: dict[str, str]) -> tuple[tuple[str, ...], str]:
+    """A directive and its sections as the dump shows them: variables expanded."""
+    return tuple(expanded(section, variables) for section in context), expanded(line, variables)
+
+
 def stock_entries(variables: dict[str, str]) -> set[tuple[str, tuple[str, ...], str]]:
     return {
-        (path, tuple(expanded(part, variables) for part in entry[:-1]), expanded(entry[-1], variables))
-        for path, entries in stock_catalogue().items()
-        for entry in entries
+        (path, *expanded_entry(entry[:-1], entry[-1], variables))
+        for path, listed in stock_catalogue().items()
+        for entry in listed
     }
 
 
@@ -98,10 +104,7 @@ def directives(config: dict) -> list[Directive]:
 
 def entries(text: str, variables: dict[str, str]) -> set[tuple[tuple[str, ...], str]]:
     """A config file's directives (parse) as the dump shows them: variables expanded."""
-    return {
-        (tuple(expanded(section, variables) for section in context), expanded(line, variables))
-        for context, line in parse(text)
-    }
+    return {expanded_entry(context, line, variables) for context, line in parse(text)}
 
 
 def undeclared(config: dict, declared: dict[str, str], left_out: set[str]) -> list[Directive]:

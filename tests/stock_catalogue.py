@@ -1,8 +1,9 @@
 """
 Writes apache_wsgi_deploy/data/stock.json, the catalogue of Debian's stock Apache
-configuration (apache_wsgi_deploy.effective), from test hosts of each suite: every
-conffile of apache2 and libapache2-mod-* under /etc/apache2, as dpkg installed it
+configuration (apache_wsgi_deploy.effective), from deployed test hosts of each suite:
+every conffile of apache2 and libapache2-mod-* under /etc/apache2, as dpkg installed it
 (its md5 checked), parsed as mod_info's dump shows it. Entries of all hosts are merged.
+test_whole_server checks that the catalogue holds each suite's.
 
     python -m tests.stock_catalogue "ssh -F .testhosts/awd-test/ssh_config awd-test-1" ...
 """
@@ -20,7 +21,6 @@ from apache_wsgi_deploy.project import shipped
 # Each unmodified conffile, then its text, separated by a line no config holds.
 SEPARATOR = "\x1e"
 LIST = f"""
-sudo apt-get install -qq -y apache2 libapache2-mod-wsgi-py3 >/dev/null
 dpkg-query -W -f='${{Conffiles}}\\n' apache2 'libapache2-mod-*' | while read -r path md5 rest; do
   case "$path" in /etc/apache2/*) ;; *) continue ;; esac
   [ -z "$rest" ] && [ -f "$path" ] && [ "$(md5sum < "$path" | cut -d' ' -f1)" = "$md5" ] || continue
@@ -38,11 +38,18 @@ def conffiles(ssh: str) -> dict[str, str]:
     return found
 
 
+def entries(ssh: str) -> dict[str, set[tuple[str, ...]]]:
+    """Each unmodified conffile on the host -> its directives, each as (section, ..., text)."""
+    return {
+        path: {(*context, line) for context, line in effective.parse(text)} for path, text in conffiles(ssh).items()
+    }
+
+
 def main(hosts: list[str]) -> None:
     catalogue: dict[str, set[tuple[str, ...]]] = {}
     for ssh in hosts:
-        for path, text in conffiles(ssh).items():
-            catalogue.setdefault(path, set()).update((*context, line) for context, line in effective.parse(text))
+        for path, found in entries(ssh).items():
+            catalogue.setdefault(path, set()).update(found)
     written = {path: sorted(map(list, entries)) for path, entries in sorted(catalogue.items()) if entries}
     target = shipped("data") / effective.STOCK_CATALOGUE
     # One directive a line: a new Debian release's changes read as a diff.

@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from apache_wsgi_deploy import layout
+from apache_wsgi_deploy import effective, layout
+from tests import stock_catalogue
 from tests.e2e.conftest import SAMPLE
 from tests.e2e.test_deploy import SITE, assert_verified
 from tests.e2e.test_drift_check import check
@@ -48,6 +49,19 @@ def assert_clean(fleet):
 @pytest.mark.both_suites
 def test_untouched_host_passes_drift_and_verification(deployed):
     assert_clean(deployed)
+
+
+@pytest.mark.both_suites
+def test_the_stock_catalogue_holds_debians_configuration_as_this_suite_ships_it(deployed):
+    """What an edit to a Debian file is held against: a Debian update that changes a
+    conffile is seen here (then run tests/stock_catalogue.py)."""
+    host = deployed.hosts[0]
+    catalogue = effective.stock_catalogue()
+    shipped = stock_catalogue.entries(f"ssh -F {host.ssh_config} {host.alias}")
+    missing = {
+        path: sorted(found - {tuple(entry) for entry in catalogue.get(path, [])}) for path, found in shipped.items()
+    }
+    assert {path: lines for path, lines in missing.items() if lines} == {}
 
 
 def test_conf_making_server_status_public_is_drift_and_fails_the_sensitive_path_check(deployed):
