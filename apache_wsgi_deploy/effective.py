@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shlex
 from typing import NamedTuple
 
 from apache_wsgi_deploy import layout
@@ -154,6 +155,73 @@ def declared_modules(settings) -> set[str]:
         if entry.startswith("mods-enabled/") and entry.endswith(".load")
     }
     return {*layout.APACHE_MODULES, layout.HTTP2_MODULE, *layout.PROXY_MODULES, *accepted}
+
+
+# What maps a URL onto something other than the app besides an Alias: a proxy to a port,
+# a CGI folder, a file by a regular expression, a rewrite (a substitution or [P]).
+ROUTE_DIRECTIVES = ("ProxyPass", "ProxyPassMatch", "ScriptAlias", "ScriptAliasMatch", "AliasMatch", "RewriteRule")
+MATCHING = ("ProxyPassMatch", "ScriptAliasMatch", "AliasMatch", "RewriteRule")
+REGEX_SYNTAX = set(".^$*+?{}[]\\|()")
+
+
+def literal_prefix(pattern: str) -> str | None:
+    """The URL path every match of a regular expression starts with ("^/admin/(.*)$":
+    "/admin/"), when it names more than "/"; else None: no one URL tells what it serves."""
+    prefix = ""
+    for character in pattern.removeprefix("^"):
+        if character in REGEX_SYNTAX:
+            break
+        prefix += character
+    return prefix if prefix.startswith("/") and prefix != "/" else None
+
+
+def words(directive: Directive) -> list[str]:
+    """A directive's name and arguments, quotes removed ([] for a quote left open)."""
+    try:
+        return shlex.split(directive.text)
+    except ValueError:
+        return []
+
+
+def aliases(config: dict) -> list[dict]:
+    """Every `Alias URL-path folder` Apache runs with, with its file: the folders a
+    request can reach outside the app (with `WSGIScriptAlias /`, the only way to a file
+    besides the routes below).
+
+    .. code:: python
+
+        [{"url": "/icons/", "folder": "/usr/share/apache2/icons/", "file": "/etc/apache2/mods-enabled/alias.conf"}]
+    """
+    found = []
+    for directive in directives(config):
+        named = words(directive)
+        if len(named) == 3 and named[0].lower() == "alias":
+            found.append({"url": named[1], "folder": named[2], "file": directive.file})
+    return found
+
+
+def routes(config: dict) -> list[dict]:
+    """Every other route from a URL to something but the app that Apache runs with, with
+    its file and line: ProxyPass, ScriptAlias, and AliasMatch, ProxyPassMatch,
+    ScriptAliasMatch and RewriteRule by the URL path each regular expression starts with.
+    Left out: a route excluding a path (``ProxyPass /x !``), one inside a <Location> (no
+    URL of its own), and one whose expression names no path beyond "/".
+
+    .. code:: python
+
+        [{"directive": "ProxyPass", "url": "/admin/", "file": "/etc/apache2/conf-enabled/admin.conf", "line": 3}]
+    """
+    canonical = {name.lower(): name for name in ROUTE_DIRECTIVES}
+    found = []
+    for directive in directives(config):
+        named = words(directive)
+        name = canonical.get(named[0].lower()) if named else None
+        if name is None or len(named) < 3 or named[2] == "!":
+            continue
+        url = literal_prefix(named[1]) if name in MATCHING else named[1]
+        if url:
+            found.append({"directive": name, "url": url, "file": directive.file, "line": directive.line})
+    return found
 
 
 def own_files(settings) -> set[str]:

@@ -13,7 +13,6 @@ from pyinfra.api import FactBase
 
 from apache_wsgi_deploy.host_tools import apacheconf
 from apache_wsgi_deploy.layout import (
-    APACHE_CONFIG_READ,
     APACHE_DIR,
     APACHE_MODULES_DIR,
     ENABLED_DIRS,
@@ -175,118 +174,6 @@ class EffectiveConfig(FactBase[dict | None]):
         if config["error"] is not None:
             config["error"] = first_error(config["error"]) or "apache2ctl -t failed"
         return config
-
-
-class Alias(TypedDict):
-    url: str
-    folder: str
-    file: str
-
-
-class Aliases(FactBase[list[Alias]]):
-    """
-    Returns every ``Alias URL-path folder`` in the files Apache reads (ours, Debian's and
-    any dropped in by hand), with the file each is in, in the order grep finds them:
-    the folders a request can reach outside the app (with ``WSGIScriptAlias /``, an
-    Alias is the only way to a file).
-
-    .. code:: python
-
-        [{"url": "/icons/", "folder": "/usr/share/apache2/icons/", "file": "/etc/apache2/mods-enabled/alias.conf"}]
-    """
-
-    @staticmethod
-    def default() -> list[Alias]:
-        return []
-
-    def requires_command(self) -> str:
-        return "apache2ctl"
-
-    def command(self) -> str:
-        # -R: the *-enabled entries are links; -H: the file before each line.
-        return f"grep -RHiE '^\\s*Alias\\s' {' '.join(APACHE_CONFIG_READ)} || true"
-
-    def process(self, output: list[str]) -> list[Alias]:
-        found = []
-        for line in output:
-            filename, _, directive = line.partition(":")
-            try:
-                words = shlex.split(directive)
-            except ValueError:  # an unclosed quote: configtest's finding, not ours
-                continue
-            if len(words) == 3:
-                found.append(Alias(url=words[1], folder=words[2], file=filename))
-        return found
-
-
-class Route(TypedDict):
-    directive: str
-    url: str
-    file: str
-    line: int
-
-
-# What maps a URL onto something other than the app besides an Alias: a proxy to a port,
-# a CGI folder, a file by a regular expression, a rewrite (a substitution or [P]).
-ROUTE_DIRECTIVES = ("ProxyPass", "ProxyPassMatch", "ScriptAlias", "ScriptAliasMatch", "AliasMatch", "RewriteRule")
-MATCHING = ("ProxyPassMatch", "ScriptAliasMatch", "AliasMatch", "RewriteRule")
-REGEX_SYNTAX = set(".^$*+?{}[]\\|()")
-
-
-def literal_prefix(pattern: str) -> str | None:
-    """The URL path every match of a regular expression starts with ("^/admin/(.*)$":
-    "/admin/"), when it names more than "/"; else None: no one URL tells what it serves."""
-    prefix = ""
-    for character in pattern.removeprefix("^"):
-        if character in REGEX_SYNTAX:
-            break
-        prefix += character
-    return prefix if prefix.startswith("/") and prefix != "/" else None
-
-
-class Routes(FactBase[list[Route]]):
-    """
-    Returns every route from a URL to something other than the app, besides an Alias
-    (the Aliases fact), in the files Apache reads, with its file and line: ProxyPass,
-    ScriptAlias, and AliasMatch, ProxyPassMatch, ScriptAliasMatch and RewriteRule by the
-    URL path each regular expression starts with. Left out: a route excluding a path
-    (``ProxyPass /x !``), one inside a <Location> (no URL of its own), and one whose
-    expression names no path beyond "/".
-
-    .. code:: python
-
-        [{"directive": "ProxyPass", "url": "/admin/", "file": "/etc/apache2/conf-enabled/admin.conf", "line": 3}]
-    """
-
-    @staticmethod
-    def default() -> list[Route]:
-        return []
-
-    def requires_command(self) -> str:
-        return "apache2ctl"
-
-    def command(self) -> str:
-        directives = "|".join(ROUTE_DIRECTIVES)
-        # -R: the *-enabled entries are links; -H -n: the file and line before each.
-        return f"grep -RHniE '^\\s*({directives})\\s' {' '.join(APACHE_CONFIG_READ)} || true"
-
-    def process(self, output: list[str]) -> list[Route]:
-        found = []
-        canonical = {directive.lower(): directive for directive in ROUTE_DIRECTIVES}
-        for entry in output:
-            filename, _, rest = entry.partition(":")
-            line, _, text = rest.partition(":")
-            try:
-                words = shlex.split(text)
-            except ValueError:  # an unclosed quote: configtest's finding, not ours
-                continue
-            directive = canonical.get(words[0].lower()) if words else None
-            if directive is None or len(words) < 3 or words[2] == "!":
-                continue
-            url = literal_prefix(words[1]) if directive in MATCHING else words[1]
-            if url:
-                found.append(Route(directive=directive, url=url, file=filename, line=int(line)))
-        return found
 
 
 # The first line of every vhosts file templates/site.conf.j2 renders.

@@ -27,7 +27,7 @@ import testinfra
 
 from apache_wsgi_deploy import declared, effective, layout, project
 from apache_wsgi_deploy.facts import answer
-from apache_wsgi_deploy.facts.apache import Aliases, EffectiveConfig, ManagedSites, Routes
+from apache_wsgi_deploy.facts.apache import EffectiveConfig, ManagedSites
 from apache_wsgi_deploy.facts.capacity import Capacity
 from apache_wsgi_deploy.facts.python import Virtualenv
 from apache_wsgi_deploy.facts.tls import CertbotLineage
@@ -106,8 +106,8 @@ class Target:
 
     @functools.cached_property
     def aliases(self) -> list[dict]:
-        """Every Alias in the files Apache reads (facts.apache.Aliases), its folder a real path."""
-        found = answer(Aliases, self.host.check_output)
+        """Every Alias Apache runs with (effective.aliases), its folder a real path."""
+        found = effective.aliases(self.effective_config) if self.config_passes else []
         if not found:
             return []
         folders = [alias["folder"] for alias in found]
@@ -121,16 +121,23 @@ class Target:
 
     @functools.cached_property
     def undeclared_routes(self) -> list[dict]:
-        """Every route besides an Alias (facts.apache.Routes) in a file the deploy did not
-        write: its vhosts files and its own confs declare theirs."""
+        """Every route besides an Alias Apache runs with (effective.routes) in a file the
+        deploy did not write: its vhosts files and its own confs declare theirs."""
         ours = {layout.site_link(name) for name in self.managed_sites}
         ours |= {layout.conf_link(conf) for conf in layout.OWN_CONFS}
-        return [route for route in answer(Routes, self.host.check_output) if route["file"] not in ours]
+        found = effective.routes(self.effective_config) if self.config_passes else []
+        return [route for route in found if route["file"] not in ours]
 
     @functools.cached_property
     def effective_config(self) -> dict | None:
         """What Apache runs with, as the deploy's fact reads it (facts.apache.EffectiveConfig)."""
         return answer(EffectiveConfig, self.host.check_output)
+
+    @property
+    def config_passes(self) -> bool:
+        """Apache is installed and its config on disk passes its configtest: what it runs
+        with is known (test_apache_config_on_disk_passes_configtest fails otherwise)."""
+        return bool(self.effective_config) and self.effective_config["error"] is None
 
     @functools.cached_property
     def stapling(self) -> dict[str, bool]:

@@ -420,6 +420,13 @@ CONFIG_PLANTS = {
         LEAKS, f"{OUTSIDE}/debug.conf:2: LogLevel warn dumpio:trace7", f"rm -r {OUTSIDE}",
         also={MODULES: "dumpio_module"},
     ),
+    # In the folder the Include above reads: probed as any Alias is.
+    "folder-listed-by-an-alias-from-outside": Plant(
+        f"printf '%s\\n' 'Alias /planted /var/backups' '<Directory /var/backups>' 'Options +Indexes'"
+        f" 'Require all granted' '</Directory>' > {OUTSIDE}/listing.conf && {RELOAD}",
+        "test_no_aliased_folder_is_listed", f"(Alias in {OUTSIDE}/listing.conf)",
+        also={ROUTES: f"{OUTSIDE}/listing.conf:1: Alias /planted /var/backups"},
+    ),
     "every-protocol-in-debians-ssl.conf": Plant(
         edited(SSL_CONF, f"sed -i 's/^\\s*SSLProtocol .*/SSLProtocol all/' {SSL_CONF}"),
         TLS, "SSLProtocol all", put_back(SSL_CONF),

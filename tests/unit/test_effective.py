@@ -197,3 +197,39 @@ def test_the_fact_says_why_a_configtest_fails_or_returns_what_apache_runs_with()
     passing = {"error": None, "modules": [], "variables": {}, "stock": {}, "directives": []}
     assert EffectiveConfig().process([json.dumps(passing)]) == passing
     assert EffectiveConfig().requires_command() == "apache2ctl"
+
+
+def test_the_aliases_and_routes_apache_runs_with_are_read_from_its_directives():
+    """From any file Apache includes, as it parsed them: a route excluding a path, one in a
+    <Location>, one by an expression naming no path, and one left unclosed are not routes."""
+    found = config(
+        [
+            ["/etc/apache2/mods-enabled/alias.conf", 13, [], 'Alias /icons/ "/usr/share/apache2/icons/"'],
+            ["/opt/extra/backup.conf", 1, [], "alias /backup /srv/backup"],
+            ["/etc/apache2/conf-enabled/broken.conf", 1, [], 'Alias "/unclosed /srv/x'],
+            [VHOST, 44, ["<VirtualHost *:443>"], "ProxyPass /.well-known/acme-challenge/ !"],
+            [VHOST, 47, ["<VirtualHost *:443>"], "ProxyPass / http://127.0.0.1:727/ disablereuse=On timeout=75"],
+            ["/etc/apache2/conf-enabled/admin.conf", 2, [], "proxypass /internal-admin/ http://127.0.0.1:8080/"],
+            ["/etc/apache2/conf-enabled/dump.conf", 1, [], 'AliasMatch "^/dump/(.*)$" "/var/backups/$1"'],
+            ["/etc/apache2/conf-enabled/rewrite.conf", 3, [], "RewriteRule ^/(.*)$ http://127.0.0.1:9000/$1 [P]"],
+            [
+                "/etc/apache2/conf-enabled/rewrite.conf",
+                5,
+                [],
+                'RewriteRule "^/old-api/v1/(.*)" "http://127.0.0.1:9001/$1" [P,L]',
+            ],
+            ["/etc/apache2/conf-enabled/location.conf", 2, ["<Location /x>"], "ProxyPass http://127.0.0.1:8081/"],
+        ]
+    )
+    assert effective.aliases(found) == [
+        {"url": "/icons/", "folder": "/usr/share/apache2/icons/", "file": "/etc/apache2/mods-enabled/alias.conf"},
+        {"url": "/backup", "folder": "/srv/backup", "file": "/opt/extra/backup.conf"},
+    ]
+    assert [(route["directive"], route["url"], route["line"]) for route in effective.routes(found)] == [
+        ("ProxyPass", "/", 47),
+        ("ProxyPass", "/internal-admin/", 2),
+        ("AliasMatch", "/dump/", 1),
+        ("RewriteRule", "/old-api/v1/", 5),
+    ]
+    assert effective.literal_prefix("^/admin/(.*)$") == "/admin/"
+    assert effective.literal_prefix("^/(.*)$") is None
