@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from apache_wsgi_deploy import __version__
-from apache_wsgi_deploy.cli import app, check, deploy, init, rollback, status, testhost, verify
+from apache_wsgi_deploy.cli import app, check, deploy, init, logs, rollback, status, testhost, verify
 
 COMMANDS = {
     "init": init,
@@ -21,6 +21,7 @@ COMMANDS = {
     "status": status,
     "rollback": rollback,
     "app": app,
+    "logs": logs,
     "testhost": testhost,
 }
 # Commands whose unknown options go on to the tool they run (pytest).

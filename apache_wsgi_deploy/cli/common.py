@@ -17,9 +17,18 @@ NOT_RUN = 1
 
 def positive(value: str) -> int:
     """An argparse type: a whole number of 1 or more."""
+    return at_least(1, value)
+
+
+def not_negative(value: str) -> int:
+    """An argparse type: a whole number of 0 or more."""
+    return at_least(0, value)
+
+
+def at_least(least: int, value: str) -> int:
     number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    if number < least:
+        raise argparse.ArgumentTypeError(f"{value} is not {least} or more")
     return number
 
 

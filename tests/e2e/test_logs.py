@@ -6,6 +6,7 @@ log line is lost while logs rotate.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import uuid
 
@@ -14,7 +15,7 @@ import requests
 
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.polling import poll
-from tests.e2e.conftest import SAMPLE, LoadLoop
+from tests.e2e.conftest import CHECKOUT, SAMPLE, VENV_BIN, LoadLoop
 from tests.e2e.test_deploy import probe
 
 # A rotation every few seconds, so that three happen while the clients run.
@@ -69,3 +70,31 @@ def test_logs_rotate_under_load_and_the_nightly_job_reloads_nothing(deployed):
     finally:
         assert deployed.deploy().returncode == 0
         deployed.sudo(f"rm -f {layout.APACHE_LOG_DIR}/*.log.*T*")
+
+
+def test_awd_logs_prints_and_follows_a_sites_logs_each_line_under_its_host(deployed):
+    """The last lines of the site's logs, then, followed, a request's line as it is written."""
+    host, name = deployed.hosts[0].alias, deployed.hosts[0].server_name
+    marker = f"/logs-{uuid.uuid4().hex}"
+    probe(deployed).get("https", name, marker)
+    shown = deployed.awd("logs", SAMPLE.app_name, "--lines", "50")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert any(line.startswith(f"{host} access: ") and marker in line for line in shown.stdout.splitlines())
+    errors = deployed.awd("logs", SAMPLE.app_name, "--errors")
+    assert f"{host} access: " not in errors.stdout
+
+    followed = f"/followed-{uuid.uuid4().hex}"
+    lines: list[str] = []
+    command = [str(VENV_BIN / "awd"), "logs", SAMPLE.app_name, "--follow", "--lines", "0"]
+    with subprocess.Popen(command, cwd=CHECKOUT, env=deployed.env, stdout=subprocess.PIPE, text=True) as follow:
+        reader = threading.Thread(target=lambda: lines.extend(follow.stdout), daemon=True)
+        reader.start()
+        try:
+            # tail starts on the host after a moment: the request is sent again until its line shows.
+            def sent_and_shown() -> bool:
+                probe(deployed).get("https", name, followed)
+                return any(line.startswith(f"{host} access: ") and followed in line for line in list(lines))
+
+            poll(sent_and_shown, 30, "the followed access log shows the request")
+        finally:
+            follow.terminate()

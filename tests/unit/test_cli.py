@@ -19,6 +19,7 @@ HOST_COMMANDS = [
     ["status"],
     ["rollback", "flaskapp"],
     ["app", "flaskapp"],
+    ["logs", "flaskapp"],
 ]
 
 
