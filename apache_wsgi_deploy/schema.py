@@ -269,10 +269,13 @@ SECTIONS = (
                 {},
                 v.app_env,
                 "environment of the app's daemon processes (os.environ): each value a literal string, or read on the"
-                ' control machine from its environment ({"from_env": "VARIABLE"}) or a file ({"from_file": "path"},'
-                " best outside the repository); on the host readable by the app's group alone, never shown in diffs",
+                ' control machine from its environment ({"from_env": "VARIABLE"}), a file ({"from_file": "path"},'
+                ' best outside the repository) or what a program prints ({"from_command": "program args"}: a'
+                " password manager); on the host readable by the app's group alone, never shown in diffs",
                 notes='E.g. {"LOG_LEVEL": "info", "SECRET_KEY": {"from_env": "SHOP_SECRET_KEY"},'
-                ' "DATABASE_URL": {"from_file": "/etc/shop/database-url"}}.',
+                ' "DATABASE_URL": {"from_file": "/etc/shop/database-url"}, "API_TOKEN": {"from_command":'
+                ' "op read op://shop/api/token"}}. A command runs once per deploy, in the project folder, with no'
+                " terminal, and never in a drift check. See docs/sites.md.",
                 secret=True,
             ),
             _site(
@@ -280,12 +283,13 @@ SECTIONS = (
                 {},
                 v.secret_files,
                 "files only the app may read (an htpasswd, a users file, a config.py with its SECRET_KEY), each read"
-                " on the control machine from a file or an environment variable: on the host in a folder of their"
-                " own outside every release and everything served, root's and readable by the app's group alone,"
-                " that folder's path in the app's environment as APP_SECRETS_DIR; a change is a new release",
+                " on the control machine from a file, an environment variable or what a program prints: on the host"
+                " in a folder of their own outside every release and everything served, root's and readable by the"
+                " app's group alone, that folder's path in the app's environment as APP_SECRETS_DIR; a change is a"
+                " new release",
                 notes='E.g. {"htpasswd": {"from_file": "/etc/shop/htpasswd"}, "config.py": {"from_env":'
-                ' "SHOP_CONFIG"}}. The app and its release commands read $APP_SECRETS_DIR/htpasswd. See'
-                " docs/releases.md.",
+                ' "SHOP_CONFIG"}, "token": {"from_command": ["vault", "kv", "get", "-field=token", "shop/api"]}}.'
+                " The app and its release commands read $APP_SECRETS_DIR/htpasswd. See docs/releases.md.",
                 secret=True,
             ),
             _site(

@@ -144,6 +144,11 @@ class _SiteMethods:
         """(setting, variable) of the control machine's environment variables the site reads."""
         return self._sources("from_env")
 
+    def control_commands(self) -> list[tuple[str, str | list]]:
+        """(setting, command) of the programs the site's app values are read from on the
+        control machine (a site to remove reads none)."""
+        return self._sources("from_command") if self.app_present else []
+
     def _sources(self, kind: str) -> list[tuple[str, str]]:
         """(setting, reference) of the app_env values and secret_files of this kind."""
         return [
@@ -170,6 +175,10 @@ class _SettingsMethods:
     def control_environment(self) -> list[tuple[str, str]]:
         """(setting, variable) of every control machine environment variable the sites read."""
         return self._per_site(_SiteMethods.control_environment)
+
+    def control_commands(self) -> list[tuple[str, str | list]]:
+        """(setting, command) of every program the sites' app values are read from."""
+        return self._per_site(_SiteMethods.control_commands)
 
     def _per_site(self, pairs) -> list[tuple[str, str]]:
         """Each site's (setting, value) pairs, the setting named sites[N].<key> when there are several."""
@@ -530,15 +539,16 @@ def _certificate_problems(settings: Settings) -> list[str]:
 
 def _app_value(key: str) -> bool:
     """Whether a setting as messages name it ("sites[1].app_env.DB") is one of APP_VALUE_SETTINGS."""
-    return re.sub(r"^sites\[\d+\]\.", "", key).split(".")[0] in APP_VALUE_SETTINGS
+    return sources.setting_of(key) in APP_VALUE_SETTINGS
 
 
 def validate_host(host_name: str, data: dict[str, Any], app_values: bool = True) -> Settings:
     """
     Validate one host's data; raise one SettingsError listing all its problems. Files the
     settings name on the control machine must exist (relative to the project folder), and
-    the environment variables they read must be set; but for the app's values (app_env,
-    secret_files) when app_values is False: a run that only reads takes those the control
+    the environment variables they read must be set, and the programs they read print a
+    value (run here, once per process); but for the app's values (app_env, secret_files)
+    when app_values is False: a run that only reads takes those the control
     machine lacks as the host has them.
     """
     host_settings = Settings.from_data(host_name, data)
@@ -562,11 +572,15 @@ def validate_host(host_name: str, data: dict[str, Any], app_values: bool = True)
                     problems.append(f"setting '{label}app_source' = {site.app_source!r}: {error}")
                 if ("static_dir", site.static_source) in site.control_files():
                     problems += sources.code_in_static(f"{label}static_dir", site.static_source)
-    for key, variable in host_settings.control_environment():
-        if app_values and variable not in os.environ:
-            problems.append(
-                f"setting {key!r} reads environment variable {variable}, which is not set on the control machine"
-            )
+    if app_values:
+        problems += [
+            f"setting {key!r} reads environment variable {variable}, which is not set on the control machine"
+            for key, variable in host_settings.control_environment()
+            if variable not in os.environ
+        ]
+        problems += filter(
+            None, (sources.command_problem(key, command) for key, command in host_settings.control_commands())
+        )
     if problems:
         raise SettingsError("\n".join(f"host {host_name}: {problem}" for problem in problems))
     return host_settings

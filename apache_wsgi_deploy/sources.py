@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from pyinfra.api.exceptions import DeployError
 
-from apache_wsgi_deploy import project
+from apache_wsgi_deploy import project, validators
 from apache_wsgi_deploy.operations.managed import excluded, local_tree
 from apache_wsgi_deploy.operations.python import PIN
 
@@ -41,12 +41,17 @@ def project_path(path: str) -> Path:
 FOLDER_SETTINGS = ("app_source", "static_dir")
 
 
+def setting_of(key: str) -> str:
+    """The setting a key as messages name it stands for ("sites[1].app_env.DB": app_env)."""
+    return re.sub(r"^sites\[\d+\]\.", "", key).split(".")[0]
+
+
 def control_path_problem(key: str, path: str) -> str | None:
     """Why what a setting names on the control machine is not what the deploy will read
     (a folder, or a readable UTF-8 text file), or None. key: the setting as messages name
     it ("sites[1].app_env.DB")."""
     found = project_path(path)
-    setting = re.sub(r"^sites\[\d+\]\.", "", key).split(".")[0]
+    setting = setting_of(key)
     named = f"setting {key!r} = {path!r}"
     if not found.exists():
         return f"{named} names no file on the control machine (looked in {project.folder()})"
@@ -235,33 +240,77 @@ def release_name(content: str, known: list[str]) -> str:
     return existing or f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{content}"
 
 
+COMMAND_TIMEOUT = 60
+# What each from_command source's program printed, run once per control-machine process: the
+# runner validates before it forks, so every host's process starts with the outputs.
+_command_outputs: dict[tuple[str, ...], bytes] = {}
+
+
+def command_problem(key: str, command: str | list) -> str | None:
+    """Run a from_command source's program now, on the control machine, in the project
+    folder, without a terminal (a password manager must be unlocked already), and keep what
+    it prints; or why it cannot be taken, naming the setting and never the value."""
+    words = tuple(validators.command_words(command))
+    if words in _command_outputs:
+        return None
+    named = f"setting {key!r} runs {words[0]}"
+    try:
+        ran = subprocess.run(
+            words, cwd=project.folder(), stdin=subprocess.DEVNULL, capture_output=True, timeout=COMMAND_TIMEOUT
+        )
+    except FileNotFoundError:
+        return f"{named}, which is not a program on the control machine (not found in PATH)"
+    except PermissionError:
+        return f"{named}, which the control machine cannot run (not executable)"
+    except subprocess.TimeoutExpired:
+        return f"{named}, which printed nothing within {COMMAND_TIMEOUT} s: is it waiting for a password?"
+    said = ran.stderr.decode(errors="replace").strip().splitlines()
+    said = f": {said[-1][:300]}" if said else ""
+    if ran.returncode:
+        return f"{named}, which failed with exit status {ran.returncode}{said}"
+    if not ran.stdout.strip():
+        return f"{named}, which printed nothing{said}"
+    try:
+        ran.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{named}, which printed what is not UTF-8 text (an app's values and secret files are text)"
+    _command_outputs[words] = ran.stdout
+    return None
+
+
 def readable_here(source: str | dict) -> bool:
     """Whether an app_env value or a secret file can be read on this control machine (a
-    value written in the settings always can)."""
+    value written in the settings always can; a command's only once a deploy's validation
+    ran it: a run that only reads runs no password manager)."""
     if isinstance(source, str):
         return True
     if "from_env" in source:
         return source["from_env"] in os.environ
+    if "from_command" in source:
+        return tuple(validators.command_words(source["from_command"])) in _command_outputs
     return project_path(source["from_file"]).is_file()
 
 
 def _source_bytes(source: dict) -> bytes:
-    """What a {"from_env": ...} or {"from_file": ...} source holds, read now on the control machine."""
+    """What a from_env, from_file or from_command source holds, read now on the control
+    machine (a command's as its validation kept it)."""
     if "from_env" in source:
         return os.environ[source["from_env"]].encode()
+    if "from_command" in source:
+        return _command_outputs[tuple(validators.command_words(source["from_command"]))]
     return project_path(source["from_file"]).read_bytes()
 
 
 def app_environment(app_env: dict) -> dict[str, str]:
-    """app_env's values, read now from the control machine's environment and files (a
-    file's without its last line break)."""
+    """app_env's values, read now from the control machine's environment, files and
+    commands (a file's or a command's without its last line breaks)."""
     values = {}
     for name, source in app_env.items():
         if isinstance(source, str):
             values[name] = source
         else:
             text = _source_bytes(source).decode()
-            values[name] = text.rstrip("\n") if "from_file" in source else text
+            values[name] = text if "from_env" in source else text.rstrip("\n")
     return values
 
 

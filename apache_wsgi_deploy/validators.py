@@ -14,6 +14,7 @@ from __future__ import annotations
 import keyword
 import posixpath
 import re
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -316,7 +317,10 @@ def relative_dir(value: Any) -> str:
     return value
 
 
-@allowing('a dict of environment variable names to a string, {"from_env": "VARIABLE"} or {"from_file": "path"}')
+@allowing(
+    'a dict of environment variable names to a string, {"from_env": "VARIABLE"}, {"from_file": "path"}'
+    ' or {"from_command": "program args"}'
+)
 def app_env(value: Any) -> dict:
     """Literal strings, or where to read each value on the control machine."""
     if not isinstance(value, dict):
@@ -326,27 +330,57 @@ def app_env(value: Any) -> dict:
             raise Invalid("environment variable names of letters, digits and '_', not starting with a digit")
         if (isinstance(source, str) and "\0" not in source) or _control_source(source):
             continue
-        raise Invalid(
-            f'for {name}: a string, {{"from_env": "VARIABLE"}} (the control machine\'s environment) or'
-            ' {"from_file": "path"} (a file on the control machine, best outside the repository)'
-        )
+        raise Invalid(f"for {name}: a string, {CONTROL_SOURCES}")
     return value
+
+
+CONTROL_SOURCES = (
+    '{"from_env": "VARIABLE"} (the control machine\'s environment), {"from_file": "path"} (a file on the'
+    ' control machine, best outside the repository) or {"from_command": "program args"} (what a program run'
+    " on the control machine prints, such as op read op://vault/item/field)"
+)
+
+
+def command_words(command: str | list) -> list[str]:
+    """The program and arguments a from_command source runs (no shell): a list as it is,
+    a string split as a shell would split it, without expanding anything."""
+    return command if isinstance(command, list) else shlex.split(command)
+
+
+def _command(reference: Any) -> bool:
+    """Whether reference is a program and its arguments: a list of words, or one string of them."""
+    if isinstance(reference, str):
+        try:
+            words = command_words(reference)
+        except ValueError:
+            return False
+    elif isinstance(reference, list) and all(isinstance(word, str) for word in reference):
+        words = reference
+    else:
+        return False
+    return bool(words) and bool(words[0]) and not any("\0" in word for word in words)
 
 
 def _control_source(source: Any) -> bool:
     """Whether source names where on the control machine a value is read:
-    {"from_env": "VARIABLE"} or {"from_file": "path"} (a path it checks)."""
+    {"from_env": "VARIABLE"}, {"from_file": "path"} (a path it checks) or
+    {"from_command": "program args"}."""
     kind, reference = next(iter(source.items())) if isinstance(source, dict) and len(source) == 1 else (None, None)
     if kind == "from_file" and isinstance(reference, str):
         local_path(reference)
         return True
+    if kind == "from_command":
+        return _command(reference)
     return kind == "from_env" and isinstance(reference, str) and bool(ENV_NAME.fullmatch(reference))
 
 
 SECRET_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
-@allowing('a dict of file names to {"from_file": "path"} or {"from_env": "VARIABLE"}, e.g. {"htpasswd": {...}}')
+@allowing(
+    'a dict of file names to {"from_file": "path"}, {"from_env": "VARIABLE"} or {"from_command": "program args"},'
+    ' e.g. {"htpasswd": {...}}'
+)
 def secret_files(value: Any) -> dict:
     """Where to read each file's content on the control machine."""
     if not isinstance(value, dict):
@@ -355,7 +389,7 @@ def secret_files(value: Any) -> dict:
         if not isinstance(name, str) or not SECRET_FILE_NAME.fullmatch(name):
             raise Invalid("file names of letters, digits and . _ - (not starting with '.' or '-'), such as htpasswd")
         if not _control_source(source):
-            raise Invalid(f'for {name}: {{"from_file": "path"}} or {{"from_env": "VARIABLE"}} (on the control machine)')
+            raise Invalid(f"for {name}: {CONTROL_SOURCES}")
     return value
 
 

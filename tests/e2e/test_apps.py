@@ -396,10 +396,14 @@ def application(environ, start_response):
 def test_a_secret_file_reaches_the_app_alone_and_a_change_is_a_new_release(deployed, tmp_path):
     users = tmp_path / "users"
     users.write_text("alice:$apr1$secret-hash-one\n")
+    # A password manager's command line: what it prints is the value, once per deploy.
+    vault = tmp_path / "vault"
+    vault.write_text(f'#!/bin/sh\necho run >> {tmp_path}/vault-runs\necho "$1-from-the-vault"\n')
+    vault.chmod(0o755)
     settings = {
         **one_module_app(tmp_path, "reader", READS_ITS_FILE),
         "secret_files": {"users": {"from_file": str(users)}, "token": {"from_env": "READER_TOKEN"}},
-        "app_env": {"READER_KEY": {"from_env": "READER_KEY"}},
+        "app_env": {"READER_KEY": {"from_env": "READER_KEY"}, "READER_PIN": {"from_command": [str(vault), "pin-77a3"]}},
         # Release commands read them too.
         "release_commands": ['test -s "$APP_SECRETS_DIR/token" && grep -q "^[a-z]*:" "$APP_SECRETS_DIR/users"'],
     }
@@ -411,7 +415,10 @@ def test_a_secret_file_reaches_the_app_alone_and_a_change_is_a_new_release(deplo
         assert result.returncode == 0, result.stderr[-4000:]
         assert probe(deployed).get("https", name, "/").text == "first user: alice"
         output = json.dumps(result.output) + result.stderr
-        assert "secret-hash-one" not in output and "token-0c5d" not in output
+        assert "secret-hash-one" not in output and "token-0c5d" not in output and "pin-77a3" not in output
+        assert (tmp_path / "vault-runs").read_text() == "run\n"
+        environment = json.loads(deployed.sudo("cat /srv/flaskapp/current/environment.json").stdout)
+        assert environment["READER_PIN"] == "pin-77a3-from-the-vault"
         folder = deployed.sudo("ls -d /srv/flaskapp/secrets/*").stdout.split()
         assert len(folder) == 1
         modes = deployed.sudo(f"stat -c '%U %G %a %n' /srv/flaskapp/secrets {folder[0]} {folder[0]}/*").stdout
@@ -422,14 +429,18 @@ def test_a_secret_file_reaches_the_app_alone_and_a_change_is_a_new_release(deplo
             f"root flaskapp 640 {folder[0]}/users",
         ]
         assert "Permission denied" in deployed.sudo(f"runuser -u www-data -- cat {folder[0]}/users 2>&1 || true").stdout
-        assert deployed.deploy(inventory=inventory, env=env).changed == []
+        # awd validates before it forks a process per host: the command ran once again, not per host.
+        rerun = deployed.awd("deploy", "--inventory", inventory, env=env)
+        assert rerun.returncode == 0 and ": converged, 0 changed" in rerun.stderr, rerun.stderr[-3000:]
 
         # Only a deploy needs the secrets: the drift check compares what it cannot read here
         # as the live release has it, and says so; status and app read the host alone.
         users.rename(tmp_path / "users.elsewhere")
         checked = deployed.awd("check", "--inventory", inventory)
         assert checked.returncode == 0, checked.stdout + checked.stderr[-3000:]
-        assert "note: flaskapp: app_env READER_KEY cannot be read here" in checked.stdout
+        assert "note: flaskapp: app_env READER_KEY, READER_PIN cannot be read here" in checked.stdout
+        # A drift check never runs the password manager.
+        assert (tmp_path / "vault-runs").read_text() == "run\n" * 2
         assert "note: flaskapp: secret_files users, token cannot be read here" in checked.stdout
         assert deployed.awd("status", "--inventory", inventory).returncode == 0
         assert deployed.awd("app", "flaskapp", "--inventory", inventory, "--", "true").returncode == 0

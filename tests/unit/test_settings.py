@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import pytest
 
-from apache_wsgi_deploy import schema
+from apache_wsgi_deploy import schema, validators
 from apache_wsgi_deploy.schema import HOST_KEYS, SETTINGS, SITE_KEYS
 from apache_wsgi_deploy.settings import Settings, SettingsError, Site, shown
 from tests import CHECKOUT
@@ -207,8 +207,13 @@ HOSTILE = [
         ("secret_files", ["htpasswd"], "a dict of file names"),
         ("secret_files", {"../htpasswd": {"from_env": "X"}}, "file names of letters, digits and . _ -"),
         ("secret_files", {".env": {"from_env": "X"}}, "file names of letters, digits and . _ -"),
-        ("secret_files", {"htpasswd": "alice:x"}, 'for htpasswd: {"from_file": "path"} or {"from_env"'),
-        ("secret_files", {"htpasswd": {"from_env": "A B"}}, 'for htpasswd: {"from_file": "path"}'),
+        ("secret_files", {"htpasswd": "alice:x"}, 'for htpasswd: {"from_env": "VARIABLE"}'),
+        ("secret_files", {"htpasswd": {"from_env": "A B"}}, 'for htpasswd: {"from_env": "VARIABLE"}'),
+        *[
+            (key, {"KEY": {"from_command": command}}, '{"from_command": "program args"}')
+            for key in ("app_env", "secret_files")
+            for command in ("", "  ", [], [""], ["op", 1], 'op read "unclosed', "a\0b", 42, {"op": "read"})
+        ],
         ("adopted_folders", "/mnt/data", "a list of absolute folders"),
         ("adopted_folders", ["/mnt/data/."], "a list of absolute folders"),
         ("wsgi_umask", "027", "a umask of four octal digits"),
@@ -371,6 +376,20 @@ def test_missing_environment_variable_or_file_stops_the_run(monkeypatch, tmp_pat
     assert "setting 'app_env.DB' = '/etc/shop/db' names no file on the control machine" in str(error.value)
     # A run that only reads the hosts compares these as the host has them: not a problem there.
     assert validate_host("web1", data, app_values=False).sites[0].app_env == ENV
+
+
+def test_a_command_source_is_a_program_and_its_words_never_a_shell():
+    site = validate(
+        app_env={"A": {"from_command": "op read 'op://shop/api/token key'"}},
+        secret_files={"b": {"from_command": ["pass", "show", "shop/htpasswd"]}},
+    ).sites[0]
+    assert site.control_commands() == [
+        ("app_env.A", "op read 'op://shop/api/token key'"),
+        ("secret_files.b", ["pass", "show", "shop/htpasswd"]),
+    ]
+    assert validators.command_words(site.app_env["A"]["from_command"]) == ["op", "read", "op://shop/api/token key"]
+    # A site to remove reads nothing of its app.
+    assert validate(app_present=False, app_env={"A": {"from_command": "op read x"}}).sites[0].control_commands() == []
 
 
 def test_git_sources_name_no_file_on_the_control_machine():
