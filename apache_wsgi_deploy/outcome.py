@@ -24,11 +24,22 @@ from pyinfra.context import ctx_host, ctx_state
 # releases), and what `./run.sh status` prints of each site; files in Apache's *-enabled
 # folders it would not have made, what Apache runs with that neither the deploy nor
 # Debian declares, why the config on disk fails its configtest, and what on the host made
-# it refuse to go on (an app's account with privileges).
+# it refuse to go on (an app's account with privileges); the release each site's run
+# made live or went back to (its install_path and release), which the hooks tell.
 UNDECLARED_SITES, DIFFS, NOTICES, SITES = "undeclared_sites", "diffs", "notices", "sites"
 FOREIGN_ENTRIES, UNDECLARED_CONFIG = "foreign_entries", "undeclared_config"
-CONFIG_ERRORS, REFUSALS = "config_errors", "refusals"
-KINDS = (UNDECLARED_SITES, DIFFS, NOTICES, SITES, FOREIGN_ENTRIES, UNDECLARED_CONFIG, CONFIG_ERRORS, REFUSALS)
+CONFIG_ERRORS, REFUSALS, RELEASES = "config_errors", "refusals", "releases"
+KINDS = (
+    UNDECLARED_SITES,
+    DIFFS,
+    NOTICES,
+    SITES,
+    FOREIGN_ENTRIES,
+    UNDECLARED_CONFIG,
+    CONFIG_ERRORS,
+    REFUSALS,
+    RELEASES,
+)
 
 
 # The packaged whole_server deploy's name, which pyinfra puts before each of its
@@ -163,6 +174,7 @@ class HostOutcome:
     undeclared_config: list[str] = field(default_factory=list)
     config_errors: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    releases: list[dict] = field(default_factory=list)
     # Why it failed, in a line: the failed command's last error output, "connection lost".
     cause: str | None = None
 

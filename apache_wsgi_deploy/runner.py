@@ -198,11 +198,13 @@ def run_hosts(
     concurrency: int = CONCURRENCY,
     shown: progress.Plain | None = None,
     result_line=None,
+    events=None,
 ) -> dict[str, tuple[HostOutcome, str]]:
     """Each host's outcome and pyinfra log (by name) from the job run on it, `concurrency`
     hosts at a time; logs: the folder that keeps each host's output as
     <host>.log (none: it is not kept). shown: where the progress goes (none: nowhere), each
-    ended host told with result_line(host, outcome) (host_line by default)."""
+    ended host told with result_line(host, outcome) (host_line by default). events: told
+    started(host) and ended(host, outcome) as each host's run starts and ends (hooks.Hooks)."""
     shown = shown or progress.Silent(len(hosts))
     result_line = result_line or host_line
     by_name = {host.name: host for host in hosts}
@@ -225,6 +227,8 @@ def run_hosts(
             pipes[progress_out] = [host, b""]
             started[host] = time.monotonic()
             shown.started(host)
+            if events is not None:
+                events.started(host)
             return pid
 
         def read_progress(fd: int) -> None:
@@ -256,6 +260,8 @@ def run_hosts(
             outcome = outcomes[host] = _outcome(host, files[host][1], os.waitstatus_to_exitcode(waited[1]))
             took = time.monotonic() - started[host]
             shown.ended_host(host, f"{result_line(host, outcome)} ({took:.1f} s)", failed=outcome.exit_status != 0)
+            if events is not None:
+                events.ended(host, outcome)
             return waited
 
         try:

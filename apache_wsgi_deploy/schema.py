@@ -663,6 +663,28 @@ SECTIONS = (
         ),
     ),
     Section(
+        "Notifications (awd deploy and awd rollback)",
+        (
+            _host(
+                "deploy_hooks",
+                {},
+                v.hooks,
+                "shell commands the control machine runs at each of the host's events (started, then succeeded or"
+                " failed; rolled_back), the facts in AWD_* environment variables; each within 30 s, a failing one"
+                " reported without failing the run",
+                notes='E.g. {"succeeded": ["./notify.sh"], "failed": ["./page-on-call.sh"]}. See docs/cli.md.',
+            ),
+            _host(
+                "deploy_webhook",
+                None,
+                v.optional(v.webhook_url),
+                "URL the control machine posts each of the host's events to, as JSON with a Slack-compatible"
+                ' "text"; None posts nothing',
+                secret=True,
+            ),
+        ),
+    ),
+    Section(
         "Verification suite (awd verify)",
         (
             _host(

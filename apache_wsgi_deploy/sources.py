@@ -278,6 +278,13 @@ def command_problem(key: str, command: str | list) -> str | None:
     return None
 
 
+def release_commit(release: str | None) -> str | None:
+    """The commit a release of a git source holds, read from its name (release_name: the
+    time, the content, the settings' digest); None for a folder's release."""
+    content = release.split("-")[1] if release and release.count("-") >= 2 else None
+    return content if content and COMMIT.fullmatch(content) else None
+
+
 def readable_here(source: str | dict) -> bool:
     """Whether an app_env value or a secret file can be read on this control machine (a
     value written in the settings always can; a command's only once a deploy's validation

@@ -15,6 +15,7 @@ import keyword
 import posixpath
 import re
 import shlex
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -436,6 +437,39 @@ def commands(value: Any) -> list[str]:
     """Each is one argument of `sh -c` on the host, quoted."""
     if not isinstance(value, list) or not all(isinstance(item, str) and COMMAND.fullmatch(item) for item in value):
         raise Invalid(commands.form)
+    return value
+
+
+# What `awd deploy` and `awd rollback` tell a host's hooks and webhook, in the order they come.
+HOOK_EVENTS = ("started", "succeeded", "failed", "rolled_back")
+
+
+@allowing(
+    "a dict of events (started, succeeded, failed, rolled_back) to lists of shell commands, each one line, such as"
+    ' {"succeeded": ["./notify.sh"]}'
+)
+def hooks(value: Any) -> dict[str, list[str]]:
+    """Each command is one argument of `sh -c` on the control machine."""
+    if not isinstance(value, dict) or not set(value) <= set(HOOK_EVENTS):
+        raise Invalid(hooks.form)
+    for event, listed in value.items():
+        try:
+            commands(listed)
+        except Invalid:
+            raise Invalid(f"for {event}: {commands.form}") from None
+    return value
+
+
+@allowing("an http:// or https:// URL, such as https://hooks.slack.com/services/T0/B0/XXXX")
+def webhook_url(value: Any) -> str:
+    """Only the control machine's Python posts to it: never a shell word nor a config line."""
+    try:
+        parsed = urllib.parse.urlsplit(value) if isinstance(value, str) and COMMAND.fullmatch(value) else None
+        valid = parsed is not None and parsed.scheme in ("http", "https") and bool(parsed.hostname) and parsed.port != 0
+    except ValueError:  # a port out of range, a bracketed host that is no IPv6 address
+        valid = False
+    if not valid or " " in value:
+        raise Invalid(webhook_url.form)
     return value
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apache_wsgi_deploy import runner
+from apache_wsgi_deploy import hooks, runner
 from apache_wsgi_deploy.cli.common import add_data_option, add_host_options
 from apache_wsgi_deploy.cli.deploy import run_deploy
 
@@ -17,4 +17,4 @@ def add_arguments(parser) -> None:
 
 def run(args, extra: list[str]) -> int:
     job = runner.Job("apache_wsgi_deploy.deploys.rollback", {"app_name": args.app_name}, verbosity=args.verbose)
-    return run_deploy(args, job, deploys=False)
+    return run_deploy(args, job, deploys=False, action=hooks.ROLLBACK)

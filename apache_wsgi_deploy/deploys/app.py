@@ -333,6 +333,7 @@ def app_release(site):
     # Before the release's commands and health check, which read them.
     environment = _environment_json(site, _secret_files(site))
     release, reloaded = _release_made(site, environment)
+    outcome.record(host.name, outcome.RELEASES, [{"install_path": site.app_install_path, "release": release}])
     _release_live(site, release, environment, reloaded)
 
 

@@ -13,8 +13,10 @@ import shlex
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -88,6 +90,89 @@ def test_new_code_is_a_new_release_and_a_rollback_holds_until_other_code(deploye
     assert restored.returncode == 0, restored.stderr[-4000:]
     assert body(deployed) == "Good!"
     assert_verified(deployed)
+
+
+@pytest.fixture
+def webhook():
+    """A chat's webhook on the control machine's loopback: the JSON of each post."""
+    posts = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/services/T0/B0/token", posts
+    server.shutdown()
+    server.server_close()
+
+
+def test_hooks_and_a_webhook_hear_every_deploy_and_rollback_and_a_failing_hook_changes_no_outcome(
+    deployed, tmp_path, webhook
+):
+    url, posts = webhook
+    heard = tmp_path / "heard"
+    said = f'echo "$AWD_EVENT $AWD_ACTION $AWD_HOST $AWD_SITES $AWD_RELEASES" >> {heard}'
+    notified = {
+        "deploy_hooks": {
+            "started": [said],
+            "succeeded": [said, "echo chat is down >&2; exit 4"],
+            "failed": [said],
+            "rolled_back": [said],
+        },
+        "deploy_webhook": url,
+    }
+    original = live_release(deployed).rsplit("/", 1)[-1]
+    second = variant(tmp_path, "second", '"Good!"', '"Second!"')
+    broken = variant(tmp_path, "broken", 'return "Good!"', 'raise RuntimeError("broken release")')
+    inventory = settings_inventory(deployed, tmp_path, **notified)
+    name = deployed.hosts[0].alias
+
+    def awd(*args: str) -> subprocess.CompletedProcess:
+        return deployed.awd(*args, f"--inventory={inventory}")
+
+    try:
+        deployed_second = awd("deploy", "--data", f"app_source={second}")
+        assert deployed_second.returncode == 0, deployed_second.stderr[-3000:]
+        assert (
+            f"--> hook 'echo chat is down >&2; exit 4' at {name} succeeded failed with exit status 4: chat is down"
+            " (the run's outcome stands)" in deployed_second.stderr
+        )
+        release = live_release(deployed).rsplit("/", 1)[-1]
+        assert awd("rollback", "flaskapp").returncode == 0
+        kept = set(releases(deployed))
+        failed = awd("deploy", "--data", f"app_source={broken}")
+        assert failed.returncode == 1
+        (never_live,) = set(releases(deployed)) - kept
+        assert [line.rstrip() for line in heard.read_text().splitlines()] == [
+            f"started deploy {name} flaskapp",
+            f"succeeded deploy {name} flaskapp flaskapp={release}",
+            f"started rollback {name} flaskapp",
+            f"rolled_back rollback {name} flaskapp flaskapp={original}",
+            f"started deploy {name} flaskapp",
+            f"failed deploy {name} flaskapp flaskapp={never_live}",
+        ]
+        assert [post["event"] for post in posts] == [
+            "started",
+            "succeeded",
+            "started",
+            "rolled_back",
+            "started",
+            "failed",
+        ]
+        assert posts[3]["text"].startswith(f"awd rollback done on {name} by ")
+        assert posts[5]["outcome"].startswith(f"{name}: FAILED at 'Application flaskapp | Release is live")
+        # A drift check tells nobody.
+        assert awd("check").returncode == 0 and len(posts) == 6
+    finally:
+        assert deployed.deploy().returncode == 0
+    assert body(deployed) == "Good!"
 
 
 def test_a_release_failing_its_health_check_is_never_live(deployed, tmp_path):
