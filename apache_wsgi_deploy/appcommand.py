@@ -14,24 +14,28 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from apache_wsgi_deploy import layout
+from apache_wsgi_deploy import audit, layout
 from apache_wsgi_deploy.connection import openssh_command
 
 # Hosts a command runs on at once.
 CONCURRENCY = 8
+# How much of a command its audit record keeps.
+AUDITED_CHARS = 300
 # OpenSSH's exit status when it could not connect or authenticate.
 UNREACHABLE = 255
 
 
 def in_live_release(site, command: list[str]) -> str:
-    """The shell command, run as root on the host, that runs `command` in the live release."""
+    """The shell command, run as root on the host, that runs `command` in the live release,
+    recorded in the host's audit trail."""
     paths = site.paths
     release = f'"$(readlink -f {shlex.quote(paths.current_dir)})"'
     runner = shlex.join(["runuser", "-u", site.wsgi_user, "--"])
     tool = shlex.join([layout.IN_APP])
     arguments = shlex.join([site.data_dir, "--umask", site.wsgi_umask, "--", *command])
     # From /: the SSH user's home may be closed to the app's user (Debian 13's HOME_MODE 0700).
-    return f'cd / && release={release} && exec {runner} "$release/venv/bin/python" {tool} "$release" {arguments}'
+    run = f'cd / && release={release} && {runner} "$release/venv/bin/python" {tool} "$release" {arguments}'
+    return audit.around({"action": "app", "what": f"{site.app_name}: {shlex.join(command)}"[:AUDITED_CHARS]}, run)
 
 
 def run_on_hosts(commands: dict[str, tuple[dict, str]], concurrency: int = CONCURRENCY) -> int:

@@ -8,17 +8,15 @@ within HOOK_TIMEOUT; one that fails is reported and never changes the run's outc
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import socket
 import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from apache_wsgi_deploy import project, sources
+from apache_wsgi_deploy import audit, project, sources
 from apache_wsgi_deploy.outcome import HostOutcome
 from apache_wsgi_deploy.runner import host_line
 from apache_wsgi_deploy.settings import Settings
@@ -27,11 +25,6 @@ HOOK_TIMEOUT = 30
 DEPLOY, ROLLBACK = "deploy", "rollback"
 # Hooks and posts of one run at once: a fleet's events do not wait for each other.
 WORKERS = 8
-
-
-def deployer() -> str:
-    """Who runs the command, on which control machine."""
-    return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
 def event_facts(event: str, action: str, host: str, settings: Settings, run: str, ended: HostOutcome | None) -> dict:
@@ -47,7 +40,7 @@ def event_facts(event: str, action: str, host: str, settings: Settings, run: str
         }
         for site in settings.present_sites
     ]
-    facts = {"event": event, "action": action, "host": host, "sites": sites, "user": deployer(), "run": run}
+    facts = {"event": event, "action": action, "host": host, "sites": sites, "user": audit.deployer(), "run": run}
     if ended is not None:
         facts["outcome"] = host_line(host, ended)
     facts["text"] = _text(facts)

@@ -214,6 +214,8 @@ ACME_CHALLENGE_DIR = f"{ACME_WEBROOT}/.well-known/acme-challenge"
 MADE_RECORD = f"{STATE_DIR}/made.tsv"
 # A reload that failed its configtest, owed until one succeeds.
 RELOAD_OWED = f"{STATE_DIR}/apache-reload-owed"
+# Every deploy, rollback and app command on the host: JSON lines, root's alone (audit.py).
+AUDIT_LOG = f"{STATE_DIR}/audit.log"
 # One deploy at a time (apache_wsgi_deploy.lock): under /run, so a reboot, which ends
 # every run, also clears it.
 DEPLOY_LOCK = "/run/apache-wsgi-deploy.lock"

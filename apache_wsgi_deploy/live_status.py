@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from apache_wsgi_deploy.audit import history_line
 from apache_wsgi_deploy.runner import not_read
 
 STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
@@ -61,4 +62,6 @@ def report(outcomes: dict) -> tuple[str, bool]:
         for site in outcome.sites:
             lines += site_lines(site)
             healthy = healthy and answers(site)
+        if outcome.history:
+            lines += ["  history:", *(f"  {history_line(entry)}" for entry in outcome.history)]
     return "\n".join(lines), healthy

@@ -16,11 +16,9 @@ Holding it is no pyinfra operation: a no-change rerun still reports no change.
 
 from __future__ import annotations
 
-import getpass
 import inspect
 import os
 import shlex
-import socket
 import subprocess
 import time
 
@@ -34,8 +32,8 @@ from pyinfra.connectors.local import LocalConnector
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import make_unix_command, make_unix_command_for_host
 
-from apache_wsgi_deploy import readonly
-from apache_wsgi_deploy.layout import DEPLOY_LOCK
+from apache_wsgi_deploy import audit, readonly
+from apache_wsgi_deploy.layout import AUDIT_LOG, DEPLOY_LOCK
 
 # The holder's shell gives the lock up when no heartbeat came for this long. Long enough
 # for a run busy on the control machine (a large folder's digest, another run's git
@@ -45,6 +43,10 @@ HEARTBEAT_INTERVAL = 15
 
 # The shells holding this process's locks, by host: each lives as long as its channel.
 _held: dict[str, object] = {}
+# The audited runs' names, by host: their end is told to the holder.
+_audited: dict[str, str] = {}
+# How long the end of a run waits for its holder to have recorded it.
+RECORDED_TIMEOUT = 10
 
 
 class DeployLockError(PyinfraError):
@@ -53,22 +55,48 @@ class DeployLockError(PyinfraError):
     A PyinfraError, so pyinfra's CLI prints the message rather than a traceback."""
 
 
-def holder_script(path: str, shared: bool, timeout: int, holder: str, heartbeat_timeout: float) -> str:
+def holder_script(
+    path: str,
+    shared: bool,
+    timeout: int,
+    holder: str,
+    heartbeat_timeout: float,
+    audited: tuple[str, str] | None = None,
+    audit_log: str = AUDIT_LOG,
+) -> str:
     """bash on the host: takes the lock (waiting at most timeout s), says so, and holds it
     while heartbeats arrive on stdin. Prints BUSY <holder> before it waits, TIMEOUT
-    <holder> when the wait ran out, LOCKED once it holds it."""
+    <holder> when the wait ran out, LOCKED once it holds it. audited: the run's name and
+    its start's record (audit.py), written to the audit log once the lock is held; a line
+    `END <record>` on stdin is the run's end, written before RECORDED is printed and the
+    lock let go; a run that ends without one is recorded as such."""
     mode = "-s" if shared else "-x"
     lock, who = shlex.quote(path), shlex.quote(holder)
+    taken = (
+        f"umask 077 && exec 9<>{lock} || exit 1",
+        f"if ! flock -n {mode} 9; then",
+        f"  echo BUSY $(head -c 300 {lock})",
+        f"  flock -w {int(timeout)} {mode} 9 || {{ echo TIMEOUT $(head -c 300 {lock}); exit 1; }}",
+        "fi",
+        f"printf '%s\\n' {who} >{lock}",
+    )
+    if audited is None:
+        return "\n".join((*taken, "echo LOCKED", f"while read -r -t {float(heartbeat_timeout)} _; do :; done"))
+    run, started = audited
+    untold, silent = (shlex.quote(audit.record(run, "ended", outcome=said)) for said in (audit.UNTOLD, audit.SILENT))
     return "\n".join(
         (
-            f"umask 077 && exec 9<>{lock} || exit 1",
-            f"if ! flock -n {mode} 9; then",
-            f"  echo BUSY $(head -c 300 {lock})",
-            f"  flock -w {int(timeout)} {mode} 9 || {{ echo TIMEOUT $(head -c 300 {lock}); exit 1; }}",
-            "fi",
-            f"printf '%s\\n' {who} >{lock}",
+            *taken,
+            audit.append_function(audit_log),
+            f"awd_audit {shlex.quote(started)}",
             "echo LOCKED",
-            f"while read -r -t {float(heartbeat_timeout)} _; do :; done",
+            "while :; do",
+            f"  read -r -t {float(heartbeat_timeout)} line; status=$?",
+            '  [ "$status" -eq 0 ] || break',
+            '  case $line in "END "*) awd_audit "${line#END }"; echo RECORDED; exit 0;; esac',
+            "done",
+            # read's status past 128: the heartbeat's wait ran out; else the run's stdin closed.
+            f'if [ "$status" -gt 128 ]; then awd_audit {silent}; else awd_audit {untold}; fi',
         )
     )
 
@@ -77,7 +105,7 @@ def _this_run(shared: bool) -> str:
     """Who holds the lock, in the words a waiting run prints."""
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     run = "a drift check" if shared else "a deploy"
-    return f"{run} by {getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()}), started {started}"
+    return f"{run} by {audit.deployer()} (pid {os.getpid()}), started {started}"
 
 
 class _Shell:
@@ -110,14 +138,22 @@ class _Shell:
             return
 
 
-def hold_deploy_lock(host: Host, timeout: int, path: str = DEPLOY_LOCK) -> None:
+def hold_deploy_lock(
+    host: Host, timeout: int, path: str = DEPLOY_LOCK, audited: dict | None = None, audit_log: str = AUDIT_LOG
+) -> None:
     """Take the host's lock for this run (shared when the process only reads: readonly),
-    waiting at most timeout s; DeployLockError naming its holder when the wait runs out."""
+    waiting at most timeout s; DeployLockError naming its holder when the wait runs out.
+    audited: what a run that changes the host records in its audit trail once it holds the
+    lock ({"action": "deploy", "what": "shop, blog"}); its end is `tell_end`'s."""
     if not isinstance(host.connector, (SSHConnector, LocalConnector)):
         logger.warning(f"{host.name}: no deploy lock over a {type(host.connector).__name__}")
         return
     shared = readonly.declared()
-    script = holder_script(path, shared, timeout, _this_run(shared), HEARTBEAT_TIMEOUT)
+    started = None
+    if audited is not None and not shared:
+        run = _audited[host.name] = audit.new_run()
+        started = (run, audit.record(run, "started", by=audit.deployer(), **audited))
+    script = holder_script(path, shared, timeout, _this_run(shared), HEARTBEAT_TIMEOUT, started, audit_log)
     arguments, _ = pop_global_arguments(host.state, host, {})
     accepted = inspect.signature(make_unix_command).parameters
     escalation = {key: value for key, value in arguments.items() if key in accepted}
@@ -142,3 +178,20 @@ def hold_deploy_lock(host: Host, timeout: int, path: str = DEPLOY_LOCK) -> None:
     raise DeployLockError(
         f"{host.name}: could not take the deploy lock {path}: {' / '.join(error[-2:]) or 'no answer'}"
     )
+
+
+def tell_end(host_name: str, outcome: str, **facts) -> None:
+    """Record how an audited run on the host ended (its summary line, its releases), and
+    let the lock go; nothing for a run that holds no lock, or an unaudited one."""
+    run, shell = _audited.pop(host_name, None), _held.pop(host_name, None)
+    if run is None or shell is None:
+        return
+    try:
+        with gevent.Timeout(RECORDED_TIMEOUT):
+            shell.send(f"END {audit.record(run, 'ended', outcome=outcome, **facts)}\n".encode())
+            for raw in iter(shell.stdout.readline, b""):
+                if raw.strip() == b"RECORDED":
+                    return
+    except (OSError, gevent.Timeout):
+        pass
+    logger.warning(f"{host_name}: the end of this run could not be written to the audit trail")

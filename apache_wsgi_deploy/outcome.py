@@ -25,10 +25,11 @@ from pyinfra.context import ctx_host, ctx_state
 # folders it would not have made, what Apache runs with that neither the deploy nor
 # Debian declares, why the config on disk fails its configtest, and what on the host made
 # it refuse to go on (an app's account with privileges); the release each site's run
-# made live or went back to (its install_path and release), which the hooks tell.
+# made live or went back to (its install_path and release), which the hooks tell; the
+# host's audit trail, read by `awd status --history`.
 UNDECLARED_SITES, DIFFS, NOTICES, SITES = "undeclared_sites", "diffs", "notices", "sites"
 FOREIGN_ENTRIES, UNDECLARED_CONFIG = "foreign_entries", "undeclared_config"
-CONFIG_ERRORS, REFUSALS, RELEASES = "config_errors", "refusals", "releases"
+CONFIG_ERRORS, REFUSALS, RELEASES, HISTORY = "config_errors", "refusals", "releases", "history"
 KINDS = (
     UNDECLARED_SITES,
     DIFFS,
@@ -39,6 +40,7 @@ KINDS = (
     CONFIG_ERRORS,
     REFUSALS,
     RELEASES,
+    HISTORY,
 )
 
 
@@ -175,6 +177,8 @@ class HostOutcome:
     config_errors: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     releases: list[dict] = field(default_factory=list)
+    # The audit trail's last runs (audit.history), for `awd status --history`.
+    history: list[dict] = field(default_factory=list)
     # Why it failed, in a line: the failed command's last error output, "connection lost".
     cause: str | None = None
 

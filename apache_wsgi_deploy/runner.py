@@ -112,6 +112,8 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
     from pyinfra.api.state import StateStage
     from pyinfra.context import ctx_config, ctx_state
 
+    from apache_wsgi_deploy import lock
+
     logger.setLevel(logging.INFO)
     logger.addHandler(_PlainLog())
     logger.propagate = False
@@ -140,6 +142,10 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
         if not isinstance(stopped, (PyinfraError, SettingsError)):
             traceback.print_exc()
     outcome = HostOutcome.from_state(state, host.name, status, dry=job.dry, error=error)
+    if not job.dry:
+        lock.tell_end(
+            host.name, host_line(host.name, outcome).removeprefix(f"{host.name}: "), releases=outcome.releases
+        )
     result.write_text(json.dumps(outcome.as_dict()))
     return status
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from apache_wsgi_deploy import outcome, readonly, schema
+from apache_wsgi_deploy import audit, outcome, readonly, schema
 from apache_wsgi_deploy.connection import disable_nagle
 from apache_wsgi_deploy.deploys.acme import acme_challenges
 from apache_wsgi_deploy.deploys.app import (
@@ -36,6 +36,7 @@ from apache_wsgi_deploy.deploys.server import (
 )
 from apache_wsgi_deploy.deploys.vhosts import site_vhosts, site_vhosts_removed, undeclared_sites_reported
 from apache_wsgi_deploy.facts.apache import SiteAnswer
+from apache_wsgi_deploy.facts.audit import AuditTrail
 from apache_wsgi_deploy.facts.releases import Releases
 from apache_wsgi_deploy.lock import hold_deploy_lock
 from apache_wsgi_deploy.operations import releases
@@ -72,7 +73,11 @@ def whole_server() -> None:
     # A no-change rerun is mostly fact commands, each delayed by Nagle without it.
     disable_nagle(host)
     # Before the first fact: another run's changes must not be half seen, nor its releases pruned.
-    hold_deploy_lock(host, settings.deploy_lock_timeout)
+    hold_deploy_lock(
+        host,
+        settings.deploy_lock_timeout,
+        audited={"action": "deploy", "what": ", ".join(site.app_name for site in settings.present_sites)},
+    )
     # Before anything changes: no app may run as an account that can become root.
     for site in host.loop(settings.present_sites):
         app_runs_unprivileged(site)
@@ -105,11 +110,16 @@ def whole_server() -> None:
 
 
 @deploy("Status", data_defaults=schema.defaults())
-def read_status() -> None:
+def read_status(history: int = 0) -> None:
     """What is live on the host, read, changing nothing (run in pyinfra's dry mode):
-    each site's releases and its health check's answer, recorded for `awd status`."""
+    each site's releases and its health check's answer, recorded for `awd status`, and
+    the audit trail's last `history` runs."""
     settings = _read_settings()
     disable_nagle(host)
+    if history:
+        # A run is two lines: its start and its end.
+        trail = host.get_fact(AuditTrail, lines=2 * history)
+        outcome.record(host.name, outcome.HISTORY, audit.history(trail, runs=history))
     outcome.record(
         host.name,
         outcome.SITES,
@@ -141,6 +151,8 @@ def rollback(app_name: str) -> None:
         names = ", ".join(site.app_name for site in settings.present_sites)
         raise SettingsError(f"host {host.name}: no site named {app_name!r} to roll back (its sites: {names})")
     disable_nagle(host)
+    # A deploy halfway through must not be rolled back under it.
+    hold_deploy_lock(host, settings.deploy_lock_timeout, audited={"action": "rollback", "what": app_name})
     releases.rollback(
         name=f"{app_name} goes back to its previous release",
         install_path=site.app_install_path,

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from apache_wsgi_deploy import audit
 from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.testhost.acme import bridge_gateway
 from tests.e2e.conftest import CHECKOUT, SAMPLE, VENV_BIN
@@ -92,6 +93,11 @@ def test_new_code_is_a_new_release_and_a_rollback_holds_until_other_code(deploye
     assert_verified(deployed)
 
 
+def summary(run: subprocess.CompletedProcess, host: str) -> str:
+    """A host's line in the summary awd printed at the end of a run, without its name."""
+    return re.findall(rf"^ +{re.escape(host)}: (.*)$", run.stderr, re.M)[-1]
+
+
 @pytest.fixture
 def webhook():
     """A chat's webhook on the control machine's loopback: the JSON of each post."""
@@ -145,7 +151,8 @@ def test_hooks_and_a_webhook_hear_every_deploy_and_rollback_and_a_failing_hook_c
             " (the run's outcome stands)" in deployed_second.stderr
         )
         release = live_release(deployed).rsplit("/", 1)[-1]
-        assert awd("rollback", "flaskapp").returncode == 0
+        rolled_back = awd("rollback", "flaskapp")
+        assert rolled_back.returncode == 0
         kept = set(releases(deployed))
         failed = awd("deploy", "--data", f"app_source={broken}")
         assert failed.returncode == 1
@@ -170,6 +177,18 @@ def test_hooks_and_a_webhook_hear_every_deploy_and_rollback_and_a_failing_hook_c
         assert posts[5]["outcome"].startswith(f"{name}: FAILED at 'Application flaskapp | Release is live")
         # A drift check tells nobody.
         assert awd("check").returncode == 0 and len(posts) == 6
+
+        # The host's audit trail holds each run that changed it, and an app command, as each ended.
+        assert deployed.awd("app", "flaskapp", f"--inventory={inventory}", "--", "sh", "-c", "exit 3").returncode == 3
+        status = awd("status", "--history", "4")
+        history = status.stdout.split("  history:\n", 1)[1].splitlines()
+        by = audit.deployer()
+        assert [re.sub(r"^ +\S+ +", "", line) for line in history] == [
+            f"deploy flaskapp by {by}: {summary(deployed_second, name)}",
+            f"rollback flaskapp by {by}: {summary(rolled_back, name)}",
+            f"deploy flaskapp by {by}: {summary(failed, name)}",
+            f"app flaskapp: sh -c 'exit 3' by {by}: exit status 3",
+        ]
     finally:
         assert deployed.deploy().returncode == 0
     assert body(deployed) == "Good!"

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from apache_wsgi_deploy import hooks, schema
+from apache_wsgi_deploy import audit, hooks, schema
 from apache_wsgi_deploy.outcome import HostOutcome
 from apache_wsgi_deploy.settings import Settings, SettingsError
 from apache_wsgi_deploy.validators import HOOK_EVENTS
@@ -94,7 +94,7 @@ def test_a_rollback_that_succeeds_is_rolled_back(tmp_path, monkeypatch):
         "release": GIT_RELEASE,
         "commit": COMMIT,
     }
-    assert facts["user"] == hooks.deployer() and "@" in facts["user"]
+    assert facts["user"] == audit.deployer() and "@" in facts["user"]
 
 
 def test_the_webhook_gets_each_event_as_json_with_a_line_of_text(receiver):
@@ -106,8 +106,8 @@ def test_the_webhook_gets_each_event_as_json_with_a_line_of_text(receiver):
     assert [path for path, _ in posts] == ["/services/T0/B0/token"] * 2
     events = sorted((post for _, post in posts), key=lambda post: post["event"] != "started")
     assert [post["event"] for post in events] == ["started", "failed"]
-    assert events[0]["text"] == f"awd deploy started on web1 by {hooks.deployer()}: flaskapp, blog"
-    assert events[1]["text"].startswith(f"awd deploy FAILED on web1 by {hooks.deployer()}: flaskapp {GIT_RELEASE}")
+    assert events[0]["text"] == f"awd deploy started on web1 by {audit.deployer()}: flaskapp, blog"
+    assert events[1]["text"].startswith(f"awd deploy FAILED on web1 by {audit.deployer()}: flaskapp {GIT_RELEASE}")
 
 
 def test_a_failing_hook_or_post_is_reported_never_showing_the_webhooks_url(receiver, tmp_path, monkeypatch):

@@ -5,11 +5,13 @@ or silent taken over, and a run that waits too long told who holds it.
 """
 
 import getpass
+import re
 import socket
 import subprocess
 
 import pytest
 
+from apache_wsgi_deploy import audit
 from apache_wsgi_deploy.lock import holder_script
 from apache_wsgi_deploy.runner import Job, RunHost, run_hosts
 
@@ -20,7 +22,8 @@ from pyinfra.operations import server
 from apache_wsgi_deploy import lock
 
 lock.HEARTBEAT_TIMEOUT, lock.HEARTBEAT_INTERVAL = {heartbeat_timeout}, 0.2
-lock.hold_deploy_lock(host, {timeout}, path={path!r})
+AUDITED = {{"action": "deploy", "what": "shop"}}
+lock.hold_deploy_lock(host, {timeout}, path={path!r}, audited=AUDITED, audit_log={audit_log!r})
 server.shell(name="Works", commands=[{command!r}])
 """
 
@@ -28,11 +31,26 @@ OTHER_DEPLOY = "a deploy by ops@elsewhere (pid 7), started 2026-12-01T09:00:00Z"
 
 
 def deploy_file(tmp_path, timeout=0, command="true", heartbeat_timeout=300):
-    """The deploy and its lock file; command may name {lock}."""
+    """The deploy and its lock file; command may name {lock}. Its audit trail is the
+    folder's audit/audit.log."""
     path, lock = tmp_path / "deploy.py", str(tmp_path / "deploy.lock")
     command = command.format(lock=lock)
-    path.write_text(DEPLOY.format(timeout=timeout, path=lock, command=command, heartbeat_timeout=heartbeat_timeout))
+    path.write_text(
+        DEPLOY.format(
+            timeout=timeout,
+            path=lock,
+            command=command,
+            heartbeat_timeout=heartbeat_timeout,
+            audit_log=str(tmp_path / "audit" / "audit.log"),
+        )
+    )
     return str(path), lock
+
+
+def trail(tmp_path) -> list[dict]:
+    """The audit trail's runs, as `awd status --history` reads them."""
+    log = tmp_path / "audit" / "audit.log"
+    return audit.history(log.read_text().splitlines()) if log.exists() else []
 
 
 def other_run(lock: str, shared=False, heartbeat_timeout=300) -> subprocess.Popen:
@@ -102,3 +120,50 @@ def test_drift_checks_share_the_lock_that_a_deploy_waits_for(tmp_path, ends):
     deployed, _ = run(deploy)
     assert deployed.exit_status == 1
     assert "is held by" in deployed.cause
+
+
+def test_a_deploy_is_in_the_audit_trail_with_who_ran_it_and_how_it_ended(tmp_path):
+    deploy, _ = deploy_file(tmp_path)
+    run(deploy)
+    failing, _ = deploy_file(tmp_path, command="echo no space left >&2; false")
+    run(failing)
+    # A drift check changes nothing: it is not recorded.
+    run(deploy, dry=True)
+    first, second = trail(tmp_path)
+    assert first["by"] == second["by"] == audit.deployer()
+    assert (first["action"], first["what"], first["outcome"]) == ("deploy", "shop", "converged, 1 changed, 0 unchanged")
+    assert second["outcome"] == "FAILED at 'Works': no space left (0 changed before)"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first["at"])
+    log = tmp_path / "audit" / "audit.log"
+    # The deploy's own folder as the deploy makes it (its tools run as the apps' users).
+    assert (oct(log.stat().st_mode & 0o777), oct(log.parent.stat().st_mode & 0o777)) == ("0o600", "0o755")
+
+
+@pytest.mark.parametrize(
+    ("ends_how", "recorded"), [("its stdin closes", audit.UNTOLD), ("it goes silent", audit.SILENT)]
+)
+def test_a_run_that_never_says_how_it_ended_is_recorded_as_such(tmp_path, ends_how, recorded):
+    log = str(tmp_path / "audit.log")
+    started = audit.record("run1", "started", by="ops@laptop", action="deploy", what="shop")
+    script = holder_script(str(tmp_path / "lock"), False, 0, OTHER_DEPLOY, 0.3, ("run1", started), log)
+    shell = subprocess.Popen(["bash", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert shell.stdout.readline() == b"LOCKED\n"
+    if ends_how == "its stdin closes":
+        shell.stdin.close()
+    assert shell.wait(timeout=10) == 0
+    ((entry,),) = [audit.history(open(log).read().splitlines())]
+    assert (entry["by"], entry["outcome"]) == ("ops@laptop", recorded)
+
+
+def test_the_history_reads_each_runs_start_and_end_together_and_skips_what_is_not_a_record():
+    lines = [
+        '{"at": "2026-12-03T10:00:00Z", "run": "a", "event": "started", "by": "ops@x", "action": "deploy",'
+        ' "what": "shop"}',
+        "not a record",
+        '{"at": "2026-12-03T10:00:05Z", "run": "b", "event": "started", "by": "ops@x", "action": "app", "what": "ls"}',
+        '{"at": "2026-12-03T10:00:09Z", "run": "a", "event": "ended", "outcome": "converged, 0 changed, 40 unchanged"}',
+    ]
+    assert [audit.history_line(entry) for entry in audit.history(lines)] == [
+        "  2026-12-03T10:00:00Z  deploy shop by ops@x: converged, 0 changed, 40 unchanged",
+        "  2026-12-03T10:00:05Z  app ls by ops@x: no end recorded (still running, or cut off)",
+    ]

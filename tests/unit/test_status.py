@@ -1,8 +1,11 @@
 """`./run.sh status` and `./run.sh app`, from what the hosts answered: what they print and run."""
 
 import shlex
+import subprocess
 
-from apache_wsgi_deploy import layout
+import pytest
+
+from apache_wsgi_deploy import audit, layout
 from apache_wsgi_deploy.appcommand import in_live_release
 from apache_wsgi_deploy.connection import openssh_command
 from apache_wsgi_deploy.live_status import report
@@ -46,9 +49,20 @@ def test_status_fails_for_a_site_that_does_not_answer_or_a_host_not_read():
 def test_an_app_command_runs_in_the_live_release_as_the_apps_user_from_a_folder_it_may_enter():
     (site,) = Settings.from_data("web1", {**DEFAULTS, **AGREED}).sites
     remote = in_live_release(site, ["python", "manage.py", "migrate"])
-    assert remote.startswith(f'cd / && release="$(readlink -f {site.paths.current_dir})" && exec runuser -u flaskapp')
-    assert remote.endswith(f'{layout.IN_APP} "$release" {site.data_dir} --umask 0027 -- python manage.py migrate')
+    assert f'; cd / && release="$(readlink -f {site.paths.current_dir})" && runuser -u flaskapp' in remote
+    assert f'{layout.IN_APP} "$release" {site.data_dir} --umask 0027 -- python manage.py migrate; status=$?;' in remote
     data = {"ssh_hostname": "10.0.0.5", "ssh_user": "deploy", "ssh_port": 2222, "_sudo": True}
     assert openssh_command("web1", data, remote, tty=True) == [
         "ssh", "-t", "-p", "2222", "deploy@10.0.0.5", f"sudo -n sh -c {shlex.quote(remote)}",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_an_app_command_is_in_the_audit_trail_with_its_exit_status_which_stays_its_own(tmp_path, status):
+    log = tmp_path / "state" / "audit.log"
+    what = {"action": "app", "what": "shop: python manage.py migrate 'it''s' %s \\n"}
+    shell = subprocess.run(["sh", "-c", audit.around(what, f"(exit {status})", str(log))])
+    assert shell.returncode == status
+    ((entry,),) = [audit.history(log.read_text().splitlines())]
+    assert entry["what"] == what["what"]
+    assert (entry["action"], entry["by"], entry["outcome"]) == ("app", audit.deployer(), f"exit status {status}")
