@@ -25,7 +25,8 @@ from pyinfra.context import ctx_host, ctx_state
 # folders it would not have made, what Apache runs with that neither the deploy nor
 # Debian declares, why the config on disk fails its configtest, and what on the host made
 # it refuse to go on (an app's account with privileges); the release each site's run
-# made live or went back to (its install_path and release), which the hooks tell; the
+# made live or went back to (its install_path, release, and the release live before it),
+# which the hooks tell and a rolling deploy puts back; the
 # host's audit trail, read by `awd status --history`.
 UNDECLARED_SITES, DIFFS, NOTICES, SITES = "undeclared_sites", "diffs", "notices", "sites"
 FOREIGN_ENTRIES, UNDECLARED_CONFIG = "foreign_entries", "undeclared_config"
@@ -181,6 +182,8 @@ class HostOutcome:
     history: list[dict] = field(default_factory=list)
     # Why it failed, in a line: the failed command's last error output, "connection lost".
     cause: str | None = None
+    # Why the run never started on the host: a rolling deploy stopped before its batch.
+    skipped: str | None = None
 
     @classmethod
     def from_state(

@@ -39,6 +39,9 @@ TIMEOUT = 10
 # Paths a server must not serve, each a classic leak: Apache's own status and config
 # pages (mod_status, mod_info), a deployed git checkout, an environment file.
 SENSITIVE_PATHS = ("/server-status", "/server-info", "/.git/", "/.git/config", "/.env")
+# A Probe's ca_bundle that checks no certificate: a rolling deploy's probe of a site whose
+# self-signed certificate the control machine does not hold.
+UNVERIFIED = "unverified"
 # Answers that serve nothing: forbidden, not found, gone, or asking for credentials.
 REFUSED = (401, 403, 404, 410)
 
@@ -123,7 +126,7 @@ class _Session(requests.Session):
         self._ca_bundle = ca_bundle
 
     def request(self, method, url, **kwargs):
-        kwargs.setdefault("verify", self._ca_bundle or True)
+        kwargs.setdefault("verify", False if self._ca_bundle == UNVERIFIED else self._ca_bundle or True)
         kwargs.setdefault("allow_redirects", False)
         kwargs.setdefault("timeout", TIMEOUT)
         return super().request(method, url, **kwargs)

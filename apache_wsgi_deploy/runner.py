@@ -36,6 +36,7 @@ from pathlib import Path
 
 from apache_wsgi_deploy import progress, project, readonly
 from apache_wsgi_deploy.outcome import NO_HOSTS_REMAINING, HostOutcome, Recorder, unstyled
+from apache_wsgi_deploy.rolling import Rollout
 from apache_wsgi_deploy.settings import SettingsError
 
 # Each run's output per host, for the runs kept (the oldest go first).
@@ -183,17 +184,22 @@ def _fork(host: RunHost, job: Job, log: Path, result: Path) -> tuple[int, int]:
 CONCURRENCY = 32
 
 
-def bounded(hosts: list[str], start, wait, concurrency: int) -> dict[str, int]:
+def bounded(stages: list[list[str]], start, wait, concurrency: int, go_on=None) -> dict[str, int]:
     """Run start(host) (a child's pid) for each host, at most `concurrency` at once, the
     next started as soon as one ends; wait() reaps any one child: (pid, wait status).
-    Each host's wait status."""
-    pending, running, statuses = list(hosts), {}, {}
-    while pending or running:
-        while pending and len(running) < concurrency:
-            host = pending.pop(0)
-            running[start(host)] = host
-        pid, wait_status = wait()
-        statuses[running.pop(pid)] = wait_status
+    The stages run one after the other, the next only once go_on() (none: always) says so.
+    Each run host's wait status."""
+    statuses = {}
+    for index, stage in enumerate(stages):
+        if index and go_on is not None and not go_on():
+            break
+        pending, running = list(stage), {}
+        while pending or running:
+            while pending and len(running) < concurrency:
+                host = pending.pop(0)
+                running[start(host)] = host
+            pid, wait_status = wait()
+            statuses[running.pop(pid)] = wait_status
     return statuses
 
 
@@ -205,12 +211,17 @@ def run_hosts(
     shown: progress.Plain | None = None,
     result_line=None,
     events=None,
+    rollout: Rollout | None = None,
+    judge=None,
 ) -> dict[str, tuple[HostOutcome, str]]:
     """Each host's outcome and pyinfra log (by name) from the job run on it, `concurrency`
     hosts at a time; logs: the folder that keeps each host's output as
     <host>.log (none: it is not kept). shown: where the progress goes (none: nowhere), each
     ended host told with result_line(host, outcome) (host_line by default). events: told
-    started(host) and ended(host, outcome) as each host's run starts and ends (hooks.Hooks)."""
+    started(host) and ended(host, outcome) as each host's run starts and ends (hooks.Hooks).
+    rollout: the stages the hosts run in, and when failures stop the run (a host of a stage
+    not run is left out of the answer); judge(host, outcome): called as each host's run
+    ends, before it is shown, may fail it (a rolling deploy's probe)."""
     shown = shown or progress.Silent(len(hosts))
     result_line = result_line or host_line
     by_name = {host.name: host for host in hosts}
@@ -264,17 +275,26 @@ def run_hosts(
                 os.close(fd)
                 del pipes[fd]
             outcome = outcomes[host] = _outcome(host, files[host][1], os.waitstatus_to_exitcode(waited[1]))
+            if judge is not None:
+                judge(host, outcome)
             took = time.monotonic() - started[host]
             shown.ended_host(host, f"{result_line(host, outcome)} ({took:.1f} s)", failed=outcome.exit_status != 0)
             if events is not None:
                 events.ended(host, outcome)
             return waited
 
+        rollout = rollout or Rollout()
+
+        def go_on() -> bool:
+            return not rollout.stopped(sum(1 for outcome in outcomes.values() if outcome.exit_status != 0))
+
         try:
-            bounded(list(by_name), start, wait, concurrency)
+            bounded(rollout.stages(list(by_name)), start, wait, concurrency, go_on)
         finally:
             shown.close()
-        return {host: (outcomes[host], files[host][0].read_text(errors="replace")) for host in by_name}
+        return {
+            host: (outcomes[host], files[host][0].read_text(errors="replace")) for host in by_name if host in outcomes
+        }
 
 
 def _outcome(host: str, result: Path, exit_status: int) -> HostOutcome:
@@ -335,6 +355,8 @@ def read_only_runs(hosts: list[RunHost], job: Job, concurrency: int = CONCURRENC
 
 def host_line(host: str, outcome: HostOutcome) -> str:
     """How a host's run ended, in one line."""
+    if outcome.skipped:
+        return f"{host}: NOT DEPLOYED, {outcome.skipped}"
     if outcome.unreachable:
         return f"{host}: NOT REACHED, {outcome.unreachable}"
     if outcome.failed_at:

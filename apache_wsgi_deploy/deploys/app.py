@@ -333,7 +333,9 @@ def app_release(site):
     # Before the release's commands and health check, which read them.
     environment = _environment_json(site, _secret_files(site))
     release, reloaded = _release_made(site, environment)
-    outcome.record(host.name, outcome.RELEASES, [{"install_path": site.app_install_path, "release": release}])
+    previous = cached_fact(Releases, install_path=site.app_install_path)["current"]
+    made = {"install_path": site.app_install_path, "release": release, "previous": previous}
+    outcome.record(host.name, outcome.RELEASES, [made])
     _release_live(site, release, environment, reloaded)
 
 

@@ -330,7 +330,9 @@ def rollback(install_path: str, restart: list[str]):
         raise OperationError(f"{install_path}: no release that was live before {current} to roll back to")
     target = max(earlier, key=lambda release: _last_live(state, release))
     outcome.record(host.name, outcome.NOTICES, [f"{install_path}: from {current} back to {target}"])
-    outcome.record(host.name, outcome.RELEASES, [{"install_path": install_path, "release": target}])
+    outcome.record(
+        host.name, outcome.RELEASES, [{"install_path": install_path, "release": target, "previous": current}]
+    )
     yield StringCommand("touch", QuoteString(f"{install_path}/{RELEASES}/{current}{ROLLED_BACK}"))
     yield from _go_live(install_path, target, restart, f"rollback from {current}")
 

@@ -10,6 +10,7 @@ import pytest
 
 from apache_wsgi_deploy.drift import report
 from apache_wsgi_deploy.outcome import HostOutcome
+from apache_wsgi_deploy.rolling import Rollout
 from apache_wsgi_deploy.runner import Job, RunHost, bounded, run_hosts, summary
 
 LOCAL = RunHost("@local")
@@ -183,7 +184,7 @@ def test_at_most_concurrency_hosts_run_at_once_and_the_next_starts_when_one_ends
         return host, 0
 
     hosts = [f"web{index}" for index in range(7)]
-    assert bounded(hosts, start, wait, 3) == dict.fromkeys(hosts, 0)
+    assert bounded([hosts], start, wait, 3) == dict.fromkeys(hosts, 0)
     assert most[0] == 3 and len(ended) == 7
 
 
@@ -202,3 +203,43 @@ def test_a_run_stopped_while_planning_names_no_operation_it_never_ran(tmp_path):
     ((outcome, _),) = run_hosts([LOCAL], Job(str(deploy))).values()
     assert (outcome.exit_status, outcome.failed_at, outcome.changed) == (1, None, [])
     assert outcome.cause == "app/pyproject.toml: pin every requirement as name==version: ['flask']"
+
+
+@pytest.mark.parametrize(
+    ("rollout", "stages"),
+    [
+        (Rollout(), [["w1", "w2", "w3", "w4", "w5"]]),
+        (Rollout(canary=1), [["w1"], ["w2", "w3", "w4", "w5"]]),
+        (Rollout(canary=1, batch=2), [["w1"], ["w2", "w3"], ["w4", "w5"]]),
+        (Rollout(batch=2), [["w1", "w2"], ["w3", "w4"], ["w5"]]),
+        (Rollout(canary=9, batch=2), [["w1", "w2", "w3", "w4", "w5"]]),
+        (Rollout(max_failed=2), [["w1", "w2", "w3", "w4", "w5"]]),
+    ],
+)
+def test_a_rolling_deploy_runs_the_canary_then_batches_in_inventory_order(rollout, stages):
+    assert rollout.stages(["w1", "w2", "w3", "w4", "w5"]) == stages
+
+
+def test_a_stage_starts_only_while_fewer_hosts_failed_than_allowed():
+    assert not Rollout().stopped(5)
+    assert Rollout(canary=1).stopped(1) and not Rollout(canary=1).stopped(0)
+    assert not Rollout(batch=2, max_failed=2).stopped(1) and Rollout(batch=2, max_failed=2).stopped(2)
+
+
+def test_no_stage_starts_once_go_on_says_stop_and_the_one_running_ends_first():
+    started, running = [], set()
+
+    def start(host):
+        started.append(host)
+        running.add(host)
+        return host
+
+    def wait():
+        host = sorted(running)[0]
+        running.remove(host)
+        return host, 0 if host != "w1" else 256
+
+    statuses = bounded([["w1"], ["w2", "w3"]], start, wait, 8, go_on=lambda: "w1" not in started)
+    assert (started, statuses) == (["w1"], {"w1": 256})
+    statuses = bounded([["w1", "w2"], ["w3"]], start, wait, 1, go_on=lambda: True)
+    assert started[1:] == ["w1", "w2", "w3"] and len(statuses) == 3

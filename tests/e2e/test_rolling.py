@@ -1,0 +1,129 @@
+"""
+A rolling deploy on a fleet of four: `awd deploy --canary 1 --batch 2` deploys the first
+host alone, then two at a time, each host's sites probed over HTTPS from the control
+machine as its run ends; a canary that fails (its release's health check on the host, or
+the probe from here) stops the run, the other three untouched and serving the old release.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from apache_wsgi_deploy import testhost
+from apache_wsgi_deploy.probe import Probe
+from tests.e2e.conftest import CHECKOUT, SAMPLE, Fleet, fleet_name
+
+FLEET = fleet_name("four")
+ROLLING = ("--canary", "1", "--batch", "2")
+# Flask's sample app with one more line: what Apache serves answers 503, while the
+# release's health check on the host (which serves the app without Apache) passes.
+ONLY_BEHIND_APACHE = """
+from flask import abort, request
+
+
+@app.before_request
+def refuse_behind_apache():
+    if "mod_wsgi.version" in request.environ:
+        abort(503)
+"""
+
+
+@pytest.fixture(scope="module")
+def four():
+    testhost.down(FLEET)
+    fleet = Fleet(FLEET, testhost.up(FLEET, count=4))
+    first = awd(fleet, "deploy", "--concurrency", "4")
+    assert first.returncode == 0, first.stderr[-4000:]
+    yield fleet
+    testhost.down(FLEET)
+
+
+def awd(fleet: Fleet, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "apache_wsgi_deploy.cli", *args],
+        cwd=CHECKOUT,
+        env=fleet.env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def variant(tmp_path, name: str, old: str, new: str):
+    folder = tmp_path / name
+    shutil.copytree(CHECKOUT / "app", folder)
+    (folder / "app.py").write_text((folder / "app.py").read_text().replace(old, new))
+    return folder
+
+
+def live(fleet: Fleet) -> list[str]:
+    return [fleet.sudo(f"readlink {SAMPLE.current_dir}", index).stdout.strip() for index in range(4)]
+
+
+def bodies(fleet: Fleet) -> list[str]:
+    answers = []
+    for test_host in fleet.hosts:
+        _, data = test_host.inventory_entry()
+        probe = Probe(
+            data["verify_address"], data["verify_http_port"], data["verify_https_port"], data["verify_ca_bundle"]
+        )
+        answers.append(probe.get("https", test_host.server_name, "/").text)
+    return answers
+
+
+def lines(run: subprocess.CompletedProcess) -> dict[str, str]:
+    """Each host's line in the summary, without its name."""
+    return dict(re.findall(r"^    (\S+): (.*)$", run.stderr, re.M))
+
+
+def ended_in_order(run: subprocess.CompletedProcess) -> list[str]:
+    """The hosts in the order their runs ended, as the progress numbered them."""
+    return [host for _, host in sorted(re.findall(r"^\[(\d)/4\] (\S+): ", run.stderr, re.M))]
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            ('return "Good!"', 'raise RuntimeError("broken release")'),
+            "FAILED at 'Application flaskapp | Release is live",
+        ),
+        (
+            ("app = Flask(__name__)", f"app = Flask(__name__)\n{ONLY_BEHIND_APACHE}"),
+            "FAILED, its run converged, but GET https://{server}/ from here answered 503; flaskapp put back to its"
+            " previous release",
+        ),
+    ],
+    ids=["the health check on the host", "the probe from the control machine"],
+)
+def test_a_failing_canary_stops_the_fleet_after_the_first_host_serving_the_old_release(four, tmp_path, change, says):
+    before = live(four)
+    names = [test_host.alias for test_host in four.hosts]
+    run = awd(four, "deploy", *ROLLING, "--data", f"app_source={variant(tmp_path, 'canary', *change)}")
+    assert run.returncode == 1
+    summary = lines(run)
+    assert summary[names[0]].startswith(says.format(server=four.hosts[0].server_name)), run.stderr[-3000:]
+    for name in names[1:]:
+        assert summary[name] == (
+            "NOT DEPLOYED, the rolling deploy stopped after 1 host(s) failed (--max-failed 1): left as it was"
+        )
+    assert live(four) == before
+    assert bodies(four) == ["Good!"] * 4
+
+
+def test_a_rolling_deploy_runs_the_canary_alone_then_two_at_a_time(four, tmp_path):
+    names = [test_host.alias for test_host in four.hosts]
+    second = variant(tmp_path, "second", '"Good!"', '"Second!"')
+    try:
+        run = awd(four, "deploy", *ROLLING, "--data", f"app_source={second}")
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert set(lines(run).values()) == {line for line in lines(run).values() if line.startswith("converged, ")}
+        order = ended_in_order(run)
+        # The canary ended before any other started; the second batch after the first.
+        assert order[0] == names[0] and set(order[1:3]) == set(names[1:3]) and order[3] == names[3]
+        assert bodies(four) == ["Second!"] * 4
+    finally:
+        assert awd(four, "deploy", "--concurrency", "4").returncode == 0
+    assert bodies(four) == ["Good!"] * 4
