@@ -7,6 +7,8 @@ configuration against them (apache_wsgi_deploy.effective).
 
 from __future__ import annotations
 
+import re
+
 from apache_wsgi_deploy import layout, sources
 from apache_wsgi_deploy.operations import managed
 from apache_wsgi_deploy.project import shipped
@@ -62,6 +64,9 @@ def vhost_variables(site, settings, processes: int, ocsp_stapling: bool) -> dict
         "logs": piped_logs(site, settings),
         "settings": settings,
         "proxy_timeout": proxy_timeout(site, settings),
+        "maintenance_url": layout.MAINTENANCE_URL,
+        "maintenance_url_pattern": re.escape(layout.MAINTENANCE_URL),
+        "maintenance_page": layout.MAINTENANCE_PAGE,
         **token_variables(site),
     }
 

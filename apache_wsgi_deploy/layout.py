@@ -309,9 +309,16 @@ def wsgi_file(app_name: str) -> str:
     return f"{app_name}.wsgi"
 
 
+# In a site's folder: the page maintenance serves (Apache reads it: 0755 and 0644, root's),
+# at MAINTENANCE_URL, and the flag `awd maintenance on` makes, which the vhost tests.
+MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE, MAINTENANCE_FLAG = "maintenance-page", "503.html", "maintenance-on"
+MAINTENANCE_URL = "/.awd-maintenance/"
+
+
 def made_in_install_path(app_name: str) -> list[str]:
     """Everything the deploy makes in a site's folder: all that its removal deletes."""
     made = [RELEASES, VENVS, SECRETS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, wsgi_file(app_name)]
+    made += [MAINTENANCE_PAGE_DIR, MAINTENANCE_FLAG]
     return made + list(FORMER_LAYOUT)
 
 
@@ -367,6 +374,19 @@ class SitePaths:
     def git_cache(self) -> str:
         """A bare repository that fetches keep: later fetches bring only what is new."""
         return f"{self.install_path}/{GIT_CACHE}"
+
+    @property
+    def maintenance_page_dir(self) -> str:
+        return f"{self.install_path}/{MAINTENANCE_PAGE_DIR}"
+
+    @property
+    def maintenance_page(self) -> str:
+        return f"{self.maintenance_page_dir}/{MAINTENANCE_PAGE}"
+
+    @property
+    def maintenance_flag(self) -> str:
+        """While it exists the site answers 503 (awd maintenance on|off)."""
+        return f"{self.install_path}/{MAINTENANCE_FLAG}"
 
     @property
     def releases_dir(self) -> str:

@@ -473,6 +473,31 @@ SECTIONS = (
         ),
     ),
     Section(
+        "Maintenance (awd maintenance on|off APP)",
+        (
+            _site(
+                "maintenance_page",
+                None,
+                v.optional(v.local_path),
+                "HTML file (control machine) the site answers every request with, as 503 with Retry-After, while"
+                " `awd maintenance on` holds; None: a plain page naming the site",
+            ),
+            _site(
+                "maintenance_allowed",
+                [],
+                v.networks,
+                "addresses and networks whose requests still reach the app during maintenance (the team's office,"
+                " a VPN), as Apache sees the client's address",
+            ),
+            _site(
+                "maintenance_retry_after",
+                300,
+                v.int_range(1, 86400),
+                "seconds the maintenance answer's Retry-After header tells clients to wait",
+            ),
+        ),
+    ),
+    Section(
         "TLS",
         (
             _site(

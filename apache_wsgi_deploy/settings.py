@@ -138,6 +138,8 @@ class _SiteMethods:
         # A folder its release commands make exists on the host alone.
         if self.static_url is not None and not self.from_git and self.static_dir.split("/")[0] not in self.build_dirs:
             files.append(("static_dir", self.static_source))
+        if self.maintenance_page is not None:
+            files.append(("maintenance_page", self.maintenance_page))
         return files + self._sources("from_file")
 
     def control_environment(self) -> list[tuple[str, str]]:

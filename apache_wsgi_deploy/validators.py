@@ -11,6 +11,7 @@ out of a VirtualHost or a command. The patterns are matched with fullmatch: with
 
 from __future__ import annotations
 
+import ipaddress
 import keyword
 import posixpath
 import re
@@ -437,6 +438,21 @@ def commands(value: Any) -> list[str]:
     """Each is one argument of `sh -c` on the host, quoted."""
     if not isinstance(value, list) or not all(isinstance(item, str) and COMMAND.fullmatch(item) for item in value):
         raise Invalid(commands.form)
+    return value
+
+
+@allowing("a list of IP addresses or networks, such as ['203.0.113.7', '10.0.0.0/8', '2001:db8::/32']")
+def networks(value: Any) -> list[str]:
+    """Each becomes an Apache expression's -R operand, quoted: only what ipaddress reads."""
+    if not isinstance(value, list):
+        raise Invalid(networks.form)
+    for item in value:
+        try:
+            if not isinstance(item, str) or item != item.strip():
+                raise ValueError(item)
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise Invalid(networks.form) from None
     return value
 
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from apache_wsgi_deploy import __version__
-from apache_wsgi_deploy.cli import app, check, deploy, init, logs, rollback, status, testhost, verify
+from apache_wsgi_deploy.cli import app, check, deploy, init, logs, maintenance, rollback, status, testhost, verify
 
 COMMANDS = {
     "init": init,
@@ -22,6 +22,7 @@ COMMANDS = {
     "rollback": rollback,
     "app": app,
     "logs": logs,
+    "maintenance": maintenance,
     "testhost": testhost,
 }
 # Commands whose unknown options go on to the tool they run (pytest).

@@ -83,6 +83,20 @@ def _code_arrives(site, source: ReleaseSource, release: str, app_files: dict):
     )
 
 
+def _maintenance_page(site) -> None:
+    """The page the site answers with while in maintenance, for Apache to read."""
+    page = {"dest": site.paths.maintenance_page, "user": "root", "group": "root", "mode": "644"}
+    if site.maintenance_page is None:
+        managed.template(
+            name="Maintenance page is in place",
+            src=template("maintenance.html.j2"),
+            server_name=site.server_name,
+            **page,
+        )
+    else:
+        managed.file(name="Maintenance page is in place", src=str(sources.project_path(site.maintenance_page)), **page)
+
+
 def _app_files(site) -> dict:
     # Only the daemon's group reads the code: another app's user cannot.
     return {"user": "root", "group": site.wsgi_group}
@@ -330,6 +344,7 @@ def app_release(site):
             group=data["group"],
             mode=data["mode"],
         )
+    _maintenance_page(site)
     # Before the release's commands and health check, which read them.
     environment = _environment_json(site, _secret_files(site))
     release, reloaded = _release_made(site, environment)

@@ -20,6 +20,7 @@ HOST_COMMANDS = [
     ["rollback", "flaskapp"],
     ["app", "flaskapp"],
     ["logs", "flaskapp"],
+    ["maintenance", "on", "flaskapp"],
 ]
 
 

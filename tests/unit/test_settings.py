@@ -214,6 +214,11 @@ HOSTILE = [
             for key in ("app_env", "secret_files")
             for command in ("", "  ", [], [""], ["op", 1], 'op read "unclosed', "a\0b", 42, {"op": "read"})
         ],
+        ("maintenance_allowed", "10.0.0.0/8", "a list of IP addresses or networks"),
+        ("maintenance_allowed", ["10.0.0.0/33"], "a list of IP addresses or networks"),
+        ("maintenance_allowed", ["10.0.0.1' || true || '"], "a list of IP addresses or networks"),
+        ("maintenance_allowed", [" 10.0.0.1"], "a list of IP addresses or networks"),
+        ("maintenance_retry_after", 0, "from 1 to 86400"),
         ("adopted_folders", "/mnt/data", "a list of absolute folders"),
         ("adopted_folders", ["/mnt/data/."], "a list of absolute folders"),
         ("wsgi_umask", "027", "a umask of four octal digits"),

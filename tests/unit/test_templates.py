@@ -7,7 +7,14 @@ import sys
 import jinja2
 import pytest
 
-from apache_wsgi_deploy.declared import TEMPLATES, instance_variables, piped_logs, proxy_timeout, token_variables
+from apache_wsgi_deploy.declared import (
+    TEMPLATES,
+    instance_variables,
+    piped_logs,
+    proxy_timeout,
+    token_variables,
+    vhost_variables,
+)
 from apache_wsgi_deploy.facts.apache import SITE_MARKER
 from apache_wsgi_deploy.layout import ACME_WEBROOT, APACHE_ERROR_LOG, ENTRY_POINT, OTHER_VHOSTS_LOG, piped_log
 from tests.unit.harness import HOST_TOOLS
@@ -22,6 +29,8 @@ def render(name, ocsp_stapling=False, cpu_count=2, run_dir=None, pid_file=None, 
     site = settings.sites[0]
     if name == "instance.conf.j2":
         return template.render(**instance_variables(site, settings, site.daemon_processes(cpu_count)))
+    if name == "site.conf.j2":
+        return template.render(**vhost_variables(site, settings, site.daemon_processes(cpu_count), ocsp_stapling))
     return template.render(
         settings=settings,
         site=site,
@@ -420,10 +429,11 @@ def test_an_own_instance_site_is_passed_on_without_wsgi_in_the_front(own):
     # No file of the app's folder is granted by the front, not even the .wsgi file.
     assert "<Files" not in https
     port = validate(**own).sites[0].apache_instance_port
-    # Static files and ACME challenges stay with the front: excluded before "/".
+    # Static files, ACME challenges and the maintenance page stay with the front: excluded before "/".
     passes = re.findall(r"^\s*ProxyPass (\S+) (\S+)(.*)$", https, re.M)
     assert passes == [
         ("/.well-known/acme-challenge/", "!", ""),
+        ("/.awd-maintenance/", "!", ""),
         ("/static/", "!", ""),
         ("/", f"http://127.0.0.1:{port}/", " disablereuse=On timeout=60"),
     ]
@@ -463,3 +473,18 @@ def test_the_own_instance_runs_the_app_in_its_processes_and_restarts_only_gracef
     envvars = render("instance-envvars.j2", run_dir="/run/apache2-flaskapp", pid_file="/run/x.pid", **own)
     assert "export APACHE_RUN_USER=flaskapp\n" in envvars and "umask 0027\n" in envvars
     assert piped_log("/var/log/apache2/flaskapp-app-error.log", 86400) in config
+
+
+def test_maintenance_is_a_flag_file_the_https_vhost_tests_with_the_allowed_networks_let_through():
+    https = vhost(render("site.conf.j2", maintenance_allowed=["203.0.113.7", "10.0.0.0/8"], **FILES), 443)
+    assert (
+        "<If \"-f '/srv/flaskapp/maintenance-on' && %{REQUEST_URI} !~ m#^/\\.awd\\-maintenance/#"
+        " && ! -R '203.0.113.7' && ! -R '10.0.0.0/8'\">\n"
+        "        Redirect 503 /\n"
+        "        ErrorDocument 503 /.awd-maintenance/503.html\n"
+        "    </If>\n"
+    ) in https
+    assert "    Alias /.awd-maintenance/ /srv/flaskapp/maintenance-page/\n" in https
+    assert 'Header always set Retry-After "300" "expr=%{REQUEST_STATUS} == 503"' in https
+    # Port 80 only redirects.
+    assert "maintenance" not in vhost(render("site.conf.j2", **FILES), 80)
