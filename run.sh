@@ -8,6 +8,7 @@
 #                              both_suites again on Debian 12 (ARGS: one pytest run instead)
 #   ./run.sh bench [ARGS]      the benchmark on local test hosts (python -m bench --help)
 #   ./run.sh COMMAND [ARGS]    any other awd command: verify, check, status, rollback APP,
+#                              restore APP, logs APP, maintenance on|off APP,
 #                              app APP -- CMD, testhost up|status|down, init (awd --help)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -79,7 +80,7 @@ bench)
     .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
     .venv/bin/python -m bench "$@"
     ;;
-verify | check | status | rollback | app | testhost | init)
+verify | check | status | rollback | restore | app | logs | maintenance | testhost | init)
     setup
     exec .venv/bin/awd "$job" "$@"
     ;;

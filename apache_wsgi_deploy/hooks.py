@@ -22,7 +22,7 @@ from apache_wsgi_deploy.runner import host_line
 from apache_wsgi_deploy.settings import Settings
 
 HOOK_TIMEOUT = 30
-DEPLOY, ROLLBACK = "deploy", "rollback"
+DEPLOY, ROLLBACK, RESTORE = "deploy", "rollback", "restore"
 # Hooks and posts of one run at once: a fleet's events do not wait for each other.
 WORKERS = 8
 

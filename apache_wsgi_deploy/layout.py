@@ -224,6 +224,8 @@ TOOLS_DIR = f"{STATE_DIR}/tools"
 HEALTH_CHECK = f"{TOOLS_DIR}/healthcheck.py"
 # Runs a command in a release's context (its folder, virtualenv, the app's environment).
 IN_APP = f"{TOOLS_DIR}/inapp.py"
+# Copies a data folder (SQLite through its backup API) and puts a copy back, as the app's user.
+SNAPSHOT_TOOL = f"{TOOLS_DIR}/snapshot.py"
 # Loads a release's application, with its environment: the .wsgi file and the health check.
 ENTRY_POINT = f"{TOOLS_DIR}/entrypoint.py"
 # Apache's reload: checked before (configtest; vhostcheck.py: no name claimed by two
@@ -285,6 +287,9 @@ ENV_FILE, ENTRY_FILE = "environment.json", "wsgi-entry"
 FORMER_LAYOUT = (ENV_FILE, "app", "venv", "static")
 # The bare repository git sources fetch into.
 GIT_CACHE = "git"
+# Copies of the data folder taken before a release's commands ran, one folder each named
+# by that release: the data as a tar file, and the name of the release then live.
+SNAPSHOTS, SNAPSHOT_DATA, SNAPSHOT_LIVE = "snapshots", "data.tar", "live-release"
 # A site's certificate (leaf and chain) and key, in certbot's lineage or our own folder.
 FULLCHAIN, PRIVKEY = "fullchain.pem", "privkey.pem"
 
@@ -318,7 +323,7 @@ MAINTENANCE_URL = "/.awd-maintenance/"
 def made_in_install_path(app_name: str) -> list[str]:
     """Everything the deploy makes in a site's folder: all that its removal deletes."""
     made = [RELEASES, VENVS, SECRETS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, wsgi_file(app_name)]
-    made += [MAINTENANCE_PAGE_DIR, MAINTENANCE_FLAG]
+    made += [MAINTENANCE_PAGE_DIR, MAINTENANCE_FLAG, SNAPSHOTS]
     return made + list(FORMER_LAYOUT)
 
 
@@ -387,6 +392,13 @@ class SitePaths:
     def maintenance_flag(self) -> str:
         """While it exists the site answers 503 (awd maintenance on|off)."""
         return f"{self.install_path}/{MAINTENANCE_FLAG}"
+
+    @property
+    def snapshots_dir(self) -> str:
+        return f"{self.install_path}/{SNAPSHOTS}"
+
+    def snapshot_dir(self, name: str) -> str:
+        return f"{self.snapshots_dir}/{name}"
 
     @property
     def releases_dir(self) -> str:

@@ -2,6 +2,7 @@
 What is live on each host (`awd status`), as read by the read_status deploy in pyinfra's
 dry mode: for each host and site, the live release, where its code came from, when it
 went live and how (a deploy, a rollback), the releases kept (rolled-back ones marked),
+the snapshots of its data,
 and what Apache on the host answers for the site's health_check_path now.
 """
 
@@ -42,11 +43,14 @@ def site_lines(site: dict) -> list[str]:
         release + (" (live)" if release == current else " (rolled back)" if release in site["rolled_back"] else "")
         for release in site["releases"]
     ]
-    return [
+    lines = [
         f"  {site['app_name']}: {current}, {since}; {_source(site, current)}",
         f"    {answer}",
         f"    releases kept: {', '.join(kept)}",
     ]
+    newest_first = sorted(site["snapshots"].items(), key=lambda item: (item[1]["taken"], item[0]), reverse=True)
+    lines += [f"    snapshot {name}: taken {taken['taken']}, with {taken['live']} live" for name, taken in newest_first]
+    return lines
 
 
 def report(outcomes: dict) -> tuple[str, bool]:

@@ -360,6 +360,17 @@ SECTIONS = (
                 " atomically; `./run.sh rollback <app_name>` goes back one",
             ),
             _site(
+                "snapshots_kept",
+                3,
+                v.int_range(0, 100),
+                "snapshots of the data folder kept on the host (0: none taken): one is taken, as the app's user, before"
+                " the release commands of a release that replaces a live one, SQLite databases through SQLite's"
+                " backup API; `awd restore <app_name>` puts the newest back with the release then live",
+                notes="A snapshot is a tar file in <app_install_path>/snapshots, root's and readable by the app's"
+                " group: it needs as much disk as the data folder. A database other than SQLite (PostgreSQL) is not"
+                " in the data folder: dump it in a release command of your own. See docs/releases.md.",
+            ),
+            _site(
                 "health_check_path",
                 "/",
                 v.request_path,
@@ -688,7 +699,7 @@ SECTIONS = (
         ),
     ),
     Section(
-        "Notifications (awd deploy and awd rollback)",
+        "Notifications (awd deploy, awd rollback and awd restore)",
         (
             _host(
                 "deploy_hooks",

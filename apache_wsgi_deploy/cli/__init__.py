@@ -11,7 +11,19 @@ import argparse
 import sys
 
 from apache_wsgi_deploy import __version__
-from apache_wsgi_deploy.cli import app, check, deploy, init, logs, maintenance, rollback, status, testhost, verify
+from apache_wsgi_deploy.cli import (
+    app,
+    check,
+    deploy,
+    init,
+    logs,
+    maintenance,
+    restore,
+    rollback,
+    status,
+    testhost,
+    verify,
+)
 
 COMMANDS = {
     "init": init,
@@ -20,6 +32,7 @@ COMMANDS = {
     "verify": verify,
     "status": status,
     "rollback": rollback,
+    "restore": restore,
     "app": app,
     "logs": logs,
     "maintenance": maintenance,

@@ -1,5 +1,5 @@
 """
-The packaged deploys (`whole_server`, and `read_status`, `rollback` for `awd`), and the
+The packaged deploys (`whole_server`, and `read_status`, `rollback`, `restore` for `awd`), and the
 deploy units whole_server composes, in the order it runs them: the check that no app
 runs privileged, the packages and host tools, each site's app release, the server-wide
 Apache config and ACME, each site's certificate and vhosts, Apache's service, and what
@@ -22,7 +22,7 @@ from apache_wsgi_deploy.deploys.server import (
     host_can_run_it,
 )
 from apache_wsgi_deploy.deploys.vhosts import site_vhosts, site_vhosts_removed, undeclared_sites_reported
-from apache_wsgi_deploy.deploys.whole_server import read_status, rollback, whole_server
+from apache_wsgi_deploy.deploys.whole_server import read_status, restore, rollback, whole_server
 
 __all__ = [
     "acme_challenges",
@@ -38,6 +38,7 @@ __all__ = [
     "host_tools",
     "install_packages",
     "read_status",
+    "restore",
     "rollback",
     "site_certificate",
     "site_vhosts",

@@ -254,6 +254,17 @@ def _release_live(site, release: str, environment: str, reloaded: list) -> None:
             commands=site.setup_commands,
             run_in_app=_in_app(site, release_dir),
         )
+    if site.release_commands and site.snapshots_kept:
+        releases.snapshot_taken(
+            name="Data folder is in a snapshot before the release commands run",
+            install_path=site.app_install_path,
+            release=release,
+            commands=site.release_commands,
+            data_dir=site.data_dir,
+            user=site.wsgi_user,
+            group=site.wsgi_group,
+            keep=site.snapshots_kept,
+        )
     if site.release_commands:
         releases.commands_ran(
             name="Release commands ran in the release, as the app's user",

@@ -55,6 +55,14 @@ def _read_settings() -> Settings:
     return Settings.from_data(host.name, host.data.dict())
 
 
+def _site_named(settings: Settings, app_name: str, verb: str):
+    site = next((site for site in settings.present_sites if site.app_name == app_name), None)
+    if site is None:
+        names = ", ".join(site.app_name for site in settings.present_sites)
+        raise SettingsError(f"host {host.name}: no site named {app_name!r} to {verb} (its sites: {names})")
+    return site
+
+
 @deploy(outcome.PACKAGED_DEPLOY, data_defaults=schema.defaults())
 def whole_server() -> None:
     """
@@ -146,10 +154,7 @@ def rollback(app_name: str) -> None:
     + app_name: the site's app_name
     """
     settings = _read_settings()
-    site = next((site for site in settings.present_sites if site.app_name == app_name), None)
-    if site is None:
-        names = ", ".join(site.app_name for site in settings.present_sites)
-        raise SettingsError(f"host {host.name}: no site named {app_name!r} to roll back (its sites: {names})")
+    site = _site_named(settings, app_name, "roll back")
     disable_nagle(host)
     # A deploy halfway through must not be rolled back under it.
     hold_deploy_lock(host, settings.deploy_lock_timeout, audited={"action": "rollback", "what": app_name})
@@ -157,4 +162,31 @@ def rollback(app_name: str) -> None:
         name=f"{app_name} goes back to its previous release",
         install_path=site.app_install_path,
         restart=restart_command(site),
+    )
+
+
+@deploy("Restore", data_defaults=schema.defaults())
+def restore(app_name: str, snapshot: str = "") -> None:
+    """
+    One site's data back from a snapshot (the newest, or the one named), with the
+    release that was live when it was taken, the site in maintenance meanwhile. The live
+    release is marked rolled back, as by a rollback.
+
+    + app_name: the site's app_name
+    + snapshot: the snapshot's name, as `awd status` lists it
+    """
+    settings = _read_settings()
+    site = _site_named(settings, app_name, "restore")
+    disable_nagle(host)
+    hold_deploy_lock(
+        host, settings.deploy_lock_timeout, audited={"action": "restore", "what": f"{app_name} {snapshot}".strip()}
+    )
+    releases.restored(
+        name=f"{app_name}'s data comes back from a snapshot",
+        install_path=site.app_install_path,
+        snapshot=snapshot or None,
+        data_dir=site.data_dir,
+        user=site.wsgi_user,
+        restart=restart_command(site),
+        maintenance_flag=site.paths.maintenance_flag,
     )

@@ -20,10 +20,17 @@ from apache_wsgi_deploy.layout import (
     RELEASES,
     ROLLED_BACK,
     SETUP_DONE,
+    SNAPSHOT_LIVE,
+    SNAPSHOTS,
 )
 
 # History lines read: far more switches than releases are ever kept.
 HISTORY_READ = 200
+
+
+class SnapshotDict(TypedDict):
+    live: str
+    taken: str
 
 
 class ReleasesDict(TypedDict):
@@ -42,6 +49,9 @@ class ReleasesDict(TypedDict):
     # point) and a virtualenv built by the host's Python as it is now (someone may have
     # deleted it; an upgrade of Debian replaces the Python).
     loadable: list[str]
+    # The snapshots of the data folder, each named by the release and the digest of the
+    # commands it preceded: the release live when it was taken, and when (UTC).
+    snapshots: dict[str, SnapshotDict]
 
 
 class Releases(FactBase[ReleasesDict]):
@@ -56,7 +66,8 @@ class Releases(FactBase[ReleasesDict]):
     from (history lines: ``<release> <UTC time> deploy folder|deploy git <url>
     <ref>|rollback from <release>``), and the releases that hold their own settings and a
     virtualenv of the host's current Python (``venv/lib/python3.X`` of the version
-    ``/usr/bin/python3`` links to).
+    ``/usr/bin/python3`` links to), and the snapshots of the data folder with the release
+    live when each was taken, and when.
 
     .. code:: python
 
@@ -73,7 +84,9 @@ class Releases(FactBase[ReleasesDict]):
              "20261125T113000Z-9b1c0d2e3f4a": "2026-11-25T11:30:05Z deploy folder",
          },
          "deployed_from": {"20261125T113000Z-9b1c0d2e3f4a": "folder"},
-         "loadable": ["20261125T101500Z-3f2a9c1b7d4e", "20261125T113000Z-9b1c0d2e3f4a"]}
+         "loadable": ["20261125T101500Z-3f2a9c1b7d4e", "20261125T113000Z-9b1c0d2e3f4a"],
+         "snapshots": {"20261125T113000Z-9b1c0d2e3f4a-5d41402abc4b": {
+             "live": "20261125T101500Z-3f2a9c1b7d4e", "taken": "2026-11-25T11:29:58Z"}}}
     """
 
     @staticmethod
@@ -83,6 +96,9 @@ class Releases(FactBase[ReleasesDict]):
             f'ls -1 {quoted}/{RELEASES} 2>/dev/null; echo "{CURRENT}=$(readlink {quoted}/{CURRENT})";'
             f" tail -n {HISTORY_READ} {quoted}/{HISTORY} 2>/dev/null | sed 's/^/live=/';"
             f' for entry in {" ".join(FORMER_LAYOUT)}; do [ ! -e {quoted}/$entry ] || echo "former=$entry"; done;'
+            f" ( ! cd {quoted}/{SNAPSHOTS} 2>/dev/null || for live in */{SNAPSHOT_LIVE}; do"
+            ' [ ! -f "$live" ] ||'
+            ' echo "snapshot=${live%/*} $(cat "$live") $(date -u -r "$live" +%Y-%m-%dT%H:%M:%SZ)"; done );'
             f" ! cd {quoted}/{RELEASES} 2>/dev/null ||"
             ' { for link in */venv; do [ ! -L "$link" ] || echo "venv=${link%/venv} $(readlink "$link")"; done;'
             f' for done in */{COMMANDS_DONE}; do [ ! -f "$done" ] || echo "done=${{done%/*}} $(cat "$done")"; done;'
@@ -104,7 +120,13 @@ class Releases(FactBase[ReleasesDict]):
         former = [line[len("former=") :] for line in output if line.startswith("former=")]
         venvs = dict(line[len("venv=") :].split(" ", 1) for line in output if line.startswith("venv="))
         done = dict(line[len("done=") :].split(" ", 1) for line in output if line.startswith("done="))
-        prefixes = (f"{CURRENT}=", "live=", "former=", "venv=", "done=", "loadable=")
+        snapshots = {
+            name: {"live": live, "taken": taken}
+            for name, live, taken in (
+                line[len("snapshot=") :].split(" ") for line in output if line.startswith("snapshot=")
+            )
+        }
+        prefixes = (f"{CURRENT}=", "live=", "former=", "venv=", "done=", "loadable=", "snapshot=")
         entries = [line for line in output if not line.startswith(prefixes)]
         link = next((line for line in output if line.startswith(f"{CURRENT}=")), f"{CURRENT}=")
         target = link.partition("=")[2]
@@ -119,6 +141,7 @@ class Releases(FactBase[ReleasesDict]):
             "went_live": went_live,
             "deployed_from": deployed_from,
             "loadable": sorted(line[len("loadable=") :] for line in output if line.startswith("loadable=")),
+            "snapshots": snapshots,
         }
 
 

@@ -22,10 +22,15 @@ from apache_wsgi_deploy.layout import (
     CURRENT,
     ENV_FILE,
     HISTORY,
+    HOST_PYTHON,
     RELEASES,
     ROLLED_BACK,
     SECRETS,
     SETUP_DONE,
+    SNAPSHOT_DATA,
+    SNAPSHOT_LIVE,
+    SNAPSHOT_TOOL,
+    SNAPSHOTS,
     VENVS,
 )
 
@@ -40,17 +45,18 @@ class ShownCommand(StringCommand):
         return host.run_shell_command(self, print_output=True, print_input=state.print_input, **connector_arguments)
 
 
-def _go_live(install_path: str, release: str, restart: list[str], how: str):
-    next_link = f"{install_path}/.{CURRENT}-next"
-    yield StringCommand("ln", "-sfn", QuoteString(f"{RELEASES}/{release}"), QuoteString(next_link))
-    # rename(2) replaces the link in one step: every request sees one release or the other.
-    yield StringCommand("mv", "-T", QuoteString(next_link), QuoteString(f"{install_path}/{CURRENT}"))
-    # The history line: the release, when it went live (the host's clock), and how.
-    history = QuoteString(f"{install_path}/{HISTORY}")
-    yield StringCommand(
-        "echo", QuoteString(release), '"$(date -u +%Y-%m-%dT%H:%M:%SZ)"', QuoteString(how), ">>", history
-    )
-    yield StringCommand(*map(QuoteString, restart))
+def _go_live(install_path: str, release: str, restart: list[str], how: str) -> list[str]:
+    """The commands that make a release live and restart the app into it."""
+    next_link = shlex.quote(f"{install_path}/.{CURRENT}-next")
+    history = shlex.quote(f"{install_path}/{HISTORY}")
+    return [
+        f"ln -sfn {shlex.quote(f'{RELEASES}/{release}')} {next_link}",
+        # rename(2) replaces the link in one step: every request sees one release or the other.
+        f"mv -T {next_link} {shlex.quote(f'{install_path}/{CURRENT}')}",
+        # The history line: the release, when it went live (the host's clock), and how.
+        f'echo {shlex.quote(release)} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" {shlex.quote(how)} >> {history}',
+        shlex.join(restart),
+    ]
 
 
 def _last_live(state: ReleasesDict, release: str) -> int:
@@ -214,6 +220,131 @@ def commands_ran(
         yield StringCommand("chown", "-R", f"root:{group}", folder, "&&", "chmod", "-R", "u=rwX,g=rX,o=", folder)
     done = QuoteString(f"{install_path}/{RELEASES}/{release}/{COMMANDS_DONE}")
     yield StringCommand("echo", digest, ">", done)
+
+
+TAKING = ".taking"
+
+
+def _by_age(state: ReleasesDict) -> list[str]:
+    """The snapshots, oldest first."""
+    return sorted(state["snapshots"], key=lambda name: (state["snapshots"][name]["taken"], name))
+
+
+def _snapshot_tool(user: str, action: str, source: str, dest: str) -> str:
+    """The snapshot tool run as the app's user, by the host's Python in isolated mode."""
+    return shlex.join(["runuser", "-u", user, "--", HOST_PYTHON, "-I", SNAPSHOT_TOOL, action, source, dest])
+
+
+@operation()
+def snapshot_taken(
+    install_path: str, release: str, commands: list[str], data_dir: str, user: str, group: str, keep: int
+):
+    """
+    Before a release's commands first run, while another release is live: a snapshot of
+    the data folder, taken by the app's user (layout.SNAPSHOT_TOOL), then root's and
+    readable by ``group``, named by the release and its commands; the oldest beyond
+    ``keep`` removed.
+
+    + install_path: the site's folder
+    + release: the release folder's name under ``releases/``
+    + commands: the release commands (their digest says whether they ran, and names the
+      snapshot with the release's)
+    + data_dir: the site's data folder
+    + user: the app's user, who takes it
+    + group: the app's group, who may read it (a restore is the app user's too)
+    + keep: how many snapshots stay, at least 1
+
+    One taken before a failed attempt is kept as it is: it holds the data from before
+    the commands first ran.
+    """
+    state = cached_fact(Releases, install_path=install_path)
+    digest = commands_digest(commands)
+    if state["commands_done"].get(release) == digest:
+        host.noop(f"release {release} ran its release commands")
+        return
+    name = f"{release}-{digest}"
+    if name in state["snapshots"]:
+        host.noop(f"the data before release {release}'s commands is in snapshot {name}")
+        return
+    if state["current"] is None:
+        host.noop(f"{install_path} has no live release: no snapshot before the first")
+        return
+    folder = f"{install_path}/{SNAPSHOTS}"
+    for old in _by_age(state)[: max(len(state["snapshots"]) - keep + 1, 0)]:
+        yield StringCommand("rm", "-rf", QuoteString(f"{folder}/{old}"))
+    snapshots, taking = shlex.quote(folder), shlex.quote(f"{folder}/{TAKING}")
+    tar = shlex.quote(f"{folder}/{TAKING}/{SNAPSHOT_DATA}")
+    yield f"install -d -o root -g {shlex.quote(group)} -m 750 {snapshots} && rm -rf {taking}"
+    yield f"install -d -o {shlex.quote(user)} -g {shlex.quote(group)} -m 700 {taking}"
+    yield (
+        f"{_snapshot_tool(user, 'take', data_dir, f'{folder}/{TAKING}/{SNAPSHOT_DATA}')}"
+        f" && echo {shlex.quote(f'{install_path}: data snapshot taken before the release commands')} >&2"
+        # Nothing of the app's user's left in root's folder by a snapshot that failed.
+        f" || {{ status=$?; rm -rf {taking}; exit $status; }}"
+    )
+    # Root's before anything in it is trusted: the app's user can then neither add nor swap an entry.
+    yield (
+        f"chown root:{shlex.quote(group)} {taking} && chmod 750 {taking}"
+        f" && find {taking} -mindepth 1 -maxdepth 1 ! -name {SNAPSHOT_DATA} -exec rm -rf {{}} +"
+        f' && [ -f {tar} ] && [ ! -L {tar} ] && [ "$(stat -c %h {tar})" = 1 ]'
+        f" && chown root:{shlex.quote(group)} {tar} && chmod 640 {tar}"
+        f" && echo {shlex.quote(state['current'])} > {shlex.quote(f'{folder}/{TAKING}/{SNAPSHOT_LIVE}')}"
+        f" && mv -T {taking} {shlex.quote(f'{folder}/{name}')}"
+    )
+
+
+@operation(is_idempotent=False)
+def restored(
+    install_path: str, snapshot: str | None, data_dir: str, user: str, restart: list[str], maintenance_flag: str
+):
+    """
+    Put a snapshot's data back, with the release that was live when it was taken: the
+    live release is marked rolled back, as by a rollback. The site is in maintenance
+    meanwhile (left on if it was on), and the data is swapped only once unpacked whole.
+
+    + install_path: the site's folder
+    + snapshot: the snapshot's name (None: the newest)
+    + data_dir: the site's data folder
+    + user: the app's user, who puts it back
+    + restart: the command (argv) that restarts the app's processes
+    + maintenance_flag: the flag file that puts the site in maintenance
+    """
+    state = cached_fact(Releases, install_path=install_path)
+    snapshots = state["snapshots"]
+    if not snapshots:
+        raise OperationError(f"{install_path} has no snapshot to restore")
+    name = snapshot or _by_age(state)[-1]
+    if name not in snapshots:
+        raise OperationError(f"{install_path} has no snapshot {name!r} (its snapshots: {', '.join(sorted(snapshots))})")
+    target, current = snapshots[name]["live"], state["current"]
+    if target != current and target not in state["loadable"]:
+        raise OperationError(
+            f"{install_path}: snapshot {name} was taken while release {target} was live, which can no longer be"
+            " loaded (pruned, or its virtualenv gone): nothing restored"
+        )
+    tar = f"{install_path}/{SNAPSHOTS}/{name}/{SNAPSHOT_DATA}"
+    steps = [_snapshot_tool(user, "restore", tar, data_dir)]
+    if target == current:
+        steps.append(shlex.join(restart))
+        said = f"{install_path}: data back from snapshot {name}; release {current} stays live"
+    else:
+        releases_dir = f"{install_path}/{RELEASES}"
+        steps += [
+            f"touch {shlex.quote(f'{releases_dir}/{current}{ROLLED_BACK}')}",
+            f"rm -f {shlex.quote(f'{releases_dir}/{target}{ROLLED_BACK}')}",
+            *_go_live(install_path, target, restart, f"restore of snapshot {name} from {current}"),
+        ]
+        said = f"{install_path}: data back from snapshot {name}, and release {target} live again in place of {current}"
+        outcome.record(
+            host.name, outcome.RELEASES, [{"install_path": install_path, "release": target, "previous": current}]
+        )
+    outcome.record(host.name, outcome.NOTICES, [said])
+    flag = shlex.quote(maintenance_flag)
+    # Out of maintenance again whatever happened, unless it was on before.
+    yield (
+        f"if [ -e {flag} ]; then kept=1; else kept=; touch {flag}; fi; {{ {' && '.join(steps)}; }}; status=$?;"
+        f' [ -n "$kept" ] || rm -f {flag}; exit $status'
+    )
 
 
 @operation()

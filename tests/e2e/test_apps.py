@@ -196,6 +196,52 @@ def test_a_release_whose_command_fails_never_goes_live(own_app, tmp_path):
     assert notes(own_app).startswith("one: ")
 
 
+def test_a_release_command_that_damages_the_data_is_undone_by_a_restore_with_its_release(own_app, tmp_path):
+    """A snapshot is taken before a release's commands; `awd restore` brings back the
+    data and the release live when it was taken, the site in maintenance meanwhile."""
+    assert deploy_notes(own_app, notes_version(tmp_path, "one")).returncode == 0
+    one = live_release(own_app).rsplit("/", 1)[-1]
+    added = probe(own_app).request("POST", "https", own_app.hosts[0].server_name, "/", data={"text": "kept"})
+    assert added.status_code == 201, added.text
+    before = notes(own_app)
+    assert before.startswith("one: ") and before.endswith("kept")
+
+    # Flask's tutorial's init-db as a release command: every note gone.
+    resetting = (INIT_DB, "flask --app notes reset-db")
+    version_two = notes_version(tmp_path, "two")
+    damaging = deploy_notes(own_app, version_two, commands=resetting)
+    assert damaging.returncode == 0, damaging.stderr[-4000:]
+    assert "Data folder is in a snapshot before the release commands run" in damaging.changed
+    assert notes(own_app) == "two: "
+    two = live_release(own_app).rsplit("/", 1)[-1]
+    inventory = str(tmp_path / "app_inventory.py")
+    status = own_app.awd("status", f"--inventory={inventory}")
+    taken = re.search(rf"^    snapshot ({two}-\w+): taken \S+, with {one} live$", status.stdout, re.M)
+    assert taken, status.stdout
+    snapshot = taken.group(1)
+    tar = own_app.sudo(f"stat -c '%U:%G %a' /srv/flaskapp/snapshots/{snapshot}/data.tar").stdout.strip()
+    assert tar == "root:flaskapp 640"
+
+    server = own_app.hosts[0].server_name
+    with LoadLoop(lambda: probe(own_app).get("https", server, "/"), max_seconds=60) as load:
+        restored = own_app.awd("restore", "flaskapp", f"--inventory={inventory}")
+    assert restored.returncode == 0, restored.stderr[-4000:]
+    assert f"/srv/flaskapp: data back from snapshot {snapshot}, and release {one} live again in place of {two}" in (
+        restored.stderr
+    )
+    # Nothing but the maintenance page while the data was swapped.
+    assert set(load.failures) <= {"HTTP 503"}, load.failures[:5]
+    assert notes(own_app) == before
+    assert own_app.sudo("test -e /srv/flaskapp/maintenance-on || echo out").stdout == "out\n"
+    owners = own_app.sudo("find /var/lib/flaskapp ! -user flaskapp | head -n 3").stdout
+    assert owners == "", owners
+    # The damaging release stays rolled back: deploying its code again leaves the restore in place.
+    again = deploy_notes(own_app, version_two, commands=resetting)
+    assert again.returncode == 0 and notes(own_app) == before
+    history = own_app.awd("status", "--history", "2", f"--inventory={inventory}").stdout
+    assert re.search(r"restore flaskapp by \S+: ", history), history
+
+
 def test_a_settings_change_that_breaks_the_app_never_reaches_the_live_one(deployed):
     """A wsgi_entry naming nothing is a new release of the same code, whose health check
     fails: the live release keeps its own entry point, and no request fails."""

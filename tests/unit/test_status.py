@@ -24,6 +24,7 @@ SHOP = {
     "history": [OLD, NEW, OLD],
     "went_live": {OLD: f"2026-11-02T11:00:00Z rollback from {NEW}", NEW: "2026-11-02T10:00:05Z deploy folder"},
     "deployed_from": {OLD: "git https://git.example.com/shop.git v1", NEW: "folder"},
+    "snapshots": {},
 }
 
 
@@ -36,6 +37,20 @@ def test_status_shows_the_live_release_its_source_and_how_it_went_live():
         " git https://git.example.com/shop.git v1, commit aaaaaaaaaaaa",
         "    GET /health/: HTTP/1.1 200 OK",
         f"    releases kept: {OLD} (live), {NEW} (rolled back)",
+    ]
+
+
+def test_status_lists_the_snapshots_newest_first_with_the_release_each_goes_back_to():
+    older, newer = f"{NEW}-5d41402abc4b", "20261101T090000Z-dddddddddddd-9fabfa1a2ab7"
+    snapshots = {
+        older: {"live": OLD, "taken": "2026-11-02T09:59:58Z"},
+        # An older release's new commands: its snapshot is the newest, whatever its name.
+        newer: {"live": NEW, "taken": "2026-11-03T10:00:00Z"},
+    }
+    text, _ = report({"web1": HostOutcome("web1", sites=[{**SHOP, "snapshots": snapshots}])})
+    assert text.splitlines()[-2:] == [
+        f"    snapshot {newer}: taken 2026-11-03T10:00:00Z, with {NEW} live",
+        f"    snapshot {older}: taken 2026-11-02T09:59:58Z, with {OLD} live",
     ]
 
 
