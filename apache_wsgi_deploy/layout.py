@@ -317,13 +317,16 @@ def wsgi_file(app_name: str) -> str:
 # In a site's folder: the page maintenance serves (Apache reads it: 0755 and 0644, root's),
 # at MAINTENANCE_URL, and the flag `awd maintenance on` makes, which the vhost tests.
 MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE, MAINTENANCE_FLAG = "maintenance-page", "503.html", "maintenance-on"
+# Beside the flag while a deploy holds the site in maintenance for its release commands:
+# that deploy, not an operator, put it on, and takes it off.
+MAINTENANCE_BY_DEPLOY = f"{MAINTENANCE_FLAG}.by-deploy"
 MAINTENANCE_URL = "/.awd-maintenance/"
 
 
 def made_in_install_path(app_name: str) -> list[str]:
     """Everything the deploy makes in a site's folder: all that its removal deletes."""
     made = [RELEASES, VENVS, SECRETS, CURRENT, f".{CURRENT}-next", HISTORY, GIT_CACHE, wsgi_file(app_name)]
-    made += [MAINTENANCE_PAGE_DIR, MAINTENANCE_FLAG, SNAPSHOTS]
+    made += [MAINTENANCE_PAGE_DIR, MAINTENANCE_FLAG, MAINTENANCE_BY_DEPLOY, SNAPSHOTS]
     return made + list(FORMER_LAYOUT)
 
 
@@ -392,6 +395,10 @@ class SitePaths:
     def maintenance_flag(self) -> str:
         """While it exists the site answers 503 (awd maintenance on|off)."""
         return f"{self.install_path}/{MAINTENANCE_FLAG}"
+
+    @property
+    def maintenance_by_deploy(self) -> str:
+        return f"{self.install_path}/{MAINTENANCE_BY_DEPLOY}"
 
     @property
     def snapshots_dir(self) -> str:

@@ -26,7 +26,9 @@ def switch_command(site, on: bool) -> str:
     takes it out, recorded in the audit trail."""
     flag, page = (shlex.quote(path) for path in (site.paths.maintenance_flag, site.paths.maintenance_page))
     deployed = f"test -f {page} || {{ echo 'no maintenance page: deploy the site first' >&2; exit {NOT_DEPLOYED}; }}"
-    switch = f"touch {flag}" if on else f"rm -f {flag}"
+    # The operator's now: a deploy that held it for its release commands leaves it on.
+    marker = shlex.quote(site.paths.maintenance_by_deploy)
+    switch = f"touch {flag} && rm -f {marker}" if on else f"rm -f {flag} {marker}"
     what = {"action": "maintenance", "what": f"{site.app_name}: {'on' if on else 'off'}"}
     return audit.around(what, f"( {deployed} && {switch} )")
 

@@ -506,6 +506,14 @@ SECTIONS = (
                 v.int_range(1, 86400),
                 "seconds the maintenance answer's Retry-After header tells clients to wait",
             ),
+            _site(
+                "maintenance_during_release_commands",
+                False,
+                v.boolean,
+                "the site is in maintenance from before a new release's release commands until the release is live"
+                " (a migration the live release cannot serve through), or until they or its health check failed;"
+                " a site an operator put in maintenance stays so",
+            ),
         ),
     ),
     Section(

@@ -226,6 +226,14 @@ def _in_app(site, release_dir: str) -> list[str]:
     ]
 
 
+def _maintenance_for_commands(site) -> tuple[str, str] | None:
+    """The flag and the deploy's marker, where the site is in maintenance from before its
+    release commands until the release is live."""
+    if not (site.release_commands and site.maintenance_during_release_commands):
+        return None
+    return site.paths.maintenance_flag, site.paths.maintenance_by_deploy
+
+
 def _release_live(site, release: str, environment: str, reloaded: list) -> None:
     """The release's environment and entry point, its release commands, then the release
     live once healthy, and the .wsgi file that loads the live release."""
@@ -275,6 +283,7 @@ def _release_live(site, release: str, environment: str, reloaded: list) -> None:
             build_dirs=site.build_dirs,
             user=site.wsgi_user,
             group=site.wsgi_group,
+            maintenance=_maintenance_for_commands(site),
         )
     # After the commands: static_dir may be a folder they made (collectstatic's).
     if site.static_url is not None:
@@ -294,6 +303,7 @@ def _release_live(site, release: str, environment: str, reloaded: list) -> None:
         restart=restart_command(site),
         health_check=run_as_app + checked,
         source=f"git {site.app_source['git']} {site.app_source['ref']}" if site.from_git else "folder",
+        maintenance=_maintenance_for_commands(site),
     )
     # After the switch: a release from before releases held their settings cannot be loaded by it.
     loader = managed.template(

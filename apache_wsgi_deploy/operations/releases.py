@@ -141,9 +141,9 @@ def commands_digest(commands: list[str]) -> str:
     return hashlib.sha1("\n".join(commands).encode()).hexdigest()[:12]
 
 
-def _shown_in_app(kind: str, command: str, run_in_app: list[str]) -> ShownCommand:
+def _shown_in_app(kind: str, command: str, run_in_app: list[str], on_failure: str = "") -> ShownCommand:
     """A command run in the app's context, its output shown after a line naming it, and
-    `<kind> command '<command>' exited <status>` when it fails."""
+    `<kind> command '<command>' exited <status>` when it fails, after on_failure (shell)."""
     shown = QuoteString(shlex.quote(command))
     return ShownCommand(
         f"printf '{kind} command: %s\\n'",
@@ -153,7 +153,7 @@ def _shown_in_app(kind: str, command: str, run_in_app: list[str]) -> ShownComman
         "sh",
         "-c",
         QuoteString(command),
-        f">&2 || {{ status=$?; printf '{kind} command %s exited %s\\n'",
+        f">&2 || {{ status=$?; {on_failure}{'; ' if on_failure else ''}printf '{kind} command %s exited %s\\n'",
         shown,
         '"$status" >&2; exit $status; }',
     )
@@ -191,6 +191,7 @@ def commands_ran(
     build_dirs: list[str] = (),
     user: str = "root",
     group: str = "root",
+    maintenance: tuple[str, str] | None = None,
 ):
     """
     Run the release commands in a release once: again only when the commands change.
@@ -201,6 +202,9 @@ def commands_ran(
     + run_in_app: the command (argv) that runs what follows it in the app's context
     + build_dirs: folders of the release's ``app/`` the commands write: made empty and
       ``user``'s before them, root's and readable by ``group`` alone after them
+    + maintenance: the site's maintenance flag and the marker saying a deploy made it: the
+      site is in maintenance from before the commands until the release is live (live
+      ends it), or until they failed; a flag that was there before stays
 
     Each command's output (all of it on stderr), after a line naming the command, is
     printed as it comes, into the host's log. A command that fails stops the operation
@@ -213,13 +217,21 @@ def commands_ran(
     built = [QuoteString(f"{install_path}/{RELEASES}/{release}/app/{name}") for name in build_dirs]
     for folder in built:
         yield StringCommand("rm", "-rf", folder, "&&", "install", "-d", "-o", user, "-g", group, "-m", "750", folder)
+    ended = ""
+    if maintenance is not None:
+        flag, marker = map(shlex.quote, maintenance)
+        yield f"[ -e {flag} ] && [ ! -e {marker} ] || {{ touch {marker} && touch {flag}; }}"
+        ended = _maintenance_ended(maintenance)
     for command in commands:
-        yield _shown_in_app("release", command, run_in_app)
+        yield _shown_in_app("release", command, run_in_app, on_failure=ended)
     # What the commands made is the release's now, as read-only for the app as its code.
     for folder in built:
         yield StringCommand("chown", "-R", f"root:{group}", folder, "&&", "chmod", "-R", "u=rwX,g=rX,o=", folder)
     done = QuoteString(f"{install_path}/{RELEASES}/{release}/{COMMANDS_DONE}")
     yield StringCommand("echo", digest, ">", done)
+    # Otherwise the release's switch ends it (live).
+    if ended and not _goes_live(cached_fact(Releases, install_path=install_path), release):
+        yield ended
 
 
 TAKING = ".taking"
@@ -347,8 +359,26 @@ def restored(
     )
 
 
+def _maintenance_ended(maintenance: tuple[str, str]) -> str:
+    """Out of maintenance, if a deploy put the site in it: an operator's outlasts the deploy."""
+    flag, marker = map(shlex.quote, maintenance)
+    return f"[ ! -e {marker} ] || rm -f {flag} {marker}"
+
+
+def _goes_live(state: ReleasesDict, release: str) -> bool:
+    """Whether the live operation switches to the release (not live yet, nor rolled back)."""
+    return state["current"] != release and release not in state["rolled_back"]
+
+
 @operation()
-def live(install_path: str, release: str, restart: list[str], health_check: list[str], source: str):
+def live(
+    install_path: str,
+    release: str,
+    restart: list[str],
+    health_check: list[str],
+    source: str,
+    maintenance: tuple[str, str] | None = None,
+):
     """
     Make a release the live one, if its health check passes.
 
@@ -357,6 +387,8 @@ def live(install_path: str, release: str, restart: list[str], health_check: list
     + restart: the command (argv) that restarts the app's processes into the live release
     + health_check: the command (argv) that must succeed first
     + source: where its code came from, for the history (``folder``, ``git <url> <ref>``)
+    + maintenance: as for commands_ran: the maintenance a deploy began for the release's
+      commands ends once it is live, or its health check failed
 
     A release that was rolled back is not made live again: the rollback holds until
     other code is deployed.
@@ -371,8 +403,15 @@ def live(install_path: str, release: str, restart: list[str], health_check: list
         host.noop(held)
         outcome.record(host.name, outcome.NOTICES, [held])
         return
-    yield StringCommand(*(QuoteString(part) for part in health_check))
+    checked = StringCommand(*(QuoteString(part) for part in health_check))
+    if maintenance is None:
+        yield checked
+        yield from _go_live(install_path, release, restart, f"deploy {source}")
+        return
+    ended = _maintenance_ended(maintenance)
+    yield StringCommand(checked, f"|| {{ status=$?; {ended}; exit $status; }}")
     yield from _go_live(install_path, release, restart, f"deploy {source}")
+    yield ended
 
 
 @operation()

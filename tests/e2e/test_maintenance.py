@@ -12,7 +12,7 @@ from apache_wsgi_deploy import audit
 from apache_wsgi_deploy.polling import poll
 from tests.e2e.conftest import SAMPLE
 from tests.e2e.test_deploy import probe, reloads
-from tests.e2e.test_releases import settings_inventory
+from tests.e2e.test_releases import settings_inventory, variant
 
 # What the host's own Python asks its Apache for, over loopback: a client the allowed
 # networks do not hold.
@@ -121,3 +121,51 @@ def test_maintenance_switches_under_load_with_no_reload_and_lets_the_allowed_net
     finally:
         deployed.sudo(f"rm -f {SAMPLE.maintenance_flag}")
         assert deployed.deploy().returncode == 0
+
+
+def test_a_deploy_holds_the_site_in_maintenance_from_its_release_commands_until_the_release_is_live(deployed, tmp_path):
+    name = deployed.hosts[0].server_name
+    site = probe(deployed)
+    flag = SAMPLE.maintenance_flag
+    # A release command that fails unless the site is in maintenance while it runs.
+    in_maintenance = f"test -e {flag}"
+
+    def deploy(version: str, commands: list[str]):
+        inventory = settings_inventory(
+            deployed,
+            tmp_path,
+            app_source=str(variant(tmp_path, version, 'return "Good!"', f'return "{version}"')),
+            release_commands=commands,
+            maintenance_during_release_commands=True,
+        )
+        return deployed.awd("deploy", f"--inventory={inventory}")
+
+    def out_of_maintenance() -> bool:
+        return deployed.sudo(f"ls {flag}* 2>/dev/null || true").stdout == ""
+
+    try:
+        with Statuses(lambda: site.get("https", name, "/")) as load:
+            # New code: in maintenance from its commands until it is live.
+            new = deploy("two", [in_maintenance])
+            assert new.returncode == 0, new.stderr[-3000:]
+            assert out_of_maintenance()
+            assert site.get("https", name, "/").text == "two"
+        # Every answer was the app's or the maintenance page: nothing failed on the way.
+        assert set(load.seen) <= {200, 503}, phases(load.seen)
+
+        # A command that fails takes the site out of maintenance again; the live release serves.
+        failed = deploy("three", [in_maintenance, "exit 3"])
+        assert failed.returncode == 1
+        assert out_of_maintenance()
+        assert site.get("https", name, "/").text == "two"
+
+        # An operator's maintenance outlasts the deploy.
+        assert deployed.awd("maintenance", "on", "flaskapp").returncode == 0
+        held = deploy("four", [in_maintenance])
+        assert held.returncode == 0, held.stderr[-3000:]
+        assert deployed.sudo(f"ls {flag}*").stdout.split() == [flag]
+        assert deployed.sudo(FROM_THE_HOST % name).stdout.strip() == "503"
+    finally:
+        assert deployed.awd("maintenance", "off", "flaskapp").returncode == 0
+        assert deployed.deploy().returncode == 0
+    assert site.get("https", name, "/").text == "Good!"
