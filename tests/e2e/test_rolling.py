@@ -3,16 +3,20 @@ A rolling deploy on a fleet of four: `awd deploy --canary 1 --batch 2` deploys t
 host alone, then two at a time, each host's sites probed over HTTPS from the control
 machine as its run ends; a canary that fails (its release's health check on the host, or
 the probe from here) stops the run, the other three untouched and serving the old release.
+And `awd logs --follow` over two of them at once, each line under its host.
 """
 
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import uuid
 
 import pytest
 
 from apache_wsgi_deploy import testhost
+from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.probe import Probe
 from tests.e2e.conftest import CHECKOUT, SAMPLE, Fleet, fleet_name
 
@@ -62,15 +66,14 @@ def live(fleet: Fleet) -> list[str]:
     return [fleet.sudo(f"readlink {SAMPLE.current_dir}", index).stdout.strip() for index in range(4)]
 
 
+def get(test_host, path: str):
+    _, data = test_host.inventory_entry()
+    probe = Probe(data["verify_address"], data["verify_http_port"], data["verify_https_port"], data["verify_ca_bundle"])
+    return probe.get("https", test_host.server_name, path)
+
+
 def bodies(fleet: Fleet) -> list[str]:
-    answers = []
-    for test_host in fleet.hosts:
-        _, data = test_host.inventory_entry()
-        probe = Probe(
-            data["verify_address"], data["verify_http_port"], data["verify_https_port"], data["verify_ca_bundle"]
-        )
-        answers.append(probe.get("https", test_host.server_name, "/").text)
-    return answers
+    return [get(test_host, "/").text for test_host in fleet.hosts]
 
 
 def lines(run: subprocess.CompletedProcess) -> dict[str, str]:
@@ -127,3 +130,31 @@ def test_a_rolling_deploy_runs_the_canary_alone_then_two_at_a_time(four, tmp_pat
     finally:
         assert awd(four, "deploy", "--concurrency", "4").returncode == 0
     assert bodies(four) == ["Good!"] * 4
+
+
+def test_logs_are_followed_from_two_hosts_at_once_each_line_under_its_host(four):
+    first, second = four.hosts[:2]
+    paths = {test_host.alias: f"/followed-{uuid.uuid4().hex}" for test_host in (first, second)}
+    selected = ["--limit", first.alias, "--limit", second.alias]
+    command = [sys.executable, "-m", "apache_wsgi_deploy.cli", "logs", SAMPLE.app_name, "--follow", "--lines", "0"]
+    shown: list[str] = []
+    with subprocess.Popen(
+        [*command, *selected], cwd=CHECKOUT, env=four.env, stdout=subprocess.PIPE, text=True
+    ) as follow:
+        threading.Thread(target=lambda: shown.extend(follow.stdout), daemon=True).start()
+        try:
+            # tail starts on each host after a moment: each request is sent again until its line shows.
+            for test_host in (first, second):
+
+                def sent_and_shown(test_host=test_host) -> bool:
+                    get(test_host, paths[test_host.alias])
+                    return any(paths[test_host.alias] in line for line in list(shown))
+
+                poll(sent_and_shown, 30, f"{test_host.alias}'s request in the followed logs")
+        finally:
+            follow.terminate()
+    for alias, path in paths.items():
+        # Each request's line is under the host that served it, and no other.
+        assert {line.split(" ", 1)[0] for line in shown if path in line} == {alias}, shown
+        assert any(line.startswith(f"{alias} access: ") and path in line for line in shown)
+    assert not any(line.startswith(four.hosts[2].alias) for line in shown)
