@@ -288,8 +288,10 @@ FORMER_LAYOUT = (ENV_FILE, "app", "venv", "static")
 # The bare repository git sources fetch into.
 GIT_CACHE = "git"
 # Copies of the data folder taken before a release's commands ran, one folder each named
-# by that release: the data as a tar file, and the name of the release then live.
+# by that release: the data as a tar file, snapshot_command's output, and the name of
+# the release then live.
 SNAPSHOTS, SNAPSHOT_DATA, SNAPSHOT_LIVE = "snapshots", "data.tar", "live-release"
+SNAPSHOT_COMMAND_OUTPUT = "command.out"
 # A site's certificate (leaf and chain) and key, in certbot's lineage or our own folder.
 FULLCHAIN, PRIVKEY = "fullchain.pem", "privkey.pem"
 

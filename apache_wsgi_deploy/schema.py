@@ -368,7 +368,26 @@ SECTIONS = (
                 " backup API; `awd restore <app_name>` puts the newest back with the release then live",
                 notes="A snapshot is a tar file in <app_install_path>/snapshots, root's and readable by the app's"
                 " group: it needs as much disk as the data folder. A database other than SQLite (PostgreSQL) is not"
-                " in the data folder: dump it in a release command of your own. See docs/releases.md.",
+                " in the data folder: snapshot_command dumps it. See docs/releases.md.",
+            ),
+            _site(
+                "snapshot_command",
+                None,
+                v.optional(v.command),
+                "shell command run with each snapshot, as the app's user in the live release's context (its"
+                " environment: the database's credentials), its output kept beside the snapshot: a database"
+                " outside the data folder; None runs none",
+                notes="E.g. pg_dump --format=custom or mysqldump --single-transaction shop. Bounded by"
+                " release_command_timeout; one that fails fails the deploy before the release commands run.",
+            ),
+            _site(
+                "snapshot_restore_command",
+                None,
+                v.optional(v.command),
+                "shell command `awd restore` runs with that output on its standard input, as the app's user in the"
+                " snapshot's release's context, before the data folder is swapped in; None runs none",
+                notes="E.g. pg_restore --clean --if-exists --dbname=shop. A snapshot taken without a command's"
+                " output is restored without running it.",
             ),
             _site(
                 "health_check_path",

@@ -433,6 +433,14 @@ def enabled_entries(value: Any) -> list[str]:
     return value
 
 
+@allowing("a shell command, one line, such as pg_dump --format=custom shop")
+def command(value: Any) -> str:
+    """One argument of `sh -c` on the host, quoted."""
+    if not isinstance(value, str) or not COMMAND.fullmatch(value):
+        raise Invalid(command.form)
+    return value
+
+
 @allowing("a list of shell commands, each one line, such as python manage.py migrate --noinput")
 def commands(value: Any) -> list[str]:
     """Each is one argument of `sh -c` on the host, quoted."""

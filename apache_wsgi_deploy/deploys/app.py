@@ -208,22 +208,15 @@ def _secret_files(site) -> str | None:
 def _in_app(site, release_dir: str) -> list[str]:
     """The command (argv) that runs what follows it as the app's user, in the release's
     context and with the daemons' umask, for at most release_command_timeout seconds."""
-    python = f"{release_dir}/venv/bin/python"
-    return [
-        "runuser",
-        "-u",
-        site.wsgi_user,
-        "--",
-        python,
-        layout.IN_APP,
-        release_dir,
-        site.data_dir,
-        "--timeout",
-        str(site.release_command_timeout),
-        "--umask",
-        site.wsgi_umask,
-        "--",
-    ]
+    in_app = releases.in_release(release_dir, site.data_dir, site.wsgi_umask, site.release_command_timeout)
+    return ["runuser", "-u", site.wsgi_user, "--", *in_app]
+
+
+def snapshot_command(site, command: str | None) -> releases.SnapshotCommand | None:
+    """snapshot_command or snapshot_restore_command, as the snapshot tool runs it."""
+    if command is None:
+        return None
+    return releases.SnapshotCommand(command, site.data_dir, site.wsgi_umask, site.release_command_timeout)
 
 
 def _maintenance_for_commands(site) -> tuple[str, str] | None:
@@ -272,6 +265,7 @@ def _release_live(site, release: str, environment: str, reloaded: list) -> None:
             user=site.wsgi_user,
             group=site.wsgi_group,
             keep=site.snapshots_kept,
+            command=snapshot_command(site, site.snapshot_command),
         )
     if site.release_commands:
         releases.commands_ran(

@@ -24,6 +24,7 @@ from apache_wsgi_deploy.deploys.app import (
     app_runs_unprivileged,
     former_layout_removed,
     restart_command,
+    snapshot_command,
 )
 from apache_wsgi_deploy.deploys.certificates import site_certificate
 from apache_wsgi_deploy.deploys.made import instances_stopped, leftovers_removed, made_recorded
@@ -189,4 +190,5 @@ def restore(app_name: str, snapshot: str = "") -> None:
         user=site.wsgi_user,
         restart=restart_command(site),
         maintenance_flag=site.paths.maintenance_flag,
+        command=snapshot_command(site, site.snapshot_restore_command),
     )

@@ -2,21 +2,28 @@
 A snapshot of a site's data folder, taken and put back on the host as the app's user
 (so nothing it makes or opens is another account's, and it reads only what the app can).
 
-    python3 snapshot.py take <data folder> <tar file>
-    python3 snapshot.py restore <tar file> <data folder>
+    python3 snapshot.py take <data folder> <tar file> [--command <output> <timeout> -- COMMAND...]
+    python3 snapshot.py restore <tar file> <data folder> [--command <output> <timeout> -- COMMAND...]
 
 take: every entry of the data folder into a tar file, modes and links kept. A SQLite
 database is copied through SQLite's backup API, consistent while the app writes it, its
 committed write-ahead log included; its -wal, -shm and -journal files are left out.
+Then COMMAND (a database's dump) runs, its standard output into <output>.
 
-restore: the tar file unpacked beside the data, then the folder's entries replaced by
+restore: COMMAND runs first with <output> on its standard input (where the snapshot has
+one), then the tar file is unpacked beside the data and the folder's entries replaced by
 it; a failure before the swap leaves the data as it was.
+
+COMMAND runs in a process group of its own, killed whole past <timeout> seconds; its
+standard error is this tool's.
 """
 
 import os
 import shutil
+import signal
 import sqlite3
 import stat
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -122,12 +129,52 @@ def restore(tar_path: str, data_dir: str) -> int:
     return 0
 
 
-def main(action: str = "", source: str = "", dest: str = "") -> int:
-    if action not in ("take", "restore") or not source or not dest:
-        print(__doc__.strip().splitlines()[4].strip(), file=sys.stderr)
+def run_command(command: list[str], timeout: float, stdin=None, stdout=None) -> int:
+    """Run command in a group of its own; its exit status, or 124 (as timeout(1)) once
+    timeout seconds passed, the whole group killed."""
+    child = subprocess.Popen(command, stdin=stdin or subprocess.DEVNULL, stdout=stdout, start_new_session=True)
+    try:
+        return child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"snapshot command timed out after {timeout:g} s, killed", file=sys.stderr)
+        return 124
+    finally:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        child.wait()
+
+
+def _with_command(action: str, output: str, timeout: float, command: list[str]) -> int:
+    if action == "take":
+        with open(output, "wb") as written:
+            status = run_command(command, timeout, stdout=written)
+    elif not os.path.exists(output):
+        print("the snapshot holds no command output: its command is not run", file=sys.stderr)
+        return 0
+    else:
+        with open(output, "rb") as read:
+            status = run_command(command, timeout, stdin=read)
+    if status != 0:
+        print(f"snapshot command exited {status}", file=sys.stderr)
+    return status
+
+
+def main(action: str = "", source: str = "", dest: str = "", *rest: str) -> int:
+    command = rest[4:] if rest[:1] == ("--command",) and len(rest) > 4 and rest[3] == "--" else None
+    if action not in ("take", "restore") or not source or not dest or (rest and command is None):
+        print("\n".join(line.strip() for line in __doc__.strip().splitlines()[4:6]), file=sys.stderr)
         return 2
     try:
-        return take(source, dest) if action == "take" else restore(source, dest)
+        if action == "take":
+            status = take(source, dest)
+            return _with_command(action, rest[1], float(rest[2]), list(command)) if command else status
+        if command:
+            status = _with_command(action, rest[1], float(rest[2]), list(command))
+            if status != 0:
+                return status
+        return restore(source, dest)
     except (OSError, sqlite3.Error, tarfile.TarError) as error:
         print(f"snapshot {action} failed: {error}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+from dataclasses import dataclass
 
 from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
@@ -23,10 +24,12 @@ from apache_wsgi_deploy.layout import (
     ENV_FILE,
     HISTORY,
     HOST_PYTHON,
+    IN_APP,
     RELEASES,
     ROLLED_BACK,
     SECRETS,
     SETUP_DONE,
+    SNAPSHOT_COMMAND_OUTPUT,
     SNAPSHOT_DATA,
     SNAPSHOT_LIVE,
     SNAPSHOT_TOOL,
@@ -237,19 +240,48 @@ def commands_ran(
 TAKING = ".taking"
 
 
+def in_release(release_dir: str, data_dir: str, umask: str, timeout: int | None = None) -> list[str]:
+    """The command (argv) that runs what follows it in a release's context (inapp.py): its
+    folder, virtualenv and environment, the daemons' umask, for at most timeout seconds."""
+    bounded = ["--timeout", str(timeout)] if timeout else []
+    return [f"{release_dir}/venv/bin/python", IN_APP, release_dir, data_dir, *bounded, "--umask", umask, "--"]
+
+
 def _by_age(state: ReleasesDict) -> list[str]:
     """The snapshots, oldest first."""
     return sorted(state["snapshots"], key=lambda name: (state["snapshots"][name]["taken"], name))
 
 
-def _snapshot_tool(user: str, action: str, source: str, dest: str) -> str:
+@dataclass(frozen=True)
+class SnapshotCommand:
+    """A site's snapshot_command or snapshot_restore_command, and how it runs."""
+
+    command: str
+    data_dir: str
+    umask: str
+    timeout: int
+
+    def argv(self, install_path: str, release: str, output: str) -> list[str]:
+        """The snapshot tool's arguments that run it in the release's context, with output."""
+        in_app = in_release(f"{install_path}/{RELEASES}/{release}", self.data_dir, self.umask)
+        return ["--command", output, str(self.timeout), "--", *in_app, "sh", "-c", self.command]
+
+
+def _snapshot_tool(user: str, action: str, source: str, dest: str, command: list[str] = ()) -> str:
     """The snapshot tool run as the app's user, by the host's Python in isolated mode."""
-    return shlex.join(["runuser", "-u", user, "--", HOST_PYTHON, "-I", SNAPSHOT_TOOL, action, source, dest])
+    return shlex.join(["runuser", "-u", user, "--", HOST_PYTHON, "-I", SNAPSHOT_TOOL, action, source, dest, *command])
 
 
 @operation()
 def snapshot_taken(
-    install_path: str, release: str, commands: list[str], data_dir: str, user: str, group: str, keep: int
+    install_path: str,
+    release: str,
+    commands: list[str],
+    data_dir: str,
+    user: str,
+    group: str,
+    keep: int,
+    command: SnapshotCommand | None = None,
 ):
     """
     Before a release's commands first run, while another release is live: a snapshot of
@@ -265,6 +297,8 @@ def snapshot_taken(
     + user: the app's user, who takes it
     + group: the app's group, who may read it (a restore is the app user's too)
     + keep: how many snapshots stay, at least 1
+    + command: snapshot_command, run in the live release's context after the data is
+      taken, its output kept beside it
 
     One taken before a failed attempt is kept as it is: it holds the data from before
     the commands first ran.
@@ -278,36 +312,46 @@ def snapshot_taken(
     if name in state["snapshots"]:
         host.noop(f"the data before release {release}'s commands is in snapshot {name}")
         return
-    if state["current"] is None:
+    current = state["current"]
+    if current is None:
         host.noop(f"{install_path} has no live release: no snapshot before the first")
         return
     folder = f"{install_path}/{SNAPSHOTS}"
     for old in _by_age(state)[: max(len(state["snapshots"]) - keep + 1, 0)]:
         yield StringCommand("rm", "-rf", QuoteString(f"{folder}/{old}"))
-    snapshots, taking = shlex.quote(folder), shlex.quote(f"{folder}/{TAKING}")
-    tar = shlex.quote(f"{folder}/{TAKING}/{SNAPSHOT_DATA}")
+    taking_path = f"{folder}/{TAKING}"
+    snapshots, taking = shlex.quote(folder), shlex.quote(taking_path)
+    kept = [SNAPSHOT_DATA] + ([SNAPSHOT_COMMAND_OUTPUT] if command else [])
+    with_command = command.argv(install_path, current, f"{taking_path}/{SNAPSHOT_COMMAND_OUTPUT}") if command else []
     yield f"install -d -o root -g {shlex.quote(group)} -m 750 {snapshots} && rm -rf {taking}"
     yield f"install -d -o {shlex.quote(user)} -g {shlex.quote(group)} -m 700 {taking}"
     yield (
-        f"{_snapshot_tool(user, 'take', data_dir, f'{folder}/{TAKING}/{SNAPSHOT_DATA}')}"
+        f"{_snapshot_tool(user, 'take', data_dir, f'{taking_path}/{SNAPSHOT_DATA}', with_command)}"
         f" && echo {shlex.quote(f'{install_path}: data snapshot taken before the release commands')} >&2"
         # Nothing of the app's user's left in root's folder by a snapshot that failed.
         f" || {{ status=$?; rm -rf {taking}; exit $status; }}"
     )
     # Root's before anything in it is trusted: the app's user can then neither add nor swap an entry.
-    yield (
-        f"chown root:{shlex.quote(group)} {taking} && chmod 750 {taking}"
-        f" && find {taking} -mindepth 1 -maxdepth 1 ! -name {SNAPSHOT_DATA} -exec rm -rf {{}} +"
-        f' && [ -f {tar} ] && [ ! -L {tar} ] && [ "$(stat -c %h {tar})" = 1 ]'
-        f" && chown root:{shlex.quote(group)} {tar} && chmod 640 {tar}"
-        f" && echo {shlex.quote(state['current'])} > {shlex.quote(f'{folder}/{TAKING}/{SNAPSHOT_LIVE}')}"
-        f" && mv -T {taking} {shlex.quote(f'{folder}/{name}')}"
-    )
+    others = " ".join(f"! -name {name}" for name in kept)
+    sealed = [f"chown root:{shlex.quote(group)} {taking} && chmod 750 {taking}"]
+    sealed.append(f"find {taking} -mindepth 1 -maxdepth 1 {others} -exec rm -rf {{}} +")
+    for file in (shlex.quote(f"{taking_path}/{name}") for name in kept):
+        sealed.append(f'[ -f {file} ] && [ ! -L {file} ] && [ "$(stat -c %h {file})" = 1 ]')
+        sealed.append(f"chown root:{shlex.quote(group)} {file} && chmod 640 {file}")
+    sealed.append(f"echo {shlex.quote(current)} > {shlex.quote(f'{taking_path}/{SNAPSHOT_LIVE}')}")
+    sealed.append(f"mv -T {taking} {shlex.quote(f'{folder}/{name}')}")
+    yield " && ".join(sealed)
 
 
 @operation(is_idempotent=False)
 def restored(
-    install_path: str, snapshot: str | None, data_dir: str, user: str, restart: list[str], maintenance_flag: str
+    install_path: str,
+    snapshot: str | None,
+    data_dir: str,
+    user: str,
+    restart: list[str],
+    maintenance_flag: str,
+    command: SnapshotCommand | None = None,
 ):
     """
     Put a snapshot's data back, with the release that was live when it was taken: the
@@ -320,6 +364,8 @@ def restored(
     + user: the app's user, who puts it back
     + restart: the command (argv) that restarts the app's processes
     + maintenance_flag: the flag file that puts the site in maintenance
+    + command: snapshot_restore_command, run first in the snapshot's release's context
+      with the output snapshot_command left (where it left one) on its standard input
     """
     state = cached_fact(Releases, install_path=install_path)
     snapshots = state["snapshots"]
@@ -334,8 +380,9 @@ def restored(
             f"{install_path}: snapshot {name} was taken while release {target} was live, which can no longer be"
             " loaded (pruned, or its virtualenv gone): nothing restored"
         )
-    tar = f"{install_path}/{SNAPSHOTS}/{name}/{SNAPSHOT_DATA}"
-    steps = [_snapshot_tool(user, "restore", tar, data_dir)]
+    kept = f"{install_path}/{SNAPSHOTS}/{name}"
+    with_command = command.argv(install_path, target, f"{kept}/{SNAPSHOT_COMMAND_OUTPUT}") if command else []
+    steps = [_snapshot_tool(user, "restore", f"{kept}/{SNAPSHOT_DATA}", data_dir, with_command)]
     if target == current:
         steps.append(shlex.join(restart))
         said = f"{install_path}: data back from snapshot {name}; release {current} stays live"

@@ -197,9 +197,14 @@ def test_a_release_whose_command_fails_never_goes_live(own_app, tmp_path):
 
 
 def test_a_release_command_that_damages_the_data_is_undone_by_a_restore_with_its_release(own_app, tmp_path):
-    """A snapshot is taken before a release's commands; `awd restore` brings back the
-    data and the release live when it was taken, the site in maintenance meanwhile."""
-    assert deploy_notes(own_app, notes_version(tmp_path, "one")).returncode == 0
+    """A snapshot is taken before a release's commands, with a database's own dump beside
+    it; `awd restore` brings back the data (the dump fed to its command first) and the
+    release live when it was taken, the site in maintenance meanwhile."""
+    dump = {
+        "snapshot_command": 'printf "dumped by %s in %s\\n" "$(id -un)" "$PWD"',
+        "snapshot_restore_command": "cat > /tmp/awd-e2e-restored-dump",
+    }
+    assert deploy_notes(own_app, notes_version(tmp_path, "one"), **dump).returncode == 0
     one = live_release(own_app).rsplit("/", 1)[-1]
     added = probe(own_app).request("POST", "https", own_app.hosts[0].server_name, "/", data={"text": "kept"})
     assert added.status_code == 201, added.text
@@ -209,7 +214,7 @@ def test_a_release_command_that_damages_the_data_is_undone_by_a_restore_with_its
     # Flask's tutorial's init-db as a release command: every note gone.
     resetting = (INIT_DB, "flask --app notes reset-db")
     version_two = notes_version(tmp_path, "two")
-    damaging = deploy_notes(own_app, version_two, commands=resetting)
+    damaging = deploy_notes(own_app, version_two, commands=resetting, **dump)
     assert damaging.returncode == 0, damaging.stderr[-4000:]
     assert "Data folder is in a snapshot before the release commands run" in damaging.changed
     assert notes(own_app) == "two: "
@@ -221,6 +226,9 @@ def test_a_release_command_that_damages_the_data_is_undone_by_a_restore_with_its
     snapshot = taken.group(1)
     tar = own_app.sudo(f"stat -c '%U:%G %a' /srv/flaskapp/snapshots/{snapshot}/data.tar").stdout.strip()
     assert tar == "root:flaskapp 640"
+    kept = own_app.sudo(f"cat /srv/flaskapp/snapshots/{snapshot}/command.out").stdout
+    # Run as the app's user in the release then live.
+    assert kept == f"dumped by flaskapp in /srv/flaskapp/releases/{one}/app\n"
 
     server = own_app.hosts[0].server_name
     with LoadLoop(lambda: probe(own_app).get("https", server, "/"), max_seconds=60) as load:
@@ -232,11 +240,12 @@ def test_a_release_command_that_damages_the_data_is_undone_by_a_restore_with_its
     # Nothing but the maintenance page while the data was swapped.
     assert set(load.failures) <= {"HTTP 503"}, load.failures[:5]
     assert notes(own_app) == before
+    assert own_app.sudo("cat /tmp/awd-e2e-restored-dump").stdout == kept
     assert own_app.sudo("test -e /srv/flaskapp/maintenance-on || echo out").stdout == "out\n"
     owners = own_app.sudo("find /var/lib/flaskapp ! -user flaskapp | head -n 3").stdout
     assert owners == "", owners
     # The damaging release stays rolled back: deploying its code again leaves the restore in place.
-    again = deploy_notes(own_app, version_two, commands=resetting)
+    again = deploy_notes(own_app, version_two, commands=resetting, **dump)
     assert again.returncode == 0 and notes(own_app) == before
     history = own_app.awd("status", "--history", "2", f"--inventory={inventory}").stdout
     assert re.search(r"restore flaskapp by \S+: ", history), history

@@ -1,5 +1,6 @@
 """The snapshot host tool, run here as on a host: a data folder with a SQLite database in
-use taken consistently, and put back whole."""
+use taken consistently, and put back whole; a database's own dump command beside it; and
+the commands the snapshot operations run it with."""
 
 import os
 import sqlite3
@@ -7,7 +8,9 @@ import subprocess
 import sys
 import tarfile
 
-from tests.unit.harness import HOST_TOOLS, host_tool
+from apache_wsgi_deploy import layout
+from apache_wsgi_deploy.operations.releases import SnapshotCommand
+from tests.unit.harness import HOST_TOOLS, gone, host_tool, run_operation
 
 snapshot = host_tool("snapshot")
 
@@ -93,3 +96,85 @@ def test_a_restore_that_cannot_unpack_leaves_the_data_as_it_was(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("snapshot restore failed: ")
     assert os.listdir(data) == ["keep.txt"]
+
+
+def test_a_snapshot_command_keeps_its_output_and_a_restore_command_reads_it_first(tmp_path):
+    data, tar, output = tmp_path / "data", tmp_path / "data.tar", tmp_path / "command.out"
+    data.mkdir()
+    (data / "kept.txt").write_text("as it was")
+    dump = ["--command", str(output), "10", "--", "sh", "-c", "echo 'the database, dumped'"]
+    assert snapshot.main("take", str(data), str(tar), *dump) == 0
+    assert output.read_text() == "the database, dumped\n"
+
+    (data / "kept.txt").write_text("changed")
+    loaded = tmp_path / "loaded"
+    load = ["--command", str(output), "10", "--", "sh", "-c", f"cat > {loaded}"]
+    assert snapshot.main("restore", str(tar), str(data), *load) == 0
+    assert loaded.read_text() == "the database, dumped\n"
+    assert (data / "kept.txt").read_text() == "as it was"
+
+
+def test_a_restore_command_that_fails_leaves_the_data_as_it_was(tmp_path, capfd):
+    data, tar, output = tmp_path / "data", tmp_path / "data.tar", tmp_path / "command.out"
+    data.mkdir()
+    (data / "kept.txt").write_text("as it was")
+    assert snapshot.main("take", str(data), str(tar)) == 0
+    (data / "kept.txt").write_text("changed")
+    output.write_text("dump")
+    assert (
+        snapshot.main("restore", str(tar), str(data), "--command", str(output), "10", "--", "sh", "-c", "exit 3") == 3
+    )
+    assert (data / "kept.txt").read_text() == "changed"
+    assert "snapshot command exited 3" in capfd.readouterr().err
+
+
+def test_a_snapshot_command_past_its_timeout_is_killed_with_what_it_started(tmp_path, capfd):
+    started = tmp_path / "started.pid"
+    command = ["sh", "-c", f"sleep 60 & echo $! > {started}; wait"]
+    assert snapshot.run_command(command, 0.5) == 124
+    assert "snapshot command timed out after 0.5 s, killed" in capfd.readouterr().err
+    assert gone(int(started.read_text()))
+
+
+def test_the_snapshot_operations_run_the_commands_in_the_right_release_as_the_apps_user():
+    live, new = "20261102T100000Z-bbbbbbbbbbbb", "20261103T100000Z-cccccccccccc"
+    state = {
+        "releases": [live, new], "rolled_back": [], "current": live, "history": [live], "former_layout": [],
+        "venvs": {}, "commands_done": {}, "went_live": {}, "deployed_from": {}, "loadable": [live, new],
+        "snapshots": {},
+    }  # fmt: skip
+    dump = SnapshotCommand("pg_dump --format=custom shop", "/var/lib/shop", "0027", 900)
+    kwargs = {"install_path": "/srv/shop", "data_dir": "/var/lib/shop", "user": "shop"}
+    commands, _ = run_operation(
+        "releases.snapshot_taken",
+        {
+            "kwargs": {**kwargs, "release": new, "commands": ["migrate"], "group": "shop", "keep": 3, "command": dump},
+            "facts": {"releases.Releases": state},
+        },
+    )
+    take = next(command for command in commands if " take " in command)
+    assert take.startswith("runuser -u shop -- /usr/bin/python3 -I ")
+    assert (
+        f" --command /srv/shop/snapshots/.taking/command.out 900 -- /srv/shop/releases/{live}/venv/bin/python"
+        f" {layout.IN_APP} /srv/shop/releases/{live} /var/lib/shop --umask 0027 -- sh -c 'pg_dump --format=custom shop'"
+    ) in take
+    sealed = commands[-1]
+    assert "! -name data.tar ! -name command.out" in sealed
+    assert "chmod 640 /srv/shop/snapshots/.taking/command.out" in sealed
+
+    name = f"{new}-5d41402abc4b"
+    taken = {**state, "current": new, "snapshots": {name: {"live": live, "taken": "2026-11-03T10:00:00Z"}}}
+    load = SnapshotCommand("pg_restore --clean --dbname=shop", "/var/lib/shop", "0027", 900)
+    (restore,), _ = run_operation(
+        "releases.restored",
+        {
+            "kwargs": {
+                **kwargs, "snapshot": None, "restart": ["touch", "/srv/shop/shop.wsgi"],
+                "maintenance_flag": "/srv/shop/maintenance-on", "command": load,
+            },
+            "facts": {"releases.Releases": taken},
+        },
+    )  # fmt: skip
+    assert f" --command /srv/shop/snapshots/{name}/command.out 900 -- /srv/shop/releases/{live}/venv/bin/python" in (
+        restore
+    )
