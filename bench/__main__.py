@@ -1,10 +1,11 @@
 """
-The benchmark: deploy speed and serving speed, side by side in one run, on local test
-hosts of each Debian suite (fleet awd-bench-<suite>, replaced at the start). Prints
+The benchmark: deploy speed (on loopback, and over a relay that delays like a network
+link) and serving speed, side by side in one run, on local test hosts of each Debian
+suite (fleet awd-bench-<suite>, replaced at the start). Prints
 Markdown tables per suite, then the suites side by side, and writes the same figures as
 JSON and a PNG chart per suite. Not part of the test suite; takes about 10 minutes a suite.
 
-    ./run.sh bench [--only deploy|fleet|serving|events] [--suites trixie,bookworm] [--seconds 10] [--repeats 3]
+    ./run.sh bench [--only deploy|relay|fleet|serving|events] [--suites trixie,bookworm] [--seconds 10] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from apache_wsgi_deploy import schema, testhost
 from apache_wsgi_deploy.settings import Settings
 from apache_wsgi_deploy.testhost.image import SUITES
-from bench import CHECKOUT, deploy_speed, events, serving
+from bench import CHECKOUT, deploy_speed, events, relay, serving
 from bench import fleet as fleet_scale
 from bench.chart import write_charts
 from bench.hosts import deploy, write_inventory
@@ -40,13 +41,18 @@ def measure_suite(suite: str, args, folder: Path) -> dict:
     fleet = f"{FLEET}-{suite}"
     results = {}
     testhost.down(fleet)
-    hosts = testhost.up(fleet, 1 if args.only in ("serving", "events") else max(deploy_speed.FLEET_SIZES), suite=suite)
+    one_host = args.only in ("serving", "events", "relay")
+    hosts = testhost.up(fleet, 1 if one_host else max(deploy_speed.FLEET_SIZES), suite=suite)
     title = f"Debian {SUITES[suite]} {suite}, {os.cpu_count()} cores"
     try:
         if args.only in (None, "deploy"):
             speed = deploy_speed.measure(hosts, folder, args.reruns)
             results["deploy"] = asdict(speed)
             print(f"Deploy ({title})\n\n{deploy_speed.table(speed)}\n", flush=True)
+        if args.only in (None, "relay"):
+            relayed = relay.measure(hosts[0], folder, args.reruns)
+            results["relay"] = {**asdict(relayed), "ratios": relayed.ratios}
+            print(f"Over a network link ({title})\n\n{relay.table(relayed)}\n", flush=True)
         if args.only in (None, "fleet"):
             if args.only == "fleet":
                 deploy(write_inventory(hosts, folder / "inventory-fleet.py"))
@@ -139,11 +145,13 @@ def side_by_side(by_suite: dict[str, dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--only", choices=("deploy", "fleet", "serving", "events"))
+    parser.add_argument("--only", choices=("deploy", "relay", "fleet", "serving", "events"))
     parser.add_argument("--suites", type=_suites, default=list(SUITES), help="comma-separated (default: all)")
     parser.add_argument("--seconds", type=int, default=10, help="each wrk and h2load run (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per server and concurrency (median)")
-    parser.add_argument("--reruns", type=int, default=5, help="no-change reruns on one host (median)")
+    parser.add_argument(
+        "--reruns", type=int, default=5, help="no-change reruns on one host (median), and pairs through the relay"
+    )
     parser.add_argument("--reloads", type=int, default=30, help="graceful reloads under load (default 30)")
     parser.add_argument("--events", type=int, default=30, help="each routine event under load (default 30)")
     parser.add_argument("--json", type=Path, default=CHECKOUT / ".benchmarks/results.json")

@@ -1,10 +1,16 @@
 """The benchmark reads wrk's and h2load's reports right: rates, latency percentiles in
-any unit, errors; and what a server spent per request, front and app."""
+any unit, errors; what a server spent per request, front and app; and its relay delays
+a link as it says."""
 
+import socket
+import socketserver
 import subprocess
+import threading
+import time
 
 import pytest
 
+from bench import relay
 from bench.events import RENEWAL, Pair, event_commands, serving_table
 from bench.serving import USAGE, Cost, Server, _wrk, parse_h2load, parse_wrk, table
 from tests.unit.test_settings import validate
@@ -118,3 +124,39 @@ def test_each_event_runs_what_a_deploy_or_certbot_runs_for_each_design():
 def test_the_serving_pairs_are_told_as_ratios_per_pair():
     table = serving_table([Pair(16, 2000.0, 1500.0, 0), Pair(16, 1000.0, 1100.0, 2)])
     assert "| 16 | 1,500 | 1,300 | 0.75, 1.10 | 2 |" in table
+
+
+@pytest.fixture
+def echo_port():
+    """A TCP echo server on loopback: its port."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), EchoHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+class EchoHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while chunk := self.request.recv(65536):
+            self.request.sendall(chunk)
+
+
+def echoed(port: int, payload: bytes) -> tuple[bytes, float]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        started = time.monotonic()
+        connection.sendall(payload)
+        received = b""
+        while len(received) < len(payload):
+            received += connection.recv(65536)
+        return received, time.monotonic() - started
+
+
+def test_the_relay_delays_each_way_and_passes_everything_in_order(echo_port):
+    assert echoed(echo_port, b"ping")[1] < 0.05
+    with relay.DelayingRelay(echo_port, delay=0.1) as delaying:
+        received, seconds = echoed(delaying.port, b"ping")
+        assert received == b"ping"
+        assert seconds >= 0.2
+        payload = bytes(range(256)) * 4096
+        assert echoed(delaying.port, payload)[0] == payload
