@@ -34,7 +34,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apache_wsgi_deploy import progress, project, readonly
+from apache_wsgi_deploy import prefetch, progress, project, readonly
 from apache_wsgi_deploy.outcome import NO_HOSTS_REMAINING, HostOutcome, Recorder, unstyled
 from apache_wsgi_deploy.rolling import Rollout
 from apache_wsgi_deploy.settings import SettingsError
@@ -142,6 +142,8 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
         # pyinfra's errors and the settings' say what went wrong; anything else is a bug to trace.
         if not isinstance(stopped, (PyinfraError, SettingsError)):
             traceback.print_exc()
+    for run_host in state.inventory:
+        prefetch.remember(run_host)
     outcome = HostOutcome.from_state(state, host.name, status, dry=job.dry, error=error)
     if not job.dry:
         lock.tell_end(

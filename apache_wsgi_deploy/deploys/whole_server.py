@@ -15,7 +15,7 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from apache_wsgi_deploy import audit, outcome, readonly, schema
+from apache_wsgi_deploy import audit, outcome, prefetch, readonly, schema
 from apache_wsgi_deploy.connection import disable_nagle
 from apache_wsgi_deploy.deploys.acme import acme_challenges
 from apache_wsgi_deploy.deploys.app import (
@@ -87,6 +87,8 @@ def whole_server() -> None:
         settings.deploy_lock_timeout,
         audited={"action": "deploy", "what": ", ".join(site.app_name for site in settings.present_sites)},
     )
+    # Once the lock is held: what the planning reads, asked for in one round trip.
+    prefetch.asked_at_once()
     # Before anything changes: no app may run as an account that can become root.
     for site in host.loop(settings.present_sites):
         app_runs_unprivileged(site)

@@ -60,6 +60,23 @@ def test_rerun_changes_nothing(deployed):
     print(f"no-change rerun: {result.seconds:.1f} s")
 
 
+@pytest.mark.both_suites
+def test_a_no_change_rerun_reads_its_facts_in_one_command_and_still_sees_drift(deployed):
+    """awd keeps what a host's run asked for (.cache/facts/<host>.json); the next run asks
+    for all of it at once, so -vv shows no fact read alone, and a drift is still repaired."""
+    assert deployed.awd("deploy").returncode == 0
+    rerun = deployed.awd("deploy", "-vv")
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert "Loaded fact" not in rerun.stderr, rerun.stderr[-4000:]
+    assert " 0 changed," in rerun.stderr
+
+    hardening = layout.conf_file("hardening")
+    deployed.sudo(f"echo '# drifted' >> {hardening}")
+    repaired = deployed.awd("deploy")
+    assert repaired.returncode == 0, repaired.stderr[-4000:]
+    assert "# drifted" not in deployed.sudo(f"cat {hardening}").stdout
+
+
 DRIFTS = {
     "wsgi module disabled": ("a2dismod -q -f wsgi", "Modules the site uses are enabled"),
     "ssl module half enabled": (f"rm {layout.module_link('ssl', 'conf')}", "Modules the site uses are enabled"),
