@@ -27,6 +27,7 @@ class DelayingRelay:
         self.target_port, self.delay = target_port, delay
         self.port = 0
         self._loop = asyncio.new_event_loop()
+        self._writers: list[asyncio.StreamWriter] = []
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -56,6 +57,7 @@ class DelayingRelay:
         except OSError:
             client_writer.close()
             return
+        self._writers += [client_writer, server_writer]
         await asyncio.gather(
             self._pump(client_reader, server_writer), self._pump(server_reader, client_writer), return_exceptions=True
         )
@@ -66,6 +68,11 @@ class DelayingRelay:
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
+        # Stopped: every connection closed, both ends, so nothing waits on one of them.
+        server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        self._loop.run_until_complete(asyncio.sleep(0))
 
     def __enter__(self) -> DelayingRelay:
         self._thread.start()

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from apache_wsgi_deploy.polling import poll
 from bench import relay
 from bench.events import RENEWAL, Pair, event_commands, serving_table
 from bench.serving import USAGE, Cost, Server, _wrk, parse_h2load, parse_wrk, table
@@ -129,17 +130,28 @@ def test_the_serving_pairs_are_told_as_ratios_per_pair():
 @pytest.fixture
 def echo_port():
     """A TCP echo server on loopback: its port."""
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), EchoHandler)
+    server = EchoServer(("127.0.0.1", 0), EchoHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1]
     server.shutdown()
     server.server_close()
 
 
+class EchoServer(socketserver.ThreadingTCPServer):
+    # A connection left open never holds the test's end.
+    daemon_threads, block_on_close = True, False
+
+
 class EchoHandler(socketserver.BaseRequestHandler):
+    open_connections = 0
+
     def handle(self) -> None:
-        while chunk := self.request.recv(65536):
-            self.request.sendall(chunk)
+        EchoHandler.open_connections += 1
+        try:
+            while chunk := self.request.recv(65536):
+                self.request.sendall(chunk)
+        finally:
+            EchoHandler.open_connections -= 1
 
 
 def echoed(port: int, payload: bytes) -> tuple[bytes, float]:
@@ -160,3 +172,5 @@ def test_the_relay_delays_each_way_and_passes_everything_in_order(echo_port):
         assert seconds >= 0.2
         payload = bytes(range(256)) * 4096
         assert echoed(delaying.port, payload)[0] == payload
+    # The relay closed both ends of every connection as it stopped.
+    poll(lambda: EchoHandler.open_connections == 0, 10, "the relay's connections to the server closed")
