@@ -292,6 +292,8 @@ GIT_CACHE = "git"
 # the release then live.
 SNAPSHOTS, SNAPSHOT_DATA, SNAPSHOT_LIVE = "snapshots", "data.tar", "live-release"
 SNAPSHOT_COMMAND_OUTPUT = "command.out"
+# In the snapshots folder while one is taken (the app's user's until sealed root's).
+SNAPSHOT_TAKING = ".taking"
 # A site's certificate (leaf and chain) and key, in certbot's lineage or our own folder.
 FULLCHAIN, PRIVKEY = "fullchain.pem", "privkey.pem"
 
@@ -401,13 +403,6 @@ class SitePaths:
     @property
     def maintenance_by_deploy(self) -> str:
         return f"{self.install_path}/{MAINTENANCE_BY_DEPLOY}"
-
-    @property
-    def snapshots_dir(self) -> str:
-        return f"{self.install_path}/{SNAPSHOTS}"
-
-    def snapshot_dir(self, name: str) -> str:
-        return f"{self.snapshots_dir}/{name}"
 
     @property
     def releases_dir(self) -> str:

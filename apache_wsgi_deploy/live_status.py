@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from apache_wsgi_deploy.audit import history_line
+from apache_wsgi_deploy.facts.releases import by_age
 from apache_wsgi_deploy.runner import not_read
 
 STATUS_LINE = re.compile(r"HTTP/\d(?:\.\d)? (\d{3})")
@@ -48,8 +49,9 @@ def site_lines(site: dict) -> list[str]:
         f"    {answer}",
         f"    releases kept: {', '.join(kept)}",
     ]
-    newest_first = sorted(site["snapshots"].items(), key=lambda item: (item[1]["taken"], item[0]), reverse=True)
-    lines += [f"    snapshot {name}: taken {taken['taken']}, with {taken['live']} live" for name, taken in newest_first]
+    for name in reversed(by_age(site["snapshots"])):
+        taken = site["snapshots"][name]
+        lines.append(f"    snapshot {name}: taken {taken['taken']}, with {taken['live']} live")
     return lines
 
 

@@ -33,6 +33,11 @@ class SnapshotDict(TypedDict):
     taken: str
 
 
+def by_age(snapshots: dict[str, SnapshotDict]) -> list[str]:
+    """The snapshots' names, oldest first."""
+    return sorted(snapshots, key=lambda name: (snapshots[name]["taken"], name))
+
+
 class ReleasesDict(TypedDict):
     releases: list[str]
     rolled_back: list[str]

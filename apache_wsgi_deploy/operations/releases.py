@@ -17,7 +17,7 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
 from apache_wsgi_deploy import outcome
 from apache_wsgi_deploy.facts.cache import cached_fact
-from apache_wsgi_deploy.facts.releases import Releases, ReleasesDict, SetupDone, StaticFiles
+from apache_wsgi_deploy.facts.releases import Releases, ReleasesDict, SetupDone, StaticFiles, by_age
 from apache_wsgi_deploy.layout import (
     COMMANDS_DONE,
     CURRENT,
@@ -32,6 +32,7 @@ from apache_wsgi_deploy.layout import (
     SNAPSHOT_COMMAND_OUTPUT,
     SNAPSHOT_DATA,
     SNAPSHOT_LIVE,
+    SNAPSHOT_TAKING,
     SNAPSHOT_TOOL,
     SNAPSHOTS,
     VENVS,
@@ -237,19 +238,11 @@ def commands_ran(
         yield ended
 
 
-TAKING = ".taking"
-
-
 def in_release(release_dir: str, data_dir: str, umask: str, timeout: int | None = None) -> list[str]:
     """The command (argv) that runs what follows it in a release's context (inapp.py): its
     folder, virtualenv and environment, the daemons' umask, for at most timeout seconds."""
     bounded = ["--timeout", str(timeout)] if timeout else []
     return [f"{release_dir}/venv/bin/python", IN_APP, release_dir, data_dir, *bounded, "--umask", umask, "--"]
-
-
-def _by_age(state: ReleasesDict) -> list[str]:
-    """The snapshots, oldest first."""
-    return sorted(state["snapshots"], key=lambda name: (state["snapshots"][name]["taken"], name))
 
 
 @dataclass(frozen=True)
@@ -317,9 +310,9 @@ def snapshot_taken(
         host.noop(f"{install_path} has no live release: no snapshot before the first")
         return
     folder = f"{install_path}/{SNAPSHOTS}"
-    for old in _by_age(state)[: max(len(state["snapshots"]) - keep + 1, 0)]:
+    for old in by_age(state["snapshots"])[: max(len(state["snapshots"]) - keep + 1, 0)]:
         yield StringCommand("rm", "-rf", QuoteString(f"{folder}/{old}"))
-    taking_path = f"{folder}/{TAKING}"
+    taking_path = f"{folder}/{SNAPSHOT_TAKING}"
     snapshots, taking = shlex.quote(folder), shlex.quote(taking_path)
     kept = [SNAPSHOT_DATA] + ([SNAPSHOT_COMMAND_OUTPUT] if command else [])
     with_command = command.argv(install_path, current, f"{taking_path}/{SNAPSHOT_COMMAND_OUTPUT}") if command else []
@@ -371,7 +364,7 @@ def restored(
     snapshots = state["snapshots"]
     if not snapshots:
         raise OperationError(f"{install_path} has no snapshot to restore")
-    name = snapshot or _by_age(state)[-1]
+    name = snapshot or by_age(state["snapshots"])[-1]
     if name not in snapshots:
         raise OperationError(f"{install_path} has no snapshot {name!r} (its snapshots: {', '.join(sorted(snapshots))})")
     target, current = snapshots[name]["live"], state["current"]
@@ -451,14 +444,11 @@ def live(
         outcome.record(host.name, outcome.NOTICES, [held])
         return
     checked = StringCommand(*(QuoteString(part) for part in health_check))
-    if maintenance is None:
-        yield checked
-        yield from _go_live(install_path, release, restart, f"deploy {source}")
-        return
-    ended = _maintenance_ended(maintenance)
-    yield StringCommand(checked, f"|| {{ status=$?; {ended}; exit $status; }}")
+    ended = _maintenance_ended(maintenance) if maintenance else ""
+    yield StringCommand(checked, f"|| {{ status=$?; {ended}; exit $status; }}") if ended else checked
     yield from _go_live(install_path, release, restart, f"deploy {source}")
-    yield ended
+    if ended:
+        yield ended
 
 
 @operation()
