@@ -97,3 +97,34 @@ class Identity(FactBase[IdentityDict]):
             "sudo": fields.get("sudo") == "yes",
             "polkit": sorted(line.split("=", 1)[1] for line in output if line.startswith("polkit=")),
         }
+
+
+class AccountDict(TypedDict):
+    home: str
+    shell: str
+
+
+class Account(FactBase[AccountDict | None]):
+    """
+    Returns one account's home and login shell, from the host's user database (NSS, as
+    ``useradd`` and ``userdel`` see it); None when there is no such user. pyinfra's
+    ``server.Users`` reads every account's groups, last login and password to answer
+    the same question.
+
+    + user: the account
+
+    .. code:: python
+
+        {"home": "/srv/shop", "shell": "/usr/sbin/nologin"}
+    """
+
+    @staticmethod
+    def command(user: str) -> str:
+        return f"getent passwd {shlex.quote(user)} || true"
+
+    @staticmethod
+    def process(output: list[str]) -> AccountDict | None:
+        fields = output[0].split(":") if output else []
+        if len(fields) < 7:
+            return None
+        return {"home": fields[5], "shell": fields[6]}

@@ -11,10 +11,9 @@ import shlex
 
 from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
-from pyinfra.facts.server import Users
 
 from apache_wsgi_deploy import layout, outcome
-from apache_wsgi_deploy.facts.accounts import Identity
+from apache_wsgi_deploy.facts.accounts import Account, Identity
 from apache_wsgi_deploy.layout import NOLOGIN
 
 # userdel refuses a user whose processes still run: the daemon processes of a site whose
@@ -34,7 +33,7 @@ def system_user(user: str, home: str):
     An account of that name with another home is left alone and fails the operation:
     the site must name its own user (``wsgi_user``).
     """
-    current = host.get_fact(Users).get(user)
+    current = host.get_fact(Account, user=user)
     if current is None:
         yield StringCommand(
             "useradd",
@@ -66,7 +65,7 @@ def system_user_removed(user: str, home: str):
     + user: the account
     + home: the app's folder; an account with another home is not the site's and stays
     """
-    current = host.get_fact(Users).get(user)
+    current = host.get_fact(Account, user=user)
     if current is None or current["home"] != home:
         host.noop(f"no user {user} of {home}")
         return

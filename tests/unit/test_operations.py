@@ -39,7 +39,7 @@ def test_an_existing_account_is_never_taken_over_as_an_apps_own_user():
     with pytest.raises(OperationError, match="user 'backup' exists with home '/var/backups'.*set wsgi_user"):
         run_operation(
             "accounts.system_user",
-            {"kwargs": {"user": "backup", "home": "/srv/backup"}, "facts": {"server.Users": {"backup": backup}}},
+            {"kwargs": {"user": "backup", "home": "/srv/backup"}, "facts": {"accounts.Account": backup}},
         )
 
 
