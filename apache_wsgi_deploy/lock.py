@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import secrets
 import shlex
 import subprocess
 import time
@@ -45,6 +46,9 @@ HEARTBEAT_INTERVAL = 15
 _held: dict[str, object] = {}
 # The audited runs' names, by host: their end is told to the holder.
 _audited: dict[str, str] = {}
+# What the holder's command may take up: one argument of a command line holds at most
+# 128 KiB on Linux (MAX_ARG_STRLEN), and ssh, sudo and the shell each pass it as one.
+COMMAND_BYTES = 100_000
 # How long the end of a run waits for its holder to have recorded it.
 RECORDED_TIMEOUT = 10
 
@@ -63,13 +67,16 @@ def holder_script(
     heartbeat_timeout: float,
     audited: tuple[str, str] | None = None,
     audit_log: str = AUDIT_LOG,
+    then: str | None = None,
+    then_done: str = "THEN-DONE",
 ) -> str:
     """bash on the host: takes the lock (waiting at most timeout s), says so, and holds it
     while heartbeats arrive on stdin. Prints BUSY <holder> before it waits, TIMEOUT
     <holder> when the wait ran out, LOCKED once it holds it. audited: the run's name and
     its start's record (audit.py), written to the audit log once the lock is held; a line
     `END <record>` on stdin is the run's end, written before RECORDED is printed and the
-    lock let go; a run that ends without one is recorded as such."""
+    lock let go; a run that ends without one is recorded as such. then: an sh command run
+    once the lock is held, its output after LOCKED and ended by a line then_done."""
     mode = "-s" if shared else "-x"
     lock, who = shlex.quote(path), shlex.quote(holder)
     taken = (
@@ -80,8 +87,12 @@ def holder_script(
         "fi",
         f"printf '%s\\n' {who} >{lock}",
     )
+    # Its stdin is not the heartbeat's; what it prints on stderr is its own business.
+    # A newline first: its output's last line may have none.
+    then_run = (f"sh -c {shlex.quote(then)} </dev/null 2>/dev/null 9>&-", f"printf '\\n%s\\n' {shlex.quote(then_done)}")
+    locked = ("echo LOCKED", *(then_run if then else ()))
     if audited is None:
-        return "\n".join((*taken, "echo LOCKED", f"while read -r -t {float(heartbeat_timeout)} _; do :; done"))
+        return "\n".join((*taken, *locked, f"while read -r -t {float(heartbeat_timeout)} _; do :; done"))
     run, started = audited
     untold, silent = (shlex.quote(audit.record(run, "ended", outcome=said)) for said in (audit.UNTOLD, audit.SILENT))
     return "\n".join(
@@ -89,7 +100,7 @@ def holder_script(
             *taken,
             audit.append_function(audit_log),
             f"awd_audit {shlex.quote(started)}",
-            "echo LOCKED",
+            *locked,
             "while :; do",
             f"  read -r -t {float(heartbeat_timeout)} line; status=$?",
             '  [ "$status" -eq 0 ] || break',
@@ -139,34 +150,55 @@ class _Shell:
 
 
 def hold_deploy_lock(
-    host: Host, timeout: int, path: str = DEPLOY_LOCK, audited: dict | None = None, audit_log: str = AUDIT_LOG
-) -> None:
+    host: Host,
+    timeout: int,
+    path: str = DEPLOY_LOCK,
+    audited: dict | None = None,
+    audit_log: str = AUDIT_LOG,
+    then: str | None = None,
+) -> list[str] | None:
     """Take the host's lock for this run (shared when the process only reads: readonly),
     waiting at most timeout s; DeployLockError naming its holder when the wait runs out.
     audited: what a run that changes the host records in its audit trail once it holds the
-    lock ({"action": "deploy", "what": "shop, blog"}); its end is `tell_end`'s."""
+    lock ({"action": "deploy", "what": "shop, blog"}); its end is `tell_end`'s. then: an sh
+    command run on the host, as the host's commands run, in the same round trip once the
+    lock is held (prefetch's facts); its output lines, None when it was not run (none
+    given, a connector with no lock, a command too long to join the lock's, or output
+    that is not UTF-8)."""
     if not isinstance(host.connector, (SSHConnector, LocalConnector)):
         logger.warning(f"{host.name}: no deploy lock over a {type(host.connector).__name__}")
-        return
+        return None
     shared = readonly.declared()
     started = None
     if audited is not None and not shared:
         run = _audited[host.name] = audit.new_run()
         started = (run, audit.record(run, "started", by=audit.deployer(), **audited))
-    script = holder_script(path, shared, timeout, _this_run(shared), HEARTBEAT_TIMEOUT, started, audit_log)
     arguments, _ = pop_global_arguments(host.state, host, {})
     accepted = inspect.signature(make_unix_command).parameters
     escalation = {key: value for key, value in arguments.items() if key in accepted}
     escalation["_shell_executable"] = "bash"
-    command = make_unix_command_for_host(host.state, host, StringCommand(script), **escalation)
-    shell = _Shell(host, command.get_raw_value())
+    # Whatever the command prints, it cannot end its own output early.
+    then_done = f"THEN-DONE-{secrets.token_hex(8)}"
+
+    def holder_command(joined: str | None) -> str:
+        script = holder_script(
+            path, shared, timeout, _this_run(shared), HEARTBEAT_TIMEOUT, started, audit_log, joined, then_done
+        )
+        return make_unix_command_for_host(host.state, host, StringCommand(script), **escalation).get_raw_value()
+
+    command = holder_command(then)
+    # Quoted twice over, a long command could pass the host's limit on one argument.
+    if then and len(command.encode()) > COMMAND_BYTES:
+        then, command = None, holder_command(None)
+    shell = _Shell(host, command)
     for raw in iter(shell.stdout.readline, b""):
         line = raw.decode(errors="replace").strip()
         word, _, holder = line.partition(" ")
         if word == "LOCKED":
             _held[host.name] = shell
+            output = _then_output(shell, then_done) if then else None
             gevent.spawn(shell.heartbeat)
-            return
+            return output
         if word == "BUSY":
             logger.warning(f"{host.name}: waiting up to {timeout} s for the deploy lock, held by {holder or 'a run'}")
         elif word == "TIMEOUT":
@@ -178,6 +210,22 @@ def hold_deploy_lock(
     raise DeployLockError(
         f"{host.name}: could not take the deploy lock {path}: {' / '.join(error[-2:]) or 'no answer'}"
     )
+
+
+def _then_output(shell: _Shell, then_done: str) -> list[str] | None:
+    """The lines the holder's `then` command printed, as pyinfra reads a command's output."""
+    printed = b"".join(iter(lambda: _line_before(shell, then_done), None))[:-1]  # the newline put before the end
+    try:
+        text = printed.decode()
+    except UnicodeDecodeError:
+        return None
+    return text.removesuffix("\n").split("\n") if text else []
+
+
+def _line_before(shell: _Shell, then_done: str) -> bytes | None:
+    """The holder's next line, None at the end of the `then` command's output (or of the channel)."""
+    raw = shell.stdout.readline()
+    return None if raw in (b"", f"{then_done}\n".encode()) else raw
 
 
 def tell_end(host_name: str, outcome: str, **facts) -> None:

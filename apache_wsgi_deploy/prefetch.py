@@ -78,24 +78,25 @@ def _command(fact: FactBase, fact_kwargs: dict) -> str:
     return text
 
 
-def _answers(host: Host, batch: list[tuple[str, FactBase, dict, str]], executor: dict) -> dict[str, object]:
-    """Run a batch of fact commands in one command; each fact's processed answer, for
-    those whose command succeeded."""
-    nonce = secrets.token_hex(8)
-    script = "\n".join(
-        f"echo {nonce}:{index}\n(\n{command}\n) 2>/dev/null\necho {nonce}:{index}:$?"
+def _script(batch: list[tuple[str, FactBase, dict, str]], nonce: str) -> str:
+    """sh: every command of the batch at once (each only reads, and the lock is held), then
+    each one's output in turn between the nonce's lines, the last with its exit status."""
+    started = "\n".join(
+        f'( (\n{command}\n) >"$d/{index}" 2>/dev/null; echo $? >"$d/{index}.status" ) &'
         for index, (_, _, _, command) in enumerate(batch)
     )
-    try:
-        succeeded, output = host.run_shell_command(StringCommand(script), **executor)
-    except Exception as error:  # the facts are then read one by one, which says what failed
-        logger.debug(f"{host.print_prefix}facts batch failed: {error}")
-        return {}
-    if not succeeded:
-        return {}
+    told = "\n".join(
+        f'echo {nonce}:{index}; cat "$d/{index}"; echo {nonce}:{index}:$(cat "$d/{index}.status")'
+        for index in range(len(batch))
+    )
+    return f"d=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$d\"' EXIT\n{started}\nwait\n{told}"
+
+
+def _parsed(batch: list[tuple[str, FactBase, dict, str]], nonce: str, output: list[str]) -> dict[str, object]:
+    """Each fact's processed answer from the batch's output, for those whose command succeeded."""
     end = re.compile(rf"^(.*){nonce}:(\d+):(\d+)$")
     answers, lines, current = {}, [], None
-    for line in output.stdout_lines:
+    for line in output:
         if current is None:
             if line.startswith(f"{nonce}:"):
                 current, lines = int(line.split(":")[1]), []
@@ -119,9 +120,24 @@ def _answers(host: Host, batch: list[tuple[str, FactBase, dict, str]], executor:
     return answers
 
 
-def asked_at_once() -> None:
-    """Ask the host for the facts its last run's planning asked for, in one command, and
-    answer this run's planning reads from them; remember what this planning asks."""
+def _answers(host: Host, batch: list[tuple[str, FactBase, dict, str]], executor: dict) -> dict[str, object]:
+    """Run a batch of fact commands in one command; each fact's processed answer, for
+    those whose command succeeded."""
+    nonce = secrets.token_hex(8)
+    try:
+        succeeded, output = host.run_shell_command(StringCommand(_script(batch, nonce)), **executor)
+    except Exception as error:  # the facts are then read one by one, which says what failed
+        logger.debug(f"{host.print_prefix}facts batch failed: {error}")
+        return {}
+    return _parsed(batch, nonce, output.stdout_lines) if succeeded else {}
+
+
+def asked_at_once(with_lock=None) -> None:
+    """Ask the host for the facts its last run asked for before it changed anything, in one
+    command, and answer this run's reads from them until it changes something; remember
+    what it asks. with_lock(command): takes the host's deploy lock and runs the command
+    (the first batch) in the same round trip, its output lines, or None when it did not
+    run it (lock.hold_deploy_lock's `then`)."""
     host: Host = ctx_host.get()
     state = host.state
     _, global_kwargs = _handle_fact_kwargs(state, host, FactBase, None, {})
@@ -148,9 +164,22 @@ def asked_at_once() -> None:
             batches.append([])
         batches[-1].append((key, fact, fact_kwargs, command))
     answers: dict[str, object] = {}
+    with_the_lock = 0
+    if with_lock is not None:
+        nonce = secrets.token_hex(8)
+        output = with_lock(_script(batches[0], nonce) if batches[0] else None)
+        if output is not None:
+            with_the_lock = len(batches[0])
+            answers.update(_parsed(batches.pop(0), nonce, output))
     for batch in batches:
         if batch:
             answers.update(_answers(host, batch, executor))
+    if state.print_fact_info and recorded:
+        commands = sum(1 for batch in batches if batch)
+        logger.info(
+            f"{host.print_prefix}{len(answers)} of {len(recorded)} facts read at once:"
+            f" {with_the_lock} with the deploy lock, the rest in {commands} command(s)"
+        )
     asked: list[str] = []
     # Until an operation runs a command or uploads a file, the host is as the batch saw it.
     moment = {"reading": False, "changed": False}

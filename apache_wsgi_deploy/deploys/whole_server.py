@@ -82,13 +82,11 @@ def whole_server() -> None:
     # A no-change rerun is mostly fact commands, each delayed by Nagle without it.
     disable_nagle(host)
     # Before the first fact: another run's changes must not be half seen, nor its releases pruned.
-    hold_deploy_lock(
-        host,
-        settings.deploy_lock_timeout,
-        audited={"action": "deploy", "what": ", ".join(site.app_name for site in settings.present_sites)},
+    # In the same round trip, once it is held: the facts the run will read.
+    audited = {"action": "deploy", "what": ", ".join(site.app_name for site in settings.present_sites)}
+    prefetch.asked_at_once(
+        lambda facts: hold_deploy_lock(host, settings.deploy_lock_timeout, audited=audited, then=facts)
     )
-    # Once the lock is held: what the planning reads, asked for in one round trip.
-    prefetch.asked_at_once()
     # Before anything changes: no app may run as an account that can become root.
     for site in host.loop(settings.present_sites):
         app_runs_unprivileged(site)

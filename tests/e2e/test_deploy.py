@@ -5,6 +5,7 @@ Marked both_suites: what Debian's packages decide (a first deploy, the verificat
 suite's checks of hardening and TLS, mod_wsgi's restarts and reloads under load).
 """
 
+import re
 import shutil
 import time
 from collections import Counter
@@ -63,11 +64,14 @@ def test_rerun_changes_nothing(deployed):
 @pytest.mark.both_suites
 def test_a_no_change_rerun_reads_its_facts_in_one_command_and_still_sees_drift(deployed):
     """awd keeps what a host's run asked for (.cache/facts/<host>.json); the next run asks
-    for all of it at once, so -vv shows no fact read alone, and a drift is still repaired."""
+    for all of it at once, in the deploy lock's own round trip, so -vv shows no fact read
+    alone, and a drift is still repaired."""
     assert deployed.awd("deploy").returncode == 0
     rerun = deployed.awd("deploy", "-vv")
     assert rerun.returncode == 0, rerun.stderr[-4000:]
     assert "Loaded fact" not in rerun.stderr, rerun.stderr[-4000:]
+    read = re.search(r"(\d+) of (\d+) facts read at once: (\d+) with the deploy lock, the rest in 0 ", rerun.stderr)
+    assert read and read.group(1) == read.group(2) == read.group(3), rerun.stderr[-4000:]
     assert " 0 changed," in rerun.stderr
 
     hardening = layout.conf_file("hardening")

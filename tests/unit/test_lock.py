@@ -112,6 +112,26 @@ def test_a_dead_runs_lock_is_taken_over_at_once(tmp_path):
     assert (outcome.exit_status, outcome.changed) == (0, ["Works"]), log
 
 
+THEN_DEPLOY = """
+from pyinfra import host
+from pyinfra.operations import server
+
+from apache_wsgi_deploy import lock
+
+output = lock.hold_deploy_lock(host, 0, path={path!r}, then={then!r})
+server.shell(name="Told " + repr(output), commands=["true"])
+"""
+
+
+def test_a_command_run_in_the_locks_round_trip_runs_once_it_is_held_and_its_output_comes_back(tmp_path):
+    lock = str(tmp_path / "deploy.lock")
+    # It runs holding the lock, reads no heartbeat, and cannot end its own output early.
+    then = f"! flock -n {lock} true && echo held; cat; printf 'THEN-DONE\\nno newline'"
+    (tmp_path / "deploy.py").write_text(THEN_DEPLOY.format(path=lock, then=then))
+    outcome, log = run(str(tmp_path / "deploy.py"))
+    assert outcome.changed == ["Told ['held', 'THEN-DONE', 'no newline']"], log
+
+
 def test_drift_checks_share_the_lock_that_a_deploy_waits_for(tmp_path, ends):
     deploy, lock = deploy_file(tmp_path)
     ends(other_run(lock, shared=True))
