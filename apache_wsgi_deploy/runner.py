@@ -19,6 +19,7 @@ most of a no-change rerun's cost. Each child records its host's outcome
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
@@ -315,10 +316,26 @@ def prepare() -> None:
     deploy's modules, once, here, before the forks: each host's process starts with them."""
     from gevent import monkey
 
-    monkey.patch_all()
+    with _entry_points_read_once():
+        monkey.patch_all()
     import pyinfra.api.operations  # noqa: F401
 
     import apache_wsgi_deploy.deploys  # noqa: F401
+
+
+@contextlib.contextmanager
+def _entry_points_read_once():
+    """importlib.metadata's entry points, read once while it lasts: gevent asks for its
+    plugins before each module it patches, each time reading every installed package's
+    metadata (25 times, about 0.08 s of every awd command)."""
+    from importlib import metadata
+
+    read, entry_points = metadata.entry_points(), metadata.entry_points
+    metadata.entry_points = lambda **selection: read.select(**selection) if selection else read
+    try:
+        yield
+    finally:
+        metadata.entry_points = entry_points
 
 
 def run_hosts_of(selection) -> list[RunHost]:

@@ -21,17 +21,20 @@ DELAY_S = 0.025
 
 class DelayingRelay:
     """Listens on a loopback port and passes each connection on to target_port, every
-    chunk in either direction delivered delay seconds after it arrived, in order."""
+    chunk in either direction delivered delay seconds after it arrived, in order.
+    round_trips: how many times, over all its connections, the client sent something
+    after the server last spoke (or first): the times it waited on the link."""
 
     def __init__(self, target_port: int, delay: float = DELAY_S):
         self.target_port, self.delay = target_port, delay
         self.port = 0
+        self.round_trips = 0
         self._loop = asyncio.new_event_loop()
         self._writers: list[asyncio.StreamWriter] = []
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, turn: list, side: str) -> None:
         queue: asyncio.Queue = asyncio.Queue()
 
         async def deliver() -> None:
@@ -45,6 +48,9 @@ class DelayingRelay:
         delivering = asyncio.ensure_future(deliver())
         try:
             while chunk := await reader.read(65536):
+                if side == "client" and turn[0] != "client":
+                    self.round_trips += 1
+                turn[0] = side
                 queue.put_nowait((self._loop.time() + self.delay, chunk))
         except ConnectionError:
             pass
@@ -58,8 +64,12 @@ class DelayingRelay:
             client_writer.close()
             return
         self._writers += [client_writer, server_writer]
+        # Who sent the connection's last chunk: the connection itself is the client's first turn.
+        turn = [None]
         await asyncio.gather(
-            self._pump(client_reader, server_writer), self._pump(server_reader, client_writer), return_exceptions=True
+            self._pump(client_reader, server_writer, turn, "client"),
+            self._pump(server_reader, client_writer, turn, "server"),
+            return_exceptions=True,
         )
 
     def _serve(self) -> None:
@@ -103,6 +113,8 @@ class RelayedRerun:
     delay_ms: float
     direct_s: list[float] = field(default_factory=list)
     relayed_s: list[float] = field(default_factory=list)
+    # Each relayed rerun's: the times it waited on the link (DelayingRelay.round_trips).
+    round_trips: list[int] = field(default_factory=list)
 
     @property
     def ratios(self) -> list[float]:
@@ -121,7 +133,9 @@ def measure(test_host, folder: Path, pairs: int) -> RelayedRerun:
         deploy(relayed)  # a first connection through it, not counted
         for _ in range(pairs):
             run.direct_s.append(deploy(direct))
+            before = relay.round_trips
             run.relayed_s.append(deploy(relayed))
+            run.round_trips.append(relay.round_trips - before)
     return run
 
 
@@ -133,5 +147,6 @@ def table(run: RelayedRerun) -> str:
             f"| directly on loopback | {statistics.median(run.direct_s):.2f} s | |",
             f"| through a relay adding {run.delay_ms:g} ms each way | {statistics.median(run.relayed_s):.2f} s"
             f" | {statistics.median(run.ratios):.2f} ({len(run.ratios)} pairs) |",
+            f"| round trips through the relay (median) | {statistics.median(run.round_trips):g} | |",
         ]
     )

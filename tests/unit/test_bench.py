@@ -174,3 +174,18 @@ def test_the_relay_delays_each_way_and_passes_everything_in_order(echo_port):
         assert echoed(delaying.port, payload)[0] == payload
     # The relay closed both ends of every connection as it stopped.
     poll(lambda: EchoHandler.open_connections == 0, 10, "the relay's connections to the server closed")
+
+
+def test_the_relay_counts_the_times_the_client_waited_for_the_server(echo_port):
+    with relay.DelayingRelay(echo_port, delay=0.05) as delaying:
+        with socket.create_connection(("127.0.0.1", delaying.port), timeout=10) as connection:
+            # As the deploy's SSH connection: Nagle would hold the second send back for an answer.
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for _ in range(3):
+                # Two sends before the answer: one turn of the client's.
+                connection.sendall(b"a")
+                connection.sendall(b"b")
+                received = b""
+                while len(received) < 2:
+                    received += connection.recv(65536)
+        assert delaying.round_trips == 3
