@@ -21,6 +21,13 @@ def template(name: str) -> str:
     return str(TEMPLATES / name)
 
 
+def compile_templates() -> None:
+    """Every template compiled once, into pyinfra's cache of them (get_template): a
+    process that forks a run per host then compiles none of them per host."""
+    for path in sorted(TEMPLATES.glob("*.j2")):
+        managed.compiled(str(path))
+
+
 def piped_logs(site, settings) -> dict[str, str]:
     """The site's logs as its vhost writes them: each through rotatelogs."""
     logs = zip(("error", "access", "embedded_mode"), site.paths.vhost_logs, strict=True)

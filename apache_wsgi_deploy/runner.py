@@ -313,7 +313,8 @@ def _outcome(host: str, result: Path, exit_status: int) -> HostOutcome:
 def prepare() -> None:
     """Patch the interpreter for gevent, which pyinfra runs on (a blocking read must let
     the lock's heartbeat and pyinfra's output readers run), and import pyinfra and the
-    deploy's modules, once, here, before the forks: each host's process starts with them."""
+    deploy's modules and compile its templates, once, here, before the forks: each host's
+    process starts with them."""
     from gevent import monkey
 
     with _entry_points_read_once():
@@ -321,6 +322,9 @@ def prepare() -> None:
     import pyinfra.api.operations  # noqa: F401
 
     import apache_wsgi_deploy.deploys  # noqa: F401
+    from apache_wsgi_deploy import declared
+
+    declared.compile_templates()
 
 
 @contextlib.contextmanager

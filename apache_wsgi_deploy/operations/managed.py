@@ -153,9 +153,15 @@ def content(src: str | StringIO) -> bytes:
     return src.getvalue().encode() if isinstance(src, StringIO) else Path(src).read_bytes()
 
 
+def compiled(src: str):
+    """A Jinja2 template file compiled as pyinfra's files.template does (StrictUndefined),
+    once per process."""
+    return get_template(src)
+
+
 def render(src: str, **data) -> bytes:
-    """A Jinja2 template file rendered as pyinfra's files.template does (StrictUndefined)."""
-    return get_template(src).render(data).encode()
+    """A Jinja2 template file rendered as pyinfra's files.template does."""
+    return compiled(src).render(data).encode()
 
 
 @operation()
