@@ -1,13 +1,13 @@
 """
 Facts in one round trip. pyinfra reads a host's facts one at a time, a command and a
 round trip each: 30 for a no-change rerun, most of its time over a real network link.
-A run here first asks the host, in one command, for every fact the host's last awd run
-asked for before it changed anything (kept on the control machine,
-`.cache/facts/<host>.json`), and answers each later read of one of them from that batch,
-processed exactly as pyinfra processes the fact's own output, until an operation runs a
-command or uploads a file on the host: from then on every fact is read alone, as
-before. So is a fact not in the batch, one whose command failed in it, and one asked
-with other connection arguments.
+A run here first asks the host for every fact the host's last awd run asked for before it
+changed anything (kept on the control machine, `.cache/facts/<host>.json`), in the
+command that takes the deploy lock, the host running them all at once. Each later read
+of one of them is answered from that batch, processed exactly as pyinfra processes the
+fact's own output, until an operation runs a command or uploads a file on the host: from
+then on every fact is read alone, as before. So is a fact not in the batch, one whose
+command failed in it, and one asked with other connection arguments.
 """
 
 from __future__ import annotations
