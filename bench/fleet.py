@@ -38,6 +38,7 @@ class FleetRun:
     wall_s: float
     peak_pss_mib: float
     cpu_s: float
+    not_checked: int = 0
 
     @property
     def per_host_ms(self) -> float:
@@ -112,11 +113,16 @@ def drift_check(inventory: Path, hosts: int, concurrency: int) -> FleetRun:
     wall = time.monotonic() - started
     done.set()
     sampler.join()
-    if process.returncode != 0:
+    # A host not read (a test host's sshd refusing a burst of handshakes) is counted and
+    # said; a host that drifted, or any other failure, stops the benchmark.
+    unread = [line for line in output.splitlines() if ": NOT CHECKED, " in line]
+    if process.returncode != 0 and (not unread or " 0 drifted" not in output):
         raise SystemExit(f"drift check over {inventory} exited {process.returncode}:\n{output[-3000:]}")
+    for line in unread:
+        print(f"    {line}", file=sys.stderr, flush=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return FleetRun(hosts, concurrency, wall, peak[0] / 1024, cpu)
+    return FleetRun(hosts, concurrency, wall, peak[0] / 1024, cpu, len(unread))
 
 
 def measure(hosts, folder: Path) -> list[FleetRun]:
@@ -134,12 +140,13 @@ def measure(hosts, folder: Path) -> list[FleetRun]:
 def table(runs: list[FleetRun], test_hosts: int) -> str:
     lines = [
         f"Aliases of {test_hosts} test hosts on this machine's cores: an upper bound on wall time.\n",
-        "| hosts | concurrency | wall | per host | control machine peak memory (PSS) | control machine CPU |",
-        "|---|---|---|---|---|---|",
+        "| hosts | concurrency | wall | per host | control machine peak memory (PSS) | control machine CPU |"
+        " not checked |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {run.hosts} | {run.concurrency} | {run.wall_s:.1f} s | {run.per_host_ms:.0f} ms"
-        f" | {run.peak_pss_mib:,.0f} MiB | {run.cpu_s:.1f} s |"
+        f" | {run.peak_pss_mib:,.0f} MiB | {run.cpu_s:.1f} s | {run.not_checked} |"
         for run in runs
     ]
     return "\n".join(lines)
