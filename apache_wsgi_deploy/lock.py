@@ -214,18 +214,16 @@ def hold_deploy_lock(
 
 def _then_output(shell: _Shell, then_done: str) -> list[str] | None:
     """The lines the holder's `then` command printed, as pyinfra reads a command's output."""
-    printed = b"".join(iter(lambda: _line_before(shell, then_done), None))[:-1]  # the newline put before the end
+    printed = []
+    for raw in iter(shell.stdout.readline, b""):
+        if raw == f"{then_done}\n".encode():
+            break
+        printed.append(raw)
     try:
-        text = printed.decode()
+        text = b"".join(printed)[:-1].decode()  # without the newline put before the end
     except UnicodeDecodeError:
         return None
     return text.removesuffix("\n").split("\n") if text else []
-
-
-def _line_before(shell: _Shell, then_done: str) -> bytes | None:
-    """The holder's next line, None at the end of the `then` command's output (or of the channel)."""
-    raw = shell.stdout.readline()
-    return None if raw in (b"", f"{then_done}\n".encode()) else raw
 
 
 def tell_end(host_name: str, outcome: str, **facts) -> None:

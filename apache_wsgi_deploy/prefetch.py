@@ -78,12 +78,12 @@ def _command(fact: FactBase, fact_kwargs: dict) -> str:
     return text
 
 
-def _script(batch: list[tuple[str, FactBase, dict, str]], nonce: str) -> str:
+def _script(batch: list[tuple[str, FactBase, str]], nonce: str) -> str:
     """sh: every command of the batch at once (each only reads, and the lock is held), then
     each one's output in turn between the nonce's lines, the last with its exit status."""
     started = "\n".join(
         f'( (\n{command}\n) >"$d/{index}" 2>/dev/null; echo $? >"$d/{index}.status" ) &'
-        for index, (_, _, _, command) in enumerate(batch)
+        for index, (_, _, command) in enumerate(batch)
     )
     told = "\n".join(
         f'echo {nonce}:{index}; cat "$d/{index}"; echo {nonce}:{index}:$(cat "$d/{index}.status")'
@@ -92,7 +92,7 @@ def _script(batch: list[tuple[str, FactBase, dict, str]], nonce: str) -> str:
     return f"d=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$d\"' EXIT\n{started}\nwait\n{told}"
 
 
-def _parsed(batch: list[tuple[str, FactBase, dict, str]], nonce: str, output: list[str]) -> dict[str, object]:
+def _parsed(batch: list[tuple[str, FactBase, str]], nonce: str, output: list[str]) -> dict[str, object]:
     """Each fact's processed answer from the batch's output, for those whose command succeeded."""
     end = re.compile(rf"^(.*){nonce}:(\d+):(\d+)$")
     answers, lines, current = {}, [], None
@@ -107,7 +107,7 @@ def _parsed(batch: list[tuple[str, FactBase, dict, str]], nonce: str, output: li
             continue
         if ended.group(1):
             lines.append(ended.group(1))  # its output did not end with a newline
-        key, fact, _, _ = batch[current]
+        key, fact, _ = batch[current]
         if ended.group(3) == "0":
             try:
                 if lines == [MISSING_COMMAND]:
@@ -120,7 +120,7 @@ def _parsed(batch: list[tuple[str, FactBase, dict, str]], nonce: str, output: li
     return answers
 
 
-def _answers(host: Host, batch: list[tuple[str, FactBase, dict, str]], executor: dict) -> dict[str, object]:
+def _answers(host: Host, batch: list[tuple[str, FactBase, str]], executor: dict) -> dict[str, object]:
     """Run a batch of fact commands in one command; each fact's processed answer, for
     those whose command succeeded."""
     nonce = secrets.token_hex(8)
@@ -160,9 +160,9 @@ def asked_at_once(with_lock=None) -> None:
             command = _command(fact, fact_kwargs)
         except Exception:  # a fact whose arguments changed shape: read alone
             continue
-        if sum(len(entry[3]) for entry in batches[-1]) + len(command) > BATCH_CHARS:
+        if sum(len(entry[2]) for entry in batches[-1]) + len(command) > BATCH_CHARS:
             batches.append([])
-        batches[-1].append((key, fact, fact_kwargs, command))
+        batches[-1].append((key, fact, command))
     answers: dict[str, object] = {}
     with_the_lock = 0
     if with_lock is not None:

@@ -47,9 +47,7 @@ class LocalHost:
 
 
 def batch(*facts):
-    return [
-        (f"key{index}", cls(), kwargs, prefetch._command(cls(), kwargs)) for index, (cls, kwargs) in enumerate(facts)
-    ]
+    return [(f"key{index}", cls(), prefetch._command(cls(), kwargs)) for index, (cls, kwargs) in enumerate(facts)]
 
 
 def test_each_fact_is_read_from_one_command_as_it_would_be_alone():
