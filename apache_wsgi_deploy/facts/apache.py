@@ -16,7 +16,7 @@ from apache_wsgi_deploy.layout import (
     APACHE_DIR,
     APACHE_MODULES_DIR,
     ENABLED_DIRS,
-    HOST_PYTHON,
+    HOST_TOOL_PYTHON,
     INSTANCE_TOKEN,
     instance_file,
     instance_service,
@@ -167,7 +167,7 @@ class EffectiveConfig(FactBase[dict | None]):
     def command(self, confdir: str = APACHE_DIR) -> str:
         """confdir: another instance's folder (an app's own Apache, /etc/apache2-<app_name>)."""
         mod_info = f"{APACHE_MODULES_DIR}/mod_info.so"
-        return f"{HOST_PYTHON} -I -c {shlex.quote(APACHE_CONF)} {mod_info} {shlex.quote(confdir)}"
+        return f"{HOST_TOOL_PYTHON} -c {shlex.quote(APACHE_CONF)} {mod_info} {shlex.quote(confdir)}"
 
     def process(self, output: list[str]) -> dict:
         config = json.loads("\n".join(output))

@@ -13,7 +13,7 @@ from pathlib import Path
 from pyinfra.api import FactBase
 
 from apache_wsgi_deploy.host_tools import venvcheck
-from apache_wsgi_deploy.layout import HOST_PYTHON
+from apache_wsgi_deploy.layout import HOST_PYTHON, HOST_TOOL_PYTHON
 
 VENV_MARKER = "venv"
 # Cannot be a dist-info folder's name, which always holds a "-".
@@ -61,7 +61,7 @@ class Virtualenv(FactBase[dict | None]):
             f" for info in {quoted}/lib/python3*/site-packages/*.dist-info; do"
             ' if [ -d "$info" ]; then basename "$info" .dist-info; fi; done;'
             f" if [ -f {pins} ]; then echo {PINS_MARKER}; cat {pins}; fi;"
-            f" echo {FILES_MARKER}; {HOST_PYTHON} -I -c {shlex.quote(VENV_CHECK)} {quoted}; fi"
+            f" echo {FILES_MARKER}; {HOST_TOOL_PYTHON} -c {shlex.quote(VENV_CHECK)} {quoted}; fi"
         )
 
     @staticmethod

@@ -22,15 +22,33 @@ import sys
 VENV_OWN = ("python", "python3", "activate", "activate.csh", "activate.fish", "Activate.ps1")
 
 
-def digest(path: str) -> str:
-    with open(path, "rb") as opened:
-        raw = hashlib.sha256(opened.read()).digest()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+def digest(path: str) -> str | None:
+    """The file's sha256 as RECORD gives it; None for a symbolic link or what cannot be
+    read as a file (one open, no separate stat: the check reads every file pip listed)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        hashed = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            hashed.update(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return base64.urlsafe_b64encode(hashed.digest()).rstrip(b"=").decode()
+
+
+def files_under(top: str) -> set:
+    """Every file below top, as os.walk lists them (not following links to folders)."""
+    return {os.path.join(folder, name) for folder, _, files in os.walk(top) for name in files}
 
 
 def check(venv: str) -> dict:
     modified, missing, listed = {}, {}, set()
     site_packages = glob.glob(f"{venv}/lib/python3*/site-packages")
+    present = set().union(*(files_under(site) for site in site_packages))
     for site in site_packages:
         for info in sorted(os.listdir(site)):
             if not info.endswith(".dist-info"):
@@ -46,14 +64,11 @@ def check(venv: str) -> dict:
                 path = os.path.normpath(os.path.join(site, row[0]))
                 listed.add(path)
                 hashed = row[1] if len(row) > 1 else ""
-                if not os.path.lexists(path):
+                if path not in present and not os.path.lexists(path):
                     missing.setdefault(distribution, []).append(path)
-                elif hashed.startswith("sha256=") and (os.path.islink(path) or digest(path) != hashed[7:]):
+                elif hashed.startswith("sha256=") and digest(path) != hashed[7:]:
                     modified.setdefault(distribution, []).append(path)
-    extra = []
-    for site in site_packages:
-        for folder, _, files in os.walk(site):
-            extra += [path for name in files if (path := os.path.join(folder, name)) not in listed]
+    extra = list(present - listed)
     made = {os.path.join(venv, "bin", name) for name in VENV_OWN} | set(glob.glob(f"{venv}/bin/python3.*"))
     bin_dir = os.path.join(venv, "bin")
     if os.path.isdir(bin_dir):

@@ -34,7 +34,8 @@ def test_distributions_are_read_from_dist_info_folders(tmp_path):
 
 def test_files_are_held_against_what_pip_recorded(tmp_path):
     """A real virtualenv, as venv and ensurepip make it; then a .pth file planted, a
-    module of pip's edited and one removed."""
+    module of pip's edited, one removed, one replaced by a link to its own copy and one
+    by a folder."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     found = read(venv)
@@ -43,15 +44,26 @@ def test_files_are_held_against_what_pip_recorded(tmp_path):
     (site_packages / "zz-planted.pth").write_text("import os\n")
     (site_packages / "pip" / "__init__.py").write_text("# edited\n")
     (site_packages / "pip" / "__main__.py").unlink()
+    internal = site_packages / "pip" / "_internal" / "__init__.py"
+    internal.rename(site_packages / "copy.py")
+    internal.symlink_to(site_packages / "copy.py")
+    (site_packages / "pip" / "__pip-runner__.py").unlink()
+    (site_packages / "pip" / "__pip-runner__.py").mkdir()
     (venv / "bin" / "planted").write_text("#!/bin/sh\n")
     files = read(venv)["files"]
     (pip,) = (name for name in found["distributions"] if name == "pip")
     dist = f"pip-{found['distributions'][pip]}"
     relative = str(site_packages.relative_to(venv))
     assert files == {
-        "modified": {dist: [f"{relative}/pip/__init__.py"]},
+        "modified": {
+            dist: [
+                f"{relative}/pip/__init__.py",
+                f"{relative}/pip/__pip-runner__.py",
+                f"{relative}/pip/_internal/__init__.py",
+            ]
+        },
         "missing": {dist: [f"{relative}/pip/__main__.py"]},
-        "extra": ["bin/planted", f"{relative}/zz-planted.pth"],
+        "extra": ["bin/planted", f"{relative}/copy.py", f"{relative}/zz-planted.pth"],
     }
 
 
