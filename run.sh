@@ -34,6 +34,9 @@ python_env() {
         .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
         sha256sum requirements-dev.txt pyproject.toml >"$stamp"
     fi
+    # The package's bytecode, as pip writes an installed wheel's (Python writes none as it
+    # goes under PYTHONDONTWRITEBYTECODE): only what changed is compiled again.
+    .venv/bin/python -m compileall -q apache_wsgi_deploy >/dev/null
 }
 
 setup() {

@@ -33,6 +33,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 from apache_wsgi_deploy import prefetch, progress, project, readonly
@@ -317,9 +318,14 @@ def prepare() -> None:
     process starts with them. Idempotent."""
     from gevent import monkey
 
-    with _entry_points_read_once():
+    entry_points = _entry_points_read_once()
+    with _replaced(metadata, "entry_points", entry_points):
         monkey.patch_all()
     import pyinfra.api.operations  # noqa: F401
+    from pyinfra.api import connectors
+
+    # Each host's pyinfra inventory lists its connectors from them, twice.
+    connectors.entry_points = entry_points
 
     import apache_wsgi_deploy.deploys  # noqa: F401
     from apache_wsgi_deploy import declared
@@ -338,19 +344,23 @@ def _global_arguments_listed_once() -> None:
     arguments.all_global_arguments = lambda: list(listed)
 
 
-@contextlib.contextmanager
 def _entry_points_read_once():
-    """importlib.metadata's entry points, read once while it lasts: gevent asks for its
-    plugins before each module it patches, each time reading every installed package's
-    metadata (25 times, about 0.08 s of every awd command)."""
-    from importlib import metadata
+    """importlib.metadata.entry_points, every installed package's metadata read once:
+    gevent asks for its plugins before each module it patches (25 reads, about 0.08 s of
+    every awd command), and pyinfra for its connectors."""
+    read = metadata.entry_points()
+    return lambda **selection: read.select(**selection) if selection else read
 
-    read, entry_points = metadata.entry_points(), metadata.entry_points
-    metadata.entry_points = lambda **selection: read.select(**selection) if selection else read
+
+@contextlib.contextmanager
+def _replaced(module, name: str, value):
+    """module.name is value while it lasts."""
+    before = getattr(module, name)
+    setattr(module, name, value)
     try:
         yield
     finally:
-        metadata.entry_points = entry_points
+        setattr(module, name, before)
 
 
 def run_hosts_of(selection) -> list[RunHost]:

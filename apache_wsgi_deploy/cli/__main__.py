@@ -1,5 +1,5 @@
 import sys
 
-from apache_wsgi_deploy.cli import main
+from apache_wsgi_deploy.cli import command
 
-sys.exit(main())
+sys.exit(command())
