@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
-from apache_wsgi_deploy import project
+from apache_wsgi_deploy import project, startup
 from apache_wsgi_deploy.settings import Settings, SettingsError, validate_host
 
 
@@ -113,6 +113,7 @@ def load_inventory(inventory_file: str, override_data: dict | None = None):
     from pyinfra.api import Inventory
     from pyinfra.context import ctx_inventory
 
+    startup.pyinfra_read_once()
     try:
         groups, file_group = _inventory_groups(inventory_file)
         twice = hosts_given_data_twice(groups)

@@ -19,7 +19,6 @@ most of a no-change rerun's cost. Each child records its host's outcome
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import json
@@ -33,10 +32,9 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
-from apache_wsgi_deploy import prefetch, progress, project, readonly
+from apache_wsgi_deploy import prefetch, progress, project, readonly, startup
 from apache_wsgi_deploy.outcome import NO_HOSTS_REMAINING, HostOutcome, Recorder, unstyled
 from apache_wsgi_deploy.rolling import Rollout
 from apache_wsgi_deploy.settings import SettingsError
@@ -318,49 +316,15 @@ def prepare() -> None:
     process starts with them. Idempotent."""
     from gevent import monkey
 
-    entry_points = _entry_points_read_once()
-    with _replaced(metadata, "entry_points", entry_points):
+    with startup.entry_points_read_once():
         monkey.patch_all()
     import pyinfra.api.operations  # noqa: F401
-    from pyinfra.api import connectors
-
-    # Each host's pyinfra inventory lists its connectors from them, twice.
-    connectors.entry_points = entry_points
 
     import apache_wsgi_deploy.deploys  # noqa: F401
     from apache_wsgi_deploy import declared
 
+    startup.pyinfra_read_once()
     declared.compile_templates()
-    _global_arguments_listed_once()
-
-
-def _global_arguments_listed_once() -> None:
-    """pyinfra lists its global arguments (`_sudo`, `_env`...) from their TypedDicts'
-    annotations, evaluated again for every operation and fact (about 90 times a host,
-    8 ms); they never change within a process."""
-    from pyinfra.api import arguments
-
-    listed = arguments.all_global_arguments()
-    arguments.all_global_arguments = lambda: list(listed)
-
-
-def _entry_points_read_once():
-    """importlib.metadata.entry_points, every installed package's metadata read once:
-    gevent asks for its plugins before each module it patches (25 reads, about 0.08 s of
-    every awd command), and pyinfra for its connectors."""
-    read = metadata.entry_points()
-    return lambda **selection: read.select(**selection) if selection else read
-
-
-@contextlib.contextmanager
-def _replaced(module, name: str, value):
-    """module.name is value while it lasts."""
-    before = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, before)
 
 
 def run_hosts_of(selection) -> list[RunHost]:

@@ -28,18 +28,28 @@ def test_invoke_is_imported_only_when_used():
     assert printed == "False True module"
 
 
-def test_entry_points_are_read_once_and_pyinfras_connectors_come_from_them():
+def test_installed_packages_are_read_once_for_every_entry_point_asked():
+    """gevent's plugins before each module it patches, and pyinfra's connectors, for the
+    command's inventory and again for each host's run."""
     printed = run_python(
         """
         from importlib import metadata
+        from pyinfra.api import Inventory
+        from pyinfra.api.connectors import get_execution_connectors
+        from apache_wsgi_deploy import hosts, runner
+        discover, reads = metadata.Distribution.discover, []
+
+        def counted(**kwargs):
+            reads.append(kwargs.get("name"))
+            return discover(**kwargs)
+
+        metadata.Distribution.discover = counted
         entry_points = metadata.entry_points
-        from apache_wsgi_deploy import runner
+        hosts.load_inventory("@local")
         runner.prepare()
-        reads = []
-        metadata.Distribution.discover = lambda *args, **kwargs: reads.append(1) or []
-        from pyinfra.api import connectors
-        found = connectors.get_execution_connectors()
-        print(metadata.entry_points is entry_points, "ssh" in found and "local" in found, len(reads))
+        Inventory((["@local"], {}))
+        found = get_execution_connectors()
+        print(metadata.entry_points is entry_points, "ssh" in found, reads.count(None))
         """
     )
-    assert printed == "True True 0"
+    assert printed == "True True 1"
