@@ -43,7 +43,8 @@ class Reporter(BaseStateCallback):
         self._send(0, "preparing")
 
     def operation_host_start(self, state, host, op_hash):
-        self._send(len(state.get_op_order()), op_name(state.op_meta[op_hash]))
+        # The host's own list: pyinfra's whole order is sorted again at every call.
+        self._send(len(host.op_hash_order), op_name(state.op_meta[op_hash]))
 
     def operation_host_success(self, state, host, op_hash, retry_count=0):
         self.done += 1
