@@ -79,17 +79,15 @@ def _command(fact: FactBase, fact_kwargs: dict) -> str:
 
 
 def _script(batch: list[tuple[str, FactBase, str]], nonce: str) -> str:
-    """sh: every command of the batch at once (each only reads, and the lock is held), then
-    each one's output in turn between the nonce's lines, the last with its exit status."""
+    """sh: every command of the batch at once (each only reads, and the lock is held),
+    each writing its output between the nonce's lines, the last with its exit status,
+    into a file of its own; then all of them in order, by one cat."""
     started = "\n".join(
-        f'( (\n{command}\n) >"$d/{index}" 2>/dev/null; echo $? >"$d/{index}.status" ) &'
+        f'{{ echo {nonce}:{index}; (\n{command}\n) 2>/dev/null; echo {nonce}:{index}:$?; }} >"$d/{index}" &'
         for index, (_, _, command) in enumerate(batch)
     )
-    told = "\n".join(
-        f'echo {nonce}:{index}; cat "$d/{index}"; echo {nonce}:{index}:$(cat "$d/{index}.status")'
-        for index in range(len(batch))
-    )
-    return f"d=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$d\"' EXIT\n{started}\nwait\n{told}"
+    told = " ".join(f'"$d/{index}"' for index in range(len(batch)))
+    return f"d=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$d\"' EXIT\n{started}\nwait\ncat {told}"
 
 
 def _parsed(batch: list[tuple[str, FactBase, str]], nonce: str, output: list[str]) -> dict[str, object]:

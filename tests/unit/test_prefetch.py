@@ -76,6 +76,14 @@ def test_each_fact_is_read_from_one_command_as_it_would_be_alone():
     }
 
 
+def test_the_commands_run_at_once_and_each_answer_stays_its_own():
+    """The first command ends last: its output is still the first fact's, whole."""
+    host = LocalHost()
+    slow, fast = "sleep 0.2; echo slow; printf 'no newline'", "echo fast"
+    answers = prefetch._answers(host, batch((Lines, {"text": slow}), (Lines, {"text": fast})), {})
+    assert answers == {"key0": ["slow", "no newline"], "key1": ["fast"]}
+
+
 def test_a_fact_whose_command_is_a_method_is_keyed_without_its_instance():
     assert prefetch._key(File, {"self": File(), "path": "/etc/hosts"}) == (
         '["pyinfra.facts.files:File", {"path": "/etc/hosts"}]'
