@@ -11,5 +11,5 @@ except PackageNotFoundError:  # imported from a checkout that was never installe
 
 
 # paramiko imports invoke (with unittest.mock and a vendored YAML) for ssh_config's
-# `Match exec` alone, which pyinfra runs without it: about 20 ms of every awd command.
+# `Match exec` alone, which pyinfra runs without it.
 startup.imported_when_first_used("invoke")

@@ -73,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def command() -> int:
     """The `awd` executable: main, its objects then left out of the collections the
-    interpreter makes as it exits (about 0.05 s of every command: what is still alive
-    at exit is freed with the process)."""
+    interpreter makes as it exits (what is still alive then is freed with the process)."""
     status = main()
     gc.freeze()
     return status
