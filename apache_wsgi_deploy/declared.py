@@ -21,11 +21,14 @@ def template(name: str) -> str:
     return str(TEMPLATES / name)
 
 
-def compile_templates() -> None:
+def compile_templates(between=None) -> None:
     """Every template compiled once, into pyinfra's cache of them (get_template): a
-    process that forks a run per host then compiles none of them per host."""
+    process that forks a run per host then compiles none of them per host. between:
+    called after each."""
     for path in sorted(TEMPLATES.glob("*.j2")):
         managed.compiled(str(path))
+        if between is not None:
+            between()
 
 
 def piped_logs(site, settings) -> dict[str, str]:

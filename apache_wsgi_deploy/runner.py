@@ -13,17 +13,21 @@ project folder's .logs/.
 
 The processes are forked from this one once it has imported pyinfra and the deploy's
 modules: a fresh interpreter would spend about 0.45 s of CPU on those imports per host,
-most of a no-change rerun's cost. Each child records its host's outcome
-(`apache_wsgi_deploy.outcome`) in a file its parent reads.
+most of a no-change rerun's cost. A host that starts alone is the exception: it is
+forked first, and its process imports the deploy while its SSH handshake waits on the
+network (`prepare`, `apache_wsgi_deploy.preconnect`). Each child records its host's
+outcome (`apache_wsgi_deploy.outcome`) in a file its parent reads.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import json
 import logging
 import os
+import pkgutil
 import runpy
 import select
 import shutil
@@ -34,7 +38,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apache_wsgi_deploy import prefetch, progress, project, readonly, startup
+from apache_wsgi_deploy import preconnect, prefetch, progress, project, readonly, startup
 from apache_wsgi_deploy.outcome import NO_HOSTS_REMAINING, HostOutcome, Recorder, unstyled
 from apache_wsgi_deploy.rolling import Rollout
 from apache_wsgi_deploy.settings import SettingsError
@@ -125,7 +129,10 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
     try:
         with ctx_state.use(state):
             state.set_stage(StateStage.Connect)
-            connect_all(state)
+            if _deploy_prepared:
+                connect_all(state)
+            else:
+                _connect_while_preparing(state)
             state.set_stage(StateStage.Prepare)
             # A copy each host's deploy may change (config.SUDO = True), as under pyinfra's command line.
             with ctx_config.use(state.config.copy()):
@@ -153,6 +160,30 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
     return status
 
 
+def _connect_while_preparing(state) -> None:
+    """The run's lone first host, forked before the deploy was imported: its SSH handshake
+    (on the connection preconnect opened, if any) runs in a greenlet, while this process
+    imports the deploy and compiles its templates, yielding to it after each module and
+    template, so that the handshake's waits on the network are not the run's."""
+    import gevent
+    from pyinfra import logger
+    from pyinfra.api.connect import connect_all
+    from pyinfra.context import ctx_state
+
+    def connect() -> None:
+        with ctx_state.use(state):
+            for host in state.inventory:
+                if (sock := preconnect.take(host.name)) is not None:
+                    given = host.connector.data.get("ssh_paramiko_connect_kwargs") or {}
+                    host.connector.data["ssh_paramiko_connect_kwargs"] = {**given, "sock": sock}
+                    logger.info(f"{host.print_prefix}SSH on the connection opened as awd started")
+            connect_all(state)
+
+    connecting = gevent.spawn(connect)
+    prepare_deploy(between=gevent.idle)
+    connecting.get()
+
+
 def _fork(host: RunHost, job: Job, log: Path, result: Path) -> tuple[int, int]:
     """Start pyinfra for one host in a child: its pid, and the end of a pipe its progress
     lines come out of (progress.Reporter)."""
@@ -160,6 +191,7 @@ def _fork(host: RunHost, job: Job, log: Path, result: Path) -> tuple[int, int]:
     pid = os.fork()
     if pid:
         os.close(progress_in)
+        preconnect.forget(host.name)
         return pid, progress_out
     os.close(progress_out)
     status = 1
@@ -241,6 +273,9 @@ def run_hosts(
         outcomes: dict[str, HostOutcome] = {}
 
         def start(host: str) -> int:
+            # A lone first host's process prepares the deploy itself; the next ones start with it.
+            if children or outcomes:
+                prepare_deploy()
             pid, progress_out = _fork(by_name[host], job, *files[host])
             children[os.pidfd_open(pid)] = (pid, host)
             pipes[progress_out] = [host, b""]
@@ -293,6 +328,7 @@ def run_hosts(
         try:
             bounded(rollout.stages(list(by_name)), start, wait, concurrency, go_on)
         finally:
+            preconnect.close_all()
             shown.close()
         return {
             host: (outcomes[host], files[host][0].read_text(errors="replace")) for host in by_name if host in outcomes
@@ -309,22 +345,59 @@ def _outcome(host: str, result: Path, exit_status: int) -> HostOutcome:
     return outcome
 
 
-def prepare() -> None:
+def prepare(first: list[RunHost] = ()) -> None:
     """Patch the interpreter for gevent, which pyinfra runs on (a blocking read must let
-    the lock's heartbeat and pyinfra's output readers run), and import pyinfra and the
-    deploy's modules and compile its templates, once, here, before the forks: each host's
-    process starts with them. Idempotent."""
+    the lock's heartbeat and pyinfra's output readers run), and import pyinfra, once,
+    here, before the forks: each host's process starts with it. first: the hosts the run
+    starts with. Unless one starts alone, the deploy too (prepare_deploy); a lone first
+    host's process prepares it while it connects, its connection opened here first
+    (preconnect). Idempotent."""
     from gevent import monkey
 
+    preconnect.open_first(list(first))
     with startup.entry_points_read_once():
         monkey.patch_all()
+    preconnect.greet()
     import pyinfra.api.operations  # noqa: F401
 
-    import apache_wsgi_deploy.deploys  # noqa: F401
+    startup.pyinfra_read_once()
+    if len(first) != 1:
+        prepare_deploy()
+    preconnect.greet()
+
+
+# Whether this process imported the deploy's modules and compiled its templates.
+_deploy_prepared = False
+
+# The deploy's modules in an order that imports each in a step of its own: the facts and
+# operations the deploy units import, then the units.
+DEPLOY_PACKAGES = ("apache_wsgi_deploy.facts", "apache_wsgi_deploy.operations", "apache_wsgi_deploy.deploys")
+
+
+def prepare_deploy(between=None) -> None:
+    """Import the deploy's modules and compile its templates, once per process: before
+    the forks, each host's process starts with them. between: called after each module
+    and each template. Idempotent."""
+    global _deploy_prepared
+    if _deploy_prepared:
+        return
+    for package in DEPLOY_PACKAGES:
+        for info in pkgutil.iter_modules(importlib.util.find_spec(package).submodule_search_locations):
+            importlib.import_module(f"{package}.{info.name}")
+            if between is not None:
+                between()
+        importlib.import_module(package)
     from apache_wsgi_deploy import declared
 
-    startup.pyinfra_read_once()
-    declared.compile_templates()
+    declared.compile_templates(between)
+    _deploy_prepared = True
+
+
+def starting(hosts: list[RunHost], concurrency: int, rollout: Rollout | None = None) -> list[RunHost]:
+    """The hosts a run starts at once: the first `concurrency` of its first stage."""
+    stages = (rollout or Rollout()).stages([host.name for host in hosts])
+    first = set(stages[0][:concurrency]) if stages else set()
+    return [host for host in hosts if host.name in first]
 
 
 def run_hosts_of(selection) -> list[RunHost]:
@@ -350,7 +423,7 @@ def read_line(host: str, outcome: HostOutcome) -> str:
 def read_only_runs(hosts: list[RunHost], job: Job, concurrency: int = CONCURRENCY) -> dict[str, HostOutcome]:
     """Each host's outcome of the job in pyinfra's dry mode, the pyinfra log of those it
     could not read printed."""
-    prepare()
+    prepare(starting(hosts, concurrency))
     # On a terminal only: the report is a read-only run's output (cron mails it).
     shown = progress.for_stream(len(hosts), plain=False)
     job = Job(job.target, job.arguments, dry=True, verbosity=job.verbosity)

@@ -50,11 +50,12 @@ def run_deploy(args, job: runner.Job, deploys: bool = True, action: str | None =
     selection = hosts_of(args, deploys)
     if selection is None:
         return NOT_RUN
-    runner.prepare()
+    rollout = Rollout(getattr(args, "canary", 0), getattr(args, "batch", None), getattr(args, "max_failed", None))
+    to_run = runner.run_hosts_of(selection)
+    runner.prepare(runner.starting(to_run, args.concurrency, rollout))
     logs = runner.run_logs()
     shown = progress.Silent(len(selection.names)) if args.json else progress.for_stream(len(selection.names))
     told = hooks.Hooks(selection.settings, action, logs.name) if action else None
-    rollout = Rollout(getattr(args, "canary", 0), getattr(args, "batch", None), getattr(args, "max_failed", None))
 
     def probed(host: str, outcome) -> None:
         """A rolling deploy's host fails unless its sites answer from here too."""
@@ -66,7 +67,7 @@ def run_deploy(args, job: runner.Job, deploys: bool = True, action: str | None =
     failed_probe: list[str] = []
 
     runs = runner.run_hosts(
-        runner.run_hosts_of(selection),
+        to_run,
         job,
         logs,
         args.concurrency,

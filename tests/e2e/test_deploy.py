@@ -15,6 +15,8 @@ import pytest
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.polling import poll
 from apache_wsgi_deploy.probe import Probe
+from bench.hosts import write_inventory
+from bench.relay import DelayingRelay, through_relay
 from tests import CHECKOUT
 from tests.e2e.conftest import SAMPLE, LoadLoop
 
@@ -79,6 +81,21 @@ def test_a_no_change_rerun_reads_its_facts_in_one_command_and_still_sees_drift(d
     repaired = deployed.awd("deploy")
     assert repaired.returncode == 0, repaired.stderr[-4000:]
     assert "# drifted" not in deployed.sudo(f"cat {hardening}").stdout
+
+
+@pytest.mark.both_suites
+def test_a_lone_hosts_rerun_over_a_slow_link_uses_the_connection_opened_as_awd_started(deployed, tmp_path):
+    """awd opens a lone host's TCP connection and sends paramiko's greeting while it
+    starts, and the host's process hands that connection to paramiko, which must not greet
+    twice. Through a relay delaying each way, the rerun changes nothing, and says so."""
+    host = deployed.hosts[0]
+    with DelayingRelay(host.ssh_port) as relay:
+        relayed = through_relay(host, relay.port, tmp_path)
+        inventory = write_inventory([host], tmp_path / "inventory.py", relayed)
+        rerun = deployed.awd("deploy", f"--inventory={inventory}", "-v")
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert "SSH on the connection opened as awd started" in rerun.stderr, rerun.stderr[-4000:]
+    assert " 0 changed," in rerun.stderr
 
 
 DRIFTS = {

@@ -11,7 +11,7 @@ import pytest
 from apache_wsgi_deploy.drift import report
 from apache_wsgi_deploy.outcome import HostOutcome
 from apache_wsgi_deploy.rolling import Rollout
-from apache_wsgi_deploy.runner import Job, RunHost, bounded, run_hosts, summary
+from apache_wsgi_deploy.runner import Job, RunHost, bounded, run_hosts, starting, summary
 
 LOCAL = RunHost("@local")
 
@@ -218,6 +218,20 @@ def test_a_run_stopped_while_planning_names_no_operation_it_never_ran(tmp_path):
 )
 def test_a_rolling_deploy_runs_the_canary_then_batches_in_inventory_order(rollout, stages):
     assert rollout.stages(["w1", "w2", "w3", "w4", "w5"]) == stages
+
+
+@pytest.mark.parametrize(
+    ("rollout", "concurrency", "first"),
+    [
+        (Rollout(), 32, ["w1", "w2", "w3"]),
+        (Rollout(), 1, ["w1"]),
+        (Rollout(canary=1), 32, ["w1"]),
+        (None, 2, ["w1", "w2"]),
+    ],
+)
+def test_a_run_starts_the_first_hosts_of_its_first_stage_its_concurrency_allows(rollout, concurrency, first):
+    hosts = [RunHost(name) for name in ("w1", "w2", "w3")]
+    assert [host.name for host in starting(hosts, concurrency, rollout)] == first
 
 
 def test_a_stage_starts_only_while_fewer_hosts_failed_than_allowed():

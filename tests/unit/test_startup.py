@@ -53,3 +53,33 @@ def test_installed_packages_are_read_once_for_every_entry_point_asked():
         """
     )
     assert printed == "True True 1"
+
+
+def test_a_lone_first_host_prepares_the_deploy_in_its_own_process_while_it_connects(tmp_path):
+    """The command's process forks the lone host before importing the deploy (that host's
+    process imports it, yielding to the SSH handshake between modules); hosts after the
+    first start with it imported, as a fleet's all do."""
+    seen = tmp_path / "seen"
+    deploy_file = tmp_path / "deploy.py"
+    deploy_file.write_text(
+        "import sys\n"
+        f"with open({str(seen)!r}, 'a') as seen:\n"
+        "    print('apache_wsgi_deploy.deploys.whole_server' in sys.modules, file=seen)\n"
+    )
+    printed = run_python(
+        f"""
+        import sys
+        from apache_wsgi_deploy import runner
+
+        local = runner.RunHost("@local")
+        gone = runner.RunHost("gone", {{"ssh_hostname": "127.0.0.1", "ssh_port": 9}})
+        runner.prepare([local])
+        before = "apache_wsgi_deploy.deploys" in sys.modules
+        runs = runner.run_hosts([local], runner.Job({str(deploy_file)!r}))
+        alone = "apache_wsgi_deploy.deploys" in sys.modules
+        runs.update(runner.run_hosts([local, gone], runner.Job({str(deploy_file)!r}), concurrency=1))
+        print(before, alone, "apache_wsgi_deploy.deploys" in sys.modules, runs["@local"][0].exit_status)
+        """
+    )
+    assert printed == "False False True 0"
+    assert seen.read_text().split() == ["True", "True"]

@@ -1,0 +1,147 @@
+"""
+A run's lone first host (a single host, a canary): its TCP connection opened as soon as
+`awd` knows the host, before the interpreter is patched and pyinfra's operations
+imported, paramiko's greeting sent once it is up, and the connection handed to paramiko
+in the host's own process, where the SSH handshake then runs while that process imports
+the deploy (runner). The server answers a greeting with its key exchange offer, so
+paramiko finds it waiting: the TCP connect's round trip, the greetings' and the server's
+start are out of the way by the time paramiko needs them.
+
+Only for a host that starts alone: a fleet's hosts connect in their own processes, at
+once, and a name looked up here would hold up the others. A host whose connection
+pyinfra would not open as a plain TCP socket (a ProxyCommand, a jump host, a socket of
+its own, retries, another connector) is left to pyinfra.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import select
+import socket
+import time
+
+# How long after it was opened a connection may still be coming up when the host's
+# process needs it; past that, paramiko opens its own, with pyinfra's whole timeout (a
+# host that does not answer then fails at most this much later than it would have).
+PATIENCE_S = 0.5
+
+# Host name -> the socket connecting to it, when it was opened, whether it greeted.
+_opened: dict[str, list] = {}
+
+
+def greeting() -> bytes:
+    """The identification line paramiko's Transport sends first."""
+    from paramiko import Transport
+
+    return f"SSH-{Transport._PROTO_ID}-{Transport._CLIENT_ID}\r\n".encode()
+
+
+def destination(name: str, data: dict) -> tuple[str, int] | None:
+    """Where paramiko would open the host's TCP connection, read as pyinfra's ssh
+    connector reads the host's data and ssh_config (the data's port first, then the
+    config's); None when it would not open one itself."""
+    from pyinfra.connectors.sshuserclient.client import get_ssh_config
+
+    overrides = data.get("ssh_paramiko_connect_kwargs") or {}
+    if name.startswith("@") or data.get("ssh_connect_retries") or "sock" in overrides:
+        return None
+    hostname, port = data.get("ssh_hostname") or name, 22
+    config = get_ssh_config(data.get("ssh_config_file"))
+    if config is not None:
+        found = config.lookup(hostname)
+        if "proxycommand" in found or "proxyjump" in found:
+            return None
+        hostname, port = found.get("hostname", hostname), int(found.get("port", port))
+    return hostname, int(overrides.get("port") or data.get("ssh_port") or port)
+
+
+def open_first(first: list) -> None:
+    """Begin the TCP connection of the run's first hosts (RunHost), when one starts alone."""
+    if len(first) != 1 or (where := destination(first[0].name, first[0].data)) is None:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(*where, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError:  # paramiko looks the name up again, and says what failed
+        return
+    sock.setblocking(False)
+    if sock.connect_ex(address) not in (0, errno.EINPROGRESS):
+        sock.close()
+        return
+    _opened[first[0].name] = [sock, time.monotonic(), False]
+    greet()
+
+
+def greet() -> None:
+    """Send paramiko's greeting on each connection up by now that has not sent it; a
+    connection that failed is closed, for paramiko to try again."""
+    for name, opening in list(_opened.items()):
+        sock, _, greeted = opening
+        if greeted or not select.select([], [sock], [], 0)[1]:
+            continue
+        try:
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 and sock.send(greeting()) == len(greeting()):
+                opening[2] = True
+                continue
+        except OSError:
+            pass
+        sock.close()
+        del _opened[name]
+
+
+def take(name: str) -> socket.socket | None:
+    """In the host's own process, patched by gevent: its connection once it is up (at
+    most PATIENCE_S after it was opened), a socket of the patched kind, whose waits let
+    other greenlets run; None when there is none, or it failed or is not up in time, for
+    paramiko to connect, and say why. Every other host's connection is closed here."""
+    from gevent.socket import wait_write
+
+    sock, opened, greeted = _opened.pop(name, (None, 0.0, False))
+    close_all()
+    if sock is None:
+        return None
+    try:
+        wait_write(sock.fileno(), timeout=max(opened + PATIENCE_S - time.monotonic(), 0))
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+            raise ConnectionError
+    except OSError:  # socket.timeout and refusals alike
+        sock.close()
+        return None
+    kind = _greeted_class() if greeted else socket.socket
+    connected = kind(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    connected.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    connected.setblocking(True)
+    return connected
+
+
+def forget(name: str) -> None:
+    """In the parent, once the host's process started: this process's copy closed."""
+    opening = _opened.pop(name, None)
+    if opening is not None:
+        opening[0].close()
+
+
+def close_all() -> None:
+    while _opened:
+        _opened.popitem()[1][0].close()
+
+
+@functools.cache
+def _greeted_class() -> type:
+    """The socket class as gevent patched it, with its first send, paramiko's greeting,
+    taken as sent already: made on first use, once patched."""
+    line = greeting()
+
+    class Greeted(socket.socket):
+        greeted = True
+
+        def send(self, data, flags=0):
+            if not self.greeted:
+                return super().send(data, flags)
+            self.greeted = False
+            if bytes(data) != line:
+                raise ConnectionError("paramiko's greeting is not the one sent ahead of it")
+            return len(data)
+
+    return Greeted
