@@ -180,6 +180,8 @@ def _connect_while_preparing(state) -> None:
             connect_all(state)
 
     connecting = gevent.spawn(connect)
+    # The handshake's first packets go out before the first import.
+    gevent.idle()
     prepare_deploy(between=gevent.idle)
     connecting.get()
 
