@@ -30,11 +30,19 @@ PATIENCE_S = 0.5
 _opened: dict[str, list] = {}
 
 
+@functools.cache
 def greeting() -> bytes:
-    """The identification line paramiko's Transport sends first."""
+    """The identification line paramiko's Transport sends first, as a Transport that is
+    never started says it."""
     from paramiko import Transport
 
-    return f"SSH-{Transport._PROTO_ID}-{Transport._CLIENT_ID}\r\n".encode()
+    ends = socket.socketpair()
+    transport = Transport(ends[0])
+    try:
+        return f"{transport.local_version}\r\n".encode()
+    finally:
+        transport.close()
+        ends[1].close()
 
 
 def destination(name: str, data: dict) -> tuple[str, int] | None:

@@ -170,20 +170,25 @@ def _connect_while_preparing(state) -> None:
     from pyinfra.api.connect import connect_all
     from pyinfra.context import ctx_state
 
-    def connect() -> None:
-        with ctx_state.use(state):
-            for host in state.inventory:
-                if (sock := preconnect.take(host.name)) is not None:
-                    given = host.connector.data.get("ssh_paramiko_connect_kwargs") or {}
-                    host.connector.data["ssh_paramiko_connect_kwargs"] = {**given, "sock": sock}
-                    logger.info(f"{host.print_prefix}SSH on the connection opened as awd started")
-            connect_all(state)
+    def connect() -> BaseException | None:
+        try:
+            with ctx_state.use(state):
+                for host in state.inventory:
+                    if (sock := preconnect.take(host.name)) is not None:
+                        given = host.connector.data.get("ssh_paramiko_connect_kwargs") or {}
+                        host.connector.data["ssh_paramiko_connect_kwargs"] = {**given, "sock": sock}
+                        logger.info(f"{host.print_prefix}SSH on the connection opened as awd started")
+                connect_all(state)
+        except BaseException as error:  # noqa: BLE001 - raised where the run waits for it, not printed by gevent
+            return error
+        return None
 
     connecting = gevent.spawn(connect)
     # The handshake's first packets go out before the first import.
     gevent.idle()
     prepare_deploy(between=gevent.idle)
-    connecting.get()
+    if (failed := connecting.get()) is not None:
+        raise failed
 
 
 def _fork(host: RunHost, job: Job, log: Path, result: Path) -> tuple[int, int]:

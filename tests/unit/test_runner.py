@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+from apache_wsgi_deploy import runner
 from apache_wsgi_deploy.drift import report
 from apache_wsgi_deploy.outcome import HostOutcome
 from apache_wsgi_deploy.rolling import Rollout
@@ -50,11 +51,14 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(deploy_file):
     assert outcome.would_change == ["Works", "Fails", "Never runs"]
 
 
-def test_a_host_that_cannot_be_reached_says_why(deploy_file, tmp_path):
+@pytest.mark.parametrize("deploy_prepared", [True, False], ids=["forked prepared", "preparing while connecting"])
+def test_a_host_that_cannot_be_reached_says_why(deploy_file, monkeypatch, deploy_prepared):
+    monkeypatch.setattr(runner, "_deploy_prepared", deploy_prepared)
     gone = RunHost("gone", {"ssh_hostname": "127.0.0.1", "ssh_port": 9}, ("web_servers",))
-    ((outcome, _),) = run_hosts([gone], Job(deploy_file)).values()
+    ((outcome, log),) = run_hosts([gone], Job(deploy_file)).values()
     assert outcome.exit_status != 0
     assert outcome.unreachable.startswith("Could not connect")
+    assert "Traceback" not in log
 
 
 def test_each_host_gets_one_line():
