@@ -20,14 +20,25 @@ import functools
 import select
 import socket
 import time
+from dataclasses import dataclass
 
 # How long after it was opened a connection may still be coming up when the host's
 # process needs it; past that, paramiko opens its own, with pyinfra's whole timeout (a
 # host that does not answer then fails at most this much later than it would have).
 PATIENCE_S = 0.5
 
-# Host name -> the socket connecting to it, when it was opened, whether it greeted.
-_opened: dict[str, list] = {}
+
+@dataclass
+class _Opening:
+    """A host's connection being opened: when, and whether it sent paramiko's greeting."""
+
+    sock: socket.socket
+    opened_at: float
+    greeted: bool = False
+
+
+# By host name.
+_opened: dict[str, _Opening] = {}
 
 
 @functools.cache
@@ -77,7 +88,7 @@ def open_first(first: list) -> None:
     if sock.connect_ex(address) not in (0, errno.EINPROGRESS):
         sock.close()
         return
-    _opened[first[0].name] = [sock, time.monotonic(), False]
+    _opened[first[0].name] = _Opening(sock, time.monotonic())
     greet()
 
 
@@ -85,12 +96,12 @@ def greet() -> None:
     """Send paramiko's greeting on each connection up by now that has not sent it; a
     connection that failed is closed, for paramiko to try again."""
     for name, opening in list(_opened.items()):
-        sock, _, greeted = opening
-        if greeted or not select.select([], [sock], [], 0)[1]:
+        sock = opening.sock
+        if opening.greeted or not select.select([], [sock], [], 0)[1]:
             continue
         try:
             if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 and sock.send(greeting()) == len(greeting()):
-                opening[2] = True
+                opening.greeted = True
                 continue
         except OSError:
             pass
@@ -105,18 +116,19 @@ def take(name: str) -> socket.socket | None:
     paramiko to connect, and say why. Every other host's connection is closed here."""
     from gevent.socket import wait_write
 
-    sock, opened, greeted = _opened.pop(name, (None, 0.0, False))
+    opening = _opened.pop(name, None)
     close_all()
-    if sock is None:
+    if opening is None:
         return None
+    sock = opening.sock
     try:
-        wait_write(sock.fileno(), timeout=max(opened + PATIENCE_S - time.monotonic(), 0))
+        wait_write(sock.fileno(), timeout=max(opening.opened_at + PATIENCE_S - time.monotonic(), 0))
         if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
             raise ConnectionError
     except OSError:  # socket.timeout and refusals alike
         sock.close()
         return None
-    kind = _greeted_class() if greeted else socket.socket
+    kind = _greeted_class() if opening.greeted else socket.socket
     connected = kind(sock.family, sock.type, sock.proto, fileno=sock.detach())
     connected.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     connected.setblocking(True)
@@ -127,12 +139,12 @@ def forget(name: str) -> None:
     """In the parent, once the host's process started: this process's copy closed."""
     opening = _opened.pop(name, None)
     if opening is not None:
-        opening[0].close()
+        opening.sock.close()
 
 
 def close_all() -> None:
     while _opened:
-        _opened.popitem()[1][0].close()
+        _opened.popitem()[1].sock.close()
 
 
 @functools.cache

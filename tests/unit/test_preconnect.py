@@ -112,7 +112,7 @@ def test_a_connection_not_up_in_time_is_left_to_paramiko(monkeypatch):
     with contextlib.suppress(BlockingIOError):
         while True:
             stalled.send(b"x" * 65536)
-    preconnect._opened["web1"] = [stalled, time.monotonic(), False]
+    preconnect._opened["web1"] = preconnect._Opening(stalled, time.monotonic())
     started = time.monotonic()
     assert preconnect.take("web1") is None
     assert time.monotonic() - started < 5
