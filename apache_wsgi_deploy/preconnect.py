@@ -4,8 +4,9 @@ A run's lone first host (a single host, a canary): its TCP connection opened as 
 imported, paramiko's greeting sent once it is up, and the connection handed to paramiko
 in the host's own process, where the SSH handshake then runs while that process imports
 the deploy (runner). The server answers a greeting with its key exchange offer, so
-paramiko finds it waiting: the TCP connect's round trip, the greetings' and the server's
-start are out of the way by the time paramiko needs them.
+paramiko finds it waiting. Out of the way by the time paramiko needs them: the TCP
+connect's round trip and the server's start, and the greetings' round trip when the
+connection is up before the host's process is forked (on a loopback relay, always).
 
 Only for a host that starts alone: a fleet's hosts connect in their own processes, at
 once, and a name looked up here would hold up the others. A host whose connection

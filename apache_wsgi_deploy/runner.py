@@ -376,8 +376,8 @@ def prepare(first: list[RunHost] = ()) -> None:
 # Whether this process imported the deploy's modules and compiled its templates.
 _deploy_prepared = False
 
-# The deploy's modules in an order that imports each in a step of its own: the facts and
-# operations the deploy units import, then the units.
+# The deploy's packages, their modules imported one at a time: the facts and operations
+# the deploy units import, then the units (whose package imports them all at once).
 DEPLOY_PACKAGES = ("apache_wsgi_deploy.facts", "apache_wsgi_deploy.operations", "apache_wsgi_deploy.deploys")
 
 
@@ -393,7 +393,6 @@ def prepare_deploy(between=None) -> None:
             importlib.import_module(f"{package}.{info.name}")
             if between is not None:
                 between()
-        importlib.import_module(package)
     from apache_wsgi_deploy import declared
 
     declared.compile_templates(between)
