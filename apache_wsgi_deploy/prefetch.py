@@ -8,15 +8,25 @@ of one of them is answered from that batch, processed exactly as pyinfra process
 fact's own output, until an operation runs a command or uploads a file on the host: from
 then on every fact is read alone, as before. So is a fact not in the batch, one whose
 command failed in it, and one asked with other connection arguments.
+
+A costly fact with a fingerprint (facts/fingerprint.py) keeps its last output in the
+record too, with the fingerprint it was read with: in the batch, the host runs its
+command only when the fingerprint differs, and the kept output is processed otherwise.
+The record is then readable by its owner only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
+import os
 import re
 import secrets
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from pyinfra import logger
 from pyinfra.api import StringCommand
@@ -27,6 +37,7 @@ from pyinfra.api.host import Host
 from pyinfra.context import ctx_host
 
 from apache_wsgi_deploy import project
+from apache_wsgi_deploy.facts.fingerprint import RACY
 
 # pyinfra's own marker (api/facts.py) for a fact whose requires_command is missing.
 MISSING_COMMAND = "##PYINFRA_NOCMD##"
@@ -34,8 +45,65 @@ MISSING_COMMAND = "##PYINFRA_NOCMD##"
 BATCH_CHARS = 100_000
 
 
+# Never the md5 of a fingerprint, nor RACY: what a fact with nothing kept is compared with.
+NOTHING_KEPT = "-"
+MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+class Kept(NamedTuple):
+    """A fingerprinted fact's last output, with the fingerprint and the command it was read with."""
+
+    command: str  # the command's sha256: another version of the fact reads again
+    fingerprint: str
+    output: list[str]
+
+
+class Asked(NamedTuple):
+    key: str
+    fact: FactBase
+    command: str
+    # A fingerprinted fact's: what it last read (or nothing yet). None: a fact without one.
+    kept: Kept | None = None
+
+
+@dataclass
+class Fingerprinted:
+    """The fingerprinted facts' outputs the last run kept, those this run read afresh, and
+    the facts it answered from what was kept."""
+
+    kept: dict[str, Kept]
+    read: dict[str, Kept] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+
+
 def _record(host: Host) -> Path:
     return project.path(project.CACHE_DIR) / "facts" / f"{host.name}.json"
+
+
+def _read_record(host: Host) -> tuple[list, dict[str, Kept]]:
+    """The facts the host's last run asked for, and the outputs it kept. An earlier
+    version's record is the list alone."""
+    try:
+        recorded = json.loads(_record(host).read_text())
+    except (OSError, ValueError):
+        return [], {}
+    if isinstance(recorded, list):
+        return recorded, {}
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("facts"), list):
+        return [], {}
+    kept = {}
+    for key, entry in (recorded.get("kept") or {}).items():
+        try:
+            command, fingerprint, output = entry
+        except (TypeError, ValueError):
+            continue
+        if isinstance(fingerprint, str) and MD5.fullmatch(fingerprint) and isinstance(output, list):
+            kept[key] = Kept(str(command), fingerprint, [str(line) for line in output])
+    return recorded["facts"], kept
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _key(cls: type, fact_kwargs: dict) -> str | None:
@@ -78,20 +146,44 @@ def _command(fact: FactBase, fact_kwargs: dict) -> str:
     return text
 
 
-def _script(batch: list[tuple[str, FactBase, str]], nonce: str) -> str:
+def _fingerprinted(fingerprint: str, command: str, kept: Kept) -> str:
+    """sh: the md5 of what the fingerprint prints (RACY when it says so), then the fact's
+    output, only when that is not the kept fingerprint."""
+    return (
+        f"f=$( (\n{fingerprint}\n) 2>&1 )\n"
+        f'case "\n$f\n" in *"\n{RACY}\n"*) s={RACY} ;; *) s=$(printf %s "$f" | md5sum); s=${{s%% *}} ;; esac\n'
+        f'echo "$s"; [ "$s" = {shlex.quote(kept.fingerprint)} ] || (\n{command}\n)'
+    )
+
+
+def _asked(key: str, fact: FactBase, fact_kwargs: dict, kept: dict[str, Kept]) -> Asked:
+    """A fact of the batch, with its fingerprint when it has one."""
+    command = _command(fact, fact_kwargs)
+    fingerprint = getattr(fact, "fingerprint", None)
+    if fingerprint is None:
+        return Asked(key, fact, command)
+    before = kept.get(key)
+    if before is None or before.command != _digest(command):
+        before = Kept(_digest(command), NOTHING_KEPT, [])
+    arguments = {name: value for name, value in fact_kwargs.items() if name != "self"}
+    return Asked(key, fact, _fingerprinted(fingerprint(before.output, **arguments), command, before), before)
+
+
+def _script(batch: list[Asked], nonce: str) -> str:
     """sh: every command of the batch at once (each only reads, and the lock is held),
     each writing its output between the nonce's lines, the last with its exit status,
     into a file of its own; then all of them in order, by one cat."""
     started = "\n".join(
-        f'{{ echo {nonce}:{index}; (\n{command}\n) 2>/dev/null; echo {nonce}:{index}:$?; }} >"$d/{index}" &'
-        for index, (_, _, command) in enumerate(batch)
+        f'{{ echo {nonce}:{index}; (\n{asked.command}\n) 2>/dev/null; echo {nonce}:{index}:$?; }} >"$d/{index}" &'
+        for index, asked in enumerate(batch)
     )
     told = " ".join(f'"$d/{index}"' for index in range(len(batch)))
     return f"d=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$d\"' EXIT\n{started}\nwait\ncat {told}"
 
 
-def _parsed(batch: list[tuple[str, FactBase, str]], nonce: str, output: list[str]) -> dict[str, object]:
-    """Each fact's processed answer from the batch's output, for those whose command succeeded."""
+def _parsed(batch: list[Asked], nonce: str, output: list[str], fingerprinted: Fingerprinted) -> dict[str, object]:
+    """Each fact's processed answer from the batch's output, for those whose command
+    succeeded; what the fingerprinted facts read afresh, or answered from what was kept."""
     end = re.compile(rf"^(.*){nonce}:(\d+):(\d+)$")
     answers, lines, current = {}, [], None
     for line in output:
@@ -105,20 +197,33 @@ def _parsed(batch: list[tuple[str, FactBase, str]], nonce: str, output: list[str
             continue
         if ended.group(1):
             lines.append(ended.group(1))  # its output did not end with a newline
-        key, fact, _ = batch[current]
-        if ended.group(3) == "0":
-            try:
-                if lines == [MISSING_COMMAND]:
-                    answers[key] = fact.default()
-                else:
-                    answers[key] = fact.process(lines) if lines else fact.default()
-            except FactProcessError:
-                pass  # read alone, where pyinfra reports it
-        current = None
+        key, fact, _, kept = batch[current]
+        succeeded, current, fresh, unchanged = ended.group(3) == "0", None, None, False
+        if kept is not None:
+            if not lines:
+                continue  # not even its fingerprint: read alone
+            fingerprint, lines = lines[0], lines[1:]
+            if fingerprint == kept.fingerprint:
+                lines, unchanged = kept.output, True
+            elif fingerprint != RACY:
+                fresh = Kept(kept.command, fingerprint, lines)
+        if not succeeded:
+            continue
+        try:
+            if lines == [MISSING_COMMAND]:
+                answers[key] = fact.default()
+            else:
+                answers[key] = fact.process(lines) if lines else fact.default()
+        except FactProcessError:
+            continue  # read alone, where pyinfra reports it
+        if fresh is not None:
+            fingerprinted.read[key] = fresh
+        if unchanged:
+            fingerprinted.unchanged.append(key)
     return answers
 
 
-def _answers(host: Host, batch: list[tuple[str, FactBase, str]], executor: dict) -> dict[str, object]:
+def _answers(host: Host, batch: list[Asked], executor: dict, fingerprinted: Fingerprinted) -> dict[str, object]:
     """Run a batch of fact commands in one command; each fact's processed answer, for
     those whose command succeeded."""
     nonce = secrets.token_hex(8)
@@ -127,7 +232,7 @@ def _answers(host: Host, batch: list[tuple[str, FactBase, str]], executor: dict)
     except Exception as error:  # the facts are then read one by one, which says what failed
         logger.debug(f"{host.print_prefix}facts batch failed: {error}")
         return {}
-    return _parsed(batch, nonce, output.stdout_lines) if succeeded else {}
+    return _parsed(batch, nonce, output.stdout_lines, fingerprinted) if succeeded else {}
 
 
 def asked_at_once(with_lock=None) -> None:
@@ -140,12 +245,10 @@ def asked_at_once(with_lock=None) -> None:
     state = host.state
     _, global_kwargs = _handle_fact_kwargs(state, host, FactBase, None, {})
     executor = _executor(global_kwargs)
-    batches: list[list] = [[]]
-    try:
-        recorded = json.loads(_record(host).read_text())
-    except (OSError, ValueError):
-        recorded = []
-    for key in recorded if isinstance(recorded, list) else []:
+    batches: list[list[Asked]] = [[]]
+    recorded, kept = _read_record(host)
+    fingerprinted = Fingerprinted(kept)
+    for key in recorded:
         try:
             name, fact_kwargs = json.loads(key)
         except (ValueError, TypeError):
@@ -153,14 +256,13 @@ def asked_at_once(with_lock=None) -> None:
         cls = _fact_class(name)
         if cls is None or _key(cls, fact_kwargs) != key:
             continue
-        fact = cls()
         try:
-            command = _command(fact, fact_kwargs)
+            entry = _asked(key, cls(), fact_kwargs, kept)
         except Exception:  # a fact whose arguments changed shape: read alone
             continue
-        if sum(len(entry[2]) for entry in batches[-1]) + len(command) > BATCH_CHARS:
+        if sum(len(other.command) for other in batches[-1]) + len(entry.command) > BATCH_CHARS:
             batches.append([])
-        batches[-1].append((key, fact, command))
+        batches[-1].append(entry)
     answers: dict[str, object] = {}
     with_the_lock = 0
     if with_lock is not None:
@@ -168,15 +270,16 @@ def asked_at_once(with_lock=None) -> None:
         output = with_lock(_script(batches[0], nonce) if batches[0] else None)
         if output is not None:
             with_the_lock = len(batches[0])
-            answers.update(_parsed(batches.pop(0), nonce, output))
+            answers.update(_parsed(batches.pop(0), nonce, output, fingerprinted))
     for batch in batches:
         if batch:
-            answers.update(_answers(host, batch, executor))
+            answers.update(_answers(host, batch, executor, fingerprinted))
     if state.print_fact_info and recorded:
         commands = sum(1 for batch in batches if batch)
         logger.info(
             f"{host.print_prefix}{len(answers)} of {len(recorded)} facts read at once:"
-            f" {with_the_lock} with the deploy lock, the rest in {commands} command(s)"
+            f" {with_the_lock} with the deploy lock, the rest in {commands} command(s);"
+            f" {len(fingerprinted.unchanged)} unchanged by their fingerprints"
         )
     asked: list[str] = []
     # Until an operation runs a command or uploads a file, the host is as the batch saw it.
@@ -216,17 +319,24 @@ def asked_at_once(with_lock=None) -> None:
         return alone(cls, *args, **kwargs)
 
     host.get_fact, host.run_shell_command, host.put_file = get_fact, run_shell_command, put_file
-    host._apache_wsgi_deploy_facts_asked = (asked, recorded)
+    host._apache_wsgi_deploy_facts_asked = (asked, recorded, fingerprinted)
 
 
 def remember(host: Host) -> None:
-    """As the host's run ends: keep the facts it asked for before anything changed, for
-    its next run."""
-    asked, recorded = getattr(host, "_apache_wsgi_deploy_facts_asked", (None, None))
-    if asked is None or asked == recorded:
+    """As the host's run ends: keep the facts it asked for before anything changed, and
+    what its fingerprinted facts read, for its next run."""
+    asked, recorded, fingerprinted = getattr(host, "_apache_wsgi_deploy_facts_asked", (None, None, None))
+    if asked is None:
+        return
+    kept, read = fingerprinted.kept, fingerprinted.read
+    keeping = {key: read.get(key, kept.get(key)) for key in asked if key in read or key in kept}
+    if asked == recorded and keeping == kept:
         return
     path = _record(host)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kept = path.with_suffix(".json.new")
-    kept.write_text(json.dumps(asked, indent=1) + "\n")
-    kept.replace(path)
+    # Kept outputs say what the host runs with: readable by the owner alone.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    written = path.with_suffix(".json.new")
+    descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as opened:
+        opened.write(json.dumps({"facts": asked, "kept": keeping}, indent=1) + "\n")
+    written.replace(path)

@@ -2,13 +2,16 @@
 pyinfra would have read it alone, and those whose command failed left to be read alone."""
 
 import io
+import json
 import subprocess
+from types import SimpleNamespace
 
 from pyinfra.api import FactBase, StringCommand
 from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.facts.files import File
 
 from apache_wsgi_deploy import prefetch
+from apache_wsgi_deploy.facts.fingerprint import RACY
 
 
 class Lines(FactBase):
@@ -46,8 +49,8 @@ class LocalHost:
         return run.returncode == 0, CommandOutput(lines)
 
 
-def batch(*facts):
-    return [(f"key{index}", cls(), prefetch._command(cls(), kwargs)) for index, (cls, kwargs) in enumerate(facts)]
+def batch(*facts, kept=None):
+    return [prefetch._asked(f"key{index}", cls(), kwargs, kept or {}) for index, (cls, kwargs) in enumerate(facts)]
 
 
 def test_each_fact_is_read_from_one_command_as_it_would_be_alone():
@@ -64,6 +67,7 @@ def test_each_fact_is_read_from_one_command_as_it_would_be_alone():
             (Missing, {"text": "echo never"}),
         ),
         {},
+        prefetch.Fingerprinted({}),
     )
     assert host.commands == 1
     assert answers == {
@@ -80,7 +84,9 @@ def test_the_commands_run_at_once_and_each_answer_stays_its_own():
     """The first command ends last: its output is still the first fact's, whole."""
     host = LocalHost()
     slow, fast = "sleep 0.2; echo slow; printf 'no newline'", "echo fast"
-    answers = prefetch._answers(host, batch((Lines, {"text": slow}), (Lines, {"text": fast})), {})
+    answers = prefetch._answers(
+        host, batch((Lines, {"text": slow}), (Lines, {"text": fast})), {}, prefetch.Fingerprinted({})
+    )
     assert answers == {"key0": ["slow", "no newline"], "key1": ["fast"]}
 
 
@@ -91,3 +97,65 @@ def test_a_fact_whose_command_is_a_method_is_keyed_without_its_instance():
     assert prefetch._fact_class("pyinfra.facts.files:File") is File
     assert prefetch._fact_class("pyinfra.facts.files:Nothing") is None
     assert prefetch._key(Lines, {"text": object()}) is None
+
+
+class Counted(Lines):
+    """Its command counts its runs; its answer is read from the file its fingerprint prints."""
+
+    @staticmethod
+    def command(text: str, folder: str) -> str:
+        return f"echo run >> {folder}/runs; cat {folder}/answer"
+
+    @staticmethod
+    def fingerprint(kept: list[str], text: str, folder: str) -> str:
+        return f"cat {folder}/fingerprint"
+
+
+def test_a_fingerprinted_facts_command_runs_only_when_its_fingerprint_changed(tmp_path):
+    """Its output is kept with the fingerprint it was read with; the next batch runs it
+    only when the fingerprint differs, racy or another version of its command."""
+    (tmp_path / "answer").write_text("first\n")
+    (tmp_path / "fingerprint").write_text("one\n")
+    arguments = {"text": "", "folder": str(tmp_path)}
+
+    def asked(kept):
+        """The answer, what was read afresh, the command's runs so far, and whether the kept output answered."""
+        fingerprinted = prefetch.Fingerprinted(kept)
+        answers = prefetch._answers(LocalHost(), batch((Counted, arguments), kept=kept), {}, fingerprinted)
+        runs = (tmp_path / "runs").read_text().count("run")
+        return answers["key0"], fingerprinted.read, runs, fingerprinted.unchanged == ["key0"]
+
+    answer, read, runs, unchanged = asked({})
+    assert (answer, runs, unchanged) == (["first"], 1, False)
+    (tmp_path / "answer").write_text("changed, with a fingerprint that did not\n")
+    assert asked(read) == (["first"], {}, 1, True)
+    (tmp_path / "fingerprint").write_text("two\n")
+    answer, read_again, runs, unchanged = asked(read)
+    assert (answer, runs, unchanged) == (["changed, with a fingerprint that did not"], 2, False)
+    assert read_again["key0"].fingerprint != read["key0"].fingerprint
+    # Another version of the command: its kept output is not this one's.
+    other = {"key0": read_again["key0"]._replace(command="another")}
+    assert asked(other)[2] == 3
+    (tmp_path / "fingerprint").write_text(f"a line\n{RACY}\n")
+    assert asked(read_again) == (["changed, with a fingerprint that did not"], {}, 4, False)
+    assert asked({})[2] == 5
+
+
+def test_the_record_keeps_what_fingerprinted_facts_read_for_the_owner_alone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    host = SimpleNamespace(name="web1")
+    key = prefetch._key(Counted, {"text": "", "folder": "/x"})
+    kept = prefetch.Kept("digest", "0123456789abcdef0123456789abcdef", ["output"])
+    host._apache_wsgi_deploy_facts_asked = ([key], [key], prefetch.Fingerprinted({}, read={key: kept}))
+    prefetch.remember(host)
+    record = tmp_path / ".cache" / "facts" / "web1.json"
+    assert record.stat().st_mode & 0o777 == 0o600
+    assert prefetch._read_record(host) == ([key], {key: kept})
+    # An earlier version's record: the facts alone.
+    record.write_text(json.dumps([key]))
+    assert prefetch._read_record(host) == ([key], {})
+    record.write_text("{not json")
+    assert prefetch._read_record(host) == ([], {})
+    # What reaches the host's shell is an md5, or nothing is kept.
+    record.write_text(json.dumps({"facts": [key], "kept": {key: ["digest", "$(reboot)", ["output"]]}}))
+    assert prefetch._read_record(host) == ([key], {})
