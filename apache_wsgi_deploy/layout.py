@@ -127,6 +127,11 @@ def module_link(module: str, kind: str = "load") -> str:
 # --- A site's own Apache instance (apache_instance "own"): Debian's multi-instance
 # support, apache2@<app_name> reading /etc/apache2-<app_name>, Debian's binary and modules ---
 APACHE_MODULES_DIR = "/usr/lib/apache2/modules"
+APACHE_PROGRAMS = ("/usr/sbin/apache2", "/usr/sbin/apache2ctl")
+# dpkg's record of what each package installed, its conffiles' md5s among it.
+DPKG_STATUS = "/var/lib/dpkg/status"
+# configtest looks up the User and Group Apache runs as.
+ACCOUNT_FILES = ("/etc/passwd", "/etc/group")
 # All the instance loads: its MPM, access rules, the front's headers taken and the token
 # removed, the client's address from X-Forwarded-For, and mod_wsgi.
 INSTANCE_MODULES = ("mpm_event", "authz_core", "env", "headers", "remoteip", "wsgi")

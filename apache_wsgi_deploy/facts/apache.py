@@ -11,10 +11,14 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
+from apache_wsgi_deploy.facts.fingerprint import RACY, entries
 from apache_wsgi_deploy.host_tools import apacheconf
 from apache_wsgi_deploy.layout import (
+    ACCOUNT_FILES,
     APACHE_DIR,
     APACHE_MODULES_DIR,
+    APACHE_PROGRAMS,
+    DPKG_STATUS,
     ENABLED_DIRS,
     HOST_TOOL_PYTHON,
     INSTANCE_TOKEN,
@@ -169,8 +173,29 @@ class EffectiveConfig(FactBase[dict | None]):
         mod_info = f"{APACHE_MODULES_DIR}/mod_info.so"
         return f"{HOST_TOOL_PYTHON} -c {shlex.quote(APACHE_CONF)} {mod_info} {shlex.quote(confdir)}"
 
+    def fingerprint(self, kept: list[str], confdir: str = APACHE_DIR) -> str:
+        """What the answer is read from (facts/fingerprint.py): the instance's folder,
+        Apache's modules and programs, dpkg's records and the accounts, and what its last
+        answer said it read from elsewhere (host_tools/apacheconf.py's "watched"), each
+        file there read through a link as Apache reads it. A failing configtest says no
+        more than its first error: racy, as is what apacheconf.py cannot follow."""
+        watched = {"trees": [], "entries": [], "racy": False}
+        if kept:
+            try:
+                watched = json.loads("\n".join(kept))["watched"]
+            except (ValueError, KeyError, TypeError):
+                return f"echo {RACY}"
+        if watched["racy"] or not all(path.startswith("/") for path in watched["trees"] + watched["entries"]):
+            return f"echo {RACY}"
+        tops = [confdir, APACHE_MODULES_DIR, *APACHE_PROGRAMS, DPKG_STATUS, *ACCOUNT_FILES, *watched["trees"]]
+        command = entries(" ".join(map(shlex.quote, tops)))
+        if watched["entries"]:
+            command += "; " + entries(" ".join(map(shlex.quote, watched["entries"])), each=True)
+        return command
+
     def process(self, output: list[str]) -> dict:
         config = json.loads("\n".join(output))
+        config.pop("watched", None)
         if config["error"] is not None:
             config["error"] = first_error(config["error"]) or "apache2ctl -t failed"
         return config

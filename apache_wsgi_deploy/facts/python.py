@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pyinfra.api import FactBase
 
+from apache_wsgi_deploy.facts.fingerprint import RACY, entries
 from apache_wsgi_deploy.host_tools import venvcheck
 from apache_wsgi_deploy.layout import HOST_PYTHON, HOST_TOOL_PYTHON
 
@@ -22,6 +23,11 @@ FILES_MARKER = ":files"
 VENV_CHECK = Path(venvcheck.__file__).read_text()
 # In each virtualenv: the pins it was last made to hold exactly, one per line.
 VENV_PINS = "requirements.txt"
+# awk: RACY for each RECORD path in quotes, or naming a file outside the virtualenv.
+RECORD_OUTSIDE = (
+    'NF { path = $1; sub(/^[.][.]\\/[.][.]\\/[.][.]\\//, "", path)'
+    f' }} path ~ /^[\\/"]/ || path ~ /(^|\\/)[.][.](\\/|$)/ {{ print "{RACY}" }}'
+)
 # Debian's python3 package makes /usr/bin/python3 a link to the versioned interpreter.
 VERSIONED_INTERPRETER = re.compile(r"/python(\d+\.\d+)$")
 
@@ -62,6 +68,20 @@ class Virtualenv(FactBase[dict | None]):
             ' if [ -d "$info" ]; then basename "$info" .dist-info; fi; done;'
             f" if [ -f {pins} ]; then echo {PINS_MARKER}; cat {pins}; fi;"
             f" echo {FILES_MARKER}; {HOST_TOOL_PYTHON} -c {shlex.quote(VENV_CHECK)} {quoted}; fi"
+        )
+
+    @staticmethod
+    def fingerprint(kept: list[str], venv: str) -> str:
+        """What the answer is read from (facts/fingerprint.py): every entry of the
+        virtualenv. A RECORD that lists a file outside it (pip's own paths climb out of
+        site-packages by exactly ../../../, into the virtualenv), a RECORD path in quotes,
+        and a link to a folder (but venv's own lib64) would have the check read outside
+        what is fingerprinted: each is racy."""
+        quoted, lib64 = shlex.quote(venv), shlex.quote(f"{venv}/lib64")
+        return (
+            f"{entries(quoted, f'-type l -xtype d ! -path {lib64}')};"
+            f" for site in {quoted}/lib/python3*/site-packages; do"
+            f' awk -F, {shlex.quote(RECORD_OUTSIDE)} "$site"/*.dist-info/RECORD; done'
         )
 
     @staticmethod

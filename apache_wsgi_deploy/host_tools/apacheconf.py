@@ -6,7 +6,8 @@ DUMP_MODULES. Prints one JSON object:
 
     {"error": [lines] or null, "modules": ["ssl_module", ...],
      "variables": {"APACHE_LOG_DIR": "/var/log/apache2", ...},
-     "stock": {file: true/false}, "directives": [[file, line, [section, ...], text], ...]}
+     "stock": {file: true/false}, "directives": [[file, line, [section, ...], text], ...],
+     "watched": {"trees": [folder], "entries": [path], "racy": false}}
 
 "stock" says, for each file that is a conffile of Debian's apache2 or libapache2-mod-*
 packages (by its name in *-available, for a link in *-enabled), whether it is as the
@@ -15,6 +16,13 @@ the ${NAME} that refers to it, never as itself. Standard library only: the deplo
 verification suite send it to the host's python3 (`python3 -c`).
 
     python3 apacheconf.py /usr/lib/apache2/modules/mod_info.so [/etc/apache2-<instance>]
+
+"watched" says what else than the instance's folder, the modules and Debian's records
+the answer was read from, for the fact's fingerprint (facts/fingerprint.py): files
+included from elsewhere, the folders an Include reads from, the files configtest opens
+(mod_ssl's, a module loaded from elsewhere); "racy" when that cannot be told (an Include
+through a wildcard folder or an unknown variable, a ServerRoot, a VirtualHost by name,
+which configtest resolves).
 
 The second argument names another instance's folder (APACHE_CONFDIR, as apache2ctl
 takes it): an app's own Apache.
@@ -34,6 +42,13 @@ INCLUDED = re.compile(r"^\s+\(.+?\) (/.+)$")
 LOADED = re.compile(r"^ (\w+) \((?:static|shared)\)$")
 DEFINE = re.compile(r"^\s*Define\s+(\S+)\s+\"?(.*?)\"?\s*$", re.IGNORECASE)
 ALREADY_LOADED = "AH01574: module info_module is already loaded"
+INCLUDE = re.compile(r"^[ \t]*Include(?:Optional)?[ \t]+(.+?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+WILDCARD = re.compile(r"[*?\[]")
+VARIABLE = re.compile(r"\$\{(\w+)\}")
+# Directives whose files configtest opens as it reads them (mod_ssl checks each), or loads.
+OPENED_AT_TEST = re.compile(r"^(SSL\w*(File|Path)|LoadModule|LoadFile)$", re.IGNORECASE)
+# A VirtualHost address that needs no name lookup: *, _default_, or an IP address.
+ADDRESS = re.compile(r"^(\*|_default_|[\d.]+|\[[\da-fA-F:.]+\])(:(\d+|\*))?$")
 # Shorter values (On, 1) would be replaced wherever they appear; a secret is longer.
 SHORTEST_REDACTED = 8
 
@@ -123,6 +138,49 @@ def parse(stdout: str):
     return included, directives, modules
 
 
+def under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def watched(confdir: str, included: list, directives: list, variables: dict) -> dict:
+    """What the answer was read from beyond confdir (its whole tree is fingerprinted): each
+    file included from elsewhere or through a link, read through it."""
+    trees, racy = set(), False
+    entries = {path for path in included if not under(path, confdir) or os.path.realpath(path) != path}
+    if "APACHE_HTTPD" in variables:  # another Apache program than Debian's
+        entries.add(variables["APACHE_HTTPD"])
+    known = {**variables, "APACHE_CONFDIR": confdir}
+    for path in included:
+        try:
+            with open(path, errors="replace") as opened:
+                text = opened.read().replace("\\\n", " ")
+        except OSError:
+            continue
+        for pattern in INCLUDE.findall(text):
+            pattern = VARIABLE.sub(lambda match: known.get(match.group(1), match.group(0)), pattern.strip("\"'"))
+            resolved = os.path.normpath(os.path.join(confdir, pattern))
+            folder, _, last = resolved.rpartition("/")
+            if VARIABLE.search(pattern) or WILDCARD.search(folder):
+                racy = True
+                continue
+            # A folder whose files match the wildcard, or a file or folder Apache reads whole.
+            read = folder or "/" if WILDCARD.search(last) else resolved
+            if under(read, confdir) and os.path.realpath(read) == read:
+                continue
+            (entries if read != resolved else trees).add(read)
+    for _, _, sections, text in directives:
+        name, _, arguments = text.partition(" ")
+        if name.lower() == "serverroot":
+            racy = True
+        elif OPENED_AT_TEST.match(name):
+            entries.update(word.strip('"') for word in arguments.split() if word.strip('"').startswith("/"))
+        for section in sections:
+            if section.lower().startswith("<virtualhost "):
+                addresses = section[len("<virtualhost ") :].rstrip(">").split()
+                racy = racy or not all(ADDRESS.match(address.strip('"')) for address in addresses)
+    return {"trees": sorted(trees), "entries": sorted(entries), "racy": racy}
+
+
 def main(mod_info: str, confdir: str = APACHE_DIR) -> dict:
     ran = apache2ctl(mod_info, confdir)
     if ran.returncode != 0:
@@ -137,12 +195,14 @@ def main(mod_info: str, confdir: str = APACHE_DIR) -> dict:
             directive[2] = [section.replace(value, name) for section in directive[2]]
     md5s = shipped_md5s()
     files = {directive[0] for directive in directives}
+    variables = apache_variables(confdir)
     return {
         "error": None,
         "modules": modules,
-        "variables": apache_variables(confdir),
+        "variables": variables,
         "stock": {path: is_shipped(path, md5s) for path in sorted(files) if available_name(path) in md5s},
         "directives": directives,
+        "watched": watched(confdir, included, directives, variables),
     }
 
 

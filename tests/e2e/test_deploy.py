@@ -83,6 +83,35 @@ def test_a_no_change_rerun_reads_its_facts_in_one_command_and_still_sees_drift(d
     assert "# drifted" not in deployed.sudo(f"cat {hardening}").stdout
 
 
+UNCHANGED_BY_FINGERPRINTS = re.compile(r"; (\d+) unchanged by their fingerprints")
+
+
+@pytest.mark.both_suites
+def test_apaches_config_and_the_virtualenv_are_read_again_only_when_what_they_were_read_from_changed(deployed):
+    """What Apache parsed and what the virtualenv holds are answered from the last run's
+    reads while the files they were read from are as they were (facts/fingerprint.py). An
+    Include of a folder that does not exist yet, then a conf dropped into it: seen."""
+    planted, apache2_conf = "/opt/awd-planted", f"{layout.APACHE_DIR}/apache2.conf"
+
+    def rerun() -> tuple[int, str]:
+        result = deployed.awd("deploy", "-vv")
+        assert result.returncode == 0 and " 0 changed," in result.stderr, result.stderr[-4000:]
+        return int(UNCHANGED_BY_FINGERPRINTS.search(result.stderr).group(1)), result.stderr
+
+    # Within seconds of a change, what a fact was read from is racy: it is read again.
+    poll(lambda: rerun()[0] == 2, 30, "both costly facts answered from their fingerprints")
+    deployed.sudo(
+        f"cp -p {apache2_conf} /root/apache2.conf.kept && echo 'IncludeOptional {planted}/*.conf' >> {apache2_conf}"
+    )
+    try:
+        poll(lambda: rerun()[0] == 2, 30, "the config with its new Include answered from its fingerprint")
+        deployed.sudo(f"mkdir {planted} && echo 'KeepAliveTimeout 77' > {planted}/debug.conf")
+        unchanged, output = rerun()
+        assert unchanged == 1 and f"{planted}/debug.conf" in output and "KeepAliveTimeout 77" in output, output[-4000:]
+    finally:
+        deployed.sudo(f"rm -rf {planted}; mv /root/apache2.conf.kept {apache2_conf}")
+
+
 @pytest.mark.both_suites
 def test_a_lone_hosts_rerun_over_a_slow_link_uses_the_connection_opened_as_awd_started(deployed, tmp_path):
     """awd opens a lone host's TCP connection and sends paramiko's greeting while it

@@ -1,0 +1,163 @@
+"""A costly fact's fingerprint: what its answer is read from, each entry's identity, size,
+mode, owner and times, so that any write changes it, and racy where it cannot tell."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from apache_wsgi_deploy.facts import fingerprint
+from apache_wsgi_deploy.facts.apache import EffectiveConfig
+from apache_wsgi_deploy.facts.fingerprint import RACY, entries
+from apache_wsgi_deploy.facts.python import RECORD_OUTSIDE, Virtualenv
+from apache_wsgi_deploy.host_tools import apacheconf
+
+
+def printed(command: str) -> list[str]:
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout.splitlines()
+
+
+@pytest.fixture
+def settled(monkeypatch):
+    """Entries written by the test itself are not racy (no test waits for seconds to pass)."""
+    monkeypatch.setattr(fingerprint, "RACY_SECONDS", 0)
+
+
+def test_an_edit_that_keeps_the_size_and_the_modification_time_changes_the_fingerprint(tmp_path, settled):
+    code = tmp_path / "app.py"
+    code.write_text("DEBUG = False\n")
+    before = printed(entries(str(tmp_path)))
+    assert len(before) == 2 and RACY not in before
+    stat = code.stat()
+    code.write_text("DEBUG = True!\n")
+    os.utime(code, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert code.stat().st_size == stat.st_size
+    assert printed(entries(str(tmp_path))) != before
+
+
+def test_an_entry_changed_within_the_last_seconds_is_racy(tmp_path):
+    (tmp_path / "just-written").write_text("x")
+    assert RACY in printed(entries(str(tmp_path)))
+    assert RACY not in printed(entries("/usr/bin/env", each=True))
+
+
+def test_each_entry_alone_is_read_through_its_links(tmp_path, settled):
+    target = tmp_path / "target.conf"
+    target.write_text("KeepAlive On\n")
+    (tmp_path / "link.conf").symlink_to(target)
+    before = printed(entries(str(tmp_path / "link.conf"), each=True))
+    target.write_text("KeepAlive Of\n")
+    assert printed(entries(str(tmp_path / "link.conf"), each=True)) != before
+    assert len(before) == 1
+
+
+def test_a_virtualenvs_fingerprint_sees_its_files_and_is_racy_where_the_check_reads_outside(tmp_path, settled):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site_packages,) = venv.glob("lib/python3*/site-packages")
+    info = site_packages / "tool-1.0.dist-info"
+    info.mkdir()
+    (site_packages / "tool.py").write_text("x = 1\n")
+    (info / "RECORD").write_text("tool.py,sha256=abc,6\n../../../bin/tool,,\ntool-1.0.dist-info/RECORD,,\n")
+    command = Virtualenv.fingerprint([], venv=str(venv))
+    before = printed(command)
+    assert RACY not in before
+    (site_packages / "tool.py").write_text("x = 2\n")
+    assert printed(command) != before
+    (site_packages / "elsewhere").symlink_to(tmp_path)
+    assert RACY in printed(command)
+    (site_packages / "elsewhere").unlink()
+    assert RACY not in printed(command)
+    (info / "RECORD").write_text("../../../../outside.py,sha256=abc,6\n")
+    assert RACY in printed(command)
+
+
+@pytest.mark.parametrize(
+    ("path", "racy"),
+    [
+        ("tool.py", False),
+        ("../../../bin/tool", False),
+        ("../../../share/man/tool.1", False),
+        ("../../../../etc/tool.conf", True),
+        ("/etc/tool.conf", True),
+        ("a/../../../../../b", True),
+        ("../../../x/../../../../y", True),
+        ('"a,b.py"', True),
+        ("..", True),
+    ],
+)
+def test_a_record_path_outside_the_virtualenv_is_racy(path, racy):
+    found = subprocess.run(["awk", "-F,", RECORD_OUTSIDE], input=f"{path},sha256=x,1\n", capture_output=True, text=True)
+    assert (found.stdout.strip() == RACY) is racy
+
+
+def conf(folder, name, text):
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+def test_what_apache_read_from_outside_its_folder_is_watched(tmp_path):
+    confdir, outside = tmp_path / "apache2", tmp_path / "opt"
+    main = conf(
+        confdir,
+        "apache2.conf",
+        "Include ports.conf\n"
+        f"IncludeOptional {outside}/conf.d/*.conf\n"
+        f'Include "{outside}/site.conf"\n'
+        f"  include \\\n    {outside}/continued.conf\n"
+        "IncludeOptional ${APACHE_LOG_DIR}/*.conf\n",
+    )
+    ports = conf(confdir, "ports.conf", "Listen 443\n")
+    site = conf(outside, "site.conf", "KeepAlive On\n")
+    (confdir / "sites-enabled").mkdir()
+    (confdir / "sites-enabled" / "linked.conf").symlink_to(site)
+    linked = str(confdir / "sites-enabled" / "linked.conf")
+    directives = [
+        [site, 1, [], "SSLCertificateFile /etc/ssl/site.pem"],
+        [site, 2, ["<VirtualHost *:443>"], 'LoadModule x_module "/opt/mods/mod_x.so"'],
+        [site, 3, ["<VirtualHost 10.0.0.1:443 [::1]:443 _default_:*>"], "ErrorLog /var/log/x.log"],
+    ]
+    found = apacheconf.watched(str(confdir), [main, ports, site, linked], directives, {"APACHE_LOG_DIR": "/var/log"})
+    assert found == {
+        "trees": [f"{outside}/continued.conf", site],
+        "entries": sorted(["/etc/ssl/site.pem", "/opt/mods/mod_x.so", "/var/log", f"{outside}/conf.d", site, linked]),
+        "racy": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "racy",
+    [
+        "Include ${UNDEFINED}/x.conf\n",
+        "Include /opt/*/apache.conf\n",
+        "ServerRoot /opt/apache\n",
+        "<VirtualHost shop.example.com:443>\n",
+    ],
+)
+def test_what_apacheconf_cannot_follow_is_racy(tmp_path, racy):
+    main = conf(tmp_path, "apache2.conf", racy)
+    directives = []
+    if racy.startswith("ServerRoot"):
+        directives = [[main, 1, [], racy.strip()]]
+    elif racy.startswith("<"):
+        directives = [[main, 2, [racy.strip()], "ServerName shop.example.com"]]
+    assert apacheconf.watched(str(tmp_path), [main], directives, {})["racy"]
+
+
+def test_the_effective_config_is_read_again_when_its_last_answer_cannot_say_what_it_read():
+    watched = {"trees": ["/opt/conf"], "entries": ["/etc/ssl/a b.pem"], "racy": False}
+    passing = {"error": None, "modules": [], "variables": {}, "stock": {}, "directives": [], "watched": watched}
+    command = EffectiveConfig().fingerprint([json.dumps(passing)])
+    assert "/etc/apache2 " in command and " /opt/conf " in command and "'/etc/ssl/a b.pem'" in command
+    assert "/etc/ssl" not in EffectiveConfig().fingerprint([])
+    for kept in (
+        {"error": ["AH00526: Syntax error"]},
+        {**passing, "watched": {**watched, "racy": True}},
+        {**passing, "watched": {**watched, "entries": ["-delete"]}},
+    ):
+        assert EffectiveConfig().fingerprint([json.dumps(kept)]) == f"echo {RACY}"
+    assert "watched" not in EffectiveConfig().process([json.dumps(passing)])
