@@ -73,13 +73,15 @@ class Virtualenv(FactBase[dict | None]):
     @staticmethod
     def fingerprint(kept: list[str], venv: str) -> str:
         """What the answer is read from (facts/fingerprint.py): every entry of the
-        virtualenv. A RECORD that lists a file outside it (pip's own paths climb out of
+        virtualenv, and the interpreter its bin/python leads to (the command tests that it
+        runs). A RECORD that lists a file outside it (pip's own paths climb out of
         site-packages by exactly ../../../, into the virtualenv), a RECORD path in quotes,
         and a link to a folder (but venv's own lib64) would have the check read outside
         what is fingerprinted: each is racy."""
         quoted, lib64 = shlex.quote(venv), shlex.quote(f"{venv}/lib64")
         return (
             f"{entries(quoted, f'-type l -xtype d ! -path {lib64}')};"
+            f" {entries(shlex.quote(f'{venv}/bin/python'), each=True)};"
             f" for site in {quoted}/lib/python3*/site-packages; do"
             f' awk -F, {shlex.quote(RECORD_OUTSIDE)} "$site"/*.dist-info/RECORD; done'
         )

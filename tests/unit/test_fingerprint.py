@@ -72,6 +72,14 @@ def test_a_virtualenvs_fingerprint_sees_its_files_and_is_racy_where_the_check_re
     assert RACY not in printed(command)
     (info / "RECORD").write_text("../../../../outside.py,sha256=abc,6\n")
     assert RACY in printed(command)
+    # The interpreter bin/python leads to, replaced: the command's test of it may differ.
+    (venv / "bin" / "python").unlink()
+    interpreter = tmp_path / "python3"
+    interpreter.write_text("#!/bin/sh\n")
+    (venv / "bin" / "python").symlink_to(interpreter)
+    before = printed(command)
+    interpreter.chmod(0o755)
+    assert printed(command) != before
 
 
 @pytest.mark.parametrize(
