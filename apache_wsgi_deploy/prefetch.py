@@ -72,7 +72,8 @@ class Fingerprinted:
     the facts it answered from what was kept."""
 
     kept: dict[str, Kept]
-    read: dict[str, Kept] = field(default_factory=dict)
+    # None: read afresh, but not to be kept (racy): what was kept no longer answers.
+    read: dict[str, Kept | None] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
 
 
@@ -205,8 +206,12 @@ def _parsed(batch: list[Asked], nonce: str, output: list[str], fingerprinted: Fi
             fingerprint, lines = lines[0], lines[1:]
             if fingerprint == kept.fingerprint:
                 lines, unchanged = kept.output, True
-            elif fingerprint != RACY:
-                fresh = Kept(kept.command, fingerprint, lines)
+            else:
+                # Stale, even when this read cannot replace it: else a racy read would
+                # leave it to be fingerprinted, and read again, at every run.
+                fingerprinted.read[key] = None
+                if fingerprint != RACY:
+                    fresh = Kept(kept.command, fingerprint, lines)
         if not succeeded:
             continue
         try:
@@ -329,7 +334,7 @@ def remember(host: Host) -> None:
     if asked is None:
         return
     kept, read = fingerprinted.kept, fingerprinted.read
-    keeping = {key: read.get(key, kept.get(key)) for key in asked if key in read or key in kept}
+    keeping = {key: entry for key in asked if (entry := read[key] if key in read else kept.get(key)) is not None}
     if asked == recorded and keeping == kept:
         return
     path = _record(host)

@@ -5,6 +5,7 @@ Marked both_suites: what Debian's packages decide (a first deploy, the verificat
 suite's checks of hardening and TLS, mod_wsgi's restarts and reloads under load).
 """
 
+import json
 import re
 import shutil
 import time
@@ -14,6 +15,7 @@ import pytest
 
 from apache_wsgi_deploy import layout
 from apache_wsgi_deploy.polling import poll
+from apache_wsgi_deploy.prefetch import MISSING_COMMAND
 from apache_wsgi_deploy.probe import Probe
 from bench.hosts import write_inventory
 from bench.relay import DelayingRelay, through_relay
@@ -90,8 +92,11 @@ UNCHANGED_BY_FINGERPRINTS = re.compile(r"; (\d+) unchanged by their fingerprints
 def test_apaches_config_and_the_virtualenv_are_read_again_only_when_what_they_were_read_from_changed(deployed):
     """What Apache parsed and what the virtualenv holds are answered from the last run's
     reads while the files they were read from are as they were (facts/fingerprint.py). An
-    Include of a folder that does not exist yet, then a conf dropped into it: seen."""
+    Include of a folder that does not exist yet, then a conf dropped into it: seen. What
+    was kept from before Apache was installed (a host rebuilt under its name) is read
+    again, then kept anew."""
     planted, apache2_conf = "/opt/awd-planted", f"{layout.APACHE_DIR}/apache2.conf"
+    record = CHECKOUT / ".cache" / "facts" / f"{deployed.hosts[0].inventory_entry()[0]}.json"
 
     def rerun() -> tuple[int, str]:
         result = deployed.awd("deploy", "-vv")
@@ -100,6 +105,12 @@ def test_apaches_config_and_the_virtualenv_are_read_again_only_when_what_they_we
 
     # Within seconds of a change, what a fact was read from is racy: it is read again.
     poll(lambda: rerun()[0] == 2, 30, "both costly facts answered from their fingerprints")
+    kept = json.loads(record.read_text())
+    (config,) = (key for key in kept["kept"] if "EffectiveConfig" in key)
+    kept["kept"][config][2] = [MISSING_COMMAND]
+    record.write_text(json.dumps(kept))
+    assert rerun()[0] == 1
+    poll(lambda: rerun()[0] == 2, 30, "the config kept anew, and answered from its fingerprint")
     deployed.sudo(
         f"cp -p {apache2_conf} /root/apache2.conf.kept && echo 'IncludeOptional {planted}/*.conf' >> {apache2_conf}"
     )

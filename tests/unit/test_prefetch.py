@@ -136,8 +136,9 @@ def test_a_fingerprinted_facts_command_runs_only_when_its_fingerprint_changed(tm
     # Another version of the command: its kept output is not this one's.
     other = {"key0": read_again["key0"]._replace(command="another")}
     assert asked(other)[2] == 3
+    # Racy: read again, and what was kept no longer answers (None: nothing to keep).
     (tmp_path / "fingerprint").write_text(f"a line\n{RACY}\n")
-    assert asked(read_again) == (["changed, with a fingerprint that did not"], {}, 4, False)
+    assert asked(read_again) == (["changed, with a fingerprint that did not"], {"key0": None}, 4, False)
     assert asked({})[2] == 5
 
 
@@ -158,4 +159,19 @@ def test_the_record_keeps_what_fingerprinted_facts_read_for_the_owner_alone(tmp_
     assert prefetch._read_record(host) == ([], {})
     # What reaches the host's shell is an md5, or nothing is kept.
     record.write_text(json.dumps({"facts": [key], "kept": {key: ["digest", "$(reboot)", ["output"]]}}))
+    assert prefetch._read_record(host) == ([key], {})
+
+
+def test_what_a_racy_read_found_stale_is_no_longer_kept(tmp_path, monkeypatch):
+    """Else its fingerprint, made from the stale output (an Apache not installed yet),
+    would be racy at every run, and the fact never answered from what is kept."""
+    monkeypatch.chdir(tmp_path)
+    host = SimpleNamespace(name="web1")
+    key = prefetch._key(Counted, {"text": "", "folder": "/x"})
+    kept = prefetch.Kept("digest", "0123456789abcdef0123456789abcdef", ["##PYINFRA_NOCMD##"])
+    host._apache_wsgi_deploy_facts_asked = ([key], [], prefetch.Fingerprinted({key: kept}))
+    prefetch.remember(host)
+    assert prefetch._read_record(host) == ([key], {key: kept})
+    host._apache_wsgi_deploy_facts_asked = ([key], [key], prefetch.Fingerprinted({key: kept}, read={key: None}))
+    prefetch.remember(host)
     assert prefetch._read_record(host) == ([key], {})
