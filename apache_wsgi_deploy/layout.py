@@ -132,6 +132,21 @@ APACHE_PROGRAMS = ("/usr/sbin/apache2", "/usr/sbin/apache2ctl")
 DPKG_STATUS = "/var/lib/dpkg/status"
 # configtest looks up the User and Group Apache runs as.
 ACCOUNT_FILES = ("/etc/passwd", "/etc/group")
+# What sudo reads to say what an account may run: its rules, plugins and settings, PAM's
+# account checks (sudo -l as the account), and the name service's settings.
+SUDO_FILES = (
+    "/etc/shadow",
+    "/etc/nsswitch.conf",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/sudo.conf",
+    "/usr/libexec/sudo",
+    "/etc/pam.d",
+    "/etc/security",
+    "/etc/hostname",
+    "/etc/hosts",
+)
+SUDO_TIMESTAMPS = "/run/sudo/ts"
 # All the instance loads: its MPM, access rules, the front's headers taken and the token
 # removed, the client's address from X-Forwarded-For, and mod_wsgi.
 INSTANCE_MODULES = ("mpm_event", "authz_core", "env", "headers", "remoteip", "wsgi")

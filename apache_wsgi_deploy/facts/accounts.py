@@ -9,6 +9,9 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
+from apache_wsgi_deploy.facts.fingerprint import RACY, entries
+from apache_wsgi_deploy.layout import ACCOUNT_FILES, SUDO_FILES, SUDO_TIMESTAMPS
+
 
 class IdentityDict(TypedDict):
     login: str
@@ -32,6 +35,34 @@ def _as_it_will_run(user: str, group: str) -> str:
         f' setpriv --reuid="$(id -u {user} 2>/dev/null || echo nobody)" --regid="$gid"'
         f" --groups=\"$gid$(id -G {user} 2>/dev/null | sed 's/^/,/; s/ /,/g')\""
     )
+
+
+# One awk over what else sudo's answer depends on: this host's addresses (sudoers may
+# name a host by one; without the lifetimes that count down), then RACY for what the
+# fingerprint cannot follow: accounts or rules read from elsewhere than local files (LDAP,
+# sssd, systemd's dynamic users), sudoers included from elsewhere, rules that change with
+# time (NOTBEFORE, NOTAFTER) or ask DNS (fqdn), a group plugin, PAM asked without a
+# password (noninteractive_auth), PAM modules that ask a network service, a program or
+# the clock, and an account that expires or whose password ages. A file it cannot open: RACY.
+SUDO_ELSEWHERE_RULES = (
+    'FILENAME == "/proc/net/fib_trie" { if (/32 host/) print previous; previous = $2; next }',
+    'FILENAME == "/proc/net/if_inet6" { print substr($0, 1, 32); next }',
+    'FILENAME == "/etc/nsswitch.conf" { if (/^[ \\t]*(passwd|group|initgroups|shadow|sudoers)[ \\t]*:/)'
+    ' for (i = 2; i <= NF; i++) if ($i != "files") print "RACY"; next }',
+    'FILENAME == "/etc/shadow" { split($0, field, ":"); if (field[1] == user'
+    ' && (field[5] != "" && field[5] != 99999 || field[7] != "" || field[8] != "")) print "RACY"; next }',
+    "FILENAME ~ /\\/pam\\.d\\// { if (!/^[ \\t]*#/"
+    ' && /pam_(time|sss|ldap|krb5|winbind|exec|script|access)/) print "RACY"; next }',
+    "tolower($0) ~ /^[ \\t]*[@#]include/"
+    ' { if (!(NF == 2 && $1 ~ /^[@#]includedir$/ && $2 == "/etc/sudoers.d")) print "RACY"; next }',
+    "/^[ \\t]*#/ { next }",
+    'tolower($0) ~ /notbefore|notafter|fqdn|group_plugin|noninteractive_auth/ { print "RACY" }',
+)
+SUDO_ELSEWHERE = (
+    f'awk -v user="$1" {shlex.quote(chr(10).join(SUDO_ELSEWHERE_RULES).replace("RACY", RACY))}'
+    " /proc/net/fib_trie /proc/net/if_inet6 /etc/nsswitch.conf /etc/shadow /etc/pam.d/* /etc/sudoers /etc/sudoers.d/*"
+    f" || echo {RACY}"
+)
 
 
 # polkit's answer for each action it knows, asked by a shell running as an identity about
@@ -83,6 +114,24 @@ class Identity(FactBase[IdentityDict]):
             f" if command -v sudo >/dev/null && {{ sudo -n -l -U {user} 2>/dev/null | grep -q ' may run '"
             f" || {{ {_as_it_will_run(user, group)} sudo -n -l 2>/dev/null | grep -q ' may run '; }}; }}; then"
             f" echo sudo=yes; fi; {_polkit_grants(user, group)}"
+        )
+
+    @staticmethod
+    def fingerprint(kept: list[str], user: str, group: str) -> str:
+        """What the answer is read from (facts/fingerprint.py): who sudo ran it for, the
+        host's name and addresses, the programs it runs, and the files the accounts and
+        sudo's rules are read from. Racy: the accounts or rules read from elsewhere, what
+        changes with time (the account's expiry or password age, a sudo timestamp, a time
+        rule) and polkit, whose rules are programs."""
+        programs = "sudo setpriv getent id"
+        return (
+            f"set -- {shlex.quote(user)}; "
+            'echo "login=${SUDO_USER:-$(id -un)} host=$(uname -n)"; '
+            f"command -v {programs}; {SUDO_ELSEWHERE}; "
+            f"{entries(' '.join((*ACCOUNT_FILES, *SUDO_FILES)))}; "
+            f"{entries(f'$(command -v {programs})', each=True)}; "
+            f'[ ! -e {SUDO_TIMESTAMPS}/"$1" ] || echo {RACY}; '
+            f"! command -v pkcheck >/dev/null || echo {RACY}"
         )
 
     @staticmethod

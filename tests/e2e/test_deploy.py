@@ -88,6 +88,15 @@ def test_a_no_change_rerun_reads_its_facts_in_one_command_and_still_sees_drift(d
 UNCHANGED_BY_FINGERPRINTS = re.compile(r"; (\d+) unchanged by their fingerprints")
 
 
+def fingerprinted_rerun(deployed) -> tuple[int, str]:
+    """A no-change rerun: how many facts it answered from their fingerprints, and its output."""
+    result = deployed.awd("deploy", "-vv")
+    assert result.returncode == 0 and " 0 changed," in result.stderr, result.stderr[-4000:]
+    # No record of the host yet (the first deploy's): its facts are read alone.
+    unchanged = UNCHANGED_BY_FINGERPRINTS.search(result.stderr)
+    return int(unchanged.group(1)) if unchanged else 0, result.stderr
+
+
 @pytest.mark.both_suites
 def test_apaches_config_and_the_virtualenv_are_read_again_only_when_what_they_were_read_from_changed(deployed):
     """What Apache parsed and what the virtualenv holds are answered from the last run's
@@ -99,28 +108,38 @@ def test_apaches_config_and_the_virtualenv_are_read_again_only_when_what_they_we
     record = CHECKOUT / ".cache" / "facts" / f"{deployed.hosts[0].inventory_entry()[0]}.json"
 
     def rerun() -> tuple[int, str]:
-        result = deployed.awd("deploy", "-vv")
-        assert result.returncode == 0 and " 0 changed," in result.stderr, result.stderr[-4000:]
-        return int(UNCHANGED_BY_FINGERPRINTS.search(result.stderr).group(1)), result.stderr
+        return fingerprinted_rerun(deployed)
 
     # Within seconds of a change, what a fact was read from is racy: it is read again.
-    poll(lambda: rerun()[0] == 2, 30, "both costly facts answered from their fingerprints")
+    poll(lambda: rerun()[0] == 3, 30, "the costly facts answered from their fingerprints")
     kept = json.loads(record.read_text())
     (config,) = (key for key in kept["kept"] if "EffectiveConfig" in key)
     kept["kept"][config][2] = [MISSING_COMMAND]
     record.write_text(json.dumps(kept))
-    assert rerun()[0] == 1
-    poll(lambda: rerun()[0] == 2, 30, "the config kept anew, and answered from its fingerprint")
+    assert rerun()[0] == 2
+    poll(lambda: rerun()[0] == 3, 30, "the config kept anew, and answered from its fingerprint")
     deployed.sudo(
         f"cp -p {apache2_conf} /root/apache2.conf.kept && echo 'IncludeOptional {planted}/*.conf' >> {apache2_conf}"
     )
     try:
-        poll(lambda: rerun()[0] == 2, 30, "the config with its new Include answered from its fingerprint")
+        poll(lambda: rerun()[0] == 3, 30, "the config with its new Include answered from its fingerprint")
         deployed.sudo(f"mkdir {planted} && echo 'KeepAliveTimeout 77' > {planted}/debug.conf")
         unchanged, output = rerun()
-        assert unchanged == 1 and f"{planted}/debug.conf" in output and "KeepAliveTimeout 77" in output, output[-4000:]
+        assert unchanged == 2 and f"{planted}/debug.conf" in output and "KeepAliveTimeout 77" in output, output[-4000:]
     finally:
         deployed.sudo(f"rm -rf {planted}; mv /root/apache2.conf.kept {apache2_conf}")
+
+
+def test_a_sudo_rule_for_the_apps_user_is_seen_where_its_identity_was_answered_from_its_fingerprint(deployed):
+    """What sudo lets the app's user do is read again once a rule is added: the deploy refuses."""
+    poll(lambda: fingerprinted_rerun(deployed)[0] == 3, 30, "the costly facts answered from their fingerprints")
+    deployed.sudo("echo 'flaskapp ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/awd-planted")
+    try:
+        refused = deployed.awd("deploy")
+        assert refused.returncode != 0
+        assert "refusing to run an app as user flaskapp, group flaskapp: sudo lets user flaskapp" in refused.stderr
+    finally:
+        deployed.sudo("rm /etc/sudoers.d/awd-planted")
 
 
 @pytest.mark.both_suites

@@ -9,10 +9,12 @@ import sys
 import pytest
 
 from apache_wsgi_deploy.facts import fingerprint
+from apache_wsgi_deploy.facts.accounts import SUDO_ELSEWHERE, Identity
 from apache_wsgi_deploy.facts.apache import EffectiveConfig
 from apache_wsgi_deploy.facts.fingerprint import RACY, entries
 from apache_wsgi_deploy.facts.python import RECORD_OUTSIDE, Virtualenv
 from apache_wsgi_deploy.host_tools import apacheconf
+from apache_wsgi_deploy.layout import SUDO_TIMESTAMPS
 
 
 def printed(command: str) -> list[str]:
@@ -169,3 +171,70 @@ def test_the_effective_config_is_read_again_when_its_last_answer_cannot_say_what
     ):
         assert EffectiveConfig().fingerprint([json.dumps(kept)]) == f"echo {RACY}"
     assert "watched" not in EffectiveConfig().process([json.dumps(passing)])
+
+
+def sudo_elsewhere(root, user: str = "shop") -> list[str]:
+    """What SUDO_ELSEWHERE prints for a host whose files are below root."""
+    command = SUDO_ELSEWHERE.replace("/etc/", f"{root}/etc/").replace("/proc/net/", f"{root}/proc/net/")
+    return printed(f"set -- {user}; {command}")
+
+
+@pytest.fixture
+def sudo_host(tmp_path):
+    """A host's files as Debian makes them: local accounts, sudoers.d included, no PAM module asking elsewhere."""
+    files = {
+        "proc/net/fib_trie": "Main:\n  +-- 10.0.0.0/8\n     |-- 10.0.0.5\n        /32 host LOCAL\n",
+        "proc/net/if_inet6": "00000000000000000000000000000001 01 80 10 80       lo\n",
+        "etc/nsswitch.conf": "passwd:         files\ngroup:          files\nhosts:          files dns\n",
+        "etc/shadow": "root:*:20000:0:99999:7:::\nshop:!:20791::::::\n",
+        "etc/pam.d/sudo": "@include common-account\n",
+        "etc/pam.d/login": "# account  required  pam_access.so\n",
+        # The folder Debian's sudoers includes, below root as every path the check reads.
+        "etc/sudoers": f"Defaults use_pty\n# fqdn in a comment is a comment\n@includedir {tmp_path}/etc/sudoers.d\n",
+        "etc/sudoers.d/README": f"#includedir {tmp_path}/etc/sudoers.d\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("etc/nsswitch.conf", "passwd: files sss\ngroup: files\n"),
+        ("etc/nsswitch.conf", "passwd: files\ngroup: files systemd\n"),
+        ("etc/nsswitch.conf", "passwd: files\nsudoers: files ldap\n"),
+        ("etc/shadow", "shop:!:20791:::::21000:\n"),  # the account expires
+        ("etc/shadow", "shop:!:20791:0:90:7:::\n"),  # its password ages
+        ("etc/pam.d/sudo", "account required pam_time.so\n"),
+        ("etc/pam.d/common-account", "account [default=bad success=ok] pam_sss.so\n"),
+        ("etc/sudoers.d/extra", "@include /srv/shared/sudoers\n"),
+        ("etc/sudoers", "#includedir /etc/sudoers.d.local\n"),
+        ("etc/sudoers.d/extra", "shop ALL=(ALL) NOTAFTER=20270101000000Z ALL\n"),
+        ("etc/sudoers.d/extra", "Defaults fqdn\n"),
+        ("etc/sudoers.d/extra", 'Defaults group_plugin="group_file.so /etc/sudo.group"\n'),
+    ],
+)
+def test_what_sudos_answer_depends_on_beyond_local_files_is_racy(sudo_host, path, text):
+    assert RACY not in sudo_elsewhere(sudo_host)
+    (sudo_host / path).write_text(text)
+    assert RACY in sudo_elsewhere(sudo_host)
+
+
+def test_a_file_sudos_answer_depends_on_that_cannot_be_read_is_racy(sudo_host):
+    (sudo_host / "etc/nsswitch.conf").unlink()
+    assert RACY in sudo_elsewhere(sudo_host)
+
+
+def test_identitys_fingerprint_says_this_hosts_addresses_and_another_accounts_expiry_is_not_racy(sudo_host):
+    (sudo_host / "etc/shadow").write_text("other:!:20791:::::21000:\nshop:!:20791::::::\n")
+    assert sudo_elsewhere(sudo_host) == ["10.0.0.5", "00000000000000000000000000000001"]
+
+
+def test_identitys_fingerprint_is_racy_where_sudo_remembers_a_password_or_polkit_decides():
+    command = Identity.fingerprint([], "shop", "shop")
+    assert f'[ ! -e {SUDO_TIMESTAMPS}/"$1" ] || echo {RACY}' in command
+    assert f"! command -v pkcheck >/dev/null || echo {RACY}" in command
+    # Who sudo ran it for is part of it: another login, another answer.
+    assert printed(f"SUDO_USER=alice; {command}")[0] != printed(f"SUDO_USER=bob; {command}")[0]
