@@ -52,7 +52,8 @@ SUDO_ELSEWHERE_RULES = (
     'FILENAME == "/etc/shadow" { split($0, field, ":"); if (field[1] == user'
     ' && (field[5] != "" && field[5] != 99999 || field[7] != "" || field[8] != "")) print "RACY"; next }',
     "FILENAME ~ /\\/pam\\.d\\// { if (!/^[ \\t]*#/"
-    ' && /pam_(time|sss|ldap|krb5|winbind|exec|script|access)/) print "RACY"; next }',
+    " && /pam_(time|sss|ldap|krb5|winbind|exec|script|access|ssh_agent_auth|u2f|oath|yubico|google_authenticator)/)"
+    ' print "RACY"; next }',
     "tolower($0) ~ /^[ \\t]*[@#]include/"
     ' { if (!(NF == 2 && $1 ~ /^[@#]includedir$/ && $2 == "/etc/sudoers.d")) print "RACY"; next }',
     "/^[ \\t]*#/ { next }",
@@ -123,14 +124,17 @@ class Identity(FactBase[IdentityDict]):
         sudo's rules are read from. Racy: the accounts or rules read from elsewhere, what
         changes with time (the account's expiry or password age, a sudo timestamp, a time
         rule) and polkit, whose rules are programs."""
-        programs = "sudo setpriv getent id"
+        programs = '$(for program in sudo setpriv getent id; do command -v "$program"; done)'
         return (
             f"set -- {shlex.quote(user)}; "
             'echo "login=${SUDO_USER:-$(id -un)} host=$(uname -n)"; '
-            f"command -v {programs}; {SUDO_ELSEWHERE}; "
+            f"echo {programs}; {SUDO_ELSEWHERE}; "
             f"{entries(' '.join((*ACCOUNT_FILES, *SUDO_FILES)))}; "
-            f"{entries(f'$(command -v {programs})', each=True)}; "
-            f'[ ! -e {SUDO_TIMESTAMPS}/"$1" ] || echo {RACY}; '
+            f"{entries(programs, each=True)}; "
+            # sudo 1.9.13 writes the account's timestamp at each sudo -l: a record that could
+            # let it list without a password counts only for an account whose password is not locked.
+            f'[ ! -e {SUDO_TIMESTAMPS}/"$1" ] || awk -F: -v user="$1"'
+            f" '$1 == user && $2 !~ /^[!*]/ {{ print \"{RACY}\" }}' /etc/shadow; "
             f"! command -v pkcheck >/dev/null || echo {RACY}"
         )
 
