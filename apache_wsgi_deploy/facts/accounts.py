@@ -43,14 +43,17 @@ def _as_it_will_run(user: str, group: str) -> str:
 # sssd, systemd's dynamic users), sudoers included from elsewhere, rules that change with
 # time (NOTBEFORE, NOTAFTER) or ask DNS (fqdn), a group plugin, PAM asked without a
 # password (noninteractive_auth), PAM modules that ask a network service, a program or
-# the clock, and an account that expires or whose password ages. A file it cannot open: RACY.
+# the clock, an account that expires or whose password ages, and one whose password is not
+# locked that has a sudo timestamp (sudo 1.9.13 writes one at each sudo -l: it could let the
+# account list without a password only if it could authenticate). A file it cannot open: RACY.
 SUDO_ELSEWHERE_RULES = (
     'FILENAME == "/proc/net/fib_trie" { if (/32 host/) print previous; previous = $2; next }',
     'FILENAME == "/proc/net/if_inet6" { print substr($0, 1, 32); next }',
     'FILENAME == "/etc/nsswitch.conf" { if (/^[ \\t]*(passwd|group|initgroups|shadow|sudoers)[ \\t]*:/)'
     ' for (i = 2; i <= NF; i++) if ($i != "files") print "RACY"; next }',
     'FILENAME == "/etc/shadow" { split($0, field, ":"); if (field[1] == user'
-    ' && (field[5] != "" && field[5] != 99999 || field[7] != "" || field[8] != "")) print "RACY"; next }',
+    ' && (field[5] != "" && field[5] != 99999 || field[7] != "" || field[8] != ""'
+    ' || timestamp && field[2] !~ /^[!*]/)) print "RACY"; next }',
     "FILENAME ~ /\\/pam\\.d\\// { if (!/^[ \\t]*#/"
     " && /pam_(time|sss|ldap|krb5|winbind|exec|script|access|ssh_agent_auth|u2f|oath|yubico|google_authenticator)/)"
     ' print "RACY"; next }',
@@ -60,7 +63,8 @@ SUDO_ELSEWHERE_RULES = (
     'tolower($0) ~ /notbefore|notafter|fqdn|group_plugin|noninteractive_auth/ { print "RACY" }',
 )
 SUDO_ELSEWHERE = (
-    f'awk -v user="$1" {shlex.quote(chr(10).join(SUDO_ELSEWHERE_RULES).replace("RACY", RACY))}'
+    f'awk -v user="$1" -v timestamp="$([ ! -e {SUDO_TIMESTAMPS}/"$1" ] || echo 1)"'
+    f" {shlex.quote(chr(10).join(SUDO_ELSEWHERE_RULES).replace('RACY', RACY))}"
     " /proc/net/fib_trie /proc/net/if_inet6 /etc/nsswitch.conf /etc/shadow /etc/pam.d/* /etc/sudoers /etc/sudoers.d/*"
     f" || echo {RACY}"
 )
@@ -124,17 +128,13 @@ class Identity(FactBase[IdentityDict]):
         sudo's rules are read from. Racy: the accounts or rules read from elsewhere, what
         changes with time (the account's expiry or password age, a sudo timestamp, a time
         rule) and polkit, whose rules are programs."""
-        programs = '$(for program in sudo setpriv getent id; do command -v "$program"; done)'
         return (
             f"set -- {shlex.quote(user)}; "
             'echo "login=${SUDO_USER:-$(id -un)} host=$(uname -n)"; '
-            f"echo {programs}; {SUDO_ELSEWHERE}; "
+            'programs=$(for program in sudo setpriv getent id; do command -v "$program"; done); '
+            f"echo $programs; {SUDO_ELSEWHERE}; "
             f"{entries(' '.join((*ACCOUNT_FILES, *SUDO_FILES)))}; "
-            f"{entries(programs, each=True)}; "
-            # sudo 1.9.13 writes the account's timestamp at each sudo -l: a record that could
-            # let it list without a password counts only for an account whose password is not locked.
-            f'[ ! -e {SUDO_TIMESTAMPS}/"$1" ] || awk -F: -v user="$1"'
-            f" '$1 == user && $2 !~ /^[!*]/ {{ print \"{RACY}\" }}' /etc/shadow; "
+            f"{entries('$programs', each=True)}; "
             f"! command -v pkcheck >/dev/null || echo {RACY}"
         )
 

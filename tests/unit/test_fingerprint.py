@@ -175,7 +175,8 @@ def test_the_effective_config_is_read_again_when_its_last_answer_cannot_say_what
 
 def sudo_elsewhere(root, user: str = "shop") -> list[str]:
     """What SUDO_ELSEWHERE prints for a host whose files are below root."""
-    command = SUDO_ELSEWHERE.replace("/etc/", f"{root}/etc/").replace("/proc/net/", f"{root}/proc/net/")
+    command = SUDO_ELSEWHERE.replace(SUDO_TIMESTAMPS, f"{root}{SUDO_TIMESTAMPS}")
+    command = command.replace("/etc/", f"{root}/etc/").replace("/proc/net/", f"{root}/proc/net/")
     return printed(f"set -- {user}; {command}")
 
 
@@ -232,9 +233,19 @@ def test_identitys_fingerprint_says_this_hosts_addresses_and_another_accounts_ex
     assert sudo_elsewhere(sudo_host) == ["10.0.0.5", "00000000000000000000000000000001"]
 
 
-def test_identitys_fingerprint_is_racy_where_sudo_remembers_a_password_or_polkit_decides():
+@pytest.mark.parametrize(("password", "racy"), [("!", False), ("*", False), ("$y$j9T$salt$hash", True)])
+def test_a_sudo_timestamp_is_racy_only_for_an_account_that_could_authenticate(sudo_host, password, racy):
+    (sudo_host / "etc/shadow").write_text(f"shop:{password}:20791::::::\n")
+    assert RACY not in sudo_elsewhere(sudo_host)
+    # sudo 1.9.13 writes this at each sudo -l, password or not.
+    (sudo_host / SUDO_TIMESTAMPS.lstrip("/")).mkdir(parents=True)
+    (sudo_host / SUDO_TIMESTAMPS.lstrip("/") / "shop").write_bytes(b"")
+    assert (RACY in sudo_elsewhere(sudo_host)) is racy
+    assert RACY not in sudo_elsewhere(sudo_host, user="other")
+
+
+def test_identitys_fingerprint_is_racy_where_polkit_decides():
     command = Identity.fingerprint([], "shop", "shop")
-    assert f'[ ! -e {SUDO_TIMESTAMPS}/"$1" ] || awk' in command
     assert f"! command -v pkcheck >/dev/null || echo {RACY}" in command
     # Who sudo ran it for is part of it: another login, another answer.
     assert printed(f"SUDO_USER=alice; {command}")[0] != printed(f"SUDO_USER=bob; {command}")[0]
