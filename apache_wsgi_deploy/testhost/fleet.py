@@ -13,6 +13,7 @@ podman.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -116,11 +117,14 @@ def _fleet_dir(fleet: str) -> Path:
 
 
 def _ensure_client_key() -> None:
-    if not CLIENT_KEY.exists():
-        STATE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "testhost", "-f", str(CLIENT_KEY)], check=True
-        )
+    STATE.mkdir(parents=True, exist_ok=True)
+    # Fleets coming up at once (test passes, pytest-xdist's workers) must make one key.
+    with (STATE / "id_ed25519.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not CLIENT_KEY.exists():
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "testhost", "-f", str(CLIENT_KEY)], check=True
+            )
 
 
 def _host_key(fleet: str, alias: str) -> Path:

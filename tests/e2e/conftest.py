@@ -26,9 +26,11 @@ from tests import CHECKOUT
 
 # Where the sample app's site (group_data's defaults) lives on a test host.
 SAMPLE = Settings.from_data("sample", {**schema.defaults(), "acme_agree_tos": True}).sites[0].paths
-# Two runs at once (the Debian 12 and 13 passes, two checkouts) each need fleets of their
-# own: every fleet a test makes is named after this one.
-FLEET = os.environ.get("AWD_E2E_FLEET") or f"awd-e2e-{DEFAULT_SUITE}"
+# Runs at once (the Debian 12 and 13 passes, each pytest-xdist worker, two checkouts) each
+# need fleets of their own: every fleet a test makes is named after this one.
+FLEET = "-".join(
+    filter(None, (os.environ.get("AWD_E2E_FLEET") or f"awd-e2e-{DEFAULT_SUITE}", os.environ.get("PYTEST_XDIST_WORKER")))
+)
 VENV_BIN = Path(sys.executable).parent
 
 
