@@ -46,9 +46,6 @@ HEARTBEAT_INTERVAL = 15
 _held: dict[str, object] = {}
 # The audited runs' names, by host: their end is told to the holder.
 _audited: dict[str, str] = {}
-# What the holder's command may take up: one argument of a command line holds at most
-# 128 KiB on Linux (MAX_ARG_STRLEN), and ssh, sudo and the shell each pass it as one.
-COMMAND_BYTES = 100_000
 # How long the end of a run waits for its holder to have recorded it.
 RECORDED_TIMEOUT = 10
 
@@ -67,7 +64,7 @@ def holder_script(
     heartbeat_timeout: float,
     audited: tuple[str, str] | None = None,
     audit_log: str = AUDIT_LOG,
-    then: str | None = None,
+    then_bytes: int | None = None,
     then_done: str = "THEN-DONE",
 ) -> str:
     """bash on the host: takes the lock (waiting at most timeout s), says so, and holds it
@@ -75,8 +72,9 @@ def holder_script(
     <holder> when the wait ran out, LOCKED once it holds it. audited: the run's name and
     its start's record (audit.py), written to the audit log once the lock is held; a line
     `END <record>` on stdin is the run's end, written before RECORDED is printed and the
-    lock let go; a run that ends without one is recorded as such. then: an sh command run
-    once the lock is held, its output after LOCKED and ended by a line then_done."""
+    lock let go; a run that ends without one is recorded as such. then_bytes: the length
+    of an sh command the run sends on stdin before any heartbeat, read once the lock is
+    held and run, its output after LOCKED and ended by a line then_done."""
     mode = "-s" if shared else "-x"
     lock, who = shlex.quote(path), shlex.quote(holder)
     taken = (
@@ -87,10 +85,17 @@ def holder_script(
         "fi",
         f"printf '%s\\n' {who} >{lock}",
     )
-    # Its stdin is not the heartbeat's; what it prints on stderr is its own business.
-    # A newline first: its output's last line may have none.
-    then_run = (f"sh -c {shlex.quote(then)} </dev/null 2>/dev/null 9>&-", f"printf '\\n%s\\n' {shlex.quote(then_done)}")
-    locked = ("echo LOCKED", *(then_run if then else ()))
+    # Read from stdin, not given on the holder's command line: sudo would log it whole at
+    # every run (the facts' batch: 32 KB), and ps show it for as long as the lock is held.
+    # head reads no further than its bytes: the heartbeats after them are the holder's.
+    # Its stdin is not the heartbeat's; what it prints on stderr is its own business. A
+    # newline first: its output's last line may have none.
+    then_run = (
+        f"sent=$(head -c {int(then_bytes or 0)})",
+        'sh -c "$sent" </dev/null 2>/dev/null 9>&-',
+        f"printf '\\n%s\\n' {shlex.quote(then_done)}",
+    )
+    locked = ("echo LOCKED", *(then_run if then_bytes else ()))
     if audited is None:
         return "\n".join((*taken, *locked, f"while read -r -t {float(heartbeat_timeout)} _; do :; done"))
     run, started = audited
@@ -163,8 +168,7 @@ def hold_deploy_lock(
     lock ({"action": "deploy", "what": "shop, blog"}); its end is `tell_end`'s. then: an sh
     command run on the host, as the host's commands run, in the same round trip once the
     lock is held (prefetch's facts); its output lines, None when it was not run (none
-    given, a connector with no lock, a command too long to join the lock's, or output
-    that is not UTF-8)."""
+    given, a connector with no lock, or output that is not UTF-8)."""
     if not isinstance(host.connector, (SSHConnector, LocalConnector)):
         logger.warning(f"{host.name}: no deploy lock over a {type(host.connector).__name__}")
         return None
@@ -180,17 +184,14 @@ def hold_deploy_lock(
     # Whatever the command prints, it cannot end its own output early.
     then_done = f"THEN-DONE-{secrets.token_hex(8)}"
 
-    def holder_command(joined: str | None) -> str:
-        script = holder_script(
-            path, shared, timeout, _this_run(shared), HEARTBEAT_TIMEOUT, started, audit_log, joined, then_done
-        )
-        return make_unix_command_for_host(host.state, host, StringCommand(script), **escalation).get_raw_value()
-
-    command = holder_command(then)
-    # Quoted twice over, a long command could pass the host's limit on one argument.
-    if then and len(command.encode()) > COMMAND_BYTES:
-        then, command = None, holder_command(None)
+    sent = then.encode() if then else b""
+    script = holder_script(
+        path, shared, timeout, _this_run(shared), HEARTBEAT_TIMEOUT, started, audit_log, len(sent), then_done
+    )
+    command = make_unix_command_for_host(host.state, host, StringCommand(script), **escalation).get_raw_value()
     shell = _Shell(host, command)
+    if sent:
+        shell.send(sent)
     for raw in iter(shell.stdout.readline, b""):
         line = raw.decode(errors="replace").strip()
         word, _, holder = line.partition(" ")

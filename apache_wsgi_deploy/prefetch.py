@@ -43,6 +43,8 @@ from apache_wsgi_deploy.facts.fingerprint import RACY
 MISSING_COMMAND = "##PYINFRA_NOCMD##"
 # One `sh -c` argument holds at most 128 KiB (MAX_ARG_STRLEN): a batch stays below.
 BATCH_CHARS = 100_000
+# sh: the batch, read whole from stdin before it runs, then run with /dev/null as stdin.
+READ_FROM_STDIN = 'sent=$(cat) && sh -c "$sent" </dev/null'
 
 
 # Never the md5 of a fingerprint, nor RACY: what a fact with nothing kept is compared with.
@@ -233,7 +235,10 @@ def _answers(host: Host, batch: list[Asked], executor: dict, fingerprinted: Fing
     those whose command succeeded."""
     nonce = secrets.token_hex(8)
     try:
-        succeeded, output = host.run_shell_command(StringCommand(_script(batch, nonce)), **executor)
+        # On stdin, as the lock's (lock.holder_script): not logged by sudo, nor shown by ps.
+        succeeded, output = host.run_shell_command(
+            StringCommand(READ_FROM_STDIN), _stdin=_script(batch, nonce), **executor
+        )
     except Exception as error:  # the facts are then read one by one, which says what failed
         logger.debug(f"{host.print_prefix}facts batch failed: {error}")
         return {}

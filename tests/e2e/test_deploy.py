@@ -69,14 +69,19 @@ def test_rerun_changes_nothing(deployed):
 def test_a_no_change_rerun_reads_its_facts_in_one_command_and_still_sees_drift(deployed):
     """awd keeps what a host's run asked for (.cache/facts/<host>.json); the next run asks
     for all of it at once, in the deploy lock's own round trip, so -vv shows no fact read
-    alone, and a drift is still repaired."""
+    alone, and a drift is still repaired. The batch goes on the lock's stdin: sudo's log
+    of the run holds none of it."""
     assert deployed.awd("deploy").returncode == 0
+    since = int(time.time()) - 1
     rerun = deployed.awd("deploy", "-vv")
     assert rerun.returncode == 0, rerun.stderr[-4000:]
     assert "Loaded fact" not in rerun.stderr, rerun.stderr[-4000:]
     read = re.search(r"(\d+) of (\d+) facts read at once: (\d+) with the deploy lock, the rest in 0 ", rerun.stderr)
     assert read and read.group(1) == read.group(2) == read.group(3), rerun.stderr[-4000:]
     assert " 0 changed," in rerun.stderr
+    sudo_log = deployed.sudo(f"journalctl -q -o cat -t sudo --since @{since}").stdout
+    # The lock's holder ran, and the identity's fingerprint (one of the batch's facts) is not in its line.
+    assert "flock" in sudo_log and "fib_trie" not in sudo_log, sudo_log[-2000:]
 
     hardening = layout.conf_file("hardening")
     deployed.sudo(f"echo '# drifted' >> {hardening}")

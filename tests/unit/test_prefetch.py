@@ -41,10 +41,12 @@ class LocalHost:
 
     def __init__(self):
         self.commands = 0
+        self.command_lines = []
 
-    def run_shell_command(self, command: StringCommand, **executor):
+    def run_shell_command(self, command: StringCommand, _stdin: str = "", **executor):
         self.commands += 1
-        run = subprocess.run(["sh", "-c", command.get_raw_value()], capture_output=True, text=True)
+        self.command_lines.append(command.get_raw_value())
+        run = subprocess.run(["sh", "-c", command.get_raw_value()], input=_stdin, capture_output=True, text=True)
         lines = [OutputLine("stdout", line.rstrip("\n")) for line in io.StringIO(run.stdout)]
         return run.returncode == 0, CommandOutput(lines)
 
@@ -175,3 +177,13 @@ def test_what_a_racy_read_found_stale_is_no_longer_kept(tmp_path, monkeypatch):
     host._apache_wsgi_deploy_facts_asked = ([key], [key], prefetch.Fingerprinted({key: kept}, read={key: None}))
     prefetch.remember(host)
     assert prefetch._read_record(host) == ([key], {})
+
+
+def test_the_batch_is_sent_on_stdin_and_a_fact_reading_its_own_stdin_reads_nothing():
+    """Not on the command line (sudo logs it, ps shows it), and not the rest of the batch."""
+    host = LocalHost()
+    answers = prefetch._answers(
+        host, batch((Lines, {"text": "cat; echo after"}), (Lines, {"text": "echo 2"})), {}, None
+    )
+    assert answers == {"key0": ["after"], "key1": ["2"]}
+    assert all("echo after" not in line for line in host.command_lines)
