@@ -86,7 +86,7 @@ def holder_script(
         f"printf '%s\\n' {who} >{lock}",
     )
     # Read from stdin, not given on the holder's command line: sudo would log it whole at
-    # every run (the facts' batch: 32 KB), and ps show it for as long as the lock is held.
+    # every run (the facts' batch), and ps show it for as long as the lock is held.
     # head reads no further than its bytes: the heartbeats after them are the holder's.
     # Its stdin is not the heartbeat's; what it prints on stderr is its own business. A
     # newline first: its output's last line may have none.

@@ -235,7 +235,7 @@ def _answers(host: Host, batch: list[Asked], executor: dict, fingerprinted: Fing
     those whose command succeeded."""
     nonce = secrets.token_hex(8)
     try:
-        # On stdin, as the lock's (lock.holder_script): not logged by sudo, nor shown by ps.
+        # On stdin, as the lock's (lock.holder_script): sudo logs a command line whole.
         succeeded, output = host.run_shell_command(
             StringCommand(READ_FROM_STDIN), _stdin=_script(batch, nonce), **executor
         )
