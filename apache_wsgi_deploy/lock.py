@@ -56,6 +56,14 @@ class DeployLockError(PyinfraError):
     A PyinfraError, so pyinfra's CLI prints the message rather than a traceback."""
 
 
+def run_sent(length: int) -> str:
+    """sh: the next length bytes of stdin read whole, then run by sh with /dev/null as its
+    stdin: sent so, a command is not on the command line sudo runs, which sudo logs whole
+    at every run (and ps shows for as long as a lock's holder lives). head reads no
+    further than its bytes: what follows them on stdin stays for the caller."""
+    return f'sent=$(head -c {int(length)}) && sh -c "$sent" </dev/null'
+
+
 def holder_script(
     path: str,
     shared: bool,
@@ -85,16 +93,10 @@ def holder_script(
         "fi",
         f"printf '%s\\n' {who} >{lock}",
     )
-    # Read from stdin, not given on the holder's command line: sudo would log it whole at
-    # every run (the facts' batch), and ps show it for as long as the lock is held.
-    # head reads no further than its bytes: the heartbeats after them are the holder's.
-    # Its stdin is not the heartbeat's; what it prints on stderr is its own business. A
-    # newline first: its output's last line may have none.
-    then_run = (
-        f"sent=$(head -c {int(then_bytes or 0)})",
-        'sh -c "$sent" </dev/null 2>/dev/null 9>&-',
-        f"printf '\\n%s\\n' {shlex.quote(then_done)}",
-    )
+    # On stdin (the facts' batch: else on the holder's command line for as long as the
+    # lock is held), before the heartbeats, which stay the holder's. What it prints on
+    # stderr is its own business. A newline first: its output's last line may have none.
+    then_run = (f"{run_sent(then_bytes or 0)} 2>/dev/null 9>&-", f"printf '\\n%s\\n' {shlex.quote(then_done)}")
     locked = ("echo LOCKED", *(then_run if then_bytes else ()))
     if audited is None:
         return "\n".join((*taken, *locked, f"while read -r -t {float(heartbeat_timeout)} _; do :; done"))

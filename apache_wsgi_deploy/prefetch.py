@@ -38,13 +38,12 @@ from pyinfra.context import ctx_host
 
 from apache_wsgi_deploy import project
 from apache_wsgi_deploy.facts.fingerprint import RACY
+from apache_wsgi_deploy.lock import run_sent
 
 # pyinfra's own marker (api/facts.py) for a fact whose requires_command is missing.
 MISSING_COMMAND = "##PYINFRA_NOCMD##"
 # One `sh -c` argument holds at most 128 KiB (MAX_ARG_STRLEN): a batch stays below.
 BATCH_CHARS = 100_000
-# sh: the batch, read whole from stdin before it runs, then run with /dev/null as stdin.
-READ_FROM_STDIN = 'sent=$(cat) && sh -c "$sent" </dev/null'
 
 
 # Never the md5 of a fingerprint, nor RACY: what a fact with nothing kept is compared with.
@@ -235,10 +234,9 @@ def _answers(host: Host, batch: list[Asked], executor: dict, fingerprinted: Fing
     those whose command succeeded."""
     nonce = secrets.token_hex(8)
     try:
-        # On stdin, as the lock's (lock.holder_script): sudo logs a command line whole.
-        succeeded, output = host.run_shell_command(
-            StringCommand(READ_FROM_STDIN), _stdin=_script(batch, nonce), **executor
-        )
+        script = _script(batch, nonce)
+        command = StringCommand(run_sent(len(script.encode())))
+        succeeded, output = host.run_shell_command(command, _stdin=script, **executor)
     except Exception as error:  # the facts are then read one by one, which says what failed
         logger.debug(f"{host.print_prefix}facts batch failed: {error}")
         return {}
