@@ -24,6 +24,7 @@ import subprocess
 import time
 
 import gevent
+from paramiko import SSHException
 from pyinfra import logger
 from pyinfra.api.arguments import pop_global_arguments
 from pyinfra.api.command import StringCommand
@@ -147,12 +148,16 @@ class _Shell:
 
             self.send = send
 
+    # What writing to the holder raises once its shell or the connection is gone: paramiko
+    # raises EOFError when the socket breaks before its transport has noticed.
+    GONE = (OSError, EOFError, SSHException)
+
     def heartbeat(self) -> None:
         try:
             while True:
                 self.send(b"\n")
                 gevent.sleep(HEARTBEAT_INTERVAL)
-        except OSError:  # the shell or the connection is gone: nothing left to hold
+        except self.GONE:  # nothing left to hold
             return
 
 
@@ -241,6 +246,6 @@ def tell_end(host_name: str, outcome: str, **facts) -> None:
             for raw in iter(shell.stdout.readline, b""):
                 if raw.strip() == b"RECORDED":
                     return
-    except (OSError, gevent.Timeout):
+    except (*_Shell.GONE, gevent.Timeout):
         pass
     logger.warning(f"{host_name}: the end of this run could not be written to the audit trail")

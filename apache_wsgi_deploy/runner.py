@@ -152,11 +152,12 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
     for run_host in state.inventory:
         prefetch.remember(run_host)
     outcome = HostOutcome.from_state(state, host.name, status, dry=job.dry, error=error)
+    # Kept before the host is told: what the run came to holds whatever telling it does.
+    result.write_text(json.dumps(outcome.as_dict()))
     if not job.dry:
         lock.tell_end(
             host.name, host_line(host.name, outcome).removeprefix(f"{host.name}: "), releases=outcome.releases
         )
-    result.write_text(json.dumps(outcome.as_dict()))
     return status
 
 

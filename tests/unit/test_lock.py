@@ -159,6 +159,25 @@ def test_a_deploy_is_in_the_audit_trail_with_who_ran_it_and_how_it_ended(tmp_pat
     assert (oct(log.stat().st_mode & 0o777), oct(log.parent.stat().st_mode & 0o777)) == ("0o600", "0o755")
 
 
+# What paramiko raises writing to a socket that broke before its transport noticed.
+BROKEN_CONNECTION = """
+def broken(data):
+    raise EOFError
+
+lock._held[host.name].send = broken
+"""
+
+
+def test_a_connection_broken_as_the_run_ends_keeps_the_runs_outcome(tmp_path):
+    deploy, _ = deploy_file(tmp_path)
+    with open(deploy, "a") as opened:
+        opened.write(BROKEN_CONNECTION)
+    outcome, log = run(deploy)
+    assert (outcome.exit_status, outcome.changed) == (0, ["Works"]), log
+    assert "@local: the end of this run could not be written to the audit trail" in log
+    assert "Traceback" not in log
+
+
 @pytest.mark.parametrize(
     ("ends_how", "recorded"), [("its stdin closes", audit.UNTOLD), ("it goes silent", audit.SILENT)]
 )
