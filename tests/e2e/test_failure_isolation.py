@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from apache_wsgi_deploy import testhost
+from apache_wsgi_deploy import layout, testhost
 from apache_wsgi_deploy.polling import poll
+from apache_wsgi_deploy.testhost.image import SSH_USER
 from apache_wsgi_deploy.testhost.podman import podman
 from tests.e2e.conftest import CHECKOUT, SAMPLE, Fleet, fleet_name
 from tests.e2e.test_deploy import probe
@@ -25,15 +26,19 @@ def pair():
     testhost.down(FLEET)
 
 
-def test_a_host_lost_mid_run_stops_only_itself(pair):
-    first, second = (test_host.alias for test_host in pair.hosts)
-    deploy = subprocess.Popen(
+def awd_deploy(fleet: Fleet) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "-m", "apache_wsgi_deploy.cli", "deploy"],
         cwd=CHECKOUT,
-        env=pair.env,
+        env=fleet.env,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_a_host_lost_mid_run_stops_only_itself(pair):
+    first, second = (test_host.alias for test_host in pair.hosts)
+    deploy = awd_deploy(pair)
     # Once the second host has its packages and the app's folder, take it away: its SSH
     # connection drops in the middle of the run.
     poll(
@@ -61,3 +66,24 @@ def test_a_host_lost_mid_run_stops_only_itself(pair):
     assert rerun.returncode == 0, rerun.stderr[-4000:]
     changed_hosts = {host for op in rerun.output["results"]["operations"] for host in op["success"]}
     assert changed_hosts == {second}
+
+
+def test_a_host_lost_while_its_run_waits_for_the_deploy_lock_says_so(pair):
+    first, second = (test_host.alias for test_host in pair.hosts)
+    # Another run holds the second host's lock; once its run waits for it, its SSH
+    # connection drops: what the run was reading ends, which is no answer from the lock.
+    podman("exec", "--detach", second, "flock", "--exclusive", layout.DEPLOY_LOCK, "sleep", "300")
+    try:
+        deploy = awd_deploy(pair)
+        poll(
+            lambda: podman("exec", second, "pgrep", "-f", "^flock -w", check=False).returncode == 0,
+            120,
+            f"{second}'s run waits for the deploy lock",
+        )
+        podman("exec", second, "pkill", "--signal", "KILL", "-f", f"^sshd.*: {SSH_USER}")
+        _, text = deploy.communicate(timeout=300)
+    finally:
+        podman("exec", second, "pkill", "-f", "^sleep 300$", check=False)
+    assert deploy.returncode != 0
+    assert f"    {first}: converged, " in text
+    assert f"    {second}: FAILED, connection lost (0 changed)" in text, text[-3000:]
