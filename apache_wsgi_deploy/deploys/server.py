@@ -7,7 +7,7 @@ from __future__ import annotations
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.facts.files import File
-from pyinfra.operations import files, systemd
+from pyinfra.operations import files
 from pyinfra.operations.util import any_changed
 
 from apache_wsgi_deploy import effective, layout, outcome
@@ -160,12 +160,7 @@ def rotated_logs(settings) -> list[str]:
 
 @deploy("Apache service")
 def apache_service(settings, reload_when: list):
-    systemd.service(
-        name="Apache is running and enabled at boot",
-        service=layout.APACHE_SERVICE,
-        running=True,
-        enabled=True,
-    )
+    apache.running(name="Apache is running and enabled at boot")
     # A reload that failed (configtest) is owed until one succeeds: the next run finds
     # the files already in place, so only this marker tells it to reload.
     owed_before = bool(host.get_fact(File, path=layout.RELOAD_OWED))

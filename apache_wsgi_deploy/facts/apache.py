@@ -18,6 +18,7 @@ from apache_wsgi_deploy.layout import (
     APACHE_DIR,
     APACHE_MODULES_DIR,
     APACHE_PROGRAMS,
+    APACHE_SERVICE,
     DPKG_STATUS,
     ENABLED_DIRS,
     HOST_TOOL_PYTHON,
@@ -259,6 +260,43 @@ class SiteAnswer(FactBase[str]):
     @staticmethod
     def process(output: list[str]) -> str:
         return output[0] if output else "no answer"
+
+
+class ApacheServiceDict(TypedDict):
+    active: bool
+    enabled: bool
+    # The most tasks systemd lets the unit run; None when it sets no limit.
+    tasks_max: int | None
+
+
+# What starting at boot means, as pyinfra's SystemdEnabled reads it: a unit enabled only
+# under /run (enabled-runtime) would not start at the next boot.
+ENABLED_STATES = ("enabled", "static")
+
+
+class ApacheService(FactBase[ApacheServiceDict]):
+    """
+    Returns whether Apache's unit runs (active, or reloading), starts at boot, and its
+    TasksMax: one systemctl for what the capacity check and the service operation ask.
+
+    .. code:: python
+
+        {"active": True, "enabled": True, "tasks_max": 28909}
+    """
+
+    @staticmethod
+    def command() -> str:
+        return f"systemctl show -p ActiveState -p UnitFileState -p TasksMax {APACHE_SERVICE} 2>/dev/null; true"
+
+    @staticmethod
+    def process(output: list[str]) -> ApacheServiceDict:
+        shown = dict(line.split("=", 1) for line in output if "=" in line)
+        tasks_max = shown.get("TasksMax", "").strip()
+        return {
+            "active": shown.get("ActiveState") in ("active", "reloading"),
+            "enabled": shown.get("UnitFileState") in ENABLED_STATES,
+            "tasks_max": int(tasks_max) if tasks_max.isdigit() else None,
+        }
 
 
 class InstanceDict(TypedDict):

@@ -9,8 +9,6 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy import layout
-
 
 class CapacityDict(TypedDict):
     cpus: int
@@ -22,7 +20,6 @@ class CapacityDict(TypedDict):
 
 LIMITS = {
     "pids_max": "the cgroup's pids.max",
-    "tasks_max": f"{layout.APACHE_SERVICE}'s TasksMax",
     "threads_max": "kernel.threads-max",
     "pid_max": "kernel.pid_max",
 }
@@ -31,8 +28,9 @@ LIMITS = {
 class Capacity(FactBase[CapacityDict]):
     """
     Returns the host's CPU count (nproc, as pyinfra's Cpus fact), its memory in KiB, and
-    the lowest of its task limits: the cgroup's pids.max (a container's), Apache's unit's
-    TasksMax, kernel.threads-max and kernel.pid_max.
+    the lowest of its task limits: the cgroup's pids.max (a container's),
+    kernel.threads-max and kernel.pid_max. Apache's own, its unit's TasksMax, is
+    ApacheService's.
 
     .. code:: python
 
@@ -45,8 +43,7 @@ class Capacity(FactBase[CapacityDict]):
             " echo \"memory_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)\";"
             ' echo "threads_max=$(cat /proc/sys/kernel/threads-max)";'
             ' echo "pid_max=$(cat /proc/sys/kernel/pid_max)";'
-            ' echo "pids_max=$(cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null | head -n 1)";'
-            f' echo "tasks_max=$(systemctl show -p TasksMax --value {layout.APACHE_SERVICE} 2>/dev/null)"'
+            ' echo "pids_max=$(cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null | head -n 1)"'
         )
 
     def process(self, output: list[str]) -> CapacityDict:

@@ -20,7 +20,7 @@ from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
 
 from apache_wsgi_deploy import layout
-from apache_wsgi_deploy.facts.apache import ApacheLinks
+from apache_wsgi_deploy.facts.apache import ApacheLinks, ApacheService
 from apache_wsgi_deploy.facts.cache import cached_fact
 from apache_wsgi_deploy.facts.files import FileState
 from apache_wsgi_deploy.operations import managed
@@ -199,6 +199,20 @@ def config_absent(path: str):
         return
     yield keep_previous(path)
     yield StringCommand("rm", "-f", QuoteString(path))
+
+
+@operation()
+def running():
+    """
+    Apache runs and starts at boot.
+    """
+    state = cached_fact(ApacheService)
+    if not state["active"]:
+        yield StringCommand("systemctl", "start", layout.APACHE_SERVICE)
+    if not state["enabled"]:
+        yield StringCommand("systemctl", "enable", layout.APACHE_SERVICE)
+    if state["active"] and state["enabled"]:
+        host.noop(f"{layout.APACHE_SERVICE} runs and starts at boot")
 
 
 @operation(is_idempotent=False)

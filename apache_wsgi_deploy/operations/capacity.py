@@ -6,7 +6,8 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from apache_wsgi_deploy import layout, outcome
-from apache_wsgi_deploy.facts.cache import fixed_fact
+from apache_wsgi_deploy.facts.apache import ApacheService
+from apache_wsgi_deploy.facts.cache import cached_fact, fixed_fact
 from apache_wsgi_deploy.facts.capacity import Capacity
 
 # What one daemon process of a small app holds resident at least.
@@ -40,11 +41,16 @@ def suffices(daemons: list[dict], apache_tasks: int):
     capacity = fixed_fact(Capacity)
     tasks, memory, parts = needs(daemons, apache_tasks)
     problems = []
-    limit = capacity["task_limit"]
+    # The host's lowest task limit, and Apache's unit's own.
+    limits = [
+        (capacity["task_limit"], capacity["task_limit_from"]),
+        (cached_fact(ApacheService)["tasks_max"], f"{layout.APACHE_SERVICE}'s TasksMax"),
+    ]
+    limit, limit_from = min(((limit, name) for limit, name in limits if limit is not None), default=(None, None))
     if limit is not None and tasks > SHARE * limit:
         problems.append(
             f"the sites' daemons and Apache need {tasks} tasks ({'; '.join(parts)}; Apache {apache_tasks}),"
-            f" more than {SHARE:.0%} of the {limit} that {capacity['task_limit_from']} allows"
+            f" more than {SHARE:.0%} of the {limit} that {limit_from} allows"
         )
     total = capacity["memory_kib"]
     if total is not None and memory > SHARE * total:

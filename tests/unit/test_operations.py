@@ -116,23 +116,32 @@ CAPACITY = {"cpus": 2, "memory_kib": 2 * 1024 * 1024, "task_limit": 2048, "task_
 
 
 @pytest.mark.parametrize(
-    ("daemons", "refusal"),
+    ("daemons", "tasks_max", "refusal"),
     [
         (
             [{"app_name": "shop", "processes": 64, "threads": 256}],
+            28909,
             "the sites' daemons and Apache need 16907 tasks (shop 64 x (256 + 3); Apache 331), more than 75% of the"
             " 2048 that the cgroup's pids.max allows",
         ),
         (
+            [{"app_name": "shop", "processes": 4, "threads": 256}],
+            1200,
+            "the sites' daemons and Apache need 1367 tasks (shop 4 x (256 + 3); Apache 331), more than 75% of the"
+            " 1200 that apache2.service's TasksMax allows",
+        ),
+        (
             [{"app_name": "shop", "processes": 64, "threads": 1}, {"app_name": "blog", "processes": 64, "threads": 1}],
+            None,
             "the sites' 128 daemon processes need at least 3200 MiB, more than 75% of the host's 2048 MiB",
         ),
     ],
-    ids=["threads past the task limit", "processes past the memory"],
+    ids=["threads past the task limit", "threads past Apache's TasksMax", "processes past the memory"],
 )
-def test_settings_the_host_cannot_run_are_refused_before_any_change(daemons, refusal):
+def test_settings_the_host_cannot_run_are_refused_before_any_change(daemons, tasks_max, refusal):
+    facts = {
+        "capacity.Capacity": CAPACITY,
+        "apache.ApacheService": {"active": True, "enabled": True, "tasks_max": tasks_max},
+    }
     with pytest.raises(OperationError, match=re.escape(f"refusing settings this host cannot run: {refusal}")):
-        run_operation(
-            "capacity.suffices",
-            {"kwargs": {"daemons": daemons, "apache_tasks": 331}, "facts": {"capacity.Capacity": CAPACITY}},
-        )
+        run_operation("capacity.suffices", {"kwargs": {"daemons": daemons, "apache_tasks": 331}, "facts": facts})
