@@ -269,9 +269,24 @@ class ApacheServiceDict(TypedDict):
     tasks_max: int | None
 
 
-# What starting at boot means, as pyinfra's SystemdEnabled reads it: a unit enabled only
-# under /run (enabled-runtime) would not start at the next boot.
+# What a unit's state is read from, in one systemctl; starting at boot, as pyinfra's
+# SystemdEnabled reads it: a unit enabled only under /run (enabled-runtime) would not
+# start at the next boot.
+UNIT_STATE = "-p ActiveState -p UnitFileState"
 ENABLED_STATES = ("enabled", "static")
+
+
+def _shown(output: list[str]) -> dict[str, str]:
+    """systemctl show's properties, by name."""
+    return dict(line.split("=", 1) for line in output if "=" in line)
+
+
+def _runs(shown: dict[str, str]) -> bool:
+    return shown.get("ActiveState") in ("active", "reloading")
+
+
+def _starts_at_boot(shown: dict[str, str]) -> bool:
+    return shown.get("UnitFileState") in ENABLED_STATES
 
 
 class ApacheService(FactBase[ApacheServiceDict]):
@@ -286,15 +301,15 @@ class ApacheService(FactBase[ApacheServiceDict]):
 
     @staticmethod
     def command() -> str:
-        return f"systemctl show -p ActiveState -p UnitFileState -p TasksMax {APACHE_SERVICE} 2>/dev/null; true"
+        return f"systemctl show {UNIT_STATE} -p TasksMax {APACHE_SERVICE} 2>/dev/null; true"
 
     @staticmethod
     def process(output: list[str]) -> ApacheServiceDict:
-        shown = dict(line.split("=", 1) for line in output if "=" in line)
+        shown = _shown(output)
         tasks_max = shown.get("TasksMax", "").strip()
         return {
-            "active": shown.get("ActiveState") in ("active", "reloading"),
-            "enabled": shown.get("UnitFileState") in ENABLED_STATES,
+            "active": _runs(shown),
+            "enabled": _starts_at_boot(shown),
             "tasks_max": int(tasks_max) if tasks_max.isdigit() else None,
         }
 
@@ -322,11 +337,8 @@ class Instance(FactBase[InstanceDict]):
     def command(self, app_name: str) -> str:
         service = shlex.quote(instance_service(app_name))
         token = shlex.quote(instance_file(app_name, INSTANCE_TOKEN))
-        return (
-            f"systemctl is-active --quiet {service} && echo active; "
-            f"systemctl is-enabled --quiet {service} 2>/dev/null && echo enabled; "
-            f"test -s {token} && echo token; true"
-        )
+        return f"systemctl show {UNIT_STATE} {service} 2>/dev/null; test -s {token} && echo token; true"
 
     def process(self, output: list[str]) -> InstanceDict:
-        return {"active": "active" in output, "enabled": "enabled" in output, "token": "token" in output}
+        shown = _shown(output)
+        return {"active": _runs(shown), "enabled": _starts_at_boot(shown), "token": "token" in output}

@@ -121,6 +121,19 @@ def test_a_hand_edited_instance_is_repaired_without_going_down(own):
     assert body(fleet) == "Good!"
 
 
+def test_an_instance_stopped_and_disabled_by_hand_is_started_and_enabled_again(own):
+    fleet, inventory, _ = own
+    fleet.sudo(f"systemctl disable --now --quiet {INSTANCE}")
+    repaired = fleet.deploy(inventory=inventory)
+    assert repaired.returncode == 0, repaired.stderr[-4000:]
+    assert "Instance runs and starts at boot" in repaired.changed
+    assert (
+        fleet.sudo(f"systemctl is-active --quiet {INSTANCE} && systemctl is-enabled --quiet {INSTANCE}").returncode == 0
+    )
+    poll(lambda: body(fleet) == "Good!", 30, "the instance serves again")
+    assert "Instance runs and starts at boot" not in fleet.deploy(inventory=inventory).changed
+
+
 def test_what_the_instance_runs_is_held_against_its_declared_configuration(own):
     """An edit the instance runs with (keep-alive on, a module loaded by hand) fails the
     checks of what it does, as in the host's Apache; a deploy puts the file back."""
