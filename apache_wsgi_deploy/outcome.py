@@ -132,7 +132,7 @@ def _failure(state, host_name: str, recorder: Recorder, error: BaseException | N
             return None, " / ".join(lines[-CAUSE_LINES:]) or None
     # Stopped before any operation ran: while the deploy was being prepared (the deploy
     # lock, the facts), where a lost connection shows as whatever was reading from it.
-    if not _connected(host):
+    if host_name not in recorder.unreachable and not _connected(host):
         return None, "connection lost"
     message = str(error).strip() if error else ""
     return None, message.splitlines()[0] if message else None
