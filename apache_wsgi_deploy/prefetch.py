@@ -9,6 +9,9 @@ fact's own output, until an operation runs a command or uploads a file on the ho
 then on every fact is read alone, as before. So is a fact not in the batch, one whose
 command failed in it, and one asked with other connection arguments.
 
+Facts of a class that gathers its reads (FileState: a file's owner, mode and SHA-1) are
+read by one command for them all, where each would start its own programs.
+
 A costly fact with a fingerprint (facts/fingerprint.py) keeps its last output in the
 record too, with the fingerprint it was read with: in the batch, the host runs its
 command only when the fingerprint differs, and the kept output is processed otherwise.
@@ -65,6 +68,17 @@ class Asked(NamedTuple):
     command: str
     # A fingerprinted fact's: what it last read (or nothing yet). None: a fact without one.
     kept: Kept | None = None
+
+
+class Gathered(NamedTuple):
+    """Facts of one class read by one command, the class's `gathered`: their keys and
+    arguments, in order. A fact class gathers its reads when it has `gathers(**arguments)`
+    (whether these may be), `gathered(arguments)` (the command) and `scattered(arguments,
+    output)` (each fact's output, as its own command prints it)."""
+
+    fact: FactBase
+    keys: list[str]
+    arguments: list[dict]
 
 
 @dataclass
@@ -171,6 +185,26 @@ def _asked(key: str, fact: FactBase, fact_kwargs: dict, kept: dict[str, Kept]) -
     return Asked(key, fact, _fingerprinted(fingerprint(before.output, **arguments), command, before), before)
 
 
+def _entries(facts: list[tuple[str, type, dict]], kept: dict[str, Kept]) -> list[Asked]:
+    """The batch's commands for (key, class, arguments): each fact's own, but one for all
+    the facts of a class that gathers its reads."""
+    entries: list[Asked] = []
+    gathering: dict[type, list[tuple[str, dict]]] = {}
+    for key, cls, fact_kwargs in facts:
+        arguments = {name: value for name, value in fact_kwargs.items() if name != "self"}
+        try:
+            if getattr(cls, "fingerprint", None) is None and getattr(cls, "gathers", lambda **_: False)(**arguments):
+                gathering.setdefault(cls, []).append((key, arguments))
+            else:
+                entries.append(_asked(key, cls(), fact_kwargs, kept))
+        except Exception:  # a fact whose arguments changed shape: read alone
+            continue
+    for cls, group in gathering.items():
+        keys, arguments = [key for key, _ in group], [each for _, each in group]
+        entries.append(Asked(keys[0], Gathered(cls(), keys, arguments), cls.gathered(arguments)))
+    return entries
+
+
 def _script(batch: list[Asked], nonce: str) -> str:
     """sh: every command of the batch at once (each only reads, and the lock is held),
     each writing its output between the nonce's lines, the last with its exit status,
@@ -215,18 +249,30 @@ def _parsed(batch: list[Asked], nonce: str, output: list[str], fingerprinted: Fi
                     fresh = Kept(kept.command, fingerprint, lines)
         if not succeeded:
             continue
-        try:
-            if lines == [MISSING_COMMAND]:
-                answers[key] = fact.default()
-            else:
-                answers[key] = fact.process(lines) if lines else fact.default()
-        except FactProcessError:
-            continue  # read alone, where pyinfra reports it
+        if isinstance(fact, Gathered):
+            for each, own in zip(fact.keys, fact.fact.scattered(fact.arguments, lines), strict=True):
+                _answer(answers, each, fact.fact, own)
+            continue
+        if not _answer(answers, key, fact, lines):
+            continue
         if fresh is not None:
             fingerprinted.read[key] = fresh
         if unchanged:
             fingerprinted.unchanged.append(key)
     return answers
+
+
+def _answer(answers: dict[str, object], key: str, fact: FactBase, lines: list[str]) -> bool:
+    """Put the fact's answer from its output, processed as pyinfra processes it; False
+    when it cannot be (it is then read alone, where pyinfra reports it)."""
+    try:
+        if lines == [MISSING_COMMAND]:
+            answers[key] = fact.default()
+        else:
+            answers[key] = fact.process(lines) if lines else fact.default()
+    except FactProcessError:
+        return False
+    return True
 
 
 def _answers(host: Host, batch: list[Asked], executor: dict, fingerprinted: Fingerprinted) -> dict[str, object]:
@@ -256,18 +302,16 @@ def asked_at_once(with_lock=None) -> None:
     batches: list[list[Asked]] = [[]]
     recorded, kept = _read_record(host)
     fingerprinted = Fingerprinted(kept)
+    facts = []
     for key in recorded:
         try:
             name, fact_kwargs = json.loads(key)
         except (ValueError, TypeError):
             continue
         cls = _fact_class(name)
-        if cls is None or _key(cls, fact_kwargs) != key:
-            continue
-        try:
-            entry = _asked(key, cls(), fact_kwargs, kept)
-        except Exception:  # a fact whose arguments changed shape: read alone
-            continue
+        if cls is not None and _key(cls, fact_kwargs) == key:
+            facts.append((key, cls, fact_kwargs))
+    for entry in _entries(facts, kept):
         if sum(len(other.command) for other in batches[-1]) + len(entry.command) > BATCH_CHARS:
             batches.append([])
         batches[-1].append(entry)
@@ -277,7 +321,7 @@ def asked_at_once(with_lock=None) -> None:
         nonce = secrets.token_hex(8)
         output = with_lock(_script(batches[0], nonce) if batches[0] else None)
         if output is not None:
-            with_the_lock = len(batches[0])
+            with_the_lock = sum(len(entry.fact.keys) if isinstance(entry.fact, Gathered) else 1 for entry in batches[0])
             answers.update(_parsed(batches.pop(0), nonce, output, fingerprinted))
     for batch in batches:
         if batch:

@@ -14,6 +14,9 @@ from pyinfra.api import FactBase
 
 KINDS = {"regular file": "file", "regular empty file": "file", "directory": "directory", "symbolic link": "link"}
 SHA1_LINE = re.compile(r"^\\?([0-9a-f]{40})  (.*)$")
+# A path whose FileState may be read with others' in one command (FileState.gathered):
+# absolute, and printed by stat's %n and sha1sum as it is, on one line.
+GATHERABLE = re.compile(r"/[^\x00-\x1f\x7f\\]*")
 
 
 def stated(status: str) -> dict:
@@ -55,6 +58,34 @@ class FileState(FactBase[FileStateDict | None]):
             return None
         sha1 = SHA1_LINE.match(output[1]) if len(output) > 1 else None
         return {**stated(output[0]), "sha1": sha1.group(1) if sha1 else None}
+
+    # Several paths' states in one command (prefetch.py): one stat and one sha1sum in
+    # all, where each path's own command runs both.
+    @staticmethod
+    def gathers(path: str) -> bool:
+        return GATHERABLE.fullmatch(path) is not None
+
+    @staticmethod
+    def gathered(arguments: list[dict]) -> str:
+        quoted = " ".join(shlex.quote(each["path"]) for each in arguments)
+        return (
+            f"stat --printf '%n\\t%U %G %a %F\\n' -- {quoted} 2>/dev/null; set --;"
+            f' for path in {quoted}; do if [ -f "$path" ] && [ ! -L "$path" ]; then set -- "$@" "$path"; fi; done;'
+            ' [ "$#" -eq 0 ] || sha1sum -- "$@"'
+        )
+
+    @staticmethod
+    def scattered(arguments: list[dict], output: list[str]) -> list[list[str]]:
+        """Each path's output as its own command prints it, from the gathered command's."""
+        own: dict[str, list[str]] = {each["path"]: [] for each in arguments}
+        for line in output:
+            path, tab, status = line.partition("\t")
+            hashed = SHA1_LINE.match(line)
+            if tab and path in own and not own[path]:
+                own[path].append(status)
+            elif not tab and hashed and len(own.get(hashed.group(2), ())) == 1:
+                own[hashed.group(2)].append(line)
+        return [own[each["path"]] for each in arguments]
 
 
 class Tree(FactBase[dict[str, FileStateDict] | None]):

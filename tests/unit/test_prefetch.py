@@ -1,8 +1,10 @@
 """Facts in one round trip: the batch's script run here by sh, each fact's answer as
 pyinfra would have read it alone, and those whose command failed left to be read alone."""
 
+import hashlib
 import io
 import json
+import os
 import subprocess
 from types import SimpleNamespace
 
@@ -11,6 +13,7 @@ from pyinfra.connectors.util import CommandOutput, OutputLine
 from pyinfra.facts.files import File
 
 from apache_wsgi_deploy import prefetch
+from apache_wsgi_deploy.facts.files import FileState
 from apache_wsgi_deploy.facts.fingerprint import RACY
 
 
@@ -88,6 +91,37 @@ def test_the_commands_run_at_once_and_each_answer_stays_its_own():
         host, batch((Lines, {"text": slow}), (Lines, {"text": fast})), {}, prefetch.Fingerprinted({})
     )
     assert answers == {"key0": ["slow", "no newline"], "key1": ["fast"]}
+
+
+def test_file_states_read_in_one_command_are_each_what_its_own_command_reads(tmp_path):
+    (tmp_path / "file").write_text("content\n")
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "file")
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+    # Never read: a FIFO would block sha1sum for ever.
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "it's spaced").write_text("x")
+    (tmp_path / "new\nline").write_text("y")
+    names = ("file", "empty", "folder", "link", "broken", "fifo", "it's spaced", "new\nline", "missing")
+    paths = {f"key{index}": str(tmp_path / name) for index, name in enumerate(names)}
+    entries = prefetch._entries([(key, FileState, {"path": path}) for key, path in paths.items()], {})
+    # The path sha1sum would print escaped keeps its own command.
+    assert [len(entry.fact.keys) if isinstance(entry.fact, prefetch.Gathered) else 1 for entry in entries] == [1, 8]
+    answers = prefetch._answers(LocalHost(), entries, {}, prefetch.Fingerprinted({}))
+    alone = {
+        key: FileState.process(
+            subprocess.run(["sh", "-c", FileState.command(path)], capture_output=True, text=True).stdout.splitlines()
+        )
+        for key, path in paths.items()
+    }
+    assert answers == alone
+    assert (answers["key0"]["sha1"], answers["key3"]["kind"], answers["key3"]["sha1"]) == (
+        hashlib.sha1(b"content\n").hexdigest(),
+        "link",
+        None,
+    )
+    assert answers["key5"]["kind"] == "other" and answers["key8"] is None
 
 
 def test_a_fact_whose_command_is_a_method_is_keyed_without_its_instance():
