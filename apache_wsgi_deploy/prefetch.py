@@ -200,8 +200,15 @@ def _entries(facts: list[tuple[str, type, dict]], kept: dict[str, Kept]) -> list
         except Exception:  # a fact whose arguments changed shape: read alone
             continue
     for cls, group in gathering.items():
-        keys, arguments = [key for key, _ in group], [each for _, each in group]
-        entries.append(Asked(keys[0], Gathered(cls(), keys, arguments), cls.gathered(arguments)))
+        # Commands of at most half a batch, so each fits one with room for others.
+        chunks: list[list[tuple[str, dict]]] = [[]]
+        for each in group:
+            if chunks[-1] and len(cls.gathered([arguments for _, arguments in [*chunks[-1], each]])) > BATCH_CHARS // 2:
+                chunks.append([])
+            chunks[-1].append(each)
+        for chunk in chunks:
+            keys, arguments = [key for key, _ in chunk], [each for _, each in chunk]
+            entries.append(Asked(keys[0], Gathered(cls(), keys, arguments), cls.gathered(arguments)))
     return entries
 
 

@@ -124,6 +124,13 @@ def test_file_states_read_in_one_command_are_each_what_its_own_command_reads(tmp
     assert answers["key5"]["kind"] == "other" and answers["key8"] is None
 
 
+def test_many_file_states_are_gathered_in_commands_that_each_fit_a_batch():
+    paths = [f"/srv/site{index:04}/" + "x" * 80 for index in range(2000)]
+    entries = prefetch._entries([(path, FileState, {"path": path}) for path in paths], {})
+    assert len(entries) > 1 and all(len(entry.command) <= prefetch.BATCH_CHARS // 2 for entry in entries)
+    assert [key for entry in entries for key in entry.fact.keys] == paths
+
+
 def test_a_fact_whose_command_is_a_method_is_keyed_without_its_instance():
     assert prefetch._key(File, {"self": File(), "path": "/etc/hosts"}) == (
         '["pyinfra.facts.files:File", {"path": "/etc/hosts"}]'
