@@ -122,16 +122,20 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _arguments(fact_kwargs: dict) -> dict:
+    """A fact's own arguments: getcallargs names the fact's instance too, for a command
+    that is a method."""
+    return {name: value for name, value in fact_kwargs.items() if name != "self"}
+
+
 def _key(cls: type, fact_kwargs: dict) -> str | None:
     """The fact and its arguments as a string, or None for a fact that cannot be batched."""
     if issubclass(cls, ShortFactBase) or cls.check_preconditions is not FactBase.check_preconditions:
         return None
     if cls.shell_executable:
         return None
-    # getcallargs names the fact's own instance too, for a command that is a method.
-    arguments = {name: value for name, value in fact_kwargs.items() if name != "self"}
     try:
-        return json.dumps([f"{cls.__module__}:{cls.__qualname__}", arguments], sort_keys=True)
+        return json.dumps([f"{cls.__module__}:{cls.__qualname__}", _arguments(fact_kwargs)], sort_keys=True)
     except TypeError:
         return None
 
@@ -181,8 +185,9 @@ def _asked(key: str, fact: FactBase, fact_kwargs: dict, kept: dict[str, Kept]) -
     before = kept.get(key)
     if before is None or before.command != _digest(command):
         before = Kept(_digest(command), NOTHING_KEPT, [])
-    arguments = {name: value for name, value in fact_kwargs.items() if name != "self"}
-    return Asked(key, fact, _fingerprinted(fingerprint(before.output, **arguments), command, before), before)
+    return Asked(
+        key, fact, _fingerprinted(fingerprint(before.output, **_arguments(fact_kwargs)), command, before), before
+    )
 
 
 def _entries(facts: list[tuple[str, type, dict]], kept: dict[str, Kept]) -> list[Asked]:
@@ -191,7 +196,7 @@ def _entries(facts: list[tuple[str, type, dict]], kept: dict[str, Kept]) -> list
     entries: list[Asked] = []
     gathering: dict[type, list[tuple[str, dict]]] = {}
     for key, cls, fact_kwargs in facts:
-        arguments = {name: value for name, value in fact_kwargs.items() if name != "self"}
+        arguments = _arguments(fact_kwargs)
         try:
             if getattr(cls, "fingerprint", None) is None and getattr(cls, "gathers", lambda **_: False)(**arguments):
                 gathering.setdefault(cls, []).append((key, arguments))
@@ -203,7 +208,8 @@ def _entries(facts: list[tuple[str, type, dict]], kept: dict[str, Kept]) -> list
         # Commands of at most half a batch, so each fits one with room for others.
         chunks: list[list[tuple[str, dict]]] = [[]]
         for each in group:
-            if chunks[-1] and len(cls.gathered([arguments for _, arguments in [*chunks[-1], each]])) > BATCH_CHARS // 2:
+            longer = [of_each for _, of_each in (*chunks[-1], each)]
+            if chunks[-1] and len(cls.gathered(longer)) > BATCH_CHARS // 2:
                 chunks.append([])
             chunks[-1].append(each)
         for chunk in chunks:
