@@ -65,3 +65,17 @@ def pyinfra_read_once() -> None:
     connectors.entry_points = entry_points()
     if not isinstance(arguments.all_global_arguments, functools.partial):
         arguments.all_global_arguments = functools.partial(list, arguments.all_global_arguments())
+
+
+def connection_modules_imported() -> None:
+    """Import what each host's connection imports on first use, so that a forked host
+    process starts with it: gevent's resolver and its thread pool (paramiko asks for this
+    machine's name at each SSH config lookup), the IDNA codec host names are encoded with
+    for it, and pyinfra's connect step."""
+    import encodings.idna  # noqa: F401
+
+    import gevent
+    import gevent.threadpool  # noqa: F401
+    import pyinfra.api.connect  # noqa: F401
+
+    gevent.config.resolver  # noqa: B018 (the setting imports the resolver's module)

@@ -83,3 +83,31 @@ def test_a_lone_first_host_prepares_the_deploy_in_its_own_process_while_it_conne
     )
     assert printed == "False False True 0"
     assert seen.read_text().split() == ["True", "True"]
+
+
+def test_a_hosts_connection_imports_nothing_the_command_had_not(tmp_path):
+    """What connecting imports on first use (gevent's resolver, which paramiko's SSH
+    config lookup asks for this machine's name; the IDNA codec) is imported before the
+    forks: each host's process would import it again."""
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text("Host gone\n    IdentityFile ~/.ssh/none\n")
+    printed = run_python(
+        f"""
+        import sys
+        from pyinfra.api import Config, Inventory, State
+        from pyinfra.api.exceptions import PyinfraError
+        from apache_wsgi_deploy import runner
+
+        runner.prepare()
+        data = {{"ssh_hostname": "127.0.0.1", "ssh_port": 9, "ssh_config_file": {str(ssh_config)!r}}}
+        inventory = Inventory(([("gone", data)], {{}}))
+        before = set(sys.modules)
+        from pyinfra.api.connect import connect_all
+        try:
+            connect_all(State(inventory, Config()))
+        except PyinfraError:  # nothing listens on port 9
+            pass
+        print(sorted(set(sys.modules) - before))
+        """
+    )
+    assert printed == "[]"
