@@ -90,6 +90,26 @@ class _PlainLog(logging.Handler):
         print(unstyled(record.getMessage()), file=sys.stderr)
 
 
+def _data_read_once(pyinfra_host, merged: dict):
+    """pyinfra's data of a host whose inventory is fixed for the run (this process's own):
+    the inventory's layers as the one dict they merge into, over the @deploy's data
+    defaults (read at each lookup, as pyinfra does). pyinfra calls and merges each layer
+    at every lookup, and each operation and fact looks up all its global arguments."""
+    from copy import copy
+
+    from pyinfra.api.host import HostData
+
+    class DataReadOnce(HostData):
+        def __getattr__(self, key: str):
+            for data in self.datas:
+                found = data() if callable(data) else data
+                if key in found:
+                    return copy(found[key])
+            raise AttributeError(f"Host `{self.host}` has no data `{key}`")
+
+    return DataReadOnce(pyinfra_host, merged, pyinfra_host.get_deploy_data)
+
+
 def _state(host: RunHost, job: Job, progress_fd: int):
     """A pyinfra state of the one host, its callbacks recording the run and reporting progress."""
     from pyinfra.api import Config, Inventory, State
@@ -100,6 +120,8 @@ def _state(host: RunHost, job: Job, progress_fd: int):
     state.print_output = state.print_fact_output = job.verbosity > 2
     inventory = Inventory(([(host.name, host.data)], {}), **{group: ([host.name], {}) for group in host.groups})
     state.init(inventory, Config(DIFF=job.dry))
+    pyinfra_host = inventory.get_host(host.name)
+    pyinfra_host.data = _data_read_once(pyinfra_host, host.data)
     state.cwd = str(project.folder())
     state.add_callback_handler(Recorder())
     state.add_callback_handler(progress.Reporter(progress_fd))
@@ -369,6 +391,7 @@ def prepare(first: list[RunHost] = ()) -> None:
     import pyinfra.api.operations  # noqa: F401
 
     startup.pyinfra_read_once()
+    startup.connection_modules_imported()
     if len(first) != 1:
         prepare_deploy()
     preconnect.greet()

@@ -61,6 +61,39 @@ def test_a_host_that_cannot_be_reached_says_why(deploy_file, monkeypatch, deploy
     assert "Traceback" not in log
 
 
+def test_a_hosts_data_is_looked_up_in_its_run_as_pyinfra_merges_it(tmp_path):
+    """The run's own host data (its inventory's layers merged once) comes before a
+    @deploy's data defaults, which last as long as the @deploy; what the deploy sets comes
+    before both; a value is a copy."""
+    seen = tmp_path / "seen"
+    deploy_file = tmp_path / "deploy.py"
+    deploy_file.write_text(
+        textwrap.dedent(
+            f"""
+            from pyinfra import host
+            from pyinfra.api import deploy
+
+            @deploy("Defaults", data_defaults={{"colour": "blue", "size": 1, "shape": "round"}})
+            def with_defaults():
+                host.data.sizes.append(3)
+                looked_up = [host.data.colour, host.data.size, host.data.shape, host.data.sizes]
+                looked_up.append(host.data.get("nothing", "none"))
+                with open({str(seen)!r}, "w") as seen:
+                    print(looked_up, file=seen)
+
+            host.data.size = 2
+            with_defaults()
+            with open({str(seen)!r}, "a") as seen:
+                print(host.data.get("shape"), file=seen)
+            """
+        )
+    )
+    local = RunHost("@local", {"colour": "red", "sizes": [1, 2]}, ("web_servers",))
+    ((outcome, log),) = run_hosts([local], Job(str(deploy_file))).values()
+    assert outcome.exit_status == 0, log
+    assert seen.read_text().splitlines() == ["['red', 2, 'round', [1, 2], 'none']", "None"]
+
+
 def test_each_host_gets_one_line():
     outcomes = {
         "web1": HostOutcome("web1", changed=["a", "b"], unchanged=1, undeclared_sites=["oldapp"]),
