@@ -5,6 +5,7 @@ any of its limits allows.
 
 from __future__ import annotations
 
+import shlex
 from typing import TypedDict
 
 from pyinfra.api import FactBase
@@ -24,6 +25,24 @@ LIMITS = {
     "pid_max": "kernel.pid_max",
 }
 
+# Each limit's file, by the name the fact prints it under.
+LIMIT_FILES = {
+    "threads_max": ["/proc/sys/kernel/threads-max"],
+    "pid_max": ["/proc/sys/kernel/pid_max"],
+    "pids_max": ["/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"],
+}
+READ_FILES = ["/proc/meminfo", *(path for paths in LIMIT_FILES.values() for path in paths)]
+READ_PROGRAM = "\n".join(
+    [
+        'FILENAME == "/proc/meminfo" { if ($1 == "MemTotal:") print "memory_kib=" $2; next }',
+        *(
+            f'FILENAME == "{path}" && FNR == 1 && !printed["{name}"]++ {{ print "{name}=" $1 }}'
+            for name, paths in LIMIT_FILES.items()
+            for path in paths
+        ),
+    ]
+)
+
 
 class Capacity(FactBase[CapacityDict]):
     """
@@ -38,12 +57,13 @@ class Capacity(FactBase[CapacityDict]):
     """
 
     def command(self) -> str:
+        # One awk over the files there are (mawk stops at the first it cannot open); the
+        # cgroup's pids.max is read where cgroup v2 puts it first, then where v1 does.
+        files = " ".join(READ_FILES)
         return (
-            'echo "cpus=$(nproc)";'
-            " echo \"memory_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)\";"
-            ' echo "threads_max=$(cat /proc/sys/kernel/threads-max)";'
-            ' echo "pid_max=$(cat /proc/sys/kernel/pid_max)";'
-            ' echo "pids_max=$(cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null | head -n 1)"'
+            'echo "cpus=$(nproc)"; set --;'
+            f' for file in {files}; do [ ! -r "$file" ] || set -- "$@" "$file"; done;'
+            f' [ "$#" = 0 ] || awk {shlex.quote(READ_PROGRAM)} "$@"'
         )
 
     def process(self, output: list[str]) -> CapacityDict:

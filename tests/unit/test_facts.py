@@ -87,3 +87,32 @@ def test_a_release_is_loadable_only_with_a_virtualenv_of_the_hosts_python_as_it_
         (site / "releases" / release / "wsgi-entry").write_text("")
         (site / "releases" / release / "venv").symlink_to(f"../../venvs/{venv.name}")
     assert LocalHost().get_fact(Releases, install_path=str(site))["loadable"] == ["built-now"]
+
+
+def test_capacity_is_read_from_this_machines_own_files():
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from apache_wsgi_deploy.facts.capacity import Capacity
+    from tests.unit.harness import LocalHost
+
+    found = LocalHost().get_fact(Capacity)
+    limits = {
+        "kernel.threads-max": int(Path("/proc/sys/kernel/threads-max").read_text()),
+        "kernel.pid_max": int(Path("/proc/sys/kernel/pid_max").read_text()),
+    }
+    for pids_max in ("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"):
+        if os.path.exists(pids_max):
+            value = Path(pids_max).read_text().strip()
+            if value.isdigit():
+                limits["the cgroup's pids.max"] = int(value)
+            break
+    lowest = min(limits, key=limits.get)
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    assert found == {
+        "cpus": int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout),
+        "memory_kib": int(meminfo["MemTotal"].split()[0]),
+        "task_limit": limits[lowest],
+        "task_limit_from": lowest,
+    }
