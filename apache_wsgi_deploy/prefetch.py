@@ -221,9 +221,12 @@ def _entries(facts: list[tuple[str, type, dict]], kept: dict[str, Kept]) -> list
 def _script(batch: list[Asked], nonce: str) -> str:
     """sh: every command of the batch at once (each only reads, and the lock is held),
     each writing its output between the nonce's lines, the last with its exit status,
-    into a file of its own; then all of them in order, by one cat."""
+    into a file of its own; then all of them in order, by one cat. Each command runs in
+    its job's own process: the job's exit trap writes the last line, where a subshell
+    around the command would cost a process more."""
     started = "\n".join(
-        f'{{ echo {nonce}:{index}; (\n{asked.command}\n) 2>/dev/null; echo {nonce}:{index}:$?; }} >"$d/{index}" &'
+        f"{{ trap 'echo {nonce}:{index}:$?' EXIT; echo {nonce}:{index}; exec 2>/dev/null\n{asked.command}\n}}"
+        f' >"$d/{index}" &'
         for index, asked in enumerate(batch)
     )
     told = " ".join(f'"$d/{index}"' for index in range(len(batch)))
