@@ -189,7 +189,7 @@ class EffectiveConfig(FactBase[dict | None]):
         if watched["racy"] or not all(path.startswith("/") for path in watched["trees"] + watched["entries"]):
             return f"echo {RACY}"
         tops = [confdir, APACHE_MODULES_DIR, *APACHE_PROGRAMS, DPKG_STATUS, *ACCOUNT_FILES, *watched["trees"]]
-        command = entries(" ".join(map(shlex.quote, tops)))
+        command = entries(" ".join(map(shlex.quote, tops)), digested=True)
         if watched["entries"]:
             command += "; " + entries(" ".join(map(shlex.quote, watched["entries"])), each=True)
         return command

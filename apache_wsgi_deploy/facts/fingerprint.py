@@ -21,14 +21,18 @@ RACY_SECONDS = 2
 ENTRY = r"%p\t%D %i %y %s %m %U %G %C@ %T@ %l\n"
 
 
-def entries(tops: str, racy_when: str = "", each: bool = False) -> str:
+def entries(tops: str, racy_when: str = "", each: bool = False, digested: bool = False) -> str:
     """sh: find's line for each of tops (shell words: followed when a link, as opening a
     path below it would) and everything below them, or with each, for each top alone,
     read through every link; then RACY for each changed within the last RACY_SECONDS or
     with a change time ahead of the clock, and for each that also meets racy_when (find's
-    tests: what the fingerprint cannot follow)."""
+    tests: what the fingerprint cannot follow). digested: the lines' md5 in their stead,
+    the RACY lines still their own (on standard error): for a walk of thousands of
+    entries, whose lines the batch's shell would otherwise hold and hash."""
     racy = f"-newerct '{RACY_SECONDS} seconds ago'"
     if racy_when:
         racy = f"\\( {racy} -o {racy_when} \\)"
     walk = f"-L {tops} -maxdepth 0" if each else f"-H {tops}"
+    if digested:
+        return f"{{ find {walk} -printf '{ENTRY}' {racy} -fprintf /dev/stderr '{RACY}\\n' | md5sum; }}"
     return f"find {walk} -printf '{ENTRY}' {racy} -printf '{RACY}\\n'"

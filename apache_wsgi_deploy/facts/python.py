@@ -80,7 +80,7 @@ class Virtualenv(FactBase[dict | None]):
         what is fingerprinted: each is racy."""
         quoted, lib64 = shlex.quote(venv), shlex.quote(f"{venv}/lib64")
         return (
-            f"{entries(quoted, f'-type l -xtype d ! -path {lib64}')};"
+            f"{entries(quoted, f'-type l -xtype d ! -path {lib64}', digested=True)};"
             f" {entries(shlex.quote(f'{venv}/bin/python'), each=True)};"
             f" for site in {quoted}/lib/python3*/site-packages; do"
             f' awk -F, {shlex.quote(RECORD_OUTSIDE)} "$site"/*.dist-info/RECORD; done'

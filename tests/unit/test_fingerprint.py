@@ -18,7 +18,8 @@ from apache_wsgi_deploy.layout import SUDO_TIMESTAMPS
 
 
 def printed(command: str) -> list[str]:
-    return subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout.splitlines()
+    """A fingerprint's lines as the batch reads them: its standard error among them."""
+    return subprocess.run(["sh", "-c", f"(\n{command}\n) 2>&1"], capture_output=True, text=True).stdout.splitlines()
 
 
 @pytest.fixture
@@ -43,6 +44,17 @@ def test_an_entry_changed_within_the_last_seconds_is_racy(tmp_path):
     (tmp_path / "just-written").write_text("x")
     assert RACY in printed(entries(str(tmp_path)))
     assert RACY not in printed(entries("/usr/bin/env", each=True))
+
+
+def test_a_digested_walk_is_one_line_that_changes_with_any_entry_and_still_says_racy(tmp_path, settled, monkeypatch):
+    code = tmp_path / "app.py"
+    code.write_text("DEBUG = False\n")
+    before = printed(entries(str(tmp_path), digested=True))
+    assert len(before) == 1 and RACY not in before
+    code.write_text("DEBUG = True!\n")
+    assert printed(entries(str(tmp_path), digested=True)) != before
+    monkeypatch.setattr(fingerprint, "RACY_SECONDS", 60)
+    assert RACY in printed(entries(str(tmp_path), digested=True))
 
 
 def test_each_entry_alone_is_read_through_its_links(tmp_path, settled):
