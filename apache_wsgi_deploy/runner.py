@@ -22,6 +22,7 @@ outcome (`apache_wsgi_deploy.outcome`) in a file its parent reads.
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import importlib.util
 import json
@@ -218,8 +219,12 @@ def _fork(host: RunHost, job: Job, log: Path, result: Path) -> tuple[int, int]:
     """Start pyinfra for one host in a child: its pid, and the end of a pipe its progress
     lines come out of (progress.Reporter)."""
     progress_out, progress_in = os.pipe()
+    # The child's garbage collections leave alone what it inherits (they would walk, and
+    # copy page by page, the parent's whole heap); the parent's go on as before.
+    gc.freeze()
     pid = os.fork()
     if pid:
+        gc.unfreeze()
         os.close(progress_in)
         preconnect.forget(host.name)
         return pid, progress_out

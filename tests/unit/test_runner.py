@@ -4,6 +4,7 @@ this machine (@local) and an address nothing listens on; the deploy's
 summary and the drift check's report are made from those outcomes.
 """
 
+import gc
 import textwrap
 
 import pytest
@@ -92,6 +93,19 @@ def test_a_hosts_data_is_looked_up_in_its_run_as_pyinfra_merges_it(tmp_path):
     ((outcome, log),) = run_hosts([local], Job(str(deploy_file))).values()
     assert outcome.exit_status == 0, log
     assert seen.read_text().splitlines() == ["['red', 2, 'round', [1, 2], 'none']", "None"]
+
+
+def test_a_hosts_process_never_collects_what_it_inherits_and_the_command_still_collects_its_own(tmp_path):
+    """A forked host's garbage collections would walk (and copy) the command's whole heap."""
+    seen = tmp_path / "seen"
+    deploy_file = tmp_path / "deploy.py"
+    deploy_file.write_text(
+        f"import gc\nwith open({str(seen)!r}, 'w') as seen:\n    print(gc.get_freeze_count(), file=seen)\n"
+    )
+    ((outcome, log),) = run_hosts([LOCAL], Job(str(deploy_file))).values()
+    assert outcome.exit_status == 0, log
+    assert int(seen.read_text()) > 10_000
+    assert gc.get_freeze_count() == 0
 
 
 def test_each_host_gets_one_line():
