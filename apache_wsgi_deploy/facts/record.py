@@ -64,9 +64,11 @@ class MadeOnHost(FactBase[MadeAnswer]):
         return (
             f"if [ -f {record} ]; then echo {RECORD}; cat {record};"
             f" elif [ -d {tools} ]; then echo {EARLIER}; else echo {NONE}; fi; echo {SEPARATOR};"
-            f" if [ -f {record} ]; then cut -f1 {record} |"
-            ' while IFS= read -r path; do printf "%s\t%s\n" "$path" "$(stat -c "%U %G %a %F" -- "$path"'
-            ' 2>/dev/null)"; done; fi'
+            # One stat for every path the record holds (the first field of each line); a
+            # path with nothing there prints no line.
+            f" if [ -f {record} ]; then set --; while IFS='\t' read -r path rest; do"
+            f' [ -z "$path" ] || set -- "$@" "$path"; done < {record};'
+            ' [ "$#" = 0 ] || stat -c "%n\t%U %G %a %F" -- "$@" 2>/dev/null || true; fi'
         )
 
     @staticmethod
@@ -82,11 +84,9 @@ class MadeOnHost(FactBase[MadeAnswer]):
                     "app_name": None if app_name == "-" else app_name,
                     "adopted": None if adopted == "-" else adopted,
                 }
-        states: dict[str, StateDict | None] = {}
+        states: dict[str, StateDict | None] = dict.fromkeys(record)
         for line in output[end + 1 :]:
             path, _, status = line.partition("\t")
-            if not status:
-                states[path] = None
-                continue
-            states[path] = stated(status)
+            if status:
+                states[path] = stated(status)
         return {"record": record, "earlier": output[0] == EARLIER, "states": states}

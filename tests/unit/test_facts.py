@@ -1,5 +1,7 @@
 """Our facts run the command we expect and parse its output into plain data."""
 
+import grp
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -115,4 +117,35 @@ def test_capacity_is_read_from_this_machines_own_files():
         "memory_kib": int(meminfo["MemTotal"].split()[0]),
         "task_limit": limits[lowest],
         "task_limit_from": lowest,
+    }
+
+
+def test_what_the_deploy_made_is_read_with_what_is_at_each_of_its_paths_now(tmp_path, monkeypatch):
+    import pwd
+
+    from apache_wsgi_deploy import layout
+    from apache_wsgi_deploy.facts.record import MadeOnHost, entry_line
+    from tests.unit.harness import LocalHost
+
+    monkeypatch.setattr(layout, "MADE_RECORD", str(tmp_path / "made.tsv"))
+    monkeypatch.setattr(layout, "TOOLS_DIR", str(tmp_path / "tools"))
+    assert LocalHost().get_fact(MadeOnHost) == {"record": {}, "earlier": False, "states": {}}
+    folder, file, link, gone = (tmp_path / name for name in ("shop folder", "-shop.conf", "link", "gone"))
+    folder.mkdir(mode=0o751)
+    file.write_text("x")
+    file.chmod(0o640)
+    link.symlink_to(tmp_path / "nothing")
+    entries = {str(path): {"role": "app", "app_name": "shop", "adopted": None} for path in (folder, file, link, gone)}
+    (tmp_path / "made.tsv").write_text("".join(entry_line(path, entry) + "\n" for path, entry in entries.items()))
+    me = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    assert LocalHost().get_fact(MadeOnHost) == {
+        "record": entries,
+        "earlier": False,
+        "states": {
+            str(folder): {"kind": "directory", "user": me, "group": group, "mode": 0o751},
+            str(file): {"kind": "file", "user": me, "group": group, "mode": 0o640},
+            str(link): {"kind": "link", "user": me, "group": group, "mode": 0o777},
+            str(gone): None,
+        },
     }
