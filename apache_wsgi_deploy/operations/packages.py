@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
-from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt
 
-from apache_wsgi_deploy.facts.packages import Diversion
+from apache_wsgi_deploy.facts.packages import Diversion, InstalledPackages
 
 # apt-get update fails at once while another apt holds its lists' lock (install waits,
 # with DPkg::Lock::Timeout): it is tried again, until the deadline, for that cause only.
@@ -40,8 +39,8 @@ def installed(packages: list[str], cache_time: int, lock_timeout: int):
 
         packages.installed(packages=["apache2"], cache_time=86400, lock_timeout=300)
     """
-    current = host.get_fact(DebPackages)
-    missing = [package for package in packages if package not in current]
+    installed = host.get_fact(InstalledPackages, packages=packages)
+    missing = [package for package in packages if package not in installed]
     if not missing:
         host.noop(f"packages {', '.join(packages)} are installed")
         return

@@ -149,3 +149,11 @@ def test_what_the_deploy_made_is_read_with_what_is_at_each_of_its_paths_now(tmp_
             str(gone): None,
         },
     }
+
+
+def test_installed_packages_are_read_from_this_machines_dpkg_and_an_unknown_one_is_left_out():
+    from apache_wsgi_deploy.facts.packages import InstalledPackages
+    from tests.unit.harness import LocalHost
+
+    asked = ["dpkg", "no-such-package-anywhere", "coreutils"]
+    assert LocalHost().get_fact(InstalledPackages, packages=asked) == ["coreutils", "dpkg"]
