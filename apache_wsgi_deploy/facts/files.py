@@ -17,10 +17,12 @@ SHA1_LINE = re.compile(r"^\\?([0-9a-f]{40})  (.*)$")
 # A path whose FileState may be read with others' in one command (FileState.gathered):
 # absolute, and printed by stat's %n and sha1sum as it is, on one line.
 GATHERABLE = re.compile(r"/[^\x00-\x1f\x7f\\]*")
+# stat's format for what `stated` reads: owner, group, mode and kind.
+STATED = "%U %G %a %F"
 
 
 def stated(status: str) -> dict:
-    """Kind, owner, group and mode from `stat -c '%U %G %a %F'`."""
+    """Kind, owner, group and mode from `stat -c STATED`."""
     user, group, mode, kind = status.split(" ", 3)
     return {"kind": KINDS.get(kind, "other"), "user": user, "group": group, "mode": int(mode, 8)}
 
@@ -48,7 +50,7 @@ class FileState(FactBase[FileStateDict | None]):
     def command(path: str) -> str:
         quoted = shlex.quote(path)
         return (
-            f"if [ -e {quoted} ] || [ -L {quoted} ]; then stat -c '%U %G %a %F' -- {quoted};"
+            f"if [ -e {quoted} ] || [ -L {quoted} ]; then stat -c '{STATED}' -- {quoted};"
             f" if [ -f {quoted} ] && [ ! -L {quoted} ]; then sha1sum -- {quoted}; fi; fi"
         )
 
@@ -69,7 +71,7 @@ class FileState(FactBase[FileStateDict | None]):
     def gathered(arguments: list[dict]) -> str:
         quoted = " ".join(shlex.quote(each["path"]) for each in arguments)
         return (
-            f"stat --printf '%n\\t%U %G %a %F\\n' -- {quoted} 2>/dev/null; set --;"
+            f"stat --printf '%n\\t{STATED}\\n' -- {quoted} 2>/dev/null; set --;"
             f' for path in {quoted}; do if [ -f "$path" ] && [ ! -L "$path" ]; then set -- "$@" "$path"; fi; done;'
             ' [ "$#" -eq 0 ] || sha1sum -- "$@"'
         )
@@ -184,7 +186,7 @@ class PathStates(FactBase[dict[str, PathStateDict | None]]):
     def command(paths: list[str]) -> str:
         quoted = " ".join(shlex.quote(path) for path in paths)
         return (
-            f'for path in {quoted}; do printf "%s\\t%s\\t%s\\n" "$path" "$(stat -c "%U %G %a %F" -- "$path"'
+            f'for path in {quoted}; do printf "%s\\t%s\\t%s\\n" "$path" "$(stat -c "{STATED}" -- "$path"'
             ' 2>/dev/null)" "$(readlink -- "$path")"; done'
         )
 

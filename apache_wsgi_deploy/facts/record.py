@@ -10,7 +10,7 @@ from typing import TypedDict
 from pyinfra.api import FactBase
 
 from apache_wsgi_deploy import layout
-from apache_wsgi_deploy.facts.files import stated
+from apache_wsgi_deploy.facts.files import STATED, stated
 
 # Before its first line, the fact's answer says which record it read: the host's, none
 # (the deploy never ran there), or none on a host an earlier version deployed (its tools
@@ -68,7 +68,7 @@ class MadeOnHost(FactBase[MadeAnswer]):
             # path with nothing there prints no line.
             f" if [ -f {record} ]; then set --; while IFS='\t' read -r path rest; do"
             f' [ -z "$path" ] || set -- "$@" "$path"; done < {record};'
-            ' [ "$#" = 0 ] || stat -c "%n\t%U %G %a %F" -- "$@" 2>/dev/null || true; fi'
+            f' [ "$#" = 0 ] || stat -c "%n\t{STATED}" -- "$@" 2>/dev/null || true; fi'
         )
 
     @staticmethod
