@@ -40,7 +40,7 @@ from pyinfra.api.host import Host
 from pyinfra.context import ctx_host
 
 from apache_wsgi_deploy import project
-from apache_wsgi_deploy.facts.fingerprint import RACY
+from apache_wsgi_deploy.facts.fingerprint import RACY, RACY_FD
 from apache_wsgi_deploy.lock import run_sent
 
 # pyinfra's own marker (api/facts.py) for a fact whose requires_command is missing.
@@ -49,9 +49,12 @@ MISSING_COMMAND = "##PYINFRA_NOCMD##"
 BATCH_CHARS = 100_000
 
 
-# Never the md5 of a fingerprint, nor RACY: what a fact with nothing kept is compared with.
+# Never a fingerprint's digest, nor RACY: what a fact with nothing kept is compared with.
 NOTHING_KEPT = "-"
-MD5 = re.compile(r"[0-9a-f]{32}")
+# A fingerprint's digest: BLAKE2b of 128 bits, by coreutils' b2sum, which on Debian 13 does
+# not load OpenSSL's libcrypto at each start as md5sum does.
+DIGEST_BITS = 128
+DIGEST = re.compile(rf"[0-9a-f]{{{DIGEST_BITS // 4}}}")
 
 
 class Kept(NamedTuple):
@@ -113,7 +116,7 @@ def _read_record(host: Host) -> tuple[list, dict[str, Kept]]:
             command, fingerprint, output = entry
         except (TypeError, ValueError):
             continue
-        if isinstance(fingerprint, str) and MD5.fullmatch(fingerprint) and isinstance(output, list):
+        if isinstance(fingerprint, str) and DIGEST.fullmatch(fingerprint) and isinstance(output, list):
             kept[key] = Kept(str(command), fingerprint, [str(line) for line in output])
     return recorded["facts"], kept
 
@@ -167,11 +170,11 @@ def _command(fact: FactBase, fact_kwargs: dict) -> str:
 
 
 def _fingerprinted(fingerprint: str, command: str, kept: Kept) -> str:
-    """sh: the md5 of what the fingerprint prints (RACY when it says so), then the fact's
-    output, only when that is not the kept fingerprint."""
+    """sh: the digest of what the fingerprint prints (RACY when it says so), digested as
+    it prints it; then the fact's output, only when that is not the kept fingerprint."""
     return (
-        f"f=$( (\n{fingerprint}\n) 2>&1 )\n"
-        f'case "\n$f\n" in *"\n{RACY}\n"*) s={RACY} ;; *) s=$(printf %s "$f" | md5sum); s=${{s%% *}} ;; esac\n'
+        f"f=$( {{ {{\n{fingerprint}\n}} 2>&1 | b2sum -l {DIGEST_BITS}; }} {RACY_FD}>&1 )\n"
+        f'case "\n$f\n" in *"\n{RACY}\n"*) s={RACY} ;; *) s=${{f%% *}} ;; esac\n'
         f'echo "$s"; [ "$s" = {shlex.quote(kept.fingerprint)} ] || (\n{command}\n)'
     )
 

@@ -9,7 +9,7 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy.facts.fingerprint import RACY, entries
+from apache_wsgi_deploy.facts.fingerprint import MARK_RACY, RACY, RACY_PATH, entries
 from apache_wsgi_deploy.layout import ACCOUNT_FILES, SUDO_FILES, SUDO_TIMESTAMPS
 
 
@@ -62,11 +62,13 @@ SUDO_ELSEWHERE_RULES = (
     "/^[ \\t]*#/ { next }",
     'tolower($0) ~ /notbefore|notafter|fqdn|group_plugin|noninteractive_auth/ { print "RACY" }',
 )
+# RACY printed where a fingerprint marks it, apart from the addresses, which are digested.
+SUDO_ELSEWHERE_PROGRAM = "\n".join(SUDO_ELSEWHERE_RULES).replace('print "RACY"', f'print "{RACY}" > "{RACY_PATH}"')
 SUDO_ELSEWHERE = (
     f'awk -v user="$1" -v timestamp="$([ ! -e {SUDO_TIMESTAMPS}/"$1" ] || echo 1)"'
-    f" {shlex.quote(chr(10).join(SUDO_ELSEWHERE_RULES).replace('RACY', RACY))}"
+    f" {shlex.quote(SUDO_ELSEWHERE_PROGRAM)}"
     " /proc/net/fib_trie /proc/net/if_inet6 /etc/nsswitch.conf /etc/shadow /etc/pam.d/* /etc/sudoers /etc/sudoers.d/*"
-    f" || echo {RACY}"
+    f" || {MARK_RACY}"
 )
 
 
@@ -135,7 +137,7 @@ class Identity(FactBase[IdentityDict]):
             f"echo $programs; {SUDO_ELSEWHERE}; "
             f"{entries(' '.join((*ACCOUNT_FILES, *SUDO_FILES)))}; "
             f"{entries('$programs', each=True)}; "
-            f"! command -v pkcheck >/dev/null || echo {RACY}"
+            f"! command -v pkcheck >/dev/null || {MARK_RACY}"
         )
 
     @staticmethod

@@ -11,7 +11,7 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy.facts.fingerprint import RACY, entries
+from apache_wsgi_deploy.facts.fingerprint import MARK_RACY, entries
 from apache_wsgi_deploy.host_tools import apacheconf
 from apache_wsgi_deploy.layout import (
     ACCOUNT_FILES,
@@ -185,11 +185,11 @@ class EffectiveConfig(FactBase[dict | None]):
             try:
                 watched = json.loads("\n".join(kept))["watched"]
             except (ValueError, KeyError, TypeError):
-                return f"echo {RACY}"
+                return MARK_RACY
         if watched["racy"] or not all(path.startswith("/") for path in watched["trees"] + watched["entries"]):
-            return f"echo {RACY}"
+            return MARK_RACY
         tops = [confdir, APACHE_MODULES_DIR, *APACHE_PROGRAMS, DPKG_STATUS, *ACCOUNT_FILES, *watched["trees"]]
-        command = entries(" ".join(map(shlex.quote, tops)), digested=True)
+        command = entries(" ".join(map(shlex.quote, tops)))
         if watched["entries"]:
             command += "; " + entries(" ".join(map(shlex.quote, watched["entries"])), each=True)
         return command

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pyinfra.api import FactBase
 
-from apache_wsgi_deploy.facts.fingerprint import RACY, entries
+from apache_wsgi_deploy.facts.fingerprint import RACY, RACY_FD, entries
 from apache_wsgi_deploy.host_tools import venvcheck
 from apache_wsgi_deploy.layout import HOST_PYTHON, HOST_TOOL_PYTHON
 
@@ -23,7 +23,7 @@ FILES_MARKER = ":files"
 VENV_CHECK = Path(venvcheck.__file__).read_text()
 # In each virtualenv: the pins it was last made to hold exactly, one per line.
 VENV_PINS = "requirements.txt"
-# awk: RACY for each RECORD path in quotes, or naming a file outside the virtualenv.
+# awk: RACY for each RECORD path in quotes, or naming a file outside the virtualenv (its only output).
 RECORD_OUTSIDE = (
     'NF { path = $1; sub(/^[.][.]\\/[.][.]\\/[.][.]\\//, "", path)'
     f' }} path ~ /^[\\/"]/ || path ~ /(^|\\/)[.][.](\\/|$)/ {{ print "{RACY}" }}'
@@ -80,10 +80,10 @@ class Virtualenv(FactBase[dict | None]):
         what is fingerprinted: each is racy."""
         quoted, lib64 = shlex.quote(venv), shlex.quote(f"{venv}/lib64")
         return (
-            f"{entries(quoted, f'-type l -xtype d ! -path {lib64}', digested=True)};"
+            f"{entries(quoted, f'-type l -xtype d ! -path {lib64}')};"
             f" {entries(shlex.quote(f'{venv}/bin/python'), each=True)};"
             f" for site in {quoted}/lib/python3*/site-packages; do"
-            f' awk -F, {shlex.quote(RECORD_OUTSIDE)} "$site"/*.dist-info/RECORD; done'
+            f' awk -F, {shlex.quote(RECORD_OUTSIDE)} "$site"/*.dist-info/RECORD >&{RACY_FD}; done'
         )
 
     @staticmethod

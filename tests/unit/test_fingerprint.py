@@ -8,18 +8,20 @@ import sys
 
 import pytest
 
+from apache_wsgi_deploy import prefetch
 from apache_wsgi_deploy.facts import fingerprint
 from apache_wsgi_deploy.facts.accounts import SUDO_ELSEWHERE, Identity
 from apache_wsgi_deploy.facts.apache import EffectiveConfig
-from apache_wsgi_deploy.facts.fingerprint import RACY, entries
+from apache_wsgi_deploy.facts.fingerprint import MARK_RACY, RACY, RACY_FD, entries
 from apache_wsgi_deploy.facts.python import RECORD_OUTSIDE, Virtualenv
 from apache_wsgi_deploy.host_tools import apacheconf
 from apache_wsgi_deploy.layout import SUDO_TIMESTAMPS
 
 
 def printed(command: str) -> list[str]:
-    """A fingerprint's lines as the batch reads them: its standard error among them."""
-    return subprocess.run(["sh", "-c", f"(\n{command}\n) 2>&1"], capture_output=True, text=True).stdout.splitlines()
+    """A fingerprint's lines, its standard error and its RACY marks among them."""
+    run = subprocess.run(["sh", "-c", f"(\n{command}\n) 2>&1 {RACY_FD}>&1"], capture_output=True, text=True)
+    return run.stdout.splitlines()
 
 
 @pytest.fixture
@@ -46,15 +48,28 @@ def test_an_entry_changed_within_the_last_seconds_is_racy(tmp_path):
     assert RACY not in printed(entries("/usr/bin/env", each=True))
 
 
-def test_a_digested_walk_is_one_line_that_changes_with_any_entry_and_still_says_racy(tmp_path, settled, monkeypatch):
+def test_the_batch_digests_what_a_fingerprint_prints_and_runs_the_command_only_when_it_changed(
+    tmp_path, settled, monkeypatch
+):
     code = tmp_path / "app.py"
     code.write_text("DEBUG = False\n")
-    before = printed(entries(str(tmp_path), digested=True))
-    assert len(before) == 1 and RACY not in before
+
+    def batch(kept: str, fingerprinted: str | None = None) -> list[str]:
+        fingerprinted = fingerprinted or entries(str(tmp_path))
+        script = prefetch._fingerprinted(fingerprinted, "echo read", prefetch.Kept("command", kept, []))
+        return subprocess.run(["sh", "-c", script], capture_output=True, text=True).stdout.splitlines()
+
+    digest, *read = batch(prefetch.NOTHING_KEPT)
+    assert prefetch.DIGEST.fullmatch(digest) and read == ["read"]
+    assert batch(digest) == [digest]
     code.write_text("DEBUG = True!\n")
-    assert printed(entries(str(tmp_path), digested=True)) != before
+    changed = batch(digest)
+    assert changed[0] != digest and changed[1:] == ["read"]
+    # Its standard error is digested too; its marks are not, and say it is racy.
+    assert batch(digest, "echo one >&2")[0] != batch(digest, "echo two >&2")[0]
+    assert batch(digest, f"echo one; {MARK_RACY}") == [RACY, "read"]
     monkeypatch.setattr(fingerprint, "RACY_SECONDS", 60)
-    assert RACY in printed(entries(str(tmp_path), digested=True))
+    assert batch(changed[0]) == [RACY, "read"]
 
 
 def test_each_entry_alone_is_read_through_its_links(tmp_path, settled):
@@ -181,7 +196,7 @@ def test_the_effective_config_is_read_again_when_its_last_answer_cannot_say_what
         {**passing, "watched": {**watched, "racy": True}},
         {**passing, "watched": {**watched, "entries": ["-delete"]}},
     ):
-        assert EffectiveConfig().fingerprint([json.dumps(kept)]) == f"echo {RACY}"
+        assert EffectiveConfig().fingerprint([json.dumps(kept)]) == MARK_RACY
     assert "watched" not in EffectiveConfig().process([json.dumps(passing)])
 
 
@@ -258,6 +273,6 @@ def test_a_sudo_timestamp_is_racy_only_for_an_account_that_could_authenticate(su
 
 def test_identitys_fingerprint_is_racy_where_polkit_decides():
     command = Identity.fingerprint([], "shop", "shop")
-    assert f"! command -v pkcheck >/dev/null || echo {RACY}" in command
+    assert f"! command -v pkcheck >/dev/null || {MARK_RACY}" in command
     # Who sudo ran it for is part of it: another login, another answer.
     assert printed(f"SUDO_USER=alice; {command}")[0] != printed(f"SUDO_USER=bob; {command}")[0]

@@ -14,7 +14,7 @@ from pyinfra.facts.files import File
 
 from apache_wsgi_deploy import prefetch
 from apache_wsgi_deploy.facts.files import FileState
-from apache_wsgi_deploy.facts.fingerprint import RACY
+from apache_wsgi_deploy.facts.fingerprint import RACY, RACY_FD
 
 
 class Lines(FactBase):
@@ -141,7 +141,8 @@ def test_a_fact_whose_command_is_a_method_is_keyed_without_its_instance():
 
 
 class Counted(Lines):
-    """Its command counts its runs; its answer is read from the file its fingerprint prints."""
+    """Its command counts its runs; its answer is read from the file its fingerprint prints,
+    racy when the file beside it says so."""
 
     @staticmethod
     def command(text: str, folder: str) -> str:
@@ -149,7 +150,7 @@ class Counted(Lines):
 
     @staticmethod
     def fingerprint(kept: list[str], text: str, folder: str) -> str:
-        return f"cat {folder}/fingerprint"
+        return f"cat {folder}/fingerprint; cat {folder}/marks >&{RACY_FD}"
 
 
 def test_a_fingerprinted_facts_command_runs_only_when_its_fingerprint_changed(tmp_path):
@@ -157,6 +158,7 @@ def test_a_fingerprinted_facts_command_runs_only_when_its_fingerprint_changed(tm
     only when the fingerprint differs, racy or another version of its command."""
     (tmp_path / "answer").write_text("first\n")
     (tmp_path / "fingerprint").write_text("one\n")
+    (tmp_path / "marks").write_text("")
     arguments = {"text": "", "folder": str(tmp_path)}
 
     def asked(kept):
@@ -178,7 +180,7 @@ def test_a_fingerprinted_facts_command_runs_only_when_its_fingerprint_changed(tm
     other = {"key0": read_again["key0"]._replace(command="another")}
     assert asked(other)[2] == 3
     # Racy: read again, and what was kept no longer answers (None: nothing to keep).
-    (tmp_path / "fingerprint").write_text(f"a line\n{RACY}\n")
+    (tmp_path / "marks").write_text(f"{RACY}\n")
     assert asked(read_again) == (["changed, with a fingerprint that did not"], {"key0": None}, 4, False)
     assert asked({})[2] == 5
 
@@ -198,7 +200,7 @@ def test_the_record_keeps_what_fingerprinted_facts_read_for_the_owner_alone(tmp_
     assert prefetch._read_record(host) == ([key], {})
     record.write_text("{not json")
     assert prefetch._read_record(host) == ([], {})
-    # What reaches the host's shell is an md5, or nothing is kept.
+    # What reaches the host's shell is a digest, or nothing is kept.
     record.write_text(json.dumps({"facts": [key], "kept": {key: ["digest", "$(reboot)", ["output"]]}}))
     assert prefetch._read_record(host) == ([key], {})
 
