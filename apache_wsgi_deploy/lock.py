@@ -127,20 +127,53 @@ def _this_run(shared: bool) -> str:
     return f"{run} by {audit.deployer()} (pid {os.getpid()}), started {started}"
 
 
+class _Received:
+    """A stream read a chunk at a time, by line or up to a line: paramiko's file reads a
+    line at a time in Python, and the facts' batch answers in hundreds of them."""
+
+    def __init__(self, receive):
+        self.receive, self.pending = receive, b""
+
+    def _more(self) -> bool:
+        chunk = self.receive(65536)
+        self.pending += chunk
+        return bool(chunk)
+
+    def readline(self) -> bytes:
+        """The next line with its newline; what is left at the end of the stream; b"" after it."""
+        while (end := self.pending.find(b"\n")) < 0 and self._more():
+            pass
+        line, self.pending = (self.pending[: end + 1], self.pending[end + 1 :]) if end >= 0 else (self.pending, b"")
+        return line
+
+    def until(self, line: bytes) -> bytes:
+        """Everything before the next `line` (a whole line, newline included), which is
+        read too; everything left when the stream ends first."""
+        searched = 0
+        while (at := self.pending.find(line, searched)) < 0 or (at and self.pending[at - 1 : at] != b"\n"):
+            if at >= 0:  # within a line: look further
+                searched = at + 1
+            elif not self._more():
+                before, self.pending = self.pending, b""
+                return before
+        before, self.pending = self.pending[:at], self.pending[at + len(line) :]
+        return before
+
+
 class _Shell:
-    """The holder's shell: its output lines, its stdin, its error output."""
+    """The holder's shell: its output (_Received), its stdin, its error output."""
 
     def __init__(self, host: Host, command: str):
         if isinstance(host.connector, SSHConnector):
             self.channel = host.connector.client.get_transport().open_session()
             self.channel.exec_command(command)
-            self.stdout, self.stderr = self.channel.makefile("rb"), self.channel.makefile_stderr("rb")
+            self.stdout, self.stderr = _Received(self.channel.recv), self.channel.makefile_stderr("rb")
             self.send = self.channel.sendall
         else:
             self.process = subprocess.Popen(  # noqa: S602 - pyinfra's own command line, as its @local runs it
                 command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
-            self.stdout, self.stderr = self.process.stdout, self.process.stderr
+            self.stdout, self.stderr = _Received(self.process.stdout.read1), self.process.stderr
 
             def send(data: bytes) -> None:
                 self.process.stdin.write(data)
@@ -222,13 +255,8 @@ def hold_deploy_lock(
 
 def _then_output(shell: _Shell, then_done: str) -> list[str] | None:
     """The lines the holder's `then` command printed, as pyinfra reads a command's output."""
-    printed = []
-    for raw in iter(shell.stdout.readline, b""):
-        if raw == f"{then_done}\n".encode():
-            break
-        printed.append(raw)
     try:
-        text = b"".join(printed)[:-1].decode()  # without the newline put before the end
+        text = shell.stdout.until(f"{then_done}\n".encode())[:-1].decode()  # without the newline put before the end
     except UnicodeDecodeError:
         return None
     return text.removesuffix("\n").split("\n") if text else []

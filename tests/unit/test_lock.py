@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from apache_wsgi_deploy import audit
-from apache_wsgi_deploy.lock import holder_script
+from apache_wsgi_deploy.lock import _Received, holder_script
 from apache_wsgi_deploy.runner import Job, RunHost, run_hosts
 
 DEPLOY = """
@@ -206,3 +206,17 @@ def test_the_history_reads_each_runs_start_and_end_together_and_skips_what_is_no
         "  2026-12-03T10:00:00Z  deploy shop by ops@x: converged, 0 changed, 40 unchanged",
         "  2026-12-03T10:00:05Z  app ls by ops@x: no end recorded (still running, or cut off)",
     ]
+
+
+def test_the_holders_output_is_read_by_line_or_up_to_a_line_whatever_its_chunks():
+    chunks = [b"LOCK", b"ED\nout", b"put\nnot END\nEN", b"D\nafter\n", b"rest"]
+    stream = _Received(lambda _: chunks.pop(0) if chunks else b"")
+    assert stream.readline() == b"LOCKED\n"
+    # A line that only ends with the marker is output; the marker's own line ends it.
+    assert stream.until(b"END\n") == b"output\nnot END\n"
+    assert [stream.readline(), stream.readline(), stream.readline()] == [b"after\n", b"rest", b""]
+    # The marker as the stream's first line; a stream that ends before it: all of it.
+    at_once = [b"END\nx\n"]
+    assert _Received(lambda _: at_once.pop(0) if at_once else b"").until(b"END\n") == b""
+    cut = [b"half of it\nEN"]
+    assert _Received(lambda _: cut.pop(0) if cut else b"").until(b"END\n") == b"half of it\nEN"
