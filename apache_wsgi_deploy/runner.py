@@ -356,6 +356,9 @@ def run_hosts(
             return waited
 
         rollout = rollout or Rollout()
+        # A lone host is forked at once (prepare) and reads them in its own process.
+        if len(hosts) > 1:
+            startup.ssh_files_read_once([host.data for host in hosts])
 
         def go_on() -> bool:
             return not rollout.stopped(sum(1 for outcome in outcomes.values() if outcome.exit_status != 0))

@@ -1,8 +1,8 @@
 """
 What an awd process would otherwise pay for again and again: a module it imports but
 never uses, the installed packages' metadata read for every plugin lookup, pyinfra's
-global arguments evaluated from their annotations for every operation. Each is done once
-per process here; every function is idempotent.
+global arguments evaluated from their annotations for every operation, the SSH files read
+for every host. Each is done once per process here; every function is idempotent.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import contextlib
 import functools
 import importlib
 import importlib.util
+import os
 import sys
 import types
 from importlib import metadata
@@ -79,3 +80,18 @@ def connection_modules_imported() -> None:
     import pyinfra.api.connect  # noqa: F401
 
     gevent.config.resolver  # noqa: B018 (the setting imports the resolver's module)
+
+
+def ssh_files_read_once(datas: list[dict]) -> None:
+    """Read the SSH config and known_hosts files the hosts' connections will read: pyinfra
+    reads each once per process (memoized), so each host's process, forked after this,
+    starts with them. The files are those the hosts' data names, the user's own where it
+    names none (a known_hosts file named by the SSH config alone is read by each host's
+    process, as before)."""
+    from pyinfra.connectors.sshuserclient import client
+
+    for config in {data.get("ssh_config_file") for data in datas}:
+        client.get_ssh_config(config)
+    for known in {data.get("ssh_known_hosts_file") or "~/.ssh/known_hosts" for data in datas}:
+        if os.path.isfile(expanded := os.path.expanduser(known)):
+            client.get_host_keys((expanded,))

@@ -111,3 +111,33 @@ def test_a_hosts_connection_imports_nothing_the_command_had_not(tmp_path):
         """
     )
     assert printed == "[]"
+
+
+def test_the_ssh_files_a_hosts_connection_reads_are_read_before_the_forks(tmp_path):
+    """pyinfra reads a host's SSH config and known_hosts once per process: the command
+    reads them, so that no host's process reads them again."""
+    ssh_config, known_hosts = tmp_path / "ssh_config", tmp_path / "known_hosts"
+    ssh_config.write_text("Host gone\n    User deploy\n")
+    known_hosts.write_text("")
+    printed = run_python(
+        f"""
+        import builtins
+        from pyinfra.api import Config, Inventory, State
+        from pyinfra.api.exceptions import PyinfraError
+        from apache_wsgi_deploy import runner, startup
+
+        runner.prepare()
+        data = {{"ssh_hostname": "127.0.0.1", "ssh_port": 9, "ssh_config_file": {str(ssh_config)!r},
+                 "ssh_known_hosts_file": {str(known_hosts)!r}}}
+        startup.ssh_files_read_once([data, dict(data)])
+        opened, open_ = [], builtins.open
+        builtins.open = lambda file, *args, **kwargs: opened.append(str(file)) or open_(file, *args, **kwargs)
+        from pyinfra.api.connect import connect_all
+        try:
+            connect_all(State(Inventory(([("gone", data)], {{}})), Config()))
+        except PyinfraError:  # nothing listens on port 9
+            pass
+        print(sorted(set(opened) & {{{str(ssh_config)!r}, {str(known_hosts)!r}}}))
+        """
+    )
+    assert printed == "[]"
