@@ -21,6 +21,7 @@ outcome (`apache_wsgi_deploy.outcome`) in a file its parent reads.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import gc
 import importlib
@@ -504,10 +505,36 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
 
 
 def run_logs() -> Path:
-    """This run's folder under .logs/, the older runs beyond the newest LOGS_KEPT removed."""
+    """This run's folder under .logs/, the older runs beyond the newest LOGS_KEPT removed,
+    but those of runs still going: a long deploy's folder outlives the quick checks run
+    beside it. A run holds its folder's RUNNING file locked for as long as its process lives."""
     logs = project.path(project.LOGS_DIR)
     folder = logs / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     folder.mkdir(parents=True, exist_ok=True)
+    running = os.open(folder / RUNNING, os.O_RDONLY | os.O_CREAT, 0o600)
+    fcntl.flock(running, fcntl.LOCK_SH)
+    _running.append(running)
     for older in sorted(logs.iterdir())[:-LOGS_KEPT]:
-        shutil.rmtree(older, ignore_errors=True)
+        if not _in_use(older):
+            shutil.rmtree(older, ignore_errors=True)
     return folder
+
+
+# The file a run's log folder holds locked (shared) while the run goes on; its descriptors.
+RUNNING = ".running"
+_running: list[int] = []
+
+
+def _in_use(folder: Path) -> bool:
+    """Whether a run still holds the folder (a folder from before RUNNING was written: not)."""
+    try:
+        held = os.open(folder / RUNNING, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(held)
+    return False

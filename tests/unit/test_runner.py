@@ -5,6 +5,8 @@ summary and the drift check's report are made from those outcomes.
 """
 
 import gc
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -308,3 +310,30 @@ def test_no_stage_starts_once_go_on_says_stop_and_the_one_running_ends_first():
     assert (started, statuses) == (["w1"], {"w1": 256})
     statuses = bounded([["w1", "w2"], ["w3"]], start, wait, 1, go_on=lambda: True)
     assert started[1:] == ["w1", "w2", "w3"] and len(statuses) == 3
+
+
+def test_older_runs_logs_are_removed_but_those_of_runs_still_going(tmp_path):
+    logs = tmp_path / ".logs"
+
+    def run() -> subprocess.Popen:
+        """A run in a process of its own, 2 runs' logs kept, until it is told to end."""
+        code = "from apache_wsgi_deploy import runner; runner.LOGS_KEPT = 2; print(runner.run_logs().name, flush=True)"
+        code += "; input()"
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path
+        )
+        process.folder = process.stdout.readline().strip()
+        return process
+
+    going = run()
+    ended = ["20000101T000000Z", "20000101T000001Z"]
+    newer = ["20990101T000000Z", "20990101T000001Z", "20990101T000002Z"]
+    for name in ended + newer:
+        (logs / name).mkdir()
+    run().communicate("")
+    # Beyond the newest two: the ended runs' folders go, the one still going stays.
+    assert going.folder in {folder.name for folder in logs.iterdir()}
+    assert not any((logs / name).exists() for name in [*ended, newer[0]])
+    going.communicate("")
+    run().communicate("")
+    assert going.folder not in {folder.name for folder in logs.iterdir()}
