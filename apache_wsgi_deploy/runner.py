@@ -26,6 +26,7 @@ import functools
 import gc
 import importlib
 import importlib.util
+import itertools
 import json
 import logging
 import os
@@ -507,10 +508,19 @@ def summary(outcomes: dict[str, HostOutcome]) -> str:
 def run_logs() -> Path:
     """This run's folder under .logs/, the older runs beyond the newest LOGS_KEPT removed,
     but those of runs still going: a long deploy's folder outlives the quick checks run
-    beside it. A run holds its folder's RUNNING file locked for as long as its process lives."""
+    beside it. A run holds its folder's RUNNING file locked for as long as its process lives.
+    Named by the UTC second the run started, with -2, -3... for runs started within the
+    same second: each run's folder is its own."""
     logs = project.path(project.LOGS_DIR)
-    folder = logs / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    folder.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for number in itertools.count(1):
+        folder = logs / (started if number == 1 else f"{started}-{number}")
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            continue
     running = os.open(folder / RUNNING, os.O_RDONLY | os.O_CREAT, 0o600)
     fcntl.flock(running, fcntl.LOCK_SH)
     _running.append(running)

@@ -312,6 +312,17 @@ def test_no_stage_starts_once_go_on_says_stop_and_the_one_running_ends_first():
     assert started[1:] == ["w1", "w2", "w3"] and len(statuses) == 3
 
 
+def test_runs_started_within_one_second_each_get_their_own_logs_folder(tmp_path):
+    code = (
+        "import time; from apache_wsgi_deploy import runner; second = time.gmtime();"
+        " runner.time.gmtime = lambda: second; print(*(runner.run_logs().name for _ in range(3)))"
+    )
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    first, second, third = printed.stdout.split()
+    assert (second, third) == (f"{first}-2", f"{first}-3")
+    assert sorted(folder.name for folder in (tmp_path / ".logs").iterdir()) == [first, second, third]
+
+
 def test_older_runs_logs_are_removed_but_those_of_runs_still_going(tmp_path):
     logs = tmp_path / ".logs"
 
