@@ -9,7 +9,7 @@ fact's own output, until an operation runs a command or uploads a file on the ho
 then on every fact is read alone, as before. So is a fact not in the batch, one whose
 command failed in it, and one asked with other connection arguments.
 
-Facts of a class that gathers its reads (FileState: a file's owner, mode and SHA-1) are
+Facts of a class that gathers its reads (FileState: a file's owner, mode and digest) are
 read by one command for them all, where each would start its own programs.
 
 A costly fact with a fingerprint (facts/fingerprint.py) keeps its last output in the
@@ -40,6 +40,7 @@ from pyinfra.api.host import Host
 from pyinfra.context import ctx_host
 
 from apache_wsgi_deploy import project
+from apache_wsgi_deploy.facts.files import B2SUM, DIGEST_BITS
 from apache_wsgi_deploy.facts.fingerprint import RACY, RACY_FD
 from apache_wsgi_deploy.lock import run_sent
 
@@ -51,9 +52,7 @@ BATCH_CHARS = 100_000
 
 # Never a fingerprint's digest, nor RACY: what a fact with nothing kept is compared with.
 NOTHING_KEPT = "-"
-# A fingerprint's digest: BLAKE2b of 128 bits, by coreutils' b2sum, which on Debian 13 does
-# not load OpenSSL's libcrypto at each start as md5sum does.
-DIGEST_BITS = 128
+# A fingerprint's digest: as a file's content's (facts/files.py).
 DIGEST = re.compile(rf"[0-9a-f]{{{DIGEST_BITS // 4}}}")
 
 
@@ -173,7 +172,7 @@ def _fingerprinted(fingerprint: str, command: str, kept: Kept) -> str:
     """sh: the digest of what the fingerprint prints (RACY when it says so), digested as
     it prints it; then the fact's output, only when that is not the kept fingerprint."""
     return (
-        f"f=$( {{ {{\n{fingerprint}\n}} 2>&1 | b2sum -l {DIGEST_BITS}; }} {RACY_FD}>&1 )\n"
+        f"f=$( {{ {{\n{fingerprint}\n}} 2>&1 | {B2SUM}; }} {RACY_FD}>&1 )\n"
         f'case "\n$f\n" in *"\n{RACY}\n"*) s={RACY} ;; *) s=${{f%% *}} ;; esac\n'
         f'echo "$s"; [ "$s" = {shlex.quote(kept.fingerprint)} ] || (\n{command}\n)'
     )

@@ -6,6 +6,7 @@ per file it holds.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from typing import TypedDict
@@ -13,9 +14,21 @@ from typing import TypedDict
 from pyinfra.api import FactBase
 
 KINDS = {"regular file": "file", "regular empty file": "file", "directory": "directory", "symbolic link": "link"}
-SHA1_LINE = re.compile(r"^\\?([0-9a-f]{40})  (.*)$")
+# A file's content is compared by its BLAKE2b digest: coreutils' b2sum on the host (which
+# on Debian 13, unlike sha1sum and md5sum, does not load OpenSSL's libcrypto at each
+# start), hashlib's blake2b on the control machine.
+DIGEST_BITS = 128
+B2SUM = f"b2sum -l {DIGEST_BITS}"
+DIGEST_LINE = re.compile(rf"^\\?([0-9a-f]{{{DIGEST_BITS // 4}}})  (.*)$")
+
+
+def digest(content: bytes) -> str:
+    """What B2SUM prints of a file holding content."""
+    return hashlib.blake2b(content, digest_size=DIGEST_BITS // 8).hexdigest()
+
+
 # A path whose FileState may be read with others' in one command (FileState.gathered):
-# absolute, and printed by stat's %n and sha1sum as it is, on one line.
+# absolute, and printed by stat's %n and b2sum as it is, on one line.
 GATHERABLE = re.compile(r"/[^\x00-\x1f\x7f\\]*")
 # stat's format for what `stated` reads: owner, group, mode and kind.
 STATED = "%U %G %a %F"
@@ -32,18 +45,18 @@ class FileStateDict(TypedDict):
     user: str
     group: str
     mode: int
-    sha1: str | None
+    digest: str | None
 
 
 class FileState(FactBase[FileStateDict | None]):
     """
     Returns what is at a path, itself (a link is not followed): its kind (``file``,
-    ``directory``, ``link`` or ``other``), owner, group, mode and, for a file, its SHA-1.
+    ``directory``, ``link`` or ``other``), owner, group, mode and, for a file, its digest.
     None when nothing is there.
 
     .. code:: python
 
-        {"kind": "file", "user": "root", "group": "root", "mode": 0o644, "sha1": "2fd4e1c6..."}
+        {"kind": "file", "user": "root", "group": "root", "mode": 0o644, "digest": "0a1e7c3b..."}
     """
 
     @staticmethod
@@ -51,17 +64,17 @@ class FileState(FactBase[FileStateDict | None]):
         quoted = shlex.quote(path)
         return (
             f"if [ -e {quoted} ] || [ -L {quoted} ]; then stat -c '{STATED}' -- {quoted};"
-            f" if [ -f {quoted} ] && [ ! -L {quoted} ]; then sha1sum -- {quoted}; fi; fi"
+            f" if [ -f {quoted} ] && [ ! -L {quoted} ]; then {B2SUM} -- {quoted}; fi; fi"
         )
 
     @staticmethod
     def process(output: list[str]) -> FileStateDict | None:
         if not output:
             return None
-        sha1 = SHA1_LINE.match(output[1]) if len(output) > 1 else None
-        return {**stated(output[0]), "sha1": sha1.group(1) if sha1 else None}
+        hashed = DIGEST_LINE.match(output[1]) if len(output) > 1 else None
+        return {**stated(output[0]), "digest": hashed.group(1) if hashed else None}
 
-    # Several paths' states in one command (prefetch.py): one stat and one sha1sum in
+    # Several paths' states in one command (prefetch.py): one stat and one b2sum in
     # all, where each path's own command runs both.
     @staticmethod
     def gathers(path: str) -> bool:
@@ -73,7 +86,7 @@ class FileState(FactBase[FileStateDict | None]):
         return (
             f"stat --printf '%n\\t{STATED}\\n' -- {quoted} 2>/dev/null; set --;"
             f' for path in {quoted}; do if [ -f "$path" ] && [ ! -L "$path" ]; then set -- "$@" "$path"; fi; done;'
-            ' [ "$#" -eq 0 ] || sha1sum -- "$@"'
+            f' [ "$#" -eq 0 ] || {B2SUM} -- "$@"'
         )
 
     @staticmethod
@@ -82,7 +95,7 @@ class FileState(FactBase[FileStateDict | None]):
         own: dict[str, list[str]] = {each["path"]: [] for each in arguments}
         for line in output:
             path, tab, status = line.partition("\t")
-            hashed = SHA1_LINE.match(line)
+            hashed = DIGEST_LINE.match(line)
             if tab and path in own and not own[path]:
                 own[path].append(status)
             elif not tab and hashed and len(own.get(hashed.group(2), ())) == 1:
@@ -94,23 +107,24 @@ class Tree(FactBase[dict[str, FileStateDict] | None]):
     """
     Returns every entry of a folder, at any depth, by path relative to it ("" is the
     folder itself): kind (``file``, ``directory``, ``link`` or ``other``), owner, group,
-    mode and, for files, SHA-1. None when the path is not a folder.
+    mode and, for files, digest. None when the path is not a folder.
 
     .. code:: python
 
         {
-            "": {"kind": "directory", "user": "root", "group": "root", "mode": 0o755, "sha1": None},
-            "app.py": {"kind": "file", "user": "root", "group": "root", "mode": 0o644, "sha1": "2fd4..."},
+            "": {"kind": "directory", "user": "root", "group": "root", "mode": 0o755, "digest": None},
+            "app.py": {"kind": "file", "user": "root", "group": "root", "mode": 0o644, "digest": "0a1e..."},
         }
     """
 
     @staticmethod
     def command(path: str) -> str:
         quoted = shlex.quote(path)
-        # "/%P": the folder itself is "/", and no name is mistaken for a hash line.
+        # "/%P": the folder itself is "/", and no name is mistaken for a digest line. One
+        # find lists and hashes: it flushes its own output before each b2sum it starts.
         return (
             f"if [ -d {quoted} ] && [ ! -L {quoted} ]; then cd {quoted} &&"
-            " find . -printf '%y %u %g %m /%P\\n' && find . -type f -exec sha1sum -- {} +; fi"
+            f" find . -printf '%y %u %g %m /%P\\n' -type f -exec {B2SUM} -- {{}} +; fi"
         )
 
     @staticmethod
@@ -121,9 +135,9 @@ class Tree(FactBase[dict[str, FileStateDict] | None]):
         entries: dict[str, FileStateDict] = {}
         sums: dict[str, str] = {}
         for line in output:
-            sha1 = SHA1_LINE.match(line)
-            if sha1:
-                sums[sha1.group(2).removeprefix("./")] = sha1.group(1)
+            hashed = DIGEST_LINE.match(line)
+            if hashed:
+                sums[hashed.group(2).removeprefix("./")] = hashed.group(1)
                 continue
             kind, user, group, mode, path = line.split(" ", 4)
             entries[path[1:]] = {
@@ -131,11 +145,11 @@ class Tree(FactBase[dict[str, FileStateDict] | None]):
                 "user": user,
                 "group": group,
                 "mode": int(mode, 8),
-                "sha1": None,
+                "digest": None,
             }
-        for path, sha1 in sums.items():
+        for path, hashed in sums.items():
             if path in entries:
-                entries[path]["sha1"] = sha1
+                entries[path]["digest"] = hashed
         return entries
 
 

@@ -10,6 +10,7 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
+from apache_wsgi_deploy.facts.files import B2SUM
 from apache_wsgi_deploy.layout import (
     COMMANDS_DONE,
     CURRENT,
@@ -194,7 +195,7 @@ class StaticFiles(FactBase[StaticFilesDict | None]):
     @staticmethod
     def command(release: str, static_dir: str) -> str:
         release, source = shlex.quote(release), shlex.quote(f"app/{static_dir}")
-        listing = "find . -type f -exec sha1sum -- {} + | LC_ALL=C sort | sha1sum | cut -c1-40"
+        listing = f"find . -type f -exec {B2SUM} -- {{}} + | LC_ALL=C sort | {B2SUM} | cut -d' ' -f1"
         wrong = (
             "find static ! -user root -o ! -group root -o ! \\( -type f -perm 644 -o -type d -perm 755 \\) | head -n 1"
         )

@@ -11,7 +11,6 @@ is replaced, never written through.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import posixpath
 from io import BytesIO, StringIO
@@ -25,7 +24,7 @@ from pyinfra.facts.server import Home
 from pyinfra.operations.util.files import chmod, chown, generate_color_diff
 
 from apache_wsgi_deploy import outcome
-from apache_wsgi_deploy.facts.files import FileState, FolderEntries, PathStates, Tree
+from apache_wsgi_deploy.facts.files import FileState, FolderEntries, PathStates, Tree, digest
 from apache_wsgi_deploy.layout import PRIVATE_UPLOAD_DIR
 
 # Beside a file being replaced: the new one, until it is complete and renamed over it.
@@ -120,7 +119,7 @@ def file_commands(content: bytes, dest: str, user: str, group: str, mode: str, p
         current = None
     if current is None:
         yield StringCommand("mkdir", "-p", QuoteString(posixpath.dirname(dest)))
-    if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
+    if current is None or current["digest"] != digest(content):
         _log_diff(dest, current, content, private)
         yield from _replace_commands(content, dest, user, group, wanted_mode, private, check)
         return
@@ -289,7 +288,7 @@ def tree(
         if current is not None and current["kind"] != "file":
             yield StringCommand("rm", "-rf", QuoteString(path))
             current = None
-        if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
+        if current is None or current["digest"] != digest(content):
             _log_diff(path, current, content, private=False)
             if current is not None:
                 yield from _replace_commands(content, path, user, group, wanted_mode, private=False)
@@ -328,7 +327,7 @@ def private_files(files, dest: str, user: str, group: str, mode: str, dir_mode: 
         yield StringCommand("rm", "-f", QuoteString(dest))
         yield StringCommand("install", "-d", "-o", user, "-g", group, "-m", dir_mode, QuoteString(parent))
         yield StringCommand("install", "-d", "-o", user, "-g", group, "-m", dir_mode, QuoteString(dest))
-        remote = {"": {"user": user, "group": group, "mode": folder_mode, "kind": "directory", "sha1": None}}
+        remote = {"": {"user": user, "group": group, "mode": folder_mode, "kind": "directory", "digest": None}}
     yield from ownership_commands(remote.get(""), dest, user, group, folder_mode)
     for relative in sorted(set(remote) - {"", *contents}):
         yield StringCommand("rm", "-rf", "--", QuoteString(f"{dest}/{relative}"))
@@ -338,7 +337,7 @@ def private_files(files, dest: str, user: str, group: str, mode: str, dir_mode: 
         if current is not None and current["kind"] != "file":
             yield StringCommand("rm", "-rf", "--", QuoteString(path))
             current = None
-        if current is None or current["sha1"] != hashlib.sha1(content).hexdigest():
+        if current is None or current["digest"] != digest(content):
             _log_diff(path, current, content, private=True)
             yield from _replace_commands(content, path, user, group, file_mode, private=True)
             continue

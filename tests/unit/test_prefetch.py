@@ -99,14 +99,14 @@ def test_file_states_read_in_one_command_are_each_what_its_own_command_reads(tmp
     (tmp_path / "folder").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "file")
     (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
-    # Never read: a FIFO would block sha1sum for ever.
+    # Never read: a FIFO would block b2sum for ever.
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "it's spaced").write_text("x")
     (tmp_path / "new\nline").write_text("y")
     names = ("file", "empty", "folder", "link", "broken", "fifo", "it's spaced", "new\nline", "missing")
     paths = {f"key{index}": str(tmp_path / name) for index, name in enumerate(names)}
     entries = prefetch._entries([(key, FileState, {"path": path}) for key, path in paths.items()], {})
-    # The path sha1sum would print escaped keeps its own command.
+    # The path b2sum would print escaped keeps its own command.
     assert [len(entry.fact.keys) if isinstance(entry.fact, prefetch.Gathered) else 1 for entry in entries] == [1, 8]
     answers = prefetch._answers(LocalHost(), entries, {}, prefetch.Fingerprinted({}))
     alone = {
@@ -116,8 +116,8 @@ def test_file_states_read_in_one_command_are_each_what_its_own_command_reads(tmp
         for key, path in paths.items()
     }
     assert answers == alone
-    assert (answers["key0"]["sha1"], answers["key3"]["kind"], answers["key3"]["sha1"]) == (
-        hashlib.sha1(b"content\n").hexdigest(),
+    assert (answers["key0"]["digest"], answers["key3"]["kind"], answers["key3"]["digest"]) == (
+        hashlib.blake2b(b"content\n", digest_size=16).hexdigest(),
         "link",
         None,
     )
