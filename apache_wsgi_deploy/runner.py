@@ -1,22 +1,25 @@
 """
-pyinfra's API, one process per host, each host's outcome read back as data: what `awd
+pyinfra's API, a pyinfra state per host, each host's outcome read back as data: what `awd
 deploy`, `awd check`, `awd status` and `awd rollback` run.
 
 pyinfra stops only a failing host's own operations when a command fails, but pyinfra
 3.10 aborts the whole run, every host with it, when a host's SSH connection drops in the
 middle of an operation (paramiko's EOFError escapes its greenlet). So each host gets its
-own process and pyinfra state, at most `concurrency` at once: nothing one host does can
-stop or half-apply another. The command validates every host's settings first, once
+own pyinfra state and connection, run alone: nothing one host does can stop or
+half-apply another. The command validates every host's settings first, once
 (apache_wsgi_deploy.hosts). The run ends with one line per host (converged; failed at
 which operation, and why; or not reached); each host's pyinfra log is kept under the
 project folder's .logs/.
 
-The processes are forked from this one once it has imported pyinfra and the deploy's
-modules: a fresh interpreter would spend about 0.45 s of CPU on those imports per host,
-most of a no-change rerun's cost. A host that starts alone is the exception: it is
-forked first, and its process imports the deploy while its SSH handshake waits on the
-network (`prepare`, `apache_wsgi_deploy.preconnect`). Each child records its host's
-outcome (`apache_wsgi_deploy.outcome`) in a file its parent reads.
+The hosts run in processes forked from this one once it has imported pyinfra and the
+deploy's modules (a fresh interpreter would spend about 0.45 s of CPU on those imports
+per host), at most `concurrency` at once, each running the hosts given to it one after
+the other, up to HOSTS_PER_PROCESS: a fork's cost, the pages it copies as it touches
+them, is paid once for those hosts. A process that dies fails only the host it was
+running. A host that starts alone is the exception: it is forked first, and its process
+imports the deploy while its SSH handshake waits on the network (`prepare`,
+`apache_wsgi_deploy.preconnect`). Each host's run records its outcome
+(`apache_wsgi_deploy.outcome`) in a file this process reads.
 """
 
 from __future__ import annotations
@@ -133,8 +136,7 @@ def _state(host: RunHost, job: Job, progress_fd: int):
 
 def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int:
     """pyinfra's API on one host, in this (forked) process: connect, plan (the job's
-    deploy), run unless dry; its outcome written to result."""
-    from pyinfra import logger
+    deploy), run unless dry; its outcome written to result; its connection closed."""
     from pyinfra.api.connect import connect_all
     from pyinfra.api.deploy import add_deploy
     from pyinfra.api.exceptions import PyinfraError
@@ -144,9 +146,6 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
 
     from apache_wsgi_deploy import lock
 
-    logger.setLevel(logging.INFO)
-    logger.addHandler(_PlainLog())
-    logger.propagate = False
     if job.dry:
         readonly.declare()
     state = _state(host, job, progress_fd)
@@ -183,7 +182,25 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
         lock.tell_end(
             host.name, host_line(host.name, outcome).removeprefix(f"{host.name}: "), releases=outcome.releases
         )
+    _disconnect(state)
     return status
+
+
+def _disconnect(state) -> None:
+    """Close the run's connections, and with them let its deploy lock go: the process's
+    next host starts with none of this one's. pyinfra's own disconnect leaves an SSH
+    connection open."""
+    from pyinfra.context import ctx_state
+
+    with ctx_state.use(state):
+        for run_host in state.activated_hosts:
+            try:
+                run_host.disconnect()
+                client = getattr(run_host.connector, "client", None)
+                if client is not None:
+                    client.close()
+            except Exception:  # noqa: BLE001 - the run's outcome is written; the process ends its connections on exit
+                traceback.print_exc()
 
 
 def _connect_while_preparing(state) -> None:
@@ -217,37 +234,180 @@ def _connect_while_preparing(state) -> None:
         raise failed
 
 
-def _fork(host: RunHost, job: Job, log: Path, result: Path) -> tuple[int, int]:
-    """Start pyinfra for one host in a child: its pid, and the end of a pipe its progress
-    lines come out of (progress.Reporter)."""
-    progress_out, progress_in = os.pipe()
+# Hosts a process runs one after the other, each with a pyinfra state and connection of
+# its own, before a fresh process takes over: what a forked process costs (the pages of the
+# command it copies as it touches them) is paid once for them all, and what a process
+# keeps of the hosts it ran stays bounded.
+HOSTS_PER_PROCESS = 32
+# What a process says on its reports once a host's run ended, with the run's exit status.
+ENDED = "ended"
+
+
+def _close(fd: int) -> None:
+    """Close a pipe's end now: gevent's os.close (monkey-patched) leaves it to its hub's
+    loop, which a process blocked reading another pipe never runs, and a process ends
+    when the end of its orders is closed."""
+    os.closerange(fd, fd + 1)
+
+
+@dataclass
+class _Worker:
+    """A forked process running the hosts it is given on its orders (a line each: its
+    index), one at a time, each host's progress then ENDED on its reports. -1: a pipe closed."""
+
+    pid: int
+    pidfd: int
+    orders: int
+    reports: int
+    # The host it runs, if any, and how many it was given.
+    host: str | None = None
+    given: int = 0
+    pending: bytes = b""
+
+
+def _fork(hosts: list[RunHost], job: Job, files: dict, others: list[_Worker]) -> _Worker:
+    """Start a process that runs the hosts given to it; others: the processes already
+    started, whose pipes it must not hold (a process ends when its orders do)."""
+    orders_out, orders_in = os.pipe()
+    reports_out, reports_in = os.pipe()
     # The child's garbage collections leave alone what it inherits (they would walk, and
     # copy page by page, the parent's whole heap); the parent's go on as before.
     gc.freeze()
     pid = os.fork()
     if pid:
         gc.unfreeze()
-        os.close(progress_in)
-        preconnect.forget(host.name)
-        return pid, progress_out
-    os.close(progress_out)
-    status = 1
+        _close(orders_out)
+        _close(reports_in)
+        return _Worker(pid, os.pidfd_open(pid), orders_in, reports_out)
+    status = 0
     try:
+        _close(orders_in)
+        _close(reports_out)
+        for fd in [fd for other in others for fd in (other.orders, other.reports, other.pidfd) if fd >= 0]:
+            _close(fd)
+        _work(hosts, job, files, orders_out, reports_in)
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    finally:
+        os._exit(status)
+
+
+class _Processes:
+    """The processes that run a job's hosts: a host is given to one that has ended its
+    last host's run, else to a new one; each is given HOSTS_PER_PROCESS hosts at most.
+    on_progress(host, line): each line of a host's progress (progress.Reporter)."""
+
+    def __init__(self, hosts: list[RunHost], job: Job, files: dict, on_progress):
+        self.hosts, self.job, self.files, self.on_progress = hosts, job, files, on_progress
+        self.index = {host.name: number for number, host in enumerate(hosts)}
+        # By the pidfd readable once each ends: os.wait would reap any child of this
+        # process, a caller's own subprocesses too.
+        self.working: dict[int, _Worker] = {}
+        # Hosts whose run ended, with its exit status, not yet told.
+        self.ended: list[tuple[str, int]] = []
+
+    def give(self, host: str) -> None:
+        worker = next((each for each in self.working.values() if each.host is None and each.orders >= 0), None)
+        if worker is None:
+            worker = _fork(self.hosts, self.job, self.files, list(self.working.values()))
+            self.working[worker.pidfd] = worker
+        worker.host, worker.given = host, worker.given + 1
+        os.write(worker.orders, f"{self.index[host]}\n".encode())
+        if worker.given >= HOSTS_PER_PROCESS:
+            self._retire(worker)
+
+    def next_ended(self) -> tuple[str, int]:
+        """Wait for a host's run to end: the host, and its run's exit status (a process's
+        own when it ended during the run)."""
+        while not self.ended:
+            watched = {}
+            for worker in self.working.values():
+                watched[worker.pidfd] = worker
+                if worker.reports >= 0:
+                    watched[worker.reports] = worker
+            ready, _, _ = select.select(list(watched), [], [])
+            for fd in ready:
+                if fd == watched[fd].reports:
+                    self._read(watched[fd])
+            for fd in ready:
+                if fd == watched[fd].pidfd:
+                    self._reap(watched[fd])
+        return self.ended.pop(0)
+
+    def close(self) -> None:
+        """No more hosts: the processes end, those between runs waited for."""
+        for worker in list(self.working.values()):
+            if worker.orders >= 0:
+                self._retire(worker)
+            if worker.host is None:
+                self._reap(worker)
+
+    def _read(self, worker: _Worker) -> None:
+        data = os.read(worker.reports, 65536)
+        if not data:
+            _close(worker.reports)
+            worker.reports = -1
+            return
+        *lines, worker.pending = (worker.pending + data).split(b"\n")
+        latest = None
+        for line in lines:
+            text = line.decode(errors="replace")
+            if text.startswith(f"{ENDED}\t"):
+                self.ended.append((worker.host, int(text.partition("\t")[2])))
+                worker.host, latest = None, None
+            else:
+                latest = text
+        if latest is not None and worker.host is not None:
+            self.on_progress(worker.host, latest)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Its orders end: it ends once its host's run does."""
+        _close(worker.orders)
+        worker.orders = -1
+
+    def _reap(self, worker: _Worker) -> None:
+        # All it reported, to the end: no other process holds its reports' pipe.
+        while worker.reports >= 0:
+            self._read(worker)
+        waited = os.waitpid(worker.pid, 0)[1]
+        _close(worker.pidfd)
+        del self.working[worker.pidfd]
+        if worker.orders >= 0:
+            _close(worker.orders)
+        if worker.host is not None:
+            self.ended.append((worker.host, os.waitstatus_to_exitcode(waited)))
+
+
+def _work(hosts: list[RunHost], job: Job, files: dict, orders: int, reports: int) -> None:
+    """In a forked process: each host named on orders run in turn, until orders end. A
+    host's output goes to its log; its progress, then ENDED and its exit status, to reports."""
+    from pyinfra import logger
+
+    logger.setLevel(logging.INFO)
+    logger.addHandler(_PlainLog())
+    logger.propagate = False
+    os.dup2(os.open(os.devnull, os.O_RDWR), 0)
+    for line in os.fdopen(orders):
+        host = hosts[int(line)]
+        log, result = files[host.name]
         output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(os.open(os.devnull, os.O_RDWR), 0)
         # What the deploy prints goes to the log with pyinfra's; the parent's output is its own.
         os.dup2(output, 1)
         os.dup2(output, 2)
+        os.close(output)
         # Whatever Python's streams were (a test's capture), they are these files now.
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        status = _run_pyinfra(host, job, result, progress_in)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
+        status = 1
+        try:
+            status = _run_pyinfra(host, job, result, reports)
+        except BaseException:  # noqa: BLE001 - the host's failure, in its log; the next host still runs
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os.write(reports, f"{ENDED}\t{status}\n".encode())
 
 
 # Hosts run at once, by default: with each pyinfra process's peak memory
@@ -256,21 +416,23 @@ CONCURRENCY = 32
 
 
 def bounded(stages: list[list[str]], start, wait, concurrency: int, go_on=None) -> dict[str, int]:
-    """Run start(host) (a child's pid) for each host, at most `concurrency` at once, the
-    next started as soon as one ends; wait() reaps any one child: (pid, wait status).
+    """Run start(host) for each host, at most `concurrency` at once, the next started as
+    soon as one ends; wait() waits for any one host's run to end: (host, exit status).
     The stages run one after the other, the next only once go_on() (none: always) says so.
-    Each run host's wait status."""
+    Each run host's exit status."""
     statuses = {}
     for index, stage in enumerate(stages):
         if index and go_on is not None and not go_on():
             break
-        pending, running = list(stage), {}
+        pending, running = list(stage), set()
         while pending or running:
             while pending and len(running) < concurrency:
                 host = pending.pop(0)
-                running[start(host)] = host
-            pid, wait_status = wait()
-            statuses[running.pop(pid)] = wait_status
+                start(host)
+                running.add(host)
+            host, status = wait()
+            running.remove(host)
+            statuses[host] = status
     return statuses
 
 
@@ -301,61 +463,31 @@ def run_hosts(
             host: ((logs or Path(folder)) / f"{host.replace('/', '_')}.log", Path(folder) / f"{index}.json")
             for index, host in enumerate(by_name)
         }
-        # A pidfd per child, readable once it ends: wait for ours alone (os.wait would reap
-        # any child of this process, a caller's own subprocesses too).
-        children: dict[int, tuple[int, str]] = {}
-        # Each child's progress pipe: its host, and what came of its last line so far.
-        pipes: dict[int, list] = {}
         started: dict[str, float] = {}
         outcomes: dict[str, HostOutcome] = {}
+        processes = _Processes(list(by_name.values()), job, files, shown.update)
 
-        def start(host: str) -> int:
+        def start(host: str) -> None:
             # A lone first host's process prepares the deploy itself; the next ones start with it.
-            if children or outcomes:
+            if processes.working or outcomes:
                 prepare_deploy()
-            pid, progress_out = _fork(by_name[host], job, *files[host])
-            children[os.pidfd_open(pid)] = (pid, host)
-            pipes[progress_out] = [host, b""]
+            processes.give(host)
+            preconnect.forget(host)
             started[host] = time.monotonic()
             shown.started(host)
             if events is not None:
                 events.started(host)
-            return pid
 
-        def read_progress(fd: int) -> None:
-            host, pending = pipes[fd]
-            data = os.read(fd, 65536)
-            if not data:
-                os.close(fd)
-                del pipes[fd]
-                return
-            *lines, pipes[fd][1] = (pending + data).split(b"\n")
-            if lines:
-                shown.update(host, lines[-1].decode(errors="replace"))
-
-        def wait() -> tuple[int, int]:
-            while True:
-                ready, _, _ = select.select([*children, *pipes], [], [])
-                for fd in ready:
-                    if fd in pipes:
-                        read_progress(fd)
-                ended = [fd for fd in ready if fd in children]
-                if ended:
-                    break
-            pid, host = children.pop(ended[0])
-            os.close(ended[0])
-            waited = os.waitpid(pid, 0)
-            for fd in [fd for fd, (owner, _) in pipes.items() if owner == host]:
-                os.close(fd)
-                del pipes[fd]
-            outcome = outcomes[host] = _outcome(host, files[host][1], os.waitstatus_to_exitcode(waited[1]))
+        def wait() -> tuple[str, int]:
+            host, status = processes.next_ended()
+            outcome = outcomes[host] = _outcome(host, files[host][1], status)
             if judge is not None:
                 judge(host, outcome)
             took = time.monotonic() - started[host]
             shown.ended_host(host, f"{result_line(host, outcome)} ({took:.1f} s)", failed=outcome.exit_status != 0)
             if events is not None:
                 events.ended(host, outcome)
-            return waited
+            return host, status
 
         rollout = rollout or Rollout()
         # A lone host is forked at once (prepare) and reads them in its own process.
@@ -368,6 +500,7 @@ def run_hosts(
         try:
             bounded(rollout.stages(list(by_name)), start, wait, concurrency, go_on)
         finally:
+            processes.close()
             preconnect.close_all()
             shown.close()
         return {

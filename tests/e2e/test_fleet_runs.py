@@ -83,3 +83,22 @@ def test_several_hosts_are_verified_at_once_each_output_whole(deployed, tmp_path
         checked = set(re.findall(r"::test_\w+\[([^\]:]+)[:\]].* PASSED", blocks[name]))
         assert checked == {name}, blocks[name][-3000:]
         assert re.search(rf"^    {re.escape(name)}: passed, \d+ passed, .* in [\d.]+s$", verify.stdout, re.M)
+
+
+def test_deploys_of_one_host_run_in_turn_by_one_process_each_let_the_deploy_lock_go(deployed, tmp_path):
+    """At concurrency 1 one process runs the aliases one after the other, each taking the
+    deploy lock whole: each run's connection ends with it, and so does its hold."""
+    names, inventory = aliases(deployed, 3, tmp_path)
+    deploy = subprocess.run(
+        [sys.executable, "-m", "apache_wsgi_deploy.cli", "deploy", f"--inventory={inventory}", "--concurrency=1", "-v"],
+        cwd=CHECKOUT,
+        env=deployed.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = deploy.stdout + deploy.stderr
+    assert deploy.returncode == 0, output[-6000:]
+    for name in names:
+        assert re.search(rf"^    {re.escape(name)}: converged, ", output, re.M), output[-6000:]
+    assert "waiting up to" not in output

@@ -241,6 +241,50 @@ def test_at_most_concurrency_hosts_run_at_once_and_the_next_starts_when_one_ends
     assert most[0] == 3 and len(ended) == 7
 
 
+def forks_counted(monkeypatch) -> list[int]:
+    """The processes the runs of this test fork, as they are forked."""
+    forked, fork = [], runner._fork
+
+    def counted(*args):
+        worker = fork(*args)
+        forked.append(worker.pid)
+        return worker
+
+    monkeypatch.setattr(runner, "_fork", counted)
+    return forked
+
+
+def unreachable(name: str) -> RunHost:
+    return RunHost(name, {"ssh_hostname": "127.0.0.1", "ssh_port": 9}, ("web_servers",))
+
+
+def test_a_process_runs_hosts_one_after_another_each_with_its_own_state_and_log(deploy_file, monkeypatch):
+    forked = forks_counted(monkeypatch)
+    hosts = [unreachable("gone1"), LOCAL, unreachable("gone2")]
+    runs = run_hosts(hosts, Job(deploy_file), concurrency=1)
+    assert len(forked) == 1
+    assert [runs[name][0].unreachable is not None for name in ("gone1", "@local", "gone2")] == [True, False, True]
+    # The host after one that failed to connect ran whole, and reported only its own.
+    local, log = runs["@local"]
+    assert (local.changed, local.failed_at, local.undeclared_sites) == (["Works"], "Fails", ["oldapp"])
+    assert "Starting operation: Fails" in log and "gone1" not in log and "Could not connect" not in log
+    assert "Starting operation" not in runs["gone2"][1]
+    # A fresh process takes over once one was given its share of hosts.
+    monkeypatch.setattr(runner, "HOSTS_PER_PROCESS", 2)
+    runs = run_hosts(hosts, Job(deploy_file), concurrency=1)
+    assert len(forked) == 3 and runs["gone2"][0].unreachable is not None
+
+
+def test_a_process_that_dies_fails_its_host_alone_and_the_next_host_runs_in_another(tmp_path, monkeypatch):
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    forked = forks_counted(monkeypatch)
+    runs = run_hosts([LOCAL, unreachable("gone")], Job(str(deploy)), concurrency=1)
+    assert runs["@local"][0].exit_status == -9
+    assert runs["gone"][0].unreachable.startswith("Could not connect")
+    assert len(forked) == 2
+
+
 PLANNING_FAILS = """
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import server
