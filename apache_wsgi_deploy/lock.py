@@ -163,6 +163,9 @@ class _Received:
 class _Shell:
     """The holder's shell: its output (_Received), its stdin, its error output."""
 
+    # The greenlet sending its heartbeats, once the lock is held.
+    beating = None
+
     def __init__(self, host: Host, command: str):
         if isinstance(host.connector, SSHConnector):
             self.channel = host.connector.client.get_transport().open_session()
@@ -238,7 +241,7 @@ def hold_deploy_lock(
         if word == "LOCKED":
             _held[host.name] = shell
             output = _then_output(shell, then_done) if then else None
-            gevent.spawn(shell.heartbeat)
+            shell.beating = gevent.spawn(shell.heartbeat)
             return output
         if word == "BUSY":
             logger.warning(f"{host.name}: waiting up to {timeout} s for the deploy lock, held by {holder or 'a run'}")
@@ -264,8 +267,11 @@ def _then_output(shell: _Shell, then_done: str) -> list[str] | None:
 
 def tell_end(host_name: str, outcome: str, **facts) -> None:
     """Record how an audited run on the host ended (its summary line, its releases), and
-    let the lock go; nothing for a run that holds no lock, or an unaudited one."""
+    let the lock go. A run that holds it unaudited (a read-only one) only stops its
+    heartbeats: the lock goes with its connection."""
     run, shell = _audited.pop(host_name, None), _held.pop(host_name, None)
+    if shell is not None and shell.beating is not None:
+        shell.beating.kill(block=False)
     if run is None or shell is None:
         return
     try:

@@ -178,10 +178,7 @@ def _run_pyinfra(host: RunHost, job: Job, result: Path, progress_fd: int) -> int
     outcome = HostOutcome.from_state(state, host.name, status, dry=job.dry, error=error)
     # Kept before the host is told: what the run came to holds whatever telling it does.
     result.write_text(json.dumps(outcome.as_dict()))
-    if not job.dry:
-        lock.tell_end(
-            host.name, host_line(host.name, outcome).removeprefix(f"{host.name}: "), releases=outcome.releases
-        )
+    lock.tell_end(host.name, host_line(host.name, outcome).removeprefix(f"{host.name}: "), releases=outcome.releases)
     _disconnect(state)
     return status
 
@@ -408,6 +405,8 @@ def _work(hosts: list[RunHost], job: Job, files: dict, orders: int, reports: int
             sys.stdout.flush()
             sys.stderr.flush()
         os.write(reports, f"{ENDED}\t{status}\n".encode())
+        # The run's cycles freed before the next host's, not left to pile up among its own.
+        gc.collect()
 
 
 # Hosts run at once, by default: with each pyinfra process's peak memory
